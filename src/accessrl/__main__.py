@@ -1,0 +1,5 @@
+"""``python -m accessrl``."""
+
+from accessrl.cli import main
+
+main()

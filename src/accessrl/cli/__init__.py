@@ -1,0 +1,24 @@
+"""The ``accessrl`` command line (layer 3): thin adapters over library calls.
+
+Each command module registers its commands on :data:`app`.  Errors from the library
+become one line on stderr and exit status 1 (domain) or 2 (usage).
+"""
+
+from __future__ import annotations
+
+from accessrl.cli import lesson as _lesson
+from accessrl.cli import planning as _planning
+from accessrl.cli._common import new_app
+
+app = new_app("accessrl: reinforcement learning for access-review workflows.")
+
+_planning.register(app)
+_lesson.register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="accessrl")
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,112 @@
+"""Shared pieces of the command line: consoles, model loading, output, error handling."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from accessrl.errors import AccessRLError, ParameterError
+from accessrl.model import MDP
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+TABLE_ROWS = 30
+"""How many rows a people-facing table shows before it says how many it left out."""
+
+
+class ErrorHandlingGroup(TyperGroup):
+    """A command group that turns accessrl's errors into one line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AccessRLError as exc:
+            fail(str(exc), exc.exit_code)
+        except MemoryError:
+            fail("out of memory; try a smaller model or the compact binary format", 1)
+        except OSError as exc:
+            fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "), 1)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one error line to stderr and exit with ``code``."""
+    err_console.print(f"accessrl: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def new_app(help_text: str) -> typer.Typer:
+    """A Typer app with accessrl's error handling and without rich tracebacks."""
+    return typer.Typer(
+        cls=ErrorHandlingGroup,
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+
+def load_model_arg(spec: str) -> MDP:
+    """A model from a spec path, a binary ``.npz``, or ``catalog:NAME``."""
+    if spec.startswith("catalog:"):
+        from accessrl.catalog import load
+
+        return load(spec.split(":", 1)[1])
+    from accessrl.specfile import load_model
+
+    return load_model(Path(spec))
+
+
+def to_plain(x: Any) -> Any:
+    """JSON-safe numbers: numpy scalars to Python, non-finite floats to strings."""
+    if isinstance(x, dict):
+        return {str(k): to_plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [to_plain(v) for v in x.tolist()]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        return f if math.isfinite(f) else str(f)
+    return x
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout."""
+    sys.stdout.write(json.dumps(to_plain(data), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]], *, limit: int = TABLE_ROWS) -> None:
+    """A rich table for people, cut at ``limit`` rows with a note of how many were left out."""
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c, justify="right" if c in {"value", "Q", "V", "probability"} else "left")
+    for r in rows[:limit]:
+        table.add_row(*[fmt(v) for v in r])
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"... {len(rows) - limit} more rows (use --json for all)")
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def check_positive(value: float, name: str) -> None:
+    if not value > 0 or not math.isfinite(value):
+        raise ParameterError(f"{name}: expected a positive number, got {value!r}")

@@ -1,0 +1,133 @@
+"""`accessrl solve`, `evaluate` and `sweep`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import typer
+
+from accessrl.cli._common import check_positive, console, load_model_arg, print_json, print_table
+from accessrl.errors import ParameterError
+from accessrl.model import MDP
+from accessrl.planning import SOLVERS, policy_evaluation, solve
+from accessrl.policies import uniform_policy
+from accessrl.sensitivity import parse_target, probability_sweep
+
+METHODS = ["auto", *SOLVERS]
+
+
+def _values_json(mdp: MDP, values: np.ndarray, q: np.ndarray, policy: dict[str, Any]) -> dict[str, Any]:
+    qv: dict[str, dict[str, float]] = {}
+    for s in mdp.decision_states:
+        lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
+        qv[mdp.state_names[s]] = {mdp.action_names[int(mdp.sa_action[k])]: float(q[k]) for k in range(lo, hi)}
+    return {
+        "values": {n: float(values[i]) for i, n in enumerate(mdp.state_names)},
+        "policy": policy,
+        "q_values": qv,
+    }
+
+
+def _policy_names(mdp: MDP, policy: np.ndarray) -> dict[str, str]:
+    return {mdp.state_names[s]: mdp.action_names[int(policy[s])] for s in mdp.decision_states}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("solve")
+    def solve_cmd(
+        spec: str = typer.Argument(..., help="Workflow spec (YAML/JSON), binary .npz, or catalog:NAME."),
+        method: str = typer.Option("auto", "--method", "-m", help=f"One of {', '.join(METHODS)}."),
+        tol: float = typer.Option(1e-6, "--tol", help="Bound on max|V - V*|."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Solve a workflow exactly: optimal values, policy and Q-values."""
+        if method not in METHODS:
+            raise ParameterError(f"--method: expected one of {METHODS}, got {method!r}")
+        check_positive(tol, "--tol")
+        mdp = load_model_arg(spec)
+        res = solve(mdp, method, tol=tol)
+        pol = _policy_names(mdp, res.policy)
+        if json_out:
+            out = _values_json(mdp, res.values, res.q_values, pol)
+            out.update(iterations=res.iterations, method=res.method, residual=res.residual,
+                       error_bound=res.error_bound, note=res.note)
+            print_json(out)
+            return
+        console.print(f"[bold]{mdp.name}[/]: {mdp.n_states} states, {mdp.n_pairs} state-actions, gamma {mdp.gamma}")
+        console.print(f"method: {res.method} ({res.note}); {res.iterations} iterations; "
+                      f"error bound {res.error_bound:.3g}")
+        rows = [[mdp.state_names[s], res.values[s], pol.get(mdp.state_names[s], "(terminal)")]
+                for s in range(mdp.n_states)]
+        print_table("optimal values and policy", ["state", "V", "action"], rows)
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        spec: str = typer.Argument(..., help="Workflow spec, binary .npz, or catalog:NAME."),
+        policy: str = typer.Option(..., "--policy", "-p", help="Policy file (state: action) or 'uniform'."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Evaluate a fixed policy exactly: V^pi and Q^pi."""
+        mdp = load_model_arg(spec)
+        if policy == "uniform":
+            probs = uniform_policy(mdp)
+        else:
+            from accessrl.specfile import load_policy
+
+            probs = load_policy(mdp, policy)
+        ev = policy_evaluation(mdp, probs)
+        # The most probable action per state (first declared among ties) for display.
+        pol: dict[str, Any] = {}
+        for s in mdp.decision_states:
+            lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
+            ps = probs[lo:hi]
+            if np.count_nonzero(ps) == 1:
+                pol[mdp.state_names[s]] = mdp.action_names[int(mdp.sa_action[lo + int(np.argmax(ps))])]
+            else:
+                pol[mdp.state_names[s]] = {mdp.action_names[int(mdp.sa_action[k])]: float(probs[k])
+                                           for k in range(lo, hi) if probs[k] > 0}
+        if json_out:
+            out = _values_json(mdp, ev.values, ev.q_values, pol)
+            out.update(iterations=ev.iterations, method=ev.method, residual=ev.residual)
+            print_json(out)
+            return
+        rows = [[mdp.state_names[s], ev.values[s], pol.get(mdp.state_names[s], "(terminal)")]
+                for s in range(mdp.n_states)]
+        print_table(f"{mdp.name}: values of policy {policy}", ["state", "V", "action"], rows)
+
+    @app.command("sweep")
+    def sweep_cmd(
+        spec: str = typer.Argument(..., help="Workflow spec, binary .npz, or catalog:NAME."),
+        vary: str = typer.Option(..., "--vary", help="STATE.ACTION.NEXT: the probability to vary."),
+        start: float = typer.Option(0.0, "--from", help="First probability."),
+        stop: float = typer.Option(1.0, "--to", help="Last probability."),
+        steps: int = typer.Option(11, "--steps", help="Grid points (at least 2)."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Vary one transition probability; report the optimal policy and exact breakevens."""
+        if steps < 2:
+            raise ParameterError(f"--steps: expected at least 2, got {steps}")
+        for flag, v in (("--from", start), ("--to", stop)):
+            if not 0.0 <= v <= 1.0:
+                raise ParameterError(f"{flag}: expected a probability in [0, 1], got {v}")
+        if start >= stop:
+            raise ParameterError(f"--from/--to: expected --from < --to, got {start} and {stop}")
+        mdp = load_model_arg(spec)
+        s, a, n = parse_target(mdp, vary)
+        res = probability_sweep(mdp, s, a, n, np.linspace(start, stop, steps))
+        points = [{"value": p.value, "policy": _policy_names(mdp, p.policy),
+                   "start_value": float(p.values[mdp.start]) if mdp.start is not None else None}
+                  for p in res.points]
+        breaks = [{"value": b.value, "state": mdp.state_names[b.state],
+                   "from": mdp.action_names[b.from_action], "to": mdp.action_names[b.to_action]}
+                  for b in res.breakevens]
+        if json_out:
+            print_json({"vary": vary, "points": points, "breakevens": breaks})
+            return
+        changing = sorted({b["state"] for b in breaks}) or [mdp.state_names[mdp.start or 0]]
+        rows = [[f"{p['value']:.4f}", *[p["policy"][c] for c in changing]] for p in points]
+        print_table(f"optimal action as p({n} | {s}, {a}) varies", ["p", *changing], rows, limit=200)
+        if not breaks:
+            console.print("no breakeven: the optimal policy is the same over the whole range")
+        for b in breaks:
+            console.print(f"breakeven p = {b['value']:.9f}: at {b['state']}, {b['to']} overtakes {b['from']}")
