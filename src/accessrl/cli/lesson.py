@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
     @app.command("lesson")
     def lesson_cmd(
         labs: list[str] = typer.Argument(None, help="Labs to run (default: all), or 'exercises'."),
+        answers: str = typer.Option(None, "--answers", help="quiz: read the answers from FILE (one per line)."),
     ) -> None:
         """Run the lesson's labs and print what the lesson prints."""
         from accessrl import lesson
@@ -26,6 +27,31 @@ def register(app: typer.Typer) -> None:
                 if i:
                     typer.echo("")
                 typer.echo(f"[{n}]")
+            if n == "quiz":
+                _quiz(answers)
+                continue
             lines = lesson.EXTRA_COMMANDS[n]() if n in lesson.EXTRA_COMMANDS else lesson.run_lab(n)
             for line in lines:
                 typer.echo(line)
+
+
+def _quiz(answers_file: str | None) -> None:
+    """Ask the quiz one question at a time (or read ``--answers``), then save progress."""
+    from accessrl.lesson import quiz
+
+    qs = quiz.questions()
+    given = quiz.read_answers(answers_file, len(qs)) if answers_file else None
+
+    def ask(i: int, q: quiz.Question) -> str:
+        for line in quiz.format_question(i, q, len(qs)):
+            typer.echo(line)
+        if given is not None:
+            typer.echo(f"answer: {given[i - 1]}")
+            return given[i - 1]
+        return str(typer.prompt("answer (a-d)"))
+
+    attempt = quiz.run_quiz(ask, typer.echo, qs=qs)
+    for line in quiz.summary(attempt):
+        typer.echo(line)
+    path = quiz.save_attempt(attempt)
+    typer.echo(f"progress saved to {path}")
