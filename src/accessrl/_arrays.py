@@ -78,18 +78,35 @@ def compile_arrays(cls: type[MDP], P: Any, R: Any, gamma: float, *, name: str) -
         else:
             raise SpecValueError(f"R: expected shape ({n_s},), ({n_s}, {n_a}) or ({n_a}, {n_s}, {n_s}), got {r.shape}")
     reward = np.ascontiguousarray(reward, dtype=np.float64)
-    if not np.all(np.isfinite(reward)):
-        raise SpecValueError("R: expected finite rewards")
+    if np.any(np.isnan(reward)) or np.any(reward == np.inf):
+        raise SpecValueError("R: expected finite rewards (or -inf in an (S, A) R to mark an unavailable action)")
+    sa_ptr = np.arange(0, n_s * n_a + 1, n_a, dtype=np.int64)
+    sa_action = np.tile(np.arange(n_a, dtype=np.int64), n_s)
+    out_ptr = big.indptr.astype(np.int64)
+    prob = big.data.astype(np.float64)
+    if np.any(reward == -np.inf):
+        # QuantEcon's convention: R[s, a] = -inf marks action a as unavailable in s.
+        pair_ok = np.ones(n_s * n_a, dtype=bool)
+        pair_ok[rows[reward == -np.inf]] = False
+        if not np.all(pair_ok.reshape(n_s, n_a).any(axis=1)):
+            s = int(np.flatnonzero(~pair_ok.reshape(n_s, n_a).any(axis=1))[0])
+            raise SpecValueError(f"R, state {s}: every action is -inf; each state needs an available action")
+        keep_out = pair_ok[rows]
+        counts = np.diff(out_ptr)[pair_ok]
+        out_ptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        cols, prob, reward = cols[keep_out], prob[keep_out], reward[keep_out]
+        sa_action = sa_action[pair_ok]
+        sa_ptr = np.concatenate(([0], np.cumsum(pair_ok.reshape(n_s, n_a).sum(axis=1)))).astype(np.int64)
     return cls(
         gamma=g,
         state_names=tuple(f"s{i}" for i in range(n_s)),
         action_names=tuple(f"a{i}" for i in range(n_a)),
         terminal=np.zeros(n_s, dtype=bool),
-        sa_ptr=np.arange(0, n_s * n_a + 1, n_a, dtype=np.int64),
-        sa_action=np.tile(np.arange(n_a, dtype=np.int64), n_s),
-        out_ptr=big.indptr.astype(np.int64),
+        sa_ptr=sa_ptr,
+        sa_action=sa_action,
+        out_ptr=out_ptr,
         out_next=cols,
-        out_prob=big.data.astype(np.float64),
+        out_prob=prob,
         out_reward=reward,
         name=name,
     )
