@@ -123,9 +123,9 @@ class SpecCompiler:
                 add(n)
         for s in trans:
             add(_name(s, self.at("field transitions")))
-        for s, acts in trans.items():
+        for acts in trans.values():
             if isinstance(acts, Mapping):
-                for a, outs in acts.items():
+                for outs in acts.values():
                     for o in outs if isinstance(outs, list) else [outs]:
                         if isinstance(o, Mapping) and isinstance(o.get("next"), str):
                             add(o["next"])
@@ -263,7 +263,7 @@ class SpecCompiler:
             events=tuple(events) if any(events) else None,
             weights=dict(weights),
         )
-        flags = {}
+        flags: dict[str, Any] = {}
         for key, attr in (("forbidden", "forbidden"), ("never_explore", "unsafe")):
             if key in spec:
                 flags[attr] = self._pair_flags(mdp, spec[key], key)

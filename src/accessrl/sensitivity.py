@@ -167,7 +167,7 @@ def probability_sweep(
         if b < hi:
             search(b, pb, hi, pol_hi)
 
-    for p0, p1 in zip(points, points[1:]):
+    for p0, p1 in zip(points, points[1:], strict=False):
         search(p0.value, p0.policy, p1.value, p1.policy)
     return SweepResult(
         state=mdp.state_index(state),

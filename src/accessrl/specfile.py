@@ -19,7 +19,7 @@ from accessrl.model import MDP, compile_spec, spec_from_mdp
 from accessrl.policies import policy_from_mapping
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader that rejects duplicate keys and reads 1e-3 as a number (YAML 1.2 style)."""
 
 

@@ -42,7 +42,7 @@ def can_reach(graph: sp.csr_matrix, targets: BoolArray) -> BoolArray:
     extra = sp.csr_matrix((np.ones(t.size), (np.full(t.size, n), t)), shape=(n + 1, n + 1))
     big = sp.bmat([[rev, None], [None, sp.csr_matrix((1, 1))]], format="csr") + extra
     order = breadth_first_order(big, n, directed=True, return_predecessors=False)
-    out = np.zeros(n + 1, dtype=bool)
+    out: BoolArray = np.zeros(n + 1, dtype=bool)
     out[order] = True
     return out[:n]
 
