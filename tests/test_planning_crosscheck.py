@@ -3,7 +3,6 @@ invariants over random sparse models (hypothesis)."""
 
 import numpy as np
 import pytest
-from gridworlds import random_sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from accessrl import (
 )
 from accessrl.catalog import CATALOG
 from accessrl.planning import state_max
+from gridworlds import random_sparse
 
 
 def _reference(mdp):

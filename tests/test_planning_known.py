@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from gridworlds import forest, sb_example_3_5, sb_example_4_1, small
 
 from accessrl import (
     MDP,
@@ -16,6 +15,7 @@ from accessrl import (
     value_iteration,
 )
 from accessrl.catalog import access_review, access_review_abandonment
+from gridworlds import forest, sb_example_3_5, sb_example_4_1, small
 
 
 def test_lesson_values_deterministic():
