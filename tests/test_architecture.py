@@ -14,7 +14,7 @@ LAYERS = {
     "errors": 0, "model": 0, "_spec": 0, "_arrays": 0, "policies": 0, "catalog": 0, "returns": 0,
     "workflows": 0, "deny_model": 0, "corridor": 0,
     # 1 algorithms
-    "planning": 1, "structure": 1, "sensitivity": 1, "simulation": 1, "learning": 1, "learning_fast": 1,
+    "planning": 1, "finite_horizon": 1, "structure": 1, "sensitivity": 1, "simulation": 1, "learning": 1, "learning_fast": 1,
     "kernels": 1, "topological": 1, "rewards": 1, "constrained": 1, "offline": 1, "estimation": 1,
     "logsim": 1, "policy_gradient": 1, "llm": 1, "bandit": 1, "batch": 1,
     # 2 adapters (I/O lives here and above)
