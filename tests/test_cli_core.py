@@ -88,3 +88,9 @@ def test_help_lists_commands():
     assert r.exit_code == 0
     for cmd in ("solve", "evaluate", "sweep", "lesson"):
         assert cmd in r.stdout
+
+
+def test_check_summarises(root):
+    out = run_json("check", str(root / "examples/access_review_abandonment.yaml"), "--json")
+    assert (out["states"], out["state_actions"], out["transitions"]) == (4, 6, 7)
+    assert out["terminal"] == ["closed"] and out["start"] == "new_request" and not out["deterministic"]

@@ -95,6 +95,31 @@ def register(app: typer.Typer) -> None:
                 for s in range(mdp.n_states)]
         print_table(f"{mdp.name}: values of policy {policy}", ["state", "V", "action"], rows)
 
+    @app.command("check")
+    def check_cmd(
+        spec: str = typer.Argument(..., help="Workflow spec, binary .npz, or catalog:NAME."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Validate a workflow and summarise it (sizes, terminal states, episodic conditions)."""
+        from accessrl.structure import check_ssp
+
+        mdp = load_model_arg(spec)
+        if mdp.gamma >= 1.0:
+            check_ssp(mdp)
+        info = {
+            "name": mdp.name, "gamma": mdp.gamma, "states": mdp.n_states, "actions": mdp.n_actions,
+            "state_actions": mdp.n_pairs, "transitions": mdp.n_outcomes,
+            "terminal": [mdp.state_names[s] for s in np.flatnonzero(mdp.terminal)][:50],
+            "start": mdp.state_names[mdp.start] if mdp.start is not None else None,
+            "deterministic": mdp.is_deterministic, "bytes": mdp.nbytes,
+        }
+        if json_out:
+            print_json(info)
+            return
+        for k, v in info.items():
+            console.print(f"{k:>14}: {v}", markup=False)
+        console.print("ok: the model is valid" + (" and a proper episodic (SSP) model" if mdp.gamma >= 1 else ""))
+
     @app.command("sweep")
     def sweep_cmd(
         spec: str = typer.Argument(..., help="Workflow spec, binary .npz, or catalog:NAME."),
