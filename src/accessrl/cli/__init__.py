@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from accessrl.cli import lesson as _lesson
 from accessrl.cli import planning as _planning
+from accessrl.cli import serve as _serve
 from accessrl.cli._common import new_app
 
 app = new_app("accessrl: reinforcement learning for access-review workflows.")
 
 _planning.register(app)
 _lesson.register(app)
+_serve.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,86 @@
+"""`accessrl serve` (the decision service) and `accessrl promote` (deploy only on evidence)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import typer
+
+from accessrl.cli._common import console, load_model_arg
+from accessrl.errors import ParameterError
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _token_hashes(values: list[str] | None) -> tuple[str, ...]:
+    raw = list(values or [])
+    env = os.environ.get("ACCESSRL_TOKEN_HASHES", "")
+    raw += [v for v in env.replace(",", " ").split() if v]
+    for h in raw:
+        if not re.fullmatch(r"[0-9a-f]{64}", h):
+            raise ParameterError(f"--token-hash: expected a sha256 hex digest (64 hex digits), got {h[:16]!r}...")
+    return tuple(raw)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve_cmd(
+        policy: str = typer.Option(..., "--policy", help="Policy file (state: action), 'optimal' or 'uniform'."),
+        model: str = typer.Option(..., "--model", help="Workflow spec, binary .npz, or catalog:NAME."),
+        db: str = typer.Option(..., "--db", help="Database URL or SQLite file for the decision log."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+        port: int = typer.Option(8000, "--port", help="Port to listen on."),
+        shadow: str = typer.Option(None, "--shadow", help="A candidate policy logged beside the deployed one."),
+        epsilon: float = typer.Option(0.0, "--epsilon", help="Exploration over allowed, explorable actions."),
+        token_hash: list[str] = typer.Option(None, "--token-hash",
+                                             help="sha256 hex of an accepted bearer token (repeatable; "
+                                                  "also ACCESSRL_TOKEN_HASHES)."),
+        seed: int = typer.Option(None, "--seed", help="Seed of the sampling generator."),
+        log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    ) -> None:
+        """Run the decision service (FastAPI + uvicorn): decide, log, and pick up promotions."""
+        try:
+            import uvicorn
+
+            from accessrl.service.app import ServiceConfig, create_app
+        except ImportError as exc:
+            raise ParameterError(f"serve: needs the [serve] extra (pip install 'accessrl[serve]'): {exc}") from None
+        from accessrl.service.policy import resolve_policy, serve_policy
+
+        if not 0 < port < 65536:
+            raise ParameterError(f"--port: expected 1-65535, got {port}")
+        hashes = _token_hashes(token_hash)
+        if not hashes and host not in LOOPBACK:
+            raise ParameterError(f"--host {host}: refusing to serve beyond loopback without --token-hash")
+        mdp = load_model_arg(model)
+        pid, probs = resolve_policy(mdp, policy)
+        served = serve_policy(mdp, probs, pid, epsilon=epsilon)
+        shadow_pol = None
+        if shadow:
+            sid, sprobs = resolve_policy(mdp, shadow)
+            shadow_pol = serve_policy(mdp, sprobs, sid)
+        config = ServiceConfig(mdp=mdp, policy=served, shadow=shadow_pol, db_url=db, token_hashes=hashes,
+                               seed=seed, record_deployment=f"accessrl serve --policy {policy}")
+        application = create_app(config)
+        if not hashes:
+            console.print("[yellow]no --token-hash given: serving without authentication on loopback[/]")
+        console.print(f"serving {mdp.name} with policy {served.policy_id} ({served.version}) "
+                      f"on http://{host}:{port} (OpenAPI at /openapi.json)")
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+
+    @app.command("promote")
+    def promote_cmd(
+        candidate: str = typer.Option(..., "--candidate", help="Candidate policy file (state: action)."),
+        db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
+        test_fraction: float = typer.Option(0.3, "--test-fraction", help="Latest share of episodes held out."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    ) -> None:
+        """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
+        from accessrl.service.promotion import promote
+
+        res = promote(db, candidate, test_fraction=test_fraction, seed=seed)
+        for line in res.lines():
+            console.print(line, markup=False)
+        if not res.deployed:
+            raise typer.Exit(1)

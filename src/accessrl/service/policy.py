@@ -1,0 +1,154 @@
+r"""What the service plays in each state: the policy under guardrails and exploration.
+
+For a decision state ``s`` with available pairs ``K(s)``, forbidden pairs ``F`` (the
+spec's ``forbidden`` list) and never-explore pairs ``U`` (``never_explore``):
+
+.. math::
+
+    \pi_g(a|s) = \frac{\pi(a|s)\,[a \notin F]}{\sum_{b \in K(s) \setminus F} \pi(b|s)}, \qquad
+    \mu(a|s) = (1-\varepsilon)\,\pi_g(a|s) + \varepsilon\,\frac{[a \in E(s)]}{|E(s)|}
+
+with ``E(s) = K(s) \ F \ U`` the explorable actions (when ``E(s)`` is empty the
+exploration mass stays on ``pi_g``; when the policy puts all its mass on forbidden
+actions, ``pi_g`` is uniform over the allowed ones).  ``mu`` is what is sampled, and
+``mu(a|s)`` is the propensity that is logged, so importance weights computed later from
+the log are the true ones (Precup, Sutton & Singh 2000).  A forbidden action has
+probability zero and is never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accessrl.errors import ModelError, ParameterError
+from accessrl.model import MDP, spec_from_mdp
+from accessrl.planning import policy_evaluation, solve
+from accessrl.policies import pair_probabilities, policy_from_mapping, uniform_policy
+
+
+@dataclass(frozen=True)
+class StateDecision:
+    """Precomputed distribution of one decision state."""
+
+    actions: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    cumulative: tuple[float, ...]
+    q_values: dict[str, float]
+    allowed: tuple[str, ...]
+
+    def pick(self, u: float) -> int:
+        """Index of the action drawn by the uniform number ``u`` (cumulative, declared order)."""
+        i = bisect_right(self.cumulative, u)
+        # Rounding can leave the last cumulative a hair below 1: step back to a positive entry.
+        i = min(i, len(self.actions) - 1)
+        while self.probabilities[i] == 0.0:
+            i -= 1
+        return i
+
+
+@dataclass(frozen=True, eq=False)
+class ServedPolicy:
+    """A policy as served: guarded, with exploration, one :class:`StateDecision` per decision state."""
+
+    policy_id: str
+    version: str
+    epsilon: float
+    mapping: dict[str, dict[str, float]]
+    decisions: dict[str, StateDecision]
+
+
+def policy_mapping(mdp: MDP, probs: np.ndarray) -> dict[str, dict[str, float]]:
+    """``{state: {action: p}}`` of a pair-probability policy (non-zero entries only)."""
+    out: dict[str, dict[str, float]] = {}
+    for s in mdp.decision_states:
+        lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
+        out[mdp.state_names[s]] = {
+            mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi) if probs[k] > 0
+        }
+    return out
+
+
+def resolve_policy(mdp: MDP, spec: str) -> tuple[str, np.ndarray]:
+    """``optimal`` (solved), ``uniform``, or a policy file; returns (policy id, pair probabilities)."""
+    if spec == "optimal":
+        return "optimal", pair_probabilities(mdp, solve(mdp).policy)
+    if spec == "uniform":
+        return "uniform", uniform_policy(mdp)
+    from accessrl.specfile import load_policy
+
+    return Path(spec).stem, load_policy(mdp, spec)
+
+
+def model_fingerprint(mdp: MDP) -> str:
+    """A short hash of the model's spec (changes when any probability or reward changes)."""
+    text = json.dumps(spec_from_mdp(mdp), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def serve_policy(mdp: MDP, probs: np.ndarray, policy_id: str, *, epsilon: float = 0.0) -> ServedPolicy:
+    """Guard ``probs`` with the model's forbidden/never-explore flags and mix in exploration."""
+    if not 0.0 <= epsilon <= 1.0:
+        raise ParameterError(f"--epsilon: expected a probability in [0, 1], got {epsilon!r}")
+    p = pair_probabilities(mdp, probs)
+    forbidden = mdp.forbidden if mdp.forbidden is not None else np.zeros(mdp.n_pairs, dtype=bool)
+    unsafe = mdp.unsafe if mdp.unsafe is not None else np.zeros(mdp.n_pairs, dtype=bool)
+    served = np.zeros(mdp.n_pairs)
+    for s in mdp.decision_states:
+        lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
+        allowed = ~forbidden[lo:hi]
+        if not allowed.any():
+            raise ModelError(f"state {mdp.state_names[s]!r}: every action is forbidden; the service cannot decide there")
+        base = np.where(allowed, p[lo:hi], 0.0)
+        base = base / base.sum() if base.sum() > 0 else allowed / allowed.sum()
+        explore = allowed & ~unsafe[lo:hi]
+        if explore.any() and epsilon > 0:
+            base = (1.0 - epsilon) * base + epsilon * explore / explore.sum()
+        served[lo:hi] = base
+    q = policy_evaluation(mdp, served).q_values
+    decisions: dict[str, StateDecision] = {}
+    for s in mdp.decision_states:
+        lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
+        names = tuple(mdp.action_names[int(mdp.sa_action[k])] for k in range(lo, hi))
+        probs_s = tuple(float(x) for x in served[lo:hi])
+        decisions[mdp.state_names[s]] = StateDecision(
+            actions=names,
+            probabilities=probs_s,
+            cumulative=tuple(float(x) for x in np.cumsum(probs_s)),
+            q_values={n: float(q[k]) for n, k in zip(names, range(lo, hi))},
+            allowed=tuple(n for n, ok in zip(names, ~forbidden[lo:hi]) if ok),
+        )
+    digest = hashlib.sha256()
+    digest.update(model_fingerprint(mdp).encode())
+    digest.update(np.ascontiguousarray(p).tobytes())
+    digest.update(repr(float(epsilon)).encode())
+    return ServedPolicy(
+        policy_id=policy_id,
+        version=digest.hexdigest()[:12],
+        epsilon=float(epsilon),
+        mapping=policy_mapping(mdp, p),
+        decisions=decisions,
+    )
+
+
+def from_mapping(mdp: MDP, mapping: Any, policy_id: str, *, epsilon: float = 0.0) -> ServedPolicy:
+    """Rebuild a served policy from its stored ``{state: {action: p}}`` mapping."""
+    return serve_policy(mdp, policy_from_mapping(mdp, mapping, source=f"policy {policy_id}"), policy_id,
+                        epsilon=epsilon)
+
+
+__all__ = [
+    "ServedPolicy",
+    "StateDecision",
+    "from_mapping",
+    "model_fingerprint",
+    "policy_mapping",
+    "resolve_policy",
+    "serve_policy",
+]
