@@ -51,6 +51,7 @@ from accessrl.model import MDP, compile_spec
 from accessrl.planning import policy_evaluation
 from accessrl.policies import pair_probabilities
 from accessrl.returns import rewards_to_go
+from accessrl.simulation import sample_outcome, sample_pair
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -196,21 +197,15 @@ def _start_state(mdp: MDP, start: int | None) -> int:
     return s
 
 
-def _pick(cum: FloatArray, u: float) -> int:
-    """Index of the first cumulative probability above ``u`` (declared order)."""
-    i = int(np.searchsorted(cum, u, side="right"))
-    return min(i, cum.size - 1)
-
-
 def sample_episode(
     mdp: MDP, probs: Any, rng: np.random.Generator, *, start: int | None = None, max_steps: int = 10_000
 ) -> Episode:
     """Sample one episode under pair probabilities ``probs`` (L,).
 
-    The project's step rule: a choice among several actions with positive probability,
-    and a stochastic step among several outcomes, each draws ONE uniform and picks by
-    cumulative probability in declared order (action first, then outcome); a forced
-    choice or a deterministic step draws nothing.  An
+    The project's step rule (:mod:`accessrl.simulation`): a choice among several actions
+    with positive probability, and a stochastic step among several outcomes, each draws
+    ONE uniform and picks by cumulative probability in declared order (action first,
+    then outcome); a forced choice or a deterministic step draws nothing.  An
     episode still running after ``max_steps`` steps is cut and marked ``truncated``.
     """
     return _sample(mdp, pair_probabilities(mdp, probs), rng, _start_state(mdp, start), max_steps)
@@ -224,10 +219,8 @@ def _sample(mdp: MDP, p: FloatArray, rng: np.random.Generator, s: int, max_steps
         if mdp.terminal[s] or mdp.n_actions_of[s] == 0:
             return Episode(np.array(states, np.int64), np.array(pairs, np.int64), np.array(rewards), False)
         lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
-        live = np.flatnonzero(p[lo:hi] > 0)
-        k = lo + int(live[0]) if live.size == 1 else lo + _pick(np.cumsum(p[lo:hi]), float(rng.random()))
-        olo, ohi = int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])
-        j = olo if ohi - olo == 1 else olo + _pick(np.cumsum(mdp.out_prob[olo:ohi]), float(rng.random()))
+        k = sample_pair(p, lo, hi, rng)
+        j = sample_outcome(mdp, k, rng)
         states.append(s)
         pairs.append(k)
         rewards.append(float(mdp.out_reward[j]))
