@@ -74,6 +74,7 @@ EXTRA_COMMANDS["exercises"] = run_exercises
 
 # Lab modules register on import.
 from accessrl.lesson import planning_labs  # noqa: E402,F401
+from accessrl.lesson import learning_labs  # noqa: E402,F401
 from accessrl.lesson import pg_lab  # noqa: E402,F401
 from accessrl.lesson import quiz as _quiz  # noqa: E402
 
