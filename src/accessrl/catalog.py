@@ -80,6 +80,12 @@ CATALOG: dict[str, Callable[..., MDP]] = {
 }
 """Every catalog model by name; later modules add their generators here."""
 
+from accessrl import workflows as _workflows  # noqa: E402 - generated models at scale
+
+CATALOG["access-review-workflow"] = _workflows.access_review_workflow
+CATALOG["access-review-workflow-cyclic"] = lambda **kw: _workflows.access_review_workflow(cyclic=True, **kw)
+CATALOG["rand"] = _workflows.rand
+
 
 def load(name: str, **params: Any) -> MDP:
     """A catalog model by name, with its parameters."""

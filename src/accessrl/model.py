@@ -141,9 +141,9 @@ class MDP:
     @cached_property
     def transition_matrix(self) -> sp.csr_matrix:
         """P as a sparse (L, S) matrix: row k holds pair k's next-state distribution."""
-        mat = sp.csr_matrix(
+        mat = sp.csr_matrix(  # copy: sum_duplicates sorts in place and would reorder out_next/out_prob
             (self.out_prob, self.out_next, self.out_ptr),
-            shape=(self.n_pairs, self.n_states),
+            shape=(self.n_pairs, self.n_states), copy=True,
         )
         mat.sum_duplicates()
         return mat

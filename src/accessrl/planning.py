@@ -23,6 +23,7 @@ action, as Python's ``max`` does in the lesson.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -417,34 +418,298 @@ def modified_policy_iteration(
     )
 
 
-SOLVERS = {
+# ------------------------------------------------- solvers that scale (compiled kernels)
+Progress = Callable[[float, str], None]
+"""A progress callback: (fraction done in [0, 1], or nan when unknown; a short message)."""
+
+
+def finish_compiled(mdp: MDP, v: FloatArray, r_pair: FloatArray | None = None, **kw: Any) -> SolveResult:
+    """A :class:`SolveResult` for values ``v``: Q by the parallel kernel, greedy policy with ties."""
+    from accessrl.kernels import pair_values
+
+    q = pair_values(mdp, mdp.expected_reward if r_pair is None else r_pair, v)
+    _, best = state_max(mdp, q, tie_rtol=TIE_RTOL)
+    return SolveResult(values=v, policy=_policy_from_pairs(mdp, best), q_values=q, **kw)
+
+
+def _progress_fraction(first: float, now: float, target: float) -> float:
+    """How far a geometric decrease from ``first`` to ``target`` has got (log scale)."""
+    if not (first > target > 0) or not now > 0:
+        return float("nan") if now > target else 1.0
+    return float(min(1.0, max(0.0, np.log(first / now) / np.log(first / target))))
+
+
+def _mpi_stop(diff_hi: float, diff_lo: float, sup: float, g: float, tol: float, has_terminal: bool) -> tuple[bool, float, float]:
+    """MPI/VI stopping rule on d = T v - v: (stop?, shift to add to T v, error bound).
+
+    Without terminal states, MacQueen's bounds (Puterman 1994, Thm 6.6.6): T v + c with
+    c = gamma/(1-gamma) (max d + min d)/2 is within gamma/(1-gamma) span(d)/2 of V*.
+    With terminal states (pinned at 0) the sup-norm bound gamma/(1-gamma) ||d|| is used.
+    """
+    if has_terminal:
+        bound = g / (1 - g) * sup
+        return bound <= tol, 0.0, bound
+    bound = g / (1 - g) * (diff_hi - diff_lo) / 2
+    return bound <= tol, g / (1 - g) * (diff_hi + diff_lo) / 2, bound
+
+
+def compiled_modified_policy_iteration(
+    mdp: MDP,
+    *,
+    tol: float = 1e-6,
+    m: int = 10,
+    v0: Any = None,
+    max_iter: int = 100_000,
+    progress: Progress | None = None,
+) -> SolveResult:
+    r"""Modified policy iteration on the compiled parallel sweep kernels (gamma < 1).
+
+    Each iteration: u = T v (one full Bellman sweep, greedy pairs sigma), the stopping
+    rule of :func:`_mpi_stop` (error bound ``tol``), then ``m`` sweeps v <- T_sigma v that
+    read only the chosen pairs (Puterman 1994, §6.5).  Memory: three vectors of S on
+    top of the model.  gamma = 1 falls back to :func:`value_iteration`.
+    """
+    from accessrl.kernels import bellman_sweep, policy_sweep
+
+    tol = _check_tol(tol)
+    if m < 0:
+        raise ParameterError(f"m: expected a non-negative number of evaluation sweeps, got {m}")
+    g = mdp.gamma
+    if g >= 1.0:
+        res = value_iteration(mdp, tol=tol)
+        return SolveResult(**{**res.__dict__, "method": "compiled-mpi", "note": "gamma = 1: value iteration"})
+    r = mdp.expected_reward
+    v = np.zeros(mdp.n_states) if v0 is None else _check_values(mdp, v0).copy()
+    u = np.empty_like(v)
+    best = np.empty(mdp.n_states, dtype=np.int64)
+    has_terminal = bool(mdp.terminal.any())
+    trace: list[float] = []
+    bound = float("nan")
+    it = sweeps = 0
+    while it < max_iter:
+        hi, lo, sup = bellman_sweep(mdp, r, v, u, best)
+        it += 1
+        sweeps += 1
+        stop, shift, bound = _mpi_stop(hi, lo, sup, g, tol, has_terminal)
+        trace.append(bound)
+        if progress is not None:
+            progress(_progress_fraction(trace[0], bound, tol), f"iteration {it}: error bound {bound:.3g}")
+        if stop:
+            if shift:
+                u += shift
+            v = u
+            break
+        for _ in range(m):
+            policy_sweep(mdp, r, best, u, v)
+            u, v = v, u
+        sweeps += m
+        u, v = v, u  # v holds T_sigma^m T v
+    return finish_compiled(
+        mdp, v, r, iterations=it, method="compiled-mpi", residual=trace[-1] if trace else 0.0,
+        error_bound=bound, trace=tuple(trace), extra={"sweeps": sweeps, "m": m},
+    )
+
+
+def gauss_seidel_value_iteration(
+    mdp: MDP,
+    *,
+    tol: float = 1e-6,
+    order: Any = None,
+    max_iter: int = 1_000_000,
+    progress: Progress | None = None,
+) -> SolveResult:
+    r"""Gauss–Seidel (in-place) value iteration on the compiled kernel, gamma < 1.
+
+    Each sweep updates V(s) in ``order`` (default: sinks of the transition graph first,
+    so values flow downstream within one sweep) using the newest values.  The
+    Gauss–Seidel operator is a gamma-contraction in the sup norm (Bertsekas 2012, §2.6;
+    Puterman 1994, §6.3.3), so stopping at ||V_{k+1} - V_k|| <= tol (1-gamma)/gamma bounds
+    the error by ``tol``.  Unlike :func:`value_iteration` the sweeps are not Jacobi
+    sweeps: the iterates differ from the textbook's (the lesson prints Jacobi sweeps).
+    """
+    from accessrl.kernels import gauss_seidel_sweep, strong_components
+
+    tol = _check_tol(tol)
+    g = mdp.gamma
+    if g >= 1.0:
+        res = value_iteration(mdp, tol=tol)
+        return SolveResult(**{**res.__dict__, "method": "gauss-seidel", "note": "gamma = 1: value iteration"})
+    ordr = strong_components(mdp)[1] if order is None else np.asarray(order, dtype=np.int64)
+    if ordr.shape != (mdp.n_states,):
+        raise ParameterError(f"order: expected a permutation of the {mdp.n_states} states, got shape {ordr.shape}")
+    r = mdp.expected_reward
+    v = np.zeros(mdp.n_states)
+    best = np.full(mdp.n_states, -1, dtype=np.int64)
+    thresh = tol * (1 - g) / g
+    trace: list[float] = []
+    it = 0
+    while it < max_iter:
+        delta = gauss_seidel_sweep(mdp, r, ordr, v, best)
+        it += 1
+        trace.append(delta)
+        if progress is not None:
+            progress(_progress_fraction(trace[0], delta, thresh), f"sweep {it}: change {delta:.3g}")
+        if delta <= thresh:
+            break
+    return finish_compiled(
+        mdp, v, r, iterations=it, method="gauss-seidel", residual=trace[-1] if trace else 0.0,
+        error_bound=g / (1 - g) * trace[-1] if trace else 0.0, trace=tuple(trace),
+    )
+
+
+def _policy_system(mdp: MDP, best: IntArray) -> tuple[sp.csr_matrix, FloatArray]:
+    """P_sigma (S, S) and r_sigma (S,) of one pair per state (``-1``: terminal, empty row)."""
+    ok = best >= 0
+    k = np.where(ok, best, 0)
+    counts = np.where(ok, mdp.out_ptr[k + 1] - mdp.out_ptr[k], 0)
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    src = np.repeat(mdp.out_ptr[k] - indptr[:-1], counts) + np.arange(int(indptr[-1]))
+    p = sp.csr_matrix((mdp.out_prob[src], mdp.out_next[src], indptr), shape=(mdp.n_states, mdp.n_states))
+    r_sigma = np.where(ok, mdp.expected_reward[k], 0.0)
+    return p, r_sigma
+
+
+def krylov_policy_iteration(
+    mdp: MDP,
+    *,
+    tol: float = 1e-6,
+    inexact: bool = False,
+    m: int = 20,
+    max_iter: int = 10_000,
+    progress: Progress | None = None,
+) -> SolveResult:
+    r"""Policy iteration whose evaluation is a Krylov solve (GMRES, scipy.sparse.linalg).
+
+    Improvement: u = T v and the greedy pairs sigma (compiled sweep).  Evaluation: solve
+    (I - gamma P_sigma) v = r_sigma by restarted GMRES started from u, to a relative
+    residual of 1e-12 (``inexact=False``: Howard's policy iteration, Puterman 1994, §6.4)
+    or for one cycle of ``m`` Krylov steps (``inexact=True``: a modified policy iteration
+    whose partial evaluation is a Krylov step instead of ``m`` fixed-point sweeps;
+    Gargiani et al. 2024, "Inexact policy iteration methods").  Memory: P_sigma holds
+    the chosen pairs' transitions (nnz / A) plus m Krylov vectors.  Either way the result
+    is returned only when the stopping rule of :func:`_mpi_stop` bounds its error by ``tol``.
+    gamma = 1 falls back to :func:`policy_iteration` with Krylov evaluation.
+    """
+    from accessrl.kernels import bellman_sweep
+
+    tol = _check_tol(tol)
+    name = "krylov-mpi" if inexact else "krylov-policy-iteration"
+    g = mdp.gamma
+    if g >= 1.0:
+        res = policy_iteration(mdp, evaluation="krylov")
+        return SolveResult(**{**res.__dict__, "method": name, "note": "gamma = 1: policy iteration, GMRES evaluation"})
+    r = mdp.expected_reward
+    n = mdp.n_states
+    v = np.zeros(n)
+    u = np.empty(n)
+    best = np.empty(n, dtype=np.int64)
+    has_terminal = bool(mdp.terminal.any())
+    trace: list[float] = []
+    bound = float("nan")
+    it = 0
+    while it < max_iter:
+        hi, lo, sup = bellman_sweep(mdp, r, v, u, best)
+        it += 1
+        stop, shift, bound = _mpi_stop(hi, lo, sup, g, tol, has_terminal)
+        trace.append(bound)
+        if progress is not None:
+            progress(_progress_fraction(trace[0], bound, tol), f"iteration {it}: error bound {bound:.3g}")
+        if stop:
+            v = u + shift if shift else u
+            break
+        p_sig, r_sig = _policy_system(mdp, best)
+        op = spla.LinearOperator((n, n), matvec=lambda x, p=p_sig: x - g * (p @ x), dtype=np.float64)
+        if inexact:
+            v, _ = spla.gmres(op, r_sig, x0=u, rtol=1e-14, atol=0.0, restart=max(1, m), maxiter=1)
+        else:
+            v, _ = spla.gmres(op, r_sig, x0=u, rtol=1e-12, atol=0.0, restart=50, maxiter=10_000)
+        v = np.asarray(v, dtype=np.float64)
+        v[mdp.terminal] = 0.0
+    return finish_compiled(
+        mdp, v, r, iterations=it, method=name, residual=trace[-1] if trace else 0.0,
+        error_bound=bound, trace=tuple(trace),
+    )
+
+
+SOLVERS: dict[str, Callable[..., SolveResult]] = {
     "value-iteration": value_iteration,
     "policy-iteration": policy_iteration,
     "modified-policy-iteration": modified_policy_iteration,
+    "topological": lambda mdp, **kw: _topological(mdp, **kw),
+    "compiled-mpi": compiled_modified_policy_iteration,
+    "gauss-seidel": gauss_seidel_value_iteration,
+    "krylov-policy-iteration": krylov_policy_iteration,
+    "krylov-mpi": lambda mdp, **kw: krylov_policy_iteration(mdp, inexact=True, **kw),
 }
+"""Every method :func:`solve` accepts, by name."""
+
+_TAKES_PROGRESS = {"topological", "compiled-mpi", "gauss-seidel", "krylov-policy-iteration", "krylov-mpi"}
 
 
-def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6) -> SolveResult:
+def _topological(mdp: MDP, **kw: Any) -> SolveResult:
+    from accessrl.topological import topological_value_iteration
+
+    return topological_value_iteration(mdp, **kw)
+
+
+SMALL_MODEL = 2000
+"""Up to this many states ``auto`` uses exact policy iteration."""
+
+
+def choose_method(mdp: MDP) -> tuple[str, str, Any]:
+    """The method ``auto`` picks for ``mdp``, why, and the SCC decomposition if it computed one.
+
+    * S <= 2,000: exact policy iteration (cheap, and no error at all);
+    * every strongly connected component a single state (acyclic, self-loops aside):
+      topological value iteration, exact in one backward pass;
+    * the largest component under half the states: topological value iteration,
+      Gauss–Seidel inside each cyclic component (gamma < 1);
+    * gamma = 1 otherwise: value iteration with an exact final check;
+    * otherwise (one big component, gamma < 1): compiled modified policy iteration.
+    """
+    n = mdp.n_states
+    if n <= SMALL_MODEL:
+        return "policy-iteration", f"{n} states: small enough for exact policy iteration", None
+    from accessrl.kernels import strong_components
+
+    scc = strong_components(mdp)
+    sizes = np.diff(scc[2])
+    largest = int(sizes.max()) if sizes.size else 0
+    if largest <= 1:
+        return "topological", f"acyclic ({sizes.size} components of one state): exact in one backward pass", scc
+    if largest <= n // 2:
+        why = (f"{sizes.size} components, largest {largest} of {n} states: topological value iteration, "
+               f"Gauss-Seidel inside the {int(np.count_nonzero(sizes > 1))} cyclic ones")
+        if mdp.gamma < 1.0:
+            return "topological", why, scc
+    if mdp.gamma >= 1.0:
+        return "value-iteration", "gamma = 1 with cycles: value iteration with an exact final check", None
+    return "compiled-mpi", (f"one component holds {largest} of {n} states: compiled modified policy iteration "
+                            f"(parallel sweeps, span stopping rule)"), None
+
+
+def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6, progress: Progress | None = None) -> SolveResult:
     """Solve ``mdp`` to within ``tol`` (max|V - V*|) with the named method or ``"auto"``.
 
-    ``auto`` picks by structure and size and records why in ``note``: policy
-    iteration (exact) for models up to 2,000 states, value iteration for gamma = 1,
-    modified policy iteration otherwise.
+    ``auto`` picks by structure and size (:func:`choose_method`) and records why in
+    ``note``.  ``progress`` (optional) is called with (fraction done or nan, message) by
+    the compiled methods.
     """
     tol = _check_tol(tol)
+    scc = None
     if method == "auto":
-        if mdp.n_states <= 2000:
-            method, why = "policy-iteration", f"{mdp.n_states} states: small enough for exact policy iteration"
-        elif mdp.gamma >= 1.0:
-            method, why = "value-iteration", "gamma = 1: value iteration with an exact final check"
-        else:
-            method, why = "modified-policy-iteration", f"{mdp.n_states} states, gamma {mdp.gamma}: modified policy iteration"
+        method, why, scc = choose_method(mdp)
     elif method in SOLVERS:
         why = "chosen by the caller"
     else:
         raise ParameterError(f"method: expected one of {['auto', *SOLVERS]}, got {method!r}")
     fn = SOLVERS[method]
-    res = fn(mdp) if method == "policy-iteration" else fn(mdp, tol=tol)  # type: ignore[operator]
+    kw: dict[str, Any] = {} if method == "policy-iteration" else {"tol": tol}
+    if method in _TAKES_PROGRESS and progress is not None:
+        kw["progress"] = progress
+    if method == "topological" and scc is not None:
+        kw["scc"] = scc
+    res = fn(mdp, **kw)
     return SolveResult(**{**res.__dict__, "note": why})
 
 
@@ -452,8 +717,14 @@ __all__ = [
     "Backup",
     "PolicyEvaluation",
     "SolveResult",
+    "SOLVERS",
     "bellman_backup",
+    "choose_method",
+    "compiled_modified_policy_iteration",
+    "finish_compiled",
+    "gauss_seidel_value_iteration",
     "greedy_policy",
+    "krylov_policy_iteration",
     "modified_policy_iteration",
     "policy_evaluation",
     "policy_iteration",
