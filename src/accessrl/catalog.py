@@ -84,7 +84,6 @@ from accessrl import workflows as _workflows  # noqa: E402 - generated models at
 
 CATALOG["access-review-workflow"] = _workflows.access_review_workflow
 CATALOG["access-review-workflow-cyclic"] = lambda **kw: _workflows.access_review_workflow(cyclic=True, **kw)
-CATALOG["rand"] = _workflows.rand
 
 
 def load(name: str, **params: Any) -> MDP:
