@@ -259,6 +259,14 @@ class MDP:
 
         return compile_pairs(cls, R, Q, gamma, s_indices, a_indices, name=name)
 
+    @classmethod
+    def from_gymnasium(cls, env: Any, *, gamma: float = 1.0, name: str | None = None) -> MDP:
+        """Build from a gymnasium toy-text environment's ``P[s][a]`` table (FrozenLake,
+        CliffWalking); see :func:`accessrl.envs.from_gymnasium`.  Needs the ``[gym]`` extra."""
+        from accessrl.envs import from_gymnasium  # lazy: envs is an adapter (layer 2)
+
+        return from_gymnasium(env, gamma=gamma, name=name)
+
 
 def segment_sum(values: FloatArray, ptr: IntArray) -> FloatArray:
     """Sum ``values`` over the segments ``ptr[k]:ptr[k+1]`` (empty segments give 0)."""
