@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from accessrl.deny_model import access_review_components, access_review_deny
 from accessrl.errors import ParameterError
 from accessrl.model import MDP, compile_spec
 
@@ -77,6 +78,8 @@ def access_review_abandonment(p_abandon: float = 0.25, gamma: float = LESSON_GAM
 CATALOG: dict[str, Callable[..., MDP]] = {
     "access-review": access_review,
     "access-review-abandonment": access_review_abandonment,
+    "access-review-components": access_review_components,
+    "access-review-deny": access_review_deny,
 }
 """Every catalog model by name; later modules add their generators here."""
 
