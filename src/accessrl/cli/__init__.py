@@ -6,6 +6,7 @@ become one line on stderr and exit status 1 (domain) or 2 (usage).
 
 from __future__ import annotations
 
+from accessrl.cli import audit as _audit
 from accessrl.cli import learning as _learning
 from accessrl.cli import lesson as _lesson
 from accessrl.cli import planning as _planning
@@ -18,6 +19,7 @@ _planning.register(app)
 _lesson.register(app)
 _learning.register(app)
 _serve.register(app)
+_audit.register(app)
 
 
 def main() -> None:

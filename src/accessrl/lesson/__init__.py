@@ -76,6 +76,7 @@ EXTRA_COMMANDS["exercises"] = run_exercises
 from accessrl.lesson import planning_labs  # noqa: E402,F401
 from accessrl.lesson import learning_labs  # noqa: E402,F401
 from accessrl.lesson import pg_lab  # noqa: E402,F401
+from accessrl.lesson import reward_labs  # noqa: E402,F401
 from accessrl.lesson import quiz as _quiz  # noqa: E402
 
 EXTRA_COMMANDS["quiz"] = _quiz.quiz_sheet
