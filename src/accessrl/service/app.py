@@ -159,7 +159,7 @@ class DecisionService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.mdp = config.mdp
-        self.store = st.Store(st.open_engine(config.db_url))
+        self.store = st.Store(st.open_engine(config.db_url), background_checkpoints=True)
         self.rng = np.random.default_rng(config.seed)
         self.metrics = Metrics()
         self.policy = config.policy
@@ -183,8 +183,8 @@ class DecisionService:
                     "policy": json.dumps(pol.mapping), "model_spec": self._spec_json,
                     "deployed_at": _now(), "reason": self.config.record_deployment,
                 })
-        with self.store.transaction() as conn:
-            self._deployment_id = self.store.latest_deployment_id(conn)
+        with self.store.transaction() as tx:
+            self._deployment_id = tx.latest_deployment_id()
 
     def maybe_reload(self) -> None:
         """Pick up a promotion written by ``accessrl promote`` (checked every few seconds)."""
@@ -192,8 +192,8 @@ class DecisionService:
         if now - self._checked < self.config.reload_every:
             return
         self._checked = now
-        with self.store.transaction() as conn:
-            latest = self.store.latest_deployment_id(conn)
+        with self.store.transaction() as tx:
+            latest = tx.latest_deployment_id()
         if latest == self._deployment_id:
             return
         rows = self.store.deployments()
@@ -217,45 +217,47 @@ class DecisionService:
         return ok
 
     # ---------------------------------------------------------- decisions
-    def _decide(self, conn: Any, episode_id: str, step: int, prev: str | None, requester: str | None,
-                state: str, features_json: str) -> dict[str, Any]:
-        """Choose and log one decision (plus the shadow policy's choice); return the response part."""
-        sd = self.policy.decisions[state]
+    def _decide(self, tx: st.Store, episode_id: str, step: int, prev: str | None, requester: str | None,
+                state: str, features_json: str) -> tuple[str, str, str]:
+        """Choose and log one decision (plus the shadow policy's choice).
+
+        Returns (decision id, action, the decision's JSON for the response).
+        """
+        pol = self.policy
+        sd = pol.decisions[state]
         i = sd.pick(float(self.rng.random()))
         event_id = uuid.uuid4().hex
-        now = _now()
         row = {
             "event_id": event_id, "episode_id": episode_id, "step_index": step, "previous_event_id": prev,
-            "requester_id": requester, "decided_at": now, "state": state, "features": features_json,
-            "allowed_actions": json.dumps(sd.allowed), "action": sd.actions[i],
-            "action_probabilities": json.dumps(dict(zip(sd.actions, sd.probabilities))),
-            "propensity": sd.probabilities[i], "policy_id": self.policy.policy_id,
-            "policy_version": self.policy.version, "exploration": self.policy.epsilon, "mode": "live",
+            "requester_id": requester, "decided_at": _now(), "state": state, "features": features_json,
+            "allowed_actions": sd.allowed_json, "action": sd.actions[i],
+            "action_probabilities": sd.probabilities_json, "propensity": sd.probabilities[i],
+            "policy_id": pol.policy_id, "policy_version": pol.version, "exploration": pol.epsilon, "mode": "live",
         }
-        self.store.add(conn, st.decision_snapshots, row)
+        tx.add(st.decision_snapshots, row)
         self.metrics.counts[("decisions", "live")] += 1
         if self.shadow is not None:
             sh = self.shadow.decisions[state]
             j = sh.pick(float(self.rng.random()))
-            self.store.add(conn, st.decision_snapshots, {
-                **row, "event_id": uuid.uuid4().hex, "action": sh.actions[j],
-                "allowed_actions": json.dumps(sh.allowed),
-                "action_probabilities": json.dumps(dict(zip(sh.actions, sh.probabilities))),
-                "propensity": sh.probabilities[j], "policy_id": self.shadow.policy_id,
-                "policy_version": self.shadow.version, "exploration": self.shadow.epsilon, "mode": "shadow",
+            tx.add(st.decision_snapshots, {
+                **row, "event_id": uuid.uuid4().hex, "action": sh.actions[j], "allowed_actions": sh.allowed_json,
+                "action_probabilities": sh.probabilities_json, "propensity": sh.probabilities[j],
+                "policy_id": self.shadow.policy_id, "policy_version": self.shadow.version,
+                "exploration": self.shadow.epsilon, "mode": "shadow",
             })
             self.metrics.counts[("decisions", "shadow")] += 1
-        return {
-            "decision_id": event_id, "step": step, "state": state, "action": sd.actions[i],
-            "action_probabilities": dict(zip(sd.actions, sd.probabilities)),
-            "propensity": sd.probabilities[i], "q_values": sd.q_values,
-            "policy": {"id": self.policy.policy_id, "version": self.policy.version},
-        }
+        text = (
+            f'{{"decision_id": "{event_id}", "step": {step}, "state": {json.dumps(state)}, '
+            f'"action": {json.dumps(sd.actions[i])}, "action_probabilities": {sd.probabilities_json}, '
+            f'"propensity": {json.dumps(sd.probabilities[i])}, "q_values": {sd.q_json}, '
+            f'"policy": {{"id": {json.dumps(pol.policy_id)}, "version": "{pol.version}"}}}}'
+        )
+        return event_id, sd.actions[i], text
 
-    def _idempotent(self, conn: Any, key: str | None, body_hash: str) -> tuple[int, str] | None:
+    def _idempotent(self, tx: st.Store, key: str | None, body_hash: str) -> tuple[int, str] | None:
         if key is None:
             return None
-        prior = self.store.idempotent(conn, key)
+        prior = tx.idempotent(key)
         if prior is None:
             return None
         if prior.body_hash != body_hash:
@@ -266,8 +268,8 @@ class DecisionService:
     def open_request(self, body: OpenRequest, key: str | None, body_hash: str) -> tuple[int, str]:
         """``POST /v1/requests``: open an episode and decide."""
         mdp = self.mdp
-        with self.store.transaction() as conn:
-            replay = self._idempotent(conn, key, body_hash)
+        with self.store.transaction() as tx:
+            replay = self._idempotent(tx, key, body_hash)
             if replay is not None:
                 return replay
             state = body.state if body.state is not None else mdp.state_names[mdp.start or 0]
@@ -276,18 +278,18 @@ class DecisionService:
             if state not in self.policy.decisions:
                 raise ApiError(422, f"field 'state': {state!r} is terminal; a request must start in a decision state")
             episode_id = body.request_id or uuid.uuid4().hex
-            if body.request_id is not None and self.store.episode(conn, episode_id) is not None:
+            if body.request_id is not None and tx.episode(episode_id) is not None:
                 raise ApiError(409, f"request {episode_id!r} already exists")
             features = json.dumps(body.features, sort_keys=True)
-            decision = self._decide(conn, episode_id, 0, None, body.requester_id, state, features)
-            self.store.add(conn, st.service_episodes, {
+            decision_id, action, decision = self._decide(tx, episode_id, 0, None, body.requester_id, state, features)
+            tx.add(st.service_episodes, {
                 "episode_id": episode_id, "requester_id": body.requester_id, "opened_at": decision_time(),
-                "state": state, "status": "open", "steps": 1, "last_event_id": decision["decision_id"],
-                "features": features,
+                "state": state, "status": "open", "steps": 1, "last_event_id": decision_id,
+                "last_action": action, "features": features,
             })
-            out = json.dumps({"request_id": episode_id, "status": "open", "decision": decision})
+            out = f'{{"request_id": {json.dumps(episode_id)}, "status": "open", "decision": {decision}}}'
             if key is not None:
-                self.store.remember(conn, key, body_hash, 201, out)
+                tx.remember(key, body_hash, 201, out)
         return 201, out
 
     def _resolve(self, state: str, action: str, ev: EventIn) -> int:
@@ -310,11 +312,11 @@ class DecisionService:
     def add_event(self, episode_id: str, ev: EventIn, key: str | None, body_hash: str) -> tuple[int, str]:
         """``POST /v1/requests/{id}/events``: log an outcome and decide again unless the episode ended."""
         mdp = self.mdp
-        with self.store.transaction() as conn:
-            ep = self.store.episode(conn, episode_id)
+        with self.store.transaction() as tx:
+            ep = tx.episode(episode_id)
             if ep is None:
                 raise ApiError(404, f"request {episode_id!r}: unknown request id")
-            replay = self._idempotent(conn, key, body_hash)
+            replay = self._idempotent(tx, key, body_hash)
             if replay is not None:
                 return replay
             now = decision_time()
@@ -326,7 +328,7 @@ class DecisionService:
                 if ev.kind != "approval_reversed":
                     raise ApiError(409, f"request {episode_id!r} is closed; event {ev.kind!r} cannot follow "
                                         "(only approval_reversed may follow a closed request)")
-                self.store.add(conn, st.outcome_events, {**base, "next_state": None, "reward": None,
+                tx.add(st.outcome_events, {**base, "next_state": None, "reward": None,
                                                          "reward_components": None, "severe": False,
                                                          "terminated": True})
                 out = json.dumps({"request_id": episode_id, "status": "closed", "decision": None,
@@ -335,10 +337,7 @@ class DecisionService:
                 if ev.kind == "approval_reversed":
                     raise ApiError(409, f"request {episode_id!r} is open; approval_reversed can only follow a "
                                         "closed request")
-                last = conn.execute(
-                    st.decision_snapshots.select().where(st.decision_snapshots.c.event_id == ep["last_event_id"])
-                ).mappings().one()
-                k = self._resolve(ep["state"], last["action"], ev)
+                k = self._resolve(ep["state"], ep["last_action"], ev)
                 nxt = int(mdp.out_next[k])
                 nxt_name = mdp.state_names[nxt]
                 done = bool(mdp.terminal[nxt]) or nxt_name not in self.policy.decisions
@@ -346,33 +345,32 @@ class DecisionService:
                 severe = bool(mdp.severe[k]) if mdp.severe is not None else False
                 outcome = {"kind": ev.kind, "next_state": nxt_name, "reward": float(mdp.out_reward[k]),
                            "severe": severe, "terminated": done}
-                self.store.add(conn, st.outcome_events, {
+                tx.add(st.outcome_events, {
                     **base, "next_state": nxt_name, "reward": float(mdp.out_reward[k]),
                     "reward_components": json.dumps(comps) if comps else None, "severe": severe, "terminated": done,
                 })
-                decision = None
+                decision = "null"
                 if done:
-                    self.store.update_episode(conn, episode_id, state=nxt_name, status="closed")
+                    tx.update_episode(episode_id, state=nxt_name, status="closed")
                 else:
-                    decision = self._decide(conn, episode_id, int(ep["steps"]), ep["last_event_id"],
-                                            ep["requester_id"], nxt_name, ep["features"])
-                    self.store.update_episode(conn, episode_id, state=nxt_name, steps=int(ep["steps"]) + 1,
-                                              last_event_id=decision["decision_id"])
-                out = json.dumps({"request_id": episode_id, "status": "closed" if done else "open",
-                                  "outcome": outcome, "decision": decision})
+                    decision_id, action, decision = self._decide(tx, episode_id, int(ep["steps"]),
+                                                                 ep["last_event_id"], ep["requester_id"], nxt_name,
+                                                                 ep["features"])
+                    tx.update_episode(episode_id, state=nxt_name, steps=int(ep["steps"]) + 1,
+                                      last_event_id=decision_id, last_action=action)
+                head = json.dumps({"request_id": episode_id, "status": "closed" if done else "open",
+                                   "outcome": outcome})
+                out = f'{head[:-1]}, "decision": {decision}}}'
             self.metrics.counts[("events", ev.kind)] += 1
             if key is not None:
-                self.store.remember(conn, key, body_hash, 200, out)
+                tx.remember(key, body_hash, 200, out)
         return 200, out
 
     def episode(self, episode_id: str) -> dict[str, Any]:
         """``GET /v1/requests/{id}``."""
-        with self.store.transaction() as conn:
-            ep = self.store.episode(conn, episode_id)
-            if ep is None:
-                raise ApiError(404, f"request {episode_id!r}: unknown request id")
-            decisions, outcomes = self.store.episode_history(conn, episode_id)
-        ep["features"] = json.loads(ep["features"])
+        ep, decisions, outcomes = self.store.episode_view(episode_id)
+        if ep is None:
+            raise ApiError(404, f"request {episode_id!r}: unknown request id")
         return {
             "request": ep,
             "decisions": [d for d in decisions if d["mode"] == "live"],
@@ -495,8 +493,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """Liveness: the database answers."""
-        with svc.store.transaction() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        with svc.store.transaction() as tx:
+            tx.ping()
         return {"status": "ok"}
 
     @app.get("/metrics", response_class=PlainTextResponse)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ class StateDecision:
     cumulative: tuple[float, ...]
     q_values: dict[str, float]
     allowed: tuple[str, ...]
+    allowed_json: str = ""
+    probabilities_json: str = ""
+    q_json: str = ""
 
     def pick(self, u: float) -> int:
         """Index of the action drawn by the uniform number ``u`` (cumulative, declared order)."""
@@ -123,6 +126,11 @@ def serve_policy(mdp: MDP, probs: np.ndarray, policy_id: str, *, epsilon: float 
             cumulative=tuple(float(x) for x in np.cumsum(probs_s)),
             q_values={n: float(q[k]) for n, k in zip(names, range(lo, hi))},
             allowed=tuple(n for n, ok in zip(names, ~forbidden[lo:hi]) if ok),
+        )
+        d = decisions[mdp.state_names[s]]
+        decisions[mdp.state_names[s]] = replace(
+            d, allowed_json=json.dumps(d.allowed), probabilities_json=json.dumps(dict(zip(names, probs_s))),
+            q_json=json.dumps(d.q_values),
         )
     digest = hashlib.sha256()
     digest.update(model_fingerprint(mdp).encode())
