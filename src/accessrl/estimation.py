@@ -21,7 +21,7 @@ with a chi-square test of homogeneity per pair.
 >>> import numpy as np
 >>> lo, hi = wilson_interval(np.array([75]), np.array([100]))
 >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
-(0.6569, 0.8245)
+(0.657, 0.8245)
 """
 
 from __future__ import annotations

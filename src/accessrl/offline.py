@@ -433,8 +433,35 @@ def evaluate_policy(
                            tuple(results), rate, observed, level)
 
 
+def exhaustive_logs(contexts: IntArray, returns: FloatArray, *, context_names: tuple[str, ...],
+                    action_names: tuple[str, ...], terminal_name: str = "closed") -> LoggedSteps:
+    """One-step logs in which every request was tried with every action once.
+
+    Request i (context ``contexts[i]``) yields A logged episodes, one per action a, with
+    reward ``returns[i, a]`` and propensity 1/A: exactly what a uniformly randomised
+    logging policy records in expectation, so IS over these logs reproduces the table's
+    per-policy means and severe counts.
+    """
+    ret = np.asarray(returns, dtype=np.float64)
+    ctx = np.asarray(contexts, dtype=np.int64)
+    e, a = ret.shape
+    if ctx.shape != (e,):
+        raise ParameterError(f"contexts: expected {e} entries, got shape {ctx.shape}")
+    n = e * a
+    zeros = np.zeros(n, dtype=np.int64)
+    states = (*context_names, terminal_name)
+    return LoggedSteps(
+        state_names=states, action_names=action_names, episode=np.arange(n, dtype=np.int64), step=zeros,
+        requester=np.repeat(np.arange(e, dtype=np.int64), a), state=np.repeat(ctx, a),
+        action=np.tile(np.arange(a, dtype=np.int64), e), propensity=np.full(n, 1.0 / a), reward=ret.reshape(n),
+        next_state=np.full(n, len(context_names), dtype=np.int64), terminated=np.ones(n, dtype=bool),
+        truncated=np.zeros(n, dtype=bool), decided_at=zeros, outcome_at=zeros, features_at=zeros,
+    )
+
+
 __all__ = [
     "ESTIMATORS",
+    "exhaustive_logs",
     "EpisodeTerms",
     "EstimatorResult",
     "Interval",

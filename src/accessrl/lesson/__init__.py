@@ -77,6 +77,7 @@ from accessrl.lesson import planning_labs  # noqa: E402,F401
 from accessrl.lesson import learning_labs  # noqa: E402,F401
 from accessrl.lesson import pg_lab  # noqa: E402,F401
 from accessrl.lesson import reward_labs  # noqa: E402,F401
+from accessrl.lesson import heldout_lab  # noqa: E402,F401
 from accessrl.lesson import quiz as _quiz  # noqa: E402
 
 EXTRA_COMMANDS["quiz"] = _quiz.quiz_sheet

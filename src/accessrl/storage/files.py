@@ -1,0 +1,150 @@
+"""Reading and writing decision-log files: JSON lines, CSV and Parquet.
+
+Readers yield ``(label, record)`` where ``label`` names the place ("line 12", or "row
+12" in Parquet) and ``record`` is a mapping, or a :class:`~accessrl.errors.DataError`
+when the line itself cannot be read; the ingester turns the latter into a reject.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from accessrl.errors import DataError, ParameterError
+from accessrl.storage.records import JSON_ERRORS, json_dumps, json_loads
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
+           ".pq": "parquet"}
+NESTED = ("features", "allowed_actions", "action_probabilities", "reward_components", "details")
+FILE_COLUMNS = (
+    "record", "event_id", "episode_id", "step_index", "previous_event_id", "requester_id", "decided_at", "state",
+    "features", "allowed_actions", "action", "action_probabilities", "propensity", "policy_id", "policy_version",
+    "exploration", "mode", "outcome_key", "kind", "occurred_at", "evidence_received_at", "next_state", "reward",
+    "reward_components", "severe", "terminated", "truncated", "details",
+)
+"""Columns of a flat (CSV/Parquet) log file: decisions and outcomes share one table."""
+
+
+def file_format(path: str | Path, fmt: str | None = None) -> str:
+    """'jsonl', 'csv' or 'parquet' from ``fmt`` or the file suffix."""
+    if fmt is not None:
+        if fmt not in ("jsonl", "csv", "parquet"):
+            raise ParameterError(f"--format: expected jsonl, csv or parquet, got {fmt!r}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ParameterError(f"{path}: cannot tell the format from the suffix {suffix!r}; "
+                             "expected .jsonl, .csv or .parquet")
+    return FORMATS[suffix]
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+    """The records of a log file, each with the line (or row) it came from."""
+    p = Path(path)
+    kind = file_format(p, fmt)
+    if not p.exists():
+        raise DataError(f"{p}: no such log file")
+    if kind == "jsonl":
+        yield from _read_jsonl(p)
+    elif kind == "csv":
+        yield from _read_csv(p)
+    else:
+        yield from _read_parquet(p)
+
+
+def _read_jsonl(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+    with p.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json_loads(line)
+            except JSON_ERRORS as exc:
+                yield f"line {n}", DataError(f"not valid JSON ({str(exc).splitlines()[0]})")
+                continue
+            if isinstance(rec, dict):
+                yield f"line {n}", rec
+            else:
+                yield f"line {n}", DataError(f"expected a JSON object, got {type(rec).__name__}")
+
+
+def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+    with p.open("r", encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for rec in reader:
+            if None in rec:
+                yield f"line {reader.line_num}", DataError("more values than header columns")
+                continue
+            yield f"line {reader.line_num}", rec
+
+
+def _read_parquet(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is in the [parquet] extra
+        raise ParameterError("reading Parquet needs pyarrow: pip install 'accessrl[parquet]'") from None
+    try:
+        pf = pq.ParquetFile(p)
+    except Exception as exc:  # pyarrow raises its own error types
+        raise DataError(f"{p}: not a Parquet file ({exc})") from None
+    n = 0
+    for batch in pf.iter_batches(batch_size=65_536):
+        for rec in batch.to_pylist():
+            n += 1
+            yield f"row {n}", rec
+
+
+def _flat(rec: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for c in FILE_COLUMNS:
+        v = rec.get(c)
+        if c in NESTED and v is not None and not isinstance(v, str):
+            v = json_dumps(v)
+        out[c] = v
+    return out
+
+
+def write_records(path: str | Path, records: Iterable[Mapping[str, Any]], fmt: str | None = None) -> int:
+    """Write records (decisions and outcomes) to a log file; returns how many."""
+    p = Path(path)
+    kind = file_format(p, fmt)
+    n = 0
+    if kind == "jsonl":
+        with p.open("w", encoding="utf-8") as fh:
+            for rec in records:
+                fh.write(json_dumps(rec) + "\n")
+                n += 1
+        return n
+    if kind == "csv":
+        with p.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(FILE_COLUMNS))
+            w.writeheader()
+            for rec in records:
+                w.writerow({k: ("" if v is None else v) for k, v in _flat(rec).items()})
+                n += 1
+        return n
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, pa.int64() if c == "step_index" else pa.float64()
+                         if c in ("propensity", "exploration", "reward") else pa.bool_()
+                         if c in ("severe", "terminated", "truncated") else pa.string()) for c in FILE_COLUMNS])
+    writer = pq.ParquetWriter(p, schema)
+    try:
+        chunk: list[dict[str, Any]] = []
+        for rec in records:
+            chunk.append(_flat(rec))
+            n += 1
+            if len(chunk) >= 65_536:
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                chunk = []
+        if chunk or n == 0:
+            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+    finally:
+        writer.close()
+    return n
+
+
+__all__ = ["FILE_COLUMNS", "FORMATS", "file_format", "read_records", "write_records"]

@@ -1,0 +1,220 @@
+"""The decision-log schema (SQLAlchemy Core), engines, and the migration path.
+
+Tables (the names and columns the decision service writes too)::
+
+    decision_snapshots   one row per decision, written once, never updated
+      event_id PK, episode_id, step_index, previous_event_id, requester_id,
+      decided_at (ISO 8601 UTC text, microseconds, '+00:00'), state, features (JSON),
+      allowed_actions (JSON list), action, action_probabilities (JSON object),
+      propensity, policy_id, policy_version, exploration, mode (live | shadow | logging-only)
+    outcome_events       appended later, joined by event_id
+      outcome_id PK (autoincrement), event_id, episode_id, kind, occurred_at,
+      evidence_received_at, next_state, reward, reward_components (JSON), severe,
+      terminated, details (JSON), truncated [v2], outcome_key UNIQUE [v2]
+    log_idempotency      keys of writes already applied (v2)
+    accessrl_schema      component -> version (v2)
+
+Schema versions:
+
+* **1** — the two record tables as the decision service first created them (no version
+  table, no ``outcome_key``/``truncated``);
+* **2** — adds ``outcome_events.truncated`` and ``outcome_events.outcome_key`` (unique:
+  makes outcome ingestion idempotent), ``log_idempotency`` and ``accessrl_schema``.
+
+:func:`upgrade` brings any older database to :data:`SCHEMA_VERSION` in one transaction;
+a database newer than this code is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from accessrl.errors import DataError, ParameterError
+
+SCHEMA_VERSION = 2
+COMPONENT = "decision_log"
+
+metadata = sa.MetaData()
+
+decision_snapshots = sa.Table(
+    "decision_snapshots", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("episode_id", sa.String(64), nullable=False, index=True),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("previous_event_id", sa.String(64)),
+    sa.Column("requester_id", sa.String(128)),
+    sa.Column("decided_at", sa.String(40), nullable=False, index=True),
+    sa.Column("state", sa.String(256), nullable=False),
+    sa.Column("features", sa.Text, nullable=False),
+    sa.Column("allowed_actions", sa.Text, nullable=False),
+    sa.Column("action", sa.String(256), nullable=False),
+    sa.Column("action_probabilities", sa.Text, nullable=False),
+    sa.Column("propensity", sa.Float, nullable=False),
+    sa.Column("policy_id", sa.String(128), nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("exploration", sa.Float, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+)
+
+outcome_events = sa.Table(
+    "outcome_events", metadata,
+    sa.Column("outcome_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, index=True),
+    sa.Column("episode_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("occurred_at", sa.String(40), nullable=False),
+    sa.Column("evidence_received_at", sa.String(40)),
+    sa.Column("next_state", sa.String(256)),
+    sa.Column("reward", sa.Float),
+    sa.Column("reward_components", sa.Text),
+    sa.Column("severe", sa.Boolean, nullable=False, default=False),
+    sa.Column("terminated", sa.Boolean, nullable=False),
+    sa.Column("details", sa.Text),
+    sa.Column("truncated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("outcome_key", sa.String(200), unique=True),
+)
+
+log_idempotency = sa.Table(
+    "log_idempotency", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("decisions", sa.Integer, nullable=False),
+    sa.Column("outcomes", sa.Integer, nullable=False),
+)
+
+schema_versions = sa.Table(
+    "accessrl_schema", metadata,
+    sa.Column("component", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+DECISION_COLUMNS = tuple(c.name for c in decision_snapshots.columns)
+OUTCOME_COLUMNS = tuple(c.name for c in outcome_events.columns if c.name != "outcome_id")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def normalise_url(url: str) -> str:
+    """A SQLAlchemy URL: a bare path means a SQLite file; ``postgresql://`` uses psycopg 3."""
+    if not isinstance(url, str) or not url:
+        raise ParameterError(f"--db: expected a database URL or a file path, got {url!r}")
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme not in ("sqlite", "postgresql+psycopg"):
+        raise ParameterError(f"--db {url!r}: expected sqlite:///PATH or postgresql://..., got scheme {scheme!r}")
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files run in WAL mode with synchronous=NORMAL."""
+    full = normalise_url(url)
+    try:
+        engine = sa.create_engine(full)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise ParameterError(f"--db {url!r}: not a usable database URL ({exc})") from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the migration path: from ``version`` to ``version + 1``."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection, str], None]
+
+
+def _q(conn: Connection, schema: str | None, name: str) -> str:
+    prep = conn.dialect.identifier_preparer
+    return f"{prep.quote_schema(schema)}.{prep.quote(name)}" if schema else prep.quote(name)
+
+
+def _v1_to_v2(conn: Connection, schema: str) -> None:
+    oe = _q(conn, schema or None, "outcome_events")
+    false = "false" if conn.dialect.name == "postgresql" else "0"
+    conn.exec_driver_sql(f"ALTER TABLE {oe} ADD COLUMN truncated BOOLEAN NOT NULL DEFAULT {false}")
+    conn.exec_driver_sql(f"ALTER TABLE {oe} ADD COLUMN outcome_key VARCHAR(200)")
+    ix = conn.dialect.identifier_preparer.quote("uq_outcome_events_outcome_key")
+    conn.exec_driver_sql(f"CREATE UNIQUE INDEX {ix} ON {oe} (outcome_key)")
+
+
+MIGRATIONS: dict[int, Migration] = {
+    1: Migration(1, "outcome_key (idempotent outcomes), truncated, idempotency and version tables", _v1_to_v2),
+}
+"""The migration from each version to the next; add one entry per future version."""
+
+
+def current_version(conn: Connection, schema: str | None = None) -> int:
+    """The stored schema version: 0 for an empty database, 1 for the version-less layout."""
+    insp = sa.inspect(conn)
+    tables = set(insp.get_table_names(schema=schema))
+    if "accessrl_schema" in tables:
+        row = conn.execute(sa.select(schema_versions.c.version).where(schema_versions.c.component == COMPONENT)).first()
+        if row is not None:
+            return int(row[0])
+    if "decision_snapshots" in tables or "outcome_events" in tables:
+        cols = {c["name"] for c in insp.get_columns("outcome_events", schema=schema)} if "outcome_events" in tables else set()
+        return 2 if "outcome_key" in cols else 1
+    return 0
+
+
+def upgrade(engine: Engine, schema: str | None = None, *, migrations: dict[int, Migration] | None = None,
+            target: int = SCHEMA_VERSION) -> int:
+    """Create the tables on first use, or migrate an older database to ``target`` (one transaction).
+
+    Returns the version found before upgrading.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    try:
+        with engine.begin() as conn:
+            found = current_version(conn, schema)
+            if found > target:
+                raise DataError(f"database schema version {found} is newer than this accessrl ({target}); upgrade accessrl")
+            if found == 0:
+                metadata.create_all(conn)
+            else:
+                for v in range(found, target):
+                    if v not in steps:
+                        raise DataError(f"database schema version {v}: no migration to {v + 1}")
+                    steps[v].apply(conn, schema or "")
+                metadata.create_all(conn)  # tables a migration introduces
+            if found != target or found == 0:
+                conn.execute(sa.delete(schema_versions).where(schema_versions.c.component == COMPONENT))
+                conn.execute(sa.insert(schema_versions), {"component": COMPONENT, "version": target})
+    except sa.exc.OperationalError as exc:
+        raise DataError(f"cannot open the decision log database: {str(exc.orig).splitlines()[0]}") from None
+    return found
+
+
+__all__ = [
+    "COMPONENT",
+    "DECISION_COLUMNS",
+    "MIGRATIONS",
+    "OUTCOME_COLUMNS",
+    "SCHEMA_VERSION",
+    "Migration",
+    "current_version",
+    "decision_snapshots",
+    "log_idempotency",
+    "make_engine",
+    "metadata",
+    "normalise_url",
+    "outcome_events",
+    "schema_versions",
+    "upgrade",
+]

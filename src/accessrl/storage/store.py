@@ -1,0 +1,412 @@
+"""The decision log: writes (one transaction, idempotent), file ingest, export, and
+loading logged transitions as arrays for the estimators."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from accessrl.errors import DataError, ParameterError
+from accessrl.logsim import LoggedSteps
+from accessrl.storage.files import read_records, write_records
+from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind, utc_text
+from accessrl.storage.schema import (
+    DECISION_COLUMNS,
+    OUTCOME_COLUMNS,
+    decision_snapshots,
+    log_idempotency,
+    make_engine,
+    outcome_events,
+    upgrade,
+)
+
+LOOKUP_CHUNK = 500
+DEFAULT_MODES = ("live", "logging-only")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record that was not stored, with where it came from and why."""
+
+    source: str
+    where: str
+    record_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        rid = f" {self.record_id}" if self.record_id else ""
+        return f"{self.source}, {self.where}{rid}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest stored, ignored as already present, and rejected."""
+
+    source: str
+    decisions_inserted: int
+    decisions_duplicate: int
+    outcomes_inserted: int
+    outcomes_duplicate: int
+    rejected: tuple[Reject, ...]
+    batches: int
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The effect of one :meth:`DecisionLog.write` (``replayed``: the key was seen before)."""
+
+    decisions_inserted: int
+    decisions_duplicate: int
+    outcomes_inserted: int
+    outcomes_duplicate: int
+    replayed: bool
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedLog:
+    """Logged transitions as arrays, with the ids behind the integer codes."""
+
+    steps: LoggedSteps
+    episode_ids: tuple[str, ...]
+    requester_ids: tuple[str, ...]
+    pending: int
+    """Decisions left out because no outcome has set their next state yet."""
+
+
+_SAFE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class DecisionLog:
+    """A decision log in SQLite (a file, WAL mode, created on first use) or PostgreSQL.
+
+    ``schema`` (PostgreSQL only) keeps the tables in their own namespace, created if
+    missing — the tests use one per test.
+
+    For a service: :meth:`write` stores decision snapshots and outcome events in ONE
+    transaction, optionally under an idempotency key (a retried key writes nothing and
+    reports ``replayed``); pass ``conn`` from :meth:`transaction` to share the
+    transaction with the caller's own writes.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        engine = make_engine(url)
+        self.dialect = engine.dialect.name
+        self.schema = schema if self.dialect == "postgresql" else None
+        if self.schema is not None:
+            if not _SAFE_SCHEMA.match(self.schema):
+                raise ParameterError(f"schema: expected a lower-case identifier, got {schema!r}")
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            except sa.exc.OperationalError as exc:
+                raise DataError(f"cannot open the decision log database: {str(exc.orig).splitlines()[0]}") from None
+            engine = engine.execution_options(schema_translate_map={None: self.schema})
+        self.engine = engine
+        self.url = url
+        self.found_version = upgrade(engine, self.schema)
+        prefix = f'"{self.schema}".' if self.schema else ""
+        verb, tail = ("INSERT OR IGNORE INTO", "") if self.dialect == "sqlite" else ("INSERT INTO", " ON CONFLICT DO NOTHING")
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._dec_sql = (f"{verb} {prefix}decision_snapshots ({', '.join(DECISION_COLUMNS)}) "
+                         f"VALUES ({', '.join([mark] * len(DECISION_COLUMNS))}){tail}")
+        self._out_sql = (f"{verb} {prefix}outcome_events ({', '.join(OUTCOME_COLUMNS)}) "
+                         f"VALUES ({', '.join([mark] * len(OUTCOME_COLUMNS))}){tail}")
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    def drop_schema(self) -> None:
+        """Drop this log's PostgreSQL schema and everything in it (tests clean up with it)."""
+        if self.schema is not None:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------ writing
+    def _insert(self, conn: Connection, decisions: Sequence[tuple[Any, ...]],
+                outcomes: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        d = o = 0
+        if decisions:
+            d = max(int(conn.exec_driver_sql(self._dec_sql, list(decisions)).rowcount), 0)
+        if outcomes:
+            rows = [tuple(r[c] for c in OUTCOME_COLUMNS) for r in outcomes]
+            o = max(int(conn.exec_driver_sql(self._out_sql, rows).rowcount), 0)
+        return d, o
+
+    def _episodes_of(self, conn: Connection, event_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(event_ids))
+        found: dict[str, str] = {}
+        col = decision_snapshots.c
+        for i in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[i : i + LOOKUP_CHUNK]
+            for ev, ep in conn.execute(sa.select(col.event_id, col.episode_id).where(col.event_id.in_(chunk))):
+                found[ev] = ep
+        return found
+
+    def write(self, decisions: Sequence[Mapping[str, Any]] = (), outcomes: Sequence[Mapping[str, Any]] = (), *,
+              idempotency_key: str | None = None, conn: Connection | None = None) -> WriteResult:
+        """Validate and store decisions and outcomes in one transaction (see the class docstring).
+
+        A decision whose event id is already stored is ignored (snapshots are never
+        rewritten) and counted as a duplicate; an outcome for an unknown event id is a
+        :class:`~accessrl.errors.DataError` and nothing is written.
+        """
+        d_rows = []
+        for i, rec in enumerate(decisions):
+            try:
+                d_rows.append(decision_row(rec))
+            except DataError as exc:
+                raise DataError(f"decision {i} {rec.get('event_id', '')!r}: {exc}") from None
+        o_rows = []
+        for i, rec in enumerate(outcomes):
+            try:
+                o_rows.append(outcome_row(rec))
+            except DataError as exc:
+                raise DataError(f"outcome {i} for event {rec.get('event_id', '')!r}: {exc}") from None
+        if conn is None:
+            with self.transaction() as c:
+                return self._write(c, d_rows, o_rows, idempotency_key)
+        return self._write(conn, d_rows, o_rows, idempotency_key)
+
+    def _write(self, conn: Connection, d_rows: list[tuple[Any, ...]], o_rows: list[dict[str, Any]],
+               key: str | None) -> WriteResult:
+        if key is not None:
+            sql = (sa.dialects.sqlite.insert(log_idempotency) if self.dialect == "sqlite"
+                   else sa.dialects.postgresql.insert(log_idempotency)).on_conflict_do_nothing()
+            res = conn.execute(sql, {"key": key, "decisions": len(d_rows), "outcomes": len(o_rows)})
+            if res.rowcount == 0:
+                return WriteResult(0, 0, 0, 0, True)
+        here = {r[0]: r[1] for r in d_rows}
+        missing = [o["event_id"] for o in o_rows if o["event_id"] not in here]
+        here.update(self._episodes_of(conn, missing) if missing else {})
+        for i, o in enumerate(o_rows):
+            if o["event_id"] not in here:
+                raise DataError(f"outcome {i}: unknown event id {o['event_id']!r}; expected a logged decision")
+            o["episode_id"] = here[o["event_id"]]
+        d, o = self._insert(conn, d_rows, o_rows)
+        return WriteResult(d, len(d_rows) - d, o, len(o_rows) - o, False)
+
+    # ------------------------------------------------------------- ingest
+    def ingest(self, path: str | Path, *, fmt: str | None = None, batch_size: int = 50_000) -> IngestResult:
+        """Ingest a JSONL / CSV / Parquet log file (see :meth:`ingest_records`)."""
+        return self.ingest_records(read_records(path, fmt), source=str(path), batch_size=batch_size)
+
+    def ingest_records(self, records: Iterable[tuple[str, Mapping[str, Any] | DataError]], *, source: str = "<records>",
+                       batch_size: int = 50_000) -> IngestResult:
+        """Store records batch by batch, each batch in one transaction.
+
+        Repeated event ids (and outcome keys) are ignored and counted; a malformed record
+        is rejected with its line and reason while the good ones are kept; an outcome
+        whose decision comes later in the file waits for it, and is rejected only if
+        the decision never appears.  An interrupted batch rolls back; ingesting the same
+        file again completes it.
+        """
+        if batch_size < 1:
+            raise ParameterError(f"batch_size: expected a positive integer, got {batch_size}")
+        seen: dict[str, str] = {}
+        rejects: list[Reject] = []
+        waiting: list[tuple[str, dict[str, Any]]] = []
+        totals = [0, 0, 0, 0]
+        batches = 0
+        dec: list[tuple[Any, ...]] = []
+        out: list[tuple[str, dict[str, Any]]] = []
+
+        def flush(final: bool) -> None:
+            nonlocal dec, out, waiting, batches
+            candidates = waiting + out
+            with self.transaction() as conn:
+                unknown = [o["event_id"] for _, o in candidates if o["event_id"] not in seen]
+                found = self._episodes_of(conn, unknown) if unknown else {}
+                ready, later = [], []
+                for where, o in candidates:
+                    ep = seen.get(o["event_id"]) or found.get(o["event_id"])
+                    if ep is None:
+                        later.append((where, o))
+                    elif o["episode_id"] not in (None, ep):
+                        rejects.append(Reject(source, where, f"outcome for event {o['event_id']!r}",
+                                              f"episode_id {o['episode_id']!r} differs from the decision's {ep!r}"))
+                    else:
+                        o["episode_id"] = ep
+                        ready.append(o)
+                d, o_ins = self._insert(conn, dec, ready)
+            totals[0] += d
+            totals[1] += len(dec) - d
+            totals[2] += o_ins
+            totals[3] += len(ready) - o_ins
+            batches += 1
+            dec, out, waiting = [], [], later
+            if final:
+                for where, o in later:
+                    rejects.append(Reject(source, where, f"outcome for event {o['event_id']!r}",
+                                          "unknown event id; expected a decision logged before or in this file"))
+                waiting = []
+
+        n_batch = 0
+        for where, rec in records:
+            if isinstance(rec, DataError):
+                rejects.append(Reject(source, where, "", str(rec)))
+                continue
+            rid = str(rec.get("event_id") or "")
+            try:
+                kind = record_kind(rec)
+                if kind == "decision":
+                    row = decision_row(rec)
+                    seen[row[0]] = row[1]
+                    dec.append(row)
+                else:
+                    out.append((where, outcome_row(rec)))
+            except DataError as exc:
+                label = f"event {rid!r}" if rid else ""
+                rejects.append(Reject(source, where, label, str(exc)))
+                continue
+            n_batch += 1
+            if n_batch >= batch_size:
+                flush(False)
+                n_batch = 0
+        flush(True)
+        return IngestResult(source, totals[0], totals[1], totals[2], totals[3], tuple(rejects), batches)
+
+    # ------------------------------------------------------------- export
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every stored decision, then every outcome, as records that :meth:`ingest` reads back."""
+        with self.engine.connect() as conn:
+            q = sa.select(decision_snapshots).order_by(decision_snapshots.c.decided_at, decision_snapshots.c.event_id)
+            for row in conn.execution_options(yield_per=10_000).execute(q).mappings():
+                rec: dict[str, Any] = {"record": "decision", **row}
+                for c in ("features", "allowed_actions", "action_probabilities"):
+                    rec[c] = json_loads(rec[c])
+                yield rec
+            cols = [outcome_events.c[c] for c in OUTCOME_COLUMNS]
+            q2 = sa.select(*cols).order_by(outcome_events.c.outcome_id)
+            for row in conn.execution_options(yield_per=10_000).execute(q2).mappings():
+                rec = {"record": "outcome", **row}
+                for c in ("reward_components", "details"):
+                    if rec[c] is not None:
+                        rec[c] = json_loads(rec[c])
+                rec["severe"], rec["terminated"] = bool(rec["severe"]), bool(rec["terminated"])
+                rec["truncated"] = bool(rec["truncated"])
+                yield {k: v for k, v in rec.items() if v is not None}
+
+    def export(self, path: str | Path, *, fmt: str | None = None) -> int:
+        """Write every record to a JSONL / CSV / Parquet file; returns how many."""
+        return write_records(path, self.iter_records(), fmt)
+
+    def counts(self) -> dict[str, int]:
+        """Rows in the decision and outcome tables."""
+        with self.engine.connect() as conn:
+            return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+                    for t in (decision_snapshots, outcome_events)}
+
+    # --------------------------------------------------------------- load
+    def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
+                   state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
+        """Logged transitions as :class:`~accessrl.logsim.LoggedSteps`.
+
+        Decisions with ``since <= decided_at < until`` in the given modes (shadow
+        decisions are not acted on, so they are left out by default).  With ``until``,
+        outcomes are taken *as of* ``until``: those occurring later are ignored, as if
+        the log were read at that moment.  A decision's reward is the sum of its outcomes'
+        rewards; its next state, outcome time and termination come from its latest outcome
+        that names a next state.  An episode is cut before its first decision without one.
+        ``state_names``/``action_names`` fix the code order (names not listed follow).
+        """
+        lo = None if since is None else utc_text(since, "since")
+        hi = None if until is None else utc_text(until, "until")
+        dc, oc = decision_snapshots.c, outcome_events.c
+        q = sa.select(dc.event_id, dc.episode_id, dc.step_index, dc.requester_id, dc.decided_at, dc.state,
+                      dc.action, dc.propensity, dc.features).where(dc.mode.in_(list(modes)))
+        if lo is not None:
+            q = q.where(dc.decided_at >= lo)
+        if hi is not None:
+            q = q.where(dc.decided_at < hi)
+        q = q.order_by(dc.episode_id, dc.step_index)
+        oq = sa.select(oc.event_id, oc.next_state, oc.occurred_at, oc.terminated, oc.truncated, oc.reward)
+        if hi is not None:
+            oq = oq.where(oc.occurred_at < hi)
+        oq = oq.order_by(oc.occurred_at, oc.outcome_id)
+        reward: dict[str, float] = {}
+        final: dict[str, tuple[str, str, bool, bool]] = {}
+        with self.engine.connect() as conn:
+            for ev, nxt, at, term, trunc, r in conn.execution_options(yield_per=50_000).execute(oq):
+                if r is not None:
+                    reward[ev] = reward.get(ev, 0.0) + float(r)
+                if nxt is not None:
+                    prev = final.get(ev)
+                    final[ev] = (nxt, at, bool(term) or (prev is not None and prev[2]),
+                                 bool(trunc) or (prev is not None and prev[3]))
+            rows = conn.execution_options(yield_per=50_000).execute(q).all()
+        s_idx = {n: i for i, n in enumerate(state_names)}
+        a_idx = {n: i for i, n in enumerate(action_names)}
+        ep_idx: dict[str, int] = {}
+        rq_idx: dict[str, int] = {}
+        cols: dict[str, list[Any]] = {k: [] for k in ("episode", "step", "requester", "state", "action", "prop",
+                                                     "reward", "next", "term", "trunc", "dec", "out", "feat")}
+        pending = 0
+        cut_episode = None
+        for ev, ep, step, req, at, st, act, prop, feats in rows:
+            if ep == cut_episode:
+                pending += 1
+                continue
+            fin = final.get(ev)
+            if fin is None:
+                pending += 1
+                cut_episode = ep
+                continue
+            cols["episode"].append(ep_idx.setdefault(ep, len(ep_idx)))
+            cols["step"].append(step)
+            cols["requester"].append(rq_idx.setdefault(req, len(rq_idx)))
+            cols["state"].append(s_idx.setdefault(st, len(s_idx)))
+            cols["action"].append(a_idx.setdefault(act, len(a_idx)))
+            cols["prop"].append(prop)
+            cols["reward"].append(reward.get(ev, 0.0))
+            cols["next"].append(s_idx.setdefault(fin[0], len(s_idx)))
+            cols["term"].append(fin[2])
+            cols["trunc"].append(fin[3])
+            cols["dec"].append(at)
+            cols["out"].append(fin[1])
+            feat_at = at
+            if feats and "recorded_at" in feats:
+                feat_at = json_loads(feats).get("recorded_at", at)
+            cols["feat"].append(feat_at)
+        steps = LoggedSteps(
+            state_names=tuple(s_idx), action_names=tuple(a_idx),
+            episode=np.asarray(cols["episode"], dtype=np.int64), step=np.asarray(cols["step"], dtype=np.int64),
+            requester=np.asarray(cols["requester"], dtype=np.int64), state=np.asarray(cols["state"], dtype=np.int64),
+            action=np.asarray(cols["action"], dtype=np.int64), propensity=np.asarray(cols["prop"], dtype=np.float64),
+            reward=np.asarray(cols["reward"], dtype=np.float64), next_state=np.asarray(cols["next"], dtype=np.int64),
+            terminated=np.asarray(cols["term"], dtype=bool), truncated=np.asarray(cols["trunc"], dtype=bool),
+            decided_at=iso_to_us(cols["dec"]), outcome_at=iso_to_us(cols["out"]), features_at=iso_to_us(cols["feat"]),
+        )
+        return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending)
+
+
+def iso_to_us(texts: Sequence[str]) -> np.ndarray:
+    """Canonical UTC timestamps ('...+00:00') as int64 microseconds since the epoch."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    if all(len(t) == 32 and t.endswith("+00:00") for t in texts):
+        return np.array([t[:26] for t in texts], dtype="datetime64[us]").astype(np.int64)
+    return np.array([utc_text(t, "timestamp")[:26] for t in texts], dtype="datetime64[us]").astype(np.int64)
+
+
+def us_to_iso(us: int) -> str:
+    """int64 microseconds since the epoch as canonical UTC text."""
+    return str(np.datetime64(int(us), "us")) + "+00:00"
+
+
+__all__ = ["DEFAULT_MODES", "DecisionLog", "IngestResult", "LoadedLog", "Reject", "WriteResult", "iso_to_us",
+           "us_to_iso"]
