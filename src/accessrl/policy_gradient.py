@@ -39,6 +39,7 @@ with :math:`d_\gamma` the discounted state occupancy from the start state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ from numpy.typing import NDArray
 
 from accessrl.errors import ModelError, ParameterError
 from accessrl.model import MDP, compile_spec
-from accessrl.planning import policy_evaluation
+from accessrl.planning import policy_evaluation, state_max
 from accessrl.policies import pair_probabilities
 from accessrl.returns import rewards_to_go
 from accessrl.simulation import sample_outcome, sample_pair
@@ -424,11 +425,13 @@ def exact_policy_gradient(policy: SoftmaxPolicy, theta: Any, *, start: int | Non
 # ------------------------------------------------------------------ training
 @dataclass(frozen=True, eq=False)
 class ReinforceResult:
-    """Outcome of :func:`reinforce`: final parameters and per-iteration batch mean returns."""
+    """Outcome of :func:`reinforce`: final parameters, the batch mean return of each
+    iteration and the return of every episode, and the learned values (baseline "value")."""
 
     theta: FloatArray
     probabilities: FloatArray
     mean_returns: FloatArray
+    episode_returns: FloatArray
     values: FloatArray | None
     baseline: str
 
@@ -445,13 +448,15 @@ def reinforce(
     value_step: float = 0.5,
     start: int | None = None,
     max_steps: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReinforceResult:
     r"""Batch REINFORCE: theta <- theta + step_size * mean_i g_i, ``iterations`` times.
 
     With ``baseline="value"`` a tabular state value is learned alongside (Sutton & Barto
     2018, §13.4, "REINFORCE with baseline"): after each batch,
     v(s) <- v(s) + value_step * (mean G_t at s - v(s)); each batch uses the values
-    fixed before it, so the gradient stays unbiased.
+    fixed before it, so the gradient stays unbiased.  ``progress(done, total)`` is
+    called after each batch with the number of iterations done.
     """
     _check_baseline(baseline)
     for name, val in (("iterations", iterations), ("batch_size", batch_size)):
@@ -467,11 +472,16 @@ def reinforce(
     theta = np.zeros(policy.n_params) if theta0 is None else policy.check_theta(theta0).copy()
     values = np.zeros(mdp.n_states) if baseline == "value" else None
     history = np.zeros(iterations)
+    per_episode = np.zeros(iterations * batch_size)
     for it in range(iterations):
         eps = sample_episodes(mdp, policy.probabilities(theta), batch_size, rng, start=start, max_steps=max_steps)
         est = reinforce_gradient(policy, theta, eps, baseline=baseline, values=values)
         theta = theta + step_size * est.mean
-        history[it] = np.mean([e.discounted_return(mdp.gamma) for e in eps])
+        rets = [e.discounted_return(mdp.gamma) for e in eps]
+        per_episode[it * batch_size : (it + 1) * batch_size] = rets
+        history[it] = np.mean(rets)
+        if progress is not None:
+            progress(it + 1, iterations)
         if values is not None:
             tot, cnt = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
             for e in eps:
@@ -481,8 +491,17 @@ def reinforce(
             values[seen] += value_step * (tot[seen] / cnt[seen] - values[seen])
     return ReinforceResult(
         theta=theta, probabilities=policy.probabilities(theta), mean_returns=history,
-        values=values, baseline=baseline,
+        episode_returns=per_episode, values=values, baseline=baseline,
     )
+
+
+def most_probable_actions(mdp: MDP, probs: Any) -> IntArray:
+    """The most probable action of each state (S,), first declared among ties; -1 if terminal."""
+    p = pair_probabilities(mdp, probs)
+    _, best = state_max(mdp, p)
+    out = np.full(mdp.n_states, -1, dtype=np.int64)
+    out[best >= 0] = mdp.sa_action[best[best >= 0]]
+    return out
 
 
 # ------------------------------------------------------------------ short corridor
@@ -540,6 +559,7 @@ __all__ = [
     "discounted_occupancy",
     "exact_policy_gradient",
     "linear_policy",
+    "most_probable_actions",
     "reinforce",
     "reinforce_gradient",
     "sample_episode",

@@ -1,0 +1,243 @@
+"""Policy gradients on the command line: REINFORCE on workflows, and `accessrl llm demo`.
+
+* ``accessrl learn SPEC --algorithm reinforce`` — registered in ``accessrl learn``'s
+  algorithm table (leave-one-out baseline; ``reinforce-none``, ``reinforce-mean``,
+  ``reinforce-loo``, ``reinforce-value`` pick another baseline, since ``learn`` has no
+  ``--baseline`` flag);
+* ``accessrl reinforce SPEC --baseline none|mean|loo|value`` — the same learner with
+  all its settings;
+* ``accessrl llm demo [--algorithm rloo|grpo|ppo] [--beta B ...] [--seed S] [--plot FILE.png]``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import typer
+
+from accessrl.cli import learning as _learning
+from accessrl.cli._common import console, load_model_arg, new_app, print_json, print_table
+from accessrl.errors import AccessRLError, ParameterError
+from accessrl.model import MDP
+
+DEFAULT_STEP_SIZE = 0.01
+DEFAULT_BATCH = 16
+
+
+def _check_step(value: float) -> float:
+    if not (value > 0 and math.isfinite(value)):
+        raise ParameterError(f"--step-size: expected a positive number, got {value}")
+    return value
+
+
+def _run_reinforce(
+    mdp: MDP, *, baseline: str, episodes: int, batch_size: int, step_size: float, seed: int, max_steps: int,
+    progress: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    from accessrl.planning import policy_evaluation, solve
+    from accessrl.policy_gradient import reinforce, tabular_policy
+
+    if batch_size < 1:
+        raise ParameterError(f"--batch-size: expected at least 1, got {batch_size}")
+    if episodes < 1:
+        raise ParameterError(f"--episodes: expected a positive whole number, got {episodes}")
+    iterations = max(1, episodes // batch_size)
+    pol = tabular_policy(mdp)
+    res = reinforce(pol, np.random.default_rng(seed), iterations=iterations, batch_size=batch_size,
+                    step_size=step_size, baseline=baseline, max_steps=max_steps, progress=progress)
+    s0 = mdp.start if mdp.start is not None else 0
+    extra: dict[str, Any] = {"baseline": baseline, "batch_size": batch_size, "iterations": iterations,
+                             "step_size": step_size}
+    try:
+        extra["learned_value"] = float(policy_evaluation(mdp, res.probabilities).values[s0])
+        extra["optimal_value"] = float(solve(mdp).values[s0]) if mdp.n_states <= 20_000 else None
+    except AccessRLError:
+        extra["learned_value"] = None
+    extra["probabilities"] = {
+        mdp.state_names[s]: {mdp.action_names[int(mdp.sa_action[k])]: float(res.probabilities[k])
+                             for k in range(int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1]))}
+        for s in mdp.decision_states
+    }
+    return res, extra
+
+
+def _learn_runner(baseline: str) -> _learning.Runner:
+    def run(req: _learning.LearnRequest) -> _learning.LearnReport:
+        from accessrl.policy_gradient import most_probable_actions
+
+        try:
+            step = float(req.step_size)
+        except ValueError:
+            step = DEFAULT_STEP_SIZE  # learn's default "visits" schedule means nothing here
+        res, extra = _run_reinforce(
+            req.mdp, baseline=baseline, episodes=req.episodes, batch_size=DEFAULT_BATCH, step_size=_check_step(step),
+            seed=req.seed, max_steps=req.max_steps,
+            progress=(lambda d, t: req.progress(d * DEFAULT_BATCH, t * DEFAULT_BATCH)) if req.progress else None,
+        )
+        return _learning.LearnReport(
+            algorithm=req.algorithm, policy=most_probable_actions(req.mdp, res.probabilities),
+            episode_returns=res.episode_returns, extra=extra,
+        )
+
+    return run
+
+
+# ``accessrl learn --algorithm reinforce`` (and one name per baseline).
+_learning.ALGORITHMS.setdefault("reinforce", _learn_runner("loo"))
+for _b in ("none", "mean", "loo", "value"):
+    _learning.ALGORITHMS.setdefault(f"reinforce-{_b}", _learn_runner(_b))
+
+
+def _print_probabilities(mdp: MDP, probs: np.ndarray, title: str) -> None:
+    rows = [[mdp.state_names[int(mdp.sa_state[k])], mdp.action_names[int(mdp.sa_action[k])], float(probs[k])]
+            for k in range(mdp.n_pairs)]
+    print_table(title, ["state", "action", "probability"], rows)
+
+
+def _llm_demo(
+    algorithm: str, betas: list[float], seed: int, steps: int, group_size: int, prompts_per_step: int, max_len: int,
+    kl_estimator: str | None, kl_in: str | None, log_every: int, plot: str | None, json_out: bool,
+) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # tiny models: one thread is fastest, and bit-for-bit repeatable
+    from accessrl.llm import DemoConfig, RLConfig, run_demo
+
+    rl = RLConfig(algorithm=algorithm, steps=steps, group_size=group_size, prompts_per_step=prompts_per_step,
+                  max_len=max_len, kl_estimator=kl_estimator, kl_in=kl_in)
+    if log_every < 1:
+        raise ParameterError(f"--log-every: expected at least 1, got {log_every}")
+    res = run_demo(DemoConfig(rl=rl, betas=tuple(betas)), seed)
+    fit = res.reward_model
+    fields = ("proxy_reward", "true_reward", "kl", "entropy", "length", "clip_fraction", "route_accuracy", "repeats")
+    if plot:
+        _plot(res, plot)
+    if json_out:
+        print_json({
+            "seed": seed, "algorithm": algorithm, "n_params": res.n_params,
+            "reward_model": {"train_pairs": fit.n_train_pairs, "test_pairs": fit.n_test_pairs,
+                             "label_agreement": fit.label_agreement, "true_agreement": fit.true_agreement},
+            "reference": {f: getattr(res.reference, f) for f in fields},
+            "runs": [{"beta": r.config.beta, "kl_estimator": r.config.kl_estimator, "kl_in": r.config.kl_in,
+                      "final": {f: getattr(r.final, f) for f in fields},
+                      "history": [{"step": h.step, **{f: getattr(h, f) for f in fields}} for h in r.history]}
+                     for r in res.runs],
+        })
+        return
+    cfg0 = res.runs[0].config
+    console.print(f"[bold]llm demo[/]: {algorithm}, seed {seed}, policy of {res.n_params} parameters, "
+                  f"KL {cfg0.kl_estimator} in the {cfg0.kl_in}")
+    console.print(f"reward model: {fit.n_train_pairs} training pairs; held-out agreement "
+                  f"{fit.label_agreement:.1%} with the labels, {fit.true_agreement:.1%} with the true reward "
+                  f"({fit.n_test_pairs} pairs)")
+    cols = ["step", "proxy", "true", "KL", "entropy", "length", "clip frac"]
+    for r in res.runs:
+        rows = [[h.step, h.proxy_reward, h.true_reward, h.kl, h.entropy, h.length, h.clip_fraction]
+                for h in r.history if h.step % log_every == 0 or h.step == len(r.history) - 1]
+        print_table(f"beta = {r.config.beta:g}: per-step log (training batches)", cols, rows, limit=1000)
+    summary = [["reference (SFT)", *(getattr(res.reference, f) for f in fields[:-2]),
+                res.reference.route_accuracy, res.reference.repeats]]
+    summary += [[f"beta = {r.config.beta:g}", *(getattr(r.final, f) for f in fields)] for r in res.runs]
+    print_table("final evaluation (16 samples on each of the 12 prompts)",
+                ["policy", "proxy", "true", "KL", "entropy", "length", "clip frac", "route acc", "repeats"], summary)
+    zero = [r for r in res.runs if r.config.beta == 0.0]
+    if zero:
+        z = zero[0]
+        console.print(f"beta = 0: proxy reward {res.reference.proxy_reward:.2f} -> {z.final.proxy_reward:.2f}, "
+                      f"true reward {res.reference.true_reward:.2f} -> {z.final.true_reward:.2f}")
+    if plot:
+        console.print(f"plot written to {plot}")
+
+
+def _plot(res: Any, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    w = 10
+    for r in res.runs:
+        kl = np.array([h.kl for h in r.history])
+        order = np.argsort(kl, kind="stable")
+        for ax, f in zip(axes, ("proxy_reward", "true_reward")):
+            y = np.array([getattr(h, f) for h in r.history])
+            smooth = np.convolve(y, np.ones(w) / w, mode="valid")
+            ks = np.convolve(kl, np.ones(w) / w, mode="valid")
+            ax.plot(ks, smooth, label=f"beta = {r.config.beta:g}")
+            ax.scatter(kl[order], y[order], s=4, alpha=0.25)
+    for ax, title in zip(axes, ("proxy (learned) reward", "true reward")):
+        ax.set_xlabel("KL(pi || pi_ref), nats per response")
+        ax.set_title(title)
+        ax.legend()
+    fig.suptitle(f"{res.runs[0].config.algorithm}: reward against KL (seed {res.seed})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reinforce")
+    def reinforce_cmd(
+        spec: str = typer.Argument(..., help="Workflow spec (YAML/JSON), binary .npz, or catalog:NAME."),
+        baseline: str = typer.Option("loo", "--baseline", "-b", help="none, mean, loo (leave-one-out) or value."),
+        episodes: int = typer.Option(4800, "--episodes", "-n", help="Number of episodes (batches of --batch-size)."),
+        batch_size: int = typer.Option(DEFAULT_BATCH, "--batch-size", help="Episodes per gradient step."),
+        step_size: float = typer.Option(DEFAULT_STEP_SIZE, "--step-size", help="Gradient ascent step."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
+        max_steps: int = typer.Option(10_000, "--max-steps", help="Truncate an episode after this many steps."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """REINFORCE with a tabular softmax policy; compare with the exact optimum."""
+        from accessrl.policy_gradient import BASELINES
+
+        if baseline not in BASELINES:
+            raise ParameterError(f"--baseline: expected one of {list(BASELINES)}, got {baseline!r}")
+        if seed < 0:
+            raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
+        _check_step(step_size)
+        mdp = load_model_arg(spec)
+        res, extra = _run_reinforce(mdp, baseline=baseline, episodes=episodes, batch_size=batch_size,
+                                    step_size=step_size, seed=seed, max_steps=max_steps)
+        if json_out:
+            print_json({"model": mdp.name, "algorithm": "reinforce", "seed": seed, **extra,
+                        "mean_return_last_10pct": float(res.mean_returns[-max(1, res.mean_returns.size // 10):].mean())})
+            return
+        console.print(f"[bold]{mdp.name}[/]: REINFORCE, baseline {baseline}, {extra['iterations']} batches of "
+                      f"{batch_size}, step {step_size}, seed {seed}")
+        _print_probabilities(mdp, res.probabilities, "learned policy")
+        if extra.get("learned_value") is not None:
+            console.print(f"exact value of the learned policy: {extra['learned_value']:.4f}"
+                          + (f" (optimum {extra['optimal_value']:.4f})" if extra.get("optimal_value") is not None else ""))
+
+    llm = new_app("LLM post-training in miniature: SFT, reward model, RLOO / GRPO / PPO with a KL penalty.")
+
+    @llm.command("demo")
+    def demo_cmd(
+        algorithm: str = typer.Option("rloo", "--algorithm", "-a", help="rloo, grpo or ppo."),
+        beta: list[float] = typer.Option(None, "--beta", help="KL coefficient (repeatable; default 0, 0.05, 0.2)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of every random generator."),
+        steps: int = typer.Option(150, "--steps", help="RL steps per beta."),
+        group_size: int = typer.Option(4, "--group-size", help="Responses per prompt."),
+        prompts_per_step: int = typer.Option(16, "--prompts", help="Prompts per RL step."),
+        max_len: int = typer.Option(8, "--max-len", help="Most response tokens (<eos> included)."),
+        kl_estimator: str = typer.Option(None, "--kl-estimator", help="k1, k2 or k3 (default by algorithm)."),
+        kl_in: str = typer.Option(None, "--kl-in", help="reward or loss (default by algorithm)."),
+        log_every: int = typer.Option(25, "--log-every", help="Print every N-th step of the log."),
+        plot: str = typer.Option(None, "--plot", help="Draw proxy and true reward against KL to FILE.png."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output (with the full log)."),
+    ) -> None:
+        """Show reward over-optimisation at beta = 0 and its control by a KL penalty."""
+        from accessrl.llm.demo import DEFAULT_BETAS
+
+        if seed < 0:
+            raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
+        _llm_demo(algorithm, list(beta) if beta else list(DEFAULT_BETAS), seed, steps, group_size, prompts_per_step,
+                  max_len, kl_estimator, kl_in, log_every, plot, json_out)
+
+    app.add_typer(llm, name="llm")
+
+
+__all__ = ["register"]
