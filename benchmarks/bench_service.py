@@ -69,7 +69,7 @@ def start_server(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("server exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
+                raise RuntimeError("server exited: " + (proc.stderr.read().decode() if proc.stderr else "")) from None
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start")
@@ -114,8 +114,7 @@ class Conn:
         while True:
             try:
                 return await asyncio.wait_for(self._once(method, path, body, key), timeout=5)
-            except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError,
-                    IndexError):
+            except (TimeoutError, OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
                 self.retries += 1
                 if self.writer is not None:
                     self.writer.close()

@@ -130,7 +130,7 @@ class Metrics:
                   f"accessrl_idempotent_replays_total {self.counts[('replays', '')]}",
                   "# HELP accessrl_write_latency_seconds Latency of decision and event calls.",
                   "# TYPE accessrl_write_latency_seconds histogram"]
-        for b, n in zip(LATENCY_BUCKETS, self.buckets):
+        for b, n in zip(LATENCY_BUCKETS, self.buckets, strict=False):
             lines.append(f'accessrl_write_latency_seconds_bucket{{le="{b}"}} {n}')
         lines += [f'accessrl_write_latency_seconds_bucket{{le="+Inf"}} {self.latency_n}',
                   f"accessrl_write_latency_seconds_sum {self.latency_sum:.6f}",

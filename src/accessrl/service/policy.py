@@ -124,12 +124,12 @@ def serve_policy(mdp: MDP, probs: np.ndarray, policy_id: str, *, epsilon: float 
             actions=names,
             probabilities=probs_s,
             cumulative=tuple(float(x) for x in np.cumsum(probs_s)),
-            q_values={n: float(q[k]) for n, k in zip(names, range(lo, hi))},
-            allowed=tuple(n for n, ok in zip(names, ~forbidden[lo:hi]) if ok),
+            q_values={n: float(q[k]) for n, k in zip(names, range(lo, hi), strict=False)},
+            allowed=tuple(n for n, ok in zip(names, ~forbidden[lo:hi], strict=False) if ok),
         )
         d = decisions[mdp.state_names[s]]
         decisions[mdp.state_names[s]] = replace(
-            d, allowed_json=json.dumps(d.allowed), probabilities_json=json.dumps(dict(zip(names, probs_s))),
+            d, allowed_json=json.dumps(d.allowed), probabilities_json=json.dumps(dict(zip(names, probs_s, strict=False))),
             q_json=json.dumps(d.q_values),
         )
     digest = hashlib.sha256()

@@ -118,7 +118,7 @@ def importance_estimate(episodes: list[LoggedEpisode], mapping: dict[str, dict[s
     severe = 0
     for i, e in enumerate(episodes):
         ratio = 1.0
-        for s, a, mu in zip(e.states, e.actions, e.propensities):
+        for s, a, mu in zip(e.states, e.actions, e.propensities, strict=False):
             ratio *= mapping.get(s, {}).get(a, 0.0) / mu
         w[i] = ratio
         g[i] = sum(r * gamma**t for t, r in enumerate(e.rewards))

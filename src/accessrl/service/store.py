@@ -11,6 +11,8 @@ Two kinds of record, kept apart as the lesson's last exercise asks:
   received, abandoned, review outcome, approval reversed), when it happened, the next
   state, reward and reward components, terminated.
 
+These are the tables of :mod:`accessrl.storage` (its schema, its migrations), so
+``accessrl logs``, estimation and held-out evaluation read what the service wrote.
 The service also keeps ``service_episodes`` (the current state of each request),
 ``service_idempotency`` (the stored response of each idempotency key) and
 ``service_deployments`` (which policy is deployed or shadowed, with the model).
@@ -26,56 +28,25 @@ that).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from accessrl.errors import DataError, ParameterError
+from accessrl.errors import DataError
+from accessrl.storage import schema as log_schema
 
 SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 
-decision_snapshots = sa.Table(
-    "decision_snapshots", metadata,
-    sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("episode_id", sa.String(64), nullable=False, index=True),
-    sa.Column("step_index", sa.Integer, nullable=False),
-    sa.Column("previous_event_id", sa.String(64)),
-    sa.Column("requester_id", sa.String(128)),
-    sa.Column("decided_at", sa.String(40), nullable=False, index=True),
-    sa.Column("state", sa.String(256), nullable=False),
-    sa.Column("features", sa.Text, nullable=False),
-    sa.Column("allowed_actions", sa.Text, nullable=False),
-    sa.Column("action", sa.String(256), nullable=False),
-    sa.Column("action_probabilities", sa.Text, nullable=False),
-    sa.Column("propensity", sa.Float, nullable=False),
-    sa.Column("policy_id", sa.String(128), nullable=False),
-    sa.Column("policy_version", sa.String(64), nullable=False),
-    sa.Column("exploration", sa.Float, nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False),
-)
-
-outcome_events = sa.Table(
-    "outcome_events", metadata,
-    sa.Column("outcome_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, index=True),
-    sa.Column("episode_id", sa.String(64), nullable=False, index=True),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("occurred_at", sa.String(40), nullable=False),
-    sa.Column("evidence_received_at", sa.String(40)),
-    sa.Column("next_state", sa.String(256)),
-    sa.Column("reward", sa.Float),
-    sa.Column("reward_components", sa.Text),
-    sa.Column("severe", sa.Boolean, nullable=False, default=False),
-    sa.Column("terminated", sa.Boolean, nullable=False),
-    sa.Column("details", sa.Text),
-)
+# The decision log's own tables (issue 5's schema, versioned and migrated by accessrl.storage).
+decision_snapshots = log_schema.decision_snapshots
+outcome_events = log_schema.outcome_events
 
 service_episodes = sa.Table(
     "service_episodes", metadata,
@@ -117,24 +88,11 @@ service_meta = sa.Table(
 )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
-
-
 def open_engine(url: str) -> Engine:
-    """An engine for ``url`` (a path is taken as a SQLite file); tables created on first use."""
-    if "://" not in url:
-        url = f"sqlite:///{url}"
-    try:
-        engine = sa.create_engine(url, future=True)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise ParameterError(f"--db {url!r}: not a usable database URL ({exc})") from None
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    """An engine for ``url`` (a path is a SQLite file, WAL mode); the decision log's tables are created or
+    migrated by :func:`accessrl.storage.schema.upgrade`, the service's own tables created on first use."""
+    engine = log_schema.make_engine(url)
+    log_schema.upgrade(engine)
     try:
         metadata.create_all(engine)
         with engine.begin() as conn:
@@ -257,7 +215,7 @@ class Store:
         t = service_episodes
         row = self._run("episode", lambda: sa.select(*[t.c[c] for c in self._EPISODE_COLS])
                         .where(t.c.episode_id == sa.bindparam("eid")), {"eid": episode_id}).fetchone()
-        return None if row is None else dict(zip(self._EPISODE_COLS, row))
+        return None if row is None else dict(zip(self._EPISODE_COLS, row, strict=False))
 
     def episode_view(self, episode_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
         """An episode, its decision snapshots and its outcome events (for people)."""
