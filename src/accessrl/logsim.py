@@ -35,7 +35,7 @@ microseconds since the Unix epoch (UTC), computed from ``start_us`` — no clock
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -233,6 +233,29 @@ def outcome_kinds(mdp: MDP) -> tuple[IntArray, tuple[str, ...]]:
     return codes, tuple(names)
 
 
+def with_abandonment(mdp: MDP, p_abandon: float) -> MDP:
+    """The model with every outcome labelled ``abandoned`` at probability ``p_abandon``,
+    the pair's other outcomes rescaled to share the rest in their old proportions."""
+    if isinstance(p_abandon, bool) or not isinstance(p_abandon, (int, float)) or not 0.0 <= p_abandon <= 1.0:
+        raise ParameterError(f"drift: expected an abandonment probability in [0, 1], got {p_abandon!r}")
+    if mdp.events is None or "abandoned" not in mdp.events:
+        raise ParameterError(f"drift: model {mdp.name!r} has no outcome with event 'abandoned'")
+    prob = mdp.out_prob.copy()
+    ab = np.array([e == "abandoned" for e in mdp.events])
+    for k in range(mdp.n_pairs):
+        lo, hi = int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])
+        here = ab[lo:hi]
+        if not here.any() or here.all():
+            continue
+        rest = prob[lo:hi][~here]
+        share = rest / rest.sum() if rest.sum() > 0 else np.full(rest.size, 1.0 / rest.size)
+        block = prob[lo:hi]
+        block[here] = p_abandon / here.sum()
+        block[~here] = (1.0 - p_abandon) * share
+        prob[lo:hi] = block
+    return replace(mdp, out_prob=prob)
+
+
 def _pick(cum_ext: FloatArray, lo: IntArray, hi: IntArray, u: FloatArray) -> IntArray:
     """Index k in [lo, hi) with cum_ext[k] <= target < cum_ext[k+1], target placed by u."""
     target = cum_ext[lo] + u * (cum_ext[hi] - cum_ext[lo])
@@ -358,4 +381,5 @@ __all__ = [
     "exploring_policy",
     "outcome_kinds",
     "simulate_logs",
+    "with_abandonment",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from accessrl.cli import audit as _audit
 from accessrl.cli import learning as _learning
 from accessrl.cli import lesson as _lesson
+from accessrl.cli import logs as _logs
 from accessrl.cli import planning as _planning
 from accessrl.cli import serve as _serve
 from accessrl.cli._common import new_app
@@ -17,6 +18,7 @@ app = new_app("accessrl: reinforcement learning for access-review workflows.")
 
 _planning.register(app)
 _lesson.register(app)
+_logs.register(app)
 _learning.register(app)
 _serve.register(app)
 _audit.register(app)

@@ -1,0 +1,280 @@
+"""`accessrl logs ingest|export|generate|estimate` and `accessrl evaluate-policy`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from accessrl.cli._common import console, err_console, load_model_arg, new_app, print_json, print_table
+from accessrl.errors import ParameterError
+
+DEFAULT_DB = "accessrl-logs.db"
+DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path."
+
+
+def _date_us(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    from accessrl.loggen import start_us
+
+    try:
+        return start_us(text)
+    except ParameterError:
+        raise ParameterError(f"{flag}: expected an ISO 8601 date such as 2026-01-05, got {text!r}") from None
+
+
+def _behavior(mdp: Any, text: str) -> np.ndarray:
+    from accessrl.planning import solve
+    from accessrl.policies import pair_probabilities, uniform_policy
+
+    if text == "uniform":
+        return uniform_policy(mdp)
+    if text == "optimal":
+        return pair_probabilities(mdp, solve(mdp).policy)
+    from accessrl.specfile import load_policy
+
+    return np.asarray(load_policy(mdp, text), dtype=np.float64)
+
+
+def _open(db: str) -> Any:
+    from accessrl.storage import DecisionLog
+
+    return DecisionLog(db)
+
+
+def register(app: typer.Typer) -> None:
+    logs = new_app("Decision logs: ingest, export, generate and estimate the workflow from them.")
+    app.add_typer(logs, name="logs")
+
+    @logs.command("ingest")
+    def ingest_cmd(
+        file: Path = typer.Argument(..., help="A .jsonl, .csv or .parquet log file."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        fmt: str = typer.Option(None, "--format", help="jsonl, csv or parquet (default: from the suffix)."),
+        batch_size: int = typer.Option(50_000, "--batch-size", help="Records per transaction."),
+    ) -> None:
+        """Store a log file; repeated ids are ignored, bad records are listed and skipped (exit 1)."""
+        res = _open(db).ingest(file, fmt=fmt, batch_size=batch_size)
+        for r in res.rejected:
+            err_console.print(f"accessrl: reject: {r}", markup=False, soft_wrap=True)
+        console.print(f"{res.source}: decisions {res.decisions_inserted} new, {res.decisions_duplicate} already "
+                      f"stored; outcomes {res.outcomes_inserted} new, {res.outcomes_duplicate} already stored; "
+                      f"{len(res.rejected)} rejected")
+        if res.rejected:
+            raise typer.Exit(1)
+
+    @logs.command("export")
+    def export_cmd(
+        out: Path = typer.Option(..., "--out", help="Output .jsonl, .csv or .parquet file."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        fmt: str = typer.Option(None, "--format", help="jsonl, csv or parquet (default: from the suffix)."),
+    ) -> None:
+        """Write every decision and outcome to a file that `logs ingest` reads back."""
+        n = _open(db).export(out, fmt=fmt)
+        console.print(f"wrote {n} records to {out}")
+
+    @logs.command("generate")
+    def generate_cmd(
+        model: str = typer.Option(..., "--model", help="Workflow spec, .npz, or catalog:NAME."),
+        behavior: str = typer.Option("uniform", "--behavior", help="Policy file, 'uniform' or 'optimal'."),
+        epsilon: float = typer.Option(0.1, "--epsilon", help="Exploration mixed into the behaviour policy."),
+        requests: int = typer.Option(1000, "--requests", help="How many requests arrive."),
+        start: str = typer.Option("2026-01-05", "--start", help="Date of the first arrival (UTC)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the generator."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        out: Path = typer.Option(None, "--out", help="Also write the records to this file."),
+        drift: float = typer.Option(None, "--drift", help="Abandonment probability after the drift point."),
+        drift_at: float = typer.Option(0.5, "--drift-at", help="Fraction of requests before the drift."),
+        per_hour: float = typer.Option(20.0, "--per-hour", help="Arrival rate of requests per hour."),
+        policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
+    ) -> None:
+        """Generate a synthetic, realistic decision log (true propensities logged)."""
+        from accessrl.logsim import LogConfig, simulate_logs, with_abandonment
+        from accessrl.loggen import start_us, write_generated, write_generated_file
+
+        if requests < 1:
+            raise ParameterError(f"--requests: expected a positive integer, got {requests}")
+        if not 0.0 <= drift_at <= 1.0:
+            raise ParameterError(f"--drift-at: expected a fraction in [0, 1], got {drift_at}")
+        mdp = load_model_arg(model)
+        probs = _behavior(mdp, behavior)
+        drifted = with_abandonment(mdp, drift) if drift is not None else None
+        log = simulate_logs(mdp, probs, n_requests=requests, start_us=start_us(start),
+                            rng=np.random.default_rng(seed), epsilon=epsilon,
+                            config=LogConfig(arrivals_per_hour=per_hour), drift_model=drifted,
+                            drift_at=int(drift_at * requests) if drifted is not None else None)
+        if out is not None:
+            n = write_generated_file(log, mdp, out, policy_id=policy_id)
+            console.print(f"wrote {n} records to {out}")
+        res = write_generated(_open(db), log, mdp, policy_id=policy_id)
+        console.print(f"generated {log.steps.n_episodes} requests, {log.steps.n_steps} decisions: "
+                      f"{res.decisions_inserted} new decisions and {res.outcomes_inserted} outcomes in {db}")
+
+    @logs.command("estimate")
+    def estimate_cmd(
+        out: Path = typer.Option(..., "--out", help="Where to write the estimated spec (YAML or JSON)."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        since: str = typer.Option(None, "--since", help="Only decisions from this date (UTC)."),
+        until: str = typer.Option(None, "--until", help="Only decisions (and outcomes) before this date."),
+        gamma: float = typer.Option(0.9, "--gamma", help="Discount written into the spec."),
+        min_support: int = typer.Option(10, "--min-support", help="Decisions a pair needs not to be flagged."),
+        low_support: str = typer.Option("mark", "--low-support", help="mark (never_explore) or drop."),
+        drift_at: str = typer.Option(None, "--drift-at", help="Compare outcome distributions before/after DATE."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable report."),
+    ) -> None:
+        """Estimate a spec from logged transitions, with counts and 95% Wilson intervals."""
+        from accessrl.estimation import drift_report, estimate_model
+        from accessrl.specfile import save_spec
+
+        if low_support not in ("mark", "drop"):
+            raise ParameterError(f"--low-support: expected 'mark' or 'drop', got {low_support!r}")
+        if min_support < 0:
+            raise ParameterError(f"--min-support: expected a non-negative integer, got {min_support}")
+        if not 0.0 < gamma <= 1.0:
+            raise ParameterError(f"--gamma: expected a number in (0, 1], got {gamma}")
+        store = _open(db)
+        lo, hi = _date_us(since, "--since"), _date_us(until, "--until")
+        from accessrl.storage import us_to_iso
+
+        loaded = store.load_steps(since=None if lo is None else us_to_iso(lo), until=None if hi is None else us_to_iso(hi))
+        est = estimate_model(loaded.steps, gamma=gamma, min_support=min_support,
+                             low_support=low_support, name=f"estimated from {db}")  # type: ignore[arg-type]
+        est.mdp  # compile once so a bad estimate fails here, not in the reader
+        save_spec(est.spec, out)
+        report = est.report()
+        report["pending_decisions"] = loaded.pending
+        if drift_at is not None:
+            cut = _date_us(drift_at, "--drift-at")
+            steps = loaded.steps
+            first = steps.decided_at[steps.episode_ptr[:-1]]
+            before, after = steps.select_episodes(first < cut), steps.select_episodes(first >= cut)
+            if before.n_steps == 0 or after.n_steps == 0:
+                raise ParameterError(f"--drift-at {drift_at}: one of the two periods has no decisions")
+            dr = drift_report(before, after)
+            report["drift"] = [p.__dict__ for p in dr.pairs]
+        side = out.with_name(out.name + ".report.json")
+        side.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if json_out:
+            print_json(report)
+            return
+        console.print(f"estimated from {est.n_decisions} decisions in {est.n_episodes} episodes "
+                      f"({loaded.pending} awaiting outcomes); spec written to {out}, report to {side}")
+        rows = [[o.state, o.action, o.next_state, o.count, o.p, f"[{o.p_low:.4f}, {o.p_high:.4f}]", o.reward]
+                for o in est.outcomes]
+        print_table("estimated transitions (95% Wilson intervals)",
+                    ["state", "action", "next", "count", "probability", "interval", "reward"], rows, limit=100)
+        for s, a, n in est.low_support:
+            console.print(f"low support: {s}/{a} has {n} decisions (< {min_support}); {low_support}ed")
+        for p in report.get("drift", []):
+            if p["drifted"]:
+                console.print(f"drift: {p['state']}/{p['action']} changed by up to {p['max_change']:.3f} "
+                              f"(chi-square p = {p['p_value']:.2g})")
+        if drift_at is not None and not any(p["drifted"] for p in report["drift"]):
+            console.print("drift: no pair changed significantly")
+
+    @app.command("evaluate-policy")
+    def evaluate_policy_cmd(
+        policy: list[Path] = typer.Option([], "--policy", help="Candidate policy file(s) (state: action)."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        split: str = typer.Option("test", "--split", help="valid or test."),
+        train_end: str = typer.Option(None, "--train-end", help="Train/validation cutoff (default: 60% quantile)."),
+        valid_end: str = typer.Option(None, "--valid-end", help="Validation/test cutoff (default: 80% quantile)."),
+        prevent_leakage: bool = typer.Option(False, "--prevent-leakage", help="Drop episodes that leak."),
+        learn: list[str] = typer.Option([], "--learn", help="Also learn candidates on train: fqi, spibb."),
+        n_wedge: int = typer.Option(20, "--n-wedge", help="SPIBB: samples a pair needs before the policy may change."),
+        gamma: float = typer.Option(0.9, "--gamma", help="Discount of the returns."),
+        severe: float = typer.Option(-100.0, "--severe-threshold", help="A return at or below this is severe."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+        n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
+        from accessrl.batch import fitted_q_iteration, spibb
+        from accessrl.offline import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+        from accessrl.specfile import read_mapping_file
+
+        if split not in ("valid", "test"):
+            raise ParameterError(f"--split: expected 'valid' or 'test', got {split!r}")
+        for name in learn:
+            if name not in ("fqi", "spibb"):
+                raise ParameterError(f"--learn: expected fqi or spibb, got {name!r}")
+        if not policy and not learn:
+            raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
+        loaded = _open(db).load_steps()
+        steps = loaded.steps
+        if steps.n_steps == 0:
+            raise ParameterError(f"--db {db}: the log has no complete decisions")
+        c1, c2 = default_cutoffs(steps)
+        c1 = _date_us(train_end, "--train-end") or c1
+        c2 = _date_us(valid_end, "--valid-end") or c2
+        parts = temporal_split(steps, (c1, c2), prevent=prevent_leakage)
+        held = parts.test if split == "test" else parts.valid
+        rng = np.random.default_rng(seed)
+        cands: dict[str, np.ndarray] = {}
+        for p in policy:
+            cands[p.stem] = target_matrix(steps.state_names, steps.action_names,
+                                          read_mapping_file(p, what="policy"), source=str(p))
+        learned: dict[str, np.ndarray] = {}
+        if "fqi" in learn:
+            learned["fqi"] = fitted_q_iteration(parts.train, gamma=gamma).target()
+        if "spibb" in learn:
+            learned[f"spibb(N={n_wedge})"] = spibb(parts.train, gamma=gamma, n_wedge=n_wedge).pi
+        chosen_note = ""
+        if learned:
+            scores = {}
+            for name, pi in learned.items():
+                r = evaluate_policy(parts.valid, pi, gamma=gamma, rng=rng, train=parts.train, name=name,
+                                    severe_threshold=severe, n_boot=n_boot)
+                iv = r.get("wis")
+                scores[name] = iv.low if (r.supported and iv is not None) else -np.inf
+            best = max(scores, key=lambda k: scores[k])
+            chosen_note = f"learned candidates chosen on validation by the WIS lower bound: {best}"
+            cands[best] = learned[best]
+        reports = [evaluate_policy(held, pi, gamma=gamma, rng=rng, train=parts.train, name=name,
+                                   severe_threshold=severe, n_boot=n_boot) for name, pi in cands.items()]
+        lk = parts.leakage
+        from accessrl.offline import fmt_time
+
+        if json_out:
+            print_json({
+                "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "chosen": chosen_note,
+                "leakage": {**lk.__dict__, "examples": list(lk.examples)},
+                "episodes": {"train": parts.train.n_episodes, "valid": parts.valid.n_episodes,
+                             "test": parts.test.n_episodes},
+                "policies": [_report_json(r) for r in reports],
+            })
+            return
+        console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
+                      f"episodes {parts.train.n_episodes} / {parts.valid.n_episodes} / {parts.test.n_episodes}")
+        verb = "removed" if lk.prevented else "found (use --prevent-leakage to drop them)"
+        if not lk.clean:
+            console.print(f"leakage {verb}: {lk.requester_overlap} shared requesters, {lk.late_outcomes} late "
+                          f"outcomes, {lk.straddling} straddling episodes, {lk.late_features} late features")
+        if chosen_note:
+            console.print(chosen_note)
+        for r in reports:
+            if not r.supported:
+                console.print(f"[bold]{r.policy}[/]: {r.reason}")
+                continue
+            rows = [[e.name, e.estimate.value, e.estimate.low, e.estimate.high] if e.estimate is not None
+                    else [e.name, "-", "-", e.note] for e in r.estimates]
+            print_table(f"{r.policy} on {split} ({r.n_episodes} episodes, {r.matching_episodes} follow it, "
+                        f"ESS {r.effective_sample_size:.1f})", ["estimator", "value", "low", "high"], rows)
+            sr = r.severe_rate
+            if sr is not None:
+                console.print(f"severe errors (return <= {severe:g}): {r.severe_observed} observed among matching "
+                              f"episodes; estimated rate {sr.value:.4f} [{sr.low:.4f}, {sr.high:.4f}]")
+
+
+def _report_json(r: Any) -> dict[str, Any]:
+    return {
+        "policy": r.policy, "supported": r.supported, "reason": r.reason, "n_episodes": r.n_episodes,
+        "matching_episodes": r.matching_episodes, "effective_sample_size": r.effective_sample_size,
+        "estimates": {e.name: (None if e.estimate is None else e.estimate.__dict__) for e in r.estimates},
+        "severe_rate": None if r.severe_rate is None else r.severe_rate.__dict__,
+        "severe_observed": r.severe_observed, "level": r.level,
+    }
