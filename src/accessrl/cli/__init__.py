@@ -7,11 +7,14 @@ become one line on stderr and exit status 1 (domain) or 2 (usage).
 from __future__ import annotations
 
 from accessrl.cli import audit as _audit
+from accessrl.cli import generate as _generate
 from accessrl.cli import learning as _learning
 from accessrl.cli import lesson as _lesson
 from accessrl.cli import logs as _logs
+from accessrl.cli import pg as _pg
 from accessrl.cli import planning as _planning
 from accessrl.cli import serve as _serve
+from accessrl.cli import tour as _tour
 from accessrl.cli._common import new_app
 
 app = new_app("accessrl: reinforcement learning for access-review workflows.")
@@ -20,8 +23,11 @@ _planning.register(app)
 _lesson.register(app)
 _logs.register(app)
 _learning.register(app)
+_generate.register(app)
 _serve.register(app)
+_tour.register(app)
 _audit.register(app)
+_pg.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,33 @@
+"""`accessrl tour`: the whole story on the built-in workflow, as an HTML report."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from accessrl.cli._common import console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("tour")
+    def tour_cmd(
+        out: str = typer.Option("accessrl-tour", "--out", help="Directory for index.html and its plots."),
+        quick: bool = typer.Option(False, "--quick", help="Tiny sampling budgets (a few seconds)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of every sampling step."),
+    ) -> None:
+        """Define, solve, simulate, learn, audit, log, estimate and evaluate - then write a report."""
+        from accessrl.tour import run_tour
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("tour", total=10)
+
+            def progress(done: int, total: int, title: str) -> None:
+                bar.update(task, completed=done, total=total, description=title)
+
+            result = run_tour(out, quick=quick, seed=seed, progress=progress)
+        for s in result.sections:
+            colour = {"done": "green", "skipped": "yellow"}.get(s.status, "red")
+            console.print(f"  [{colour}]{s.status:>7}[/] {s.title} ({s.seconds:.1f} s)"
+                          + (f": {s.note}" if s.status != "done" else ""))
+        console.print(f"report written to [bold]{result.index}[/] in {result.seconds:.1f} s")
