@@ -187,8 +187,9 @@ class DecisionLog:
         if key is not None:
             sql = (sa.dialects.sqlite.insert(log_idempotency) if self.dialect == "sqlite"
                    else sa.dialects.postgresql.insert(log_idempotency)).on_conflict_do_nothing()
-            res = conn.execute(sql, {"key": key, "decisions": len(d_rows), "outcomes": len(o_rows)})
-            if res.rowcount == 0:
+            res = conn.execute(sql.returning(log_idempotency.c.key),
+                               {"key": key, "decisions": len(d_rows), "outcomes": len(o_rows)})
+            if res.first() is None:
                 return WriteResult(0, 0, 0, 0, True)
         here = {r[0]: r[1] for r in d_rows}
         missing = [o["event_id"] for o in o_rows if o["event_id"] not in here]
@@ -286,14 +287,14 @@ class DecisionLog:
         with self.engine.connect() as conn:
             q = sa.select(decision_snapshots).order_by(decision_snapshots.c.decided_at, decision_snapshots.c.event_id)
             for row in conn.execution_options(yield_per=10_000).execute(q).mappings():
-                rec: dict[str, Any] = {"record": "decision", **row}
+                rec: dict[str, Any] = {"record": "decision", **{str(k): v for k, v in row.items()}}
                 for c in ("features", "allowed_actions", "action_probabilities"):
                     rec[c] = json_loads(rec[c])
                 yield rec
             cols = [outcome_events.c[c] for c in OUTCOME_COLUMNS]
             q2 = sa.select(*cols).order_by(outcome_events.c.outcome_id)
             for row in conn.execution_options(yield_per=10_000).execute(q2).mappings():
-                rec = {"record": "outcome", **row}
+                rec = {"record": "outcome", **{str(k): v for k, v in row.items()}}
                 for c in ("reward_components", "details"):
                     if rec[c] is not None:
                         rec[c] = json_loads(rec[c])

@@ -1,0 +1,329 @@
+"""The decision log against SQLite and (when ACCESSRL_TEST_POSTGRES_URL is set) PostgreSQL:
+round trips, idempotent ingest, interrupted batches, bad records, migrations, the CLI."""
+
+import json
+import os
+import uuid
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from accessrl.catalog import access_review_abandonment
+from accessrl.cli import app
+from accessrl.errors import DataError
+from accessrl.loggen import generated_records, start_us, write_generated, write_generated_file
+from accessrl.logsim import simulate_logs
+from accessrl.policies import uniform_policy
+from accessrl.storage import SCHEMA_VERSION, DecisionLog, current_version, normalise_url
+from accessrl.storage.store import DecisionLog as _DL
+
+PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
+if os.environ.get("CI", "").lower() == "true" and not PG_URL:
+    raise RuntimeError("CI=true but ACCESSRL_TEST_POSTGRES_URL is not set: the PostgreSQL storage tests must run in CI")
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.skipif(
+    not PG_URL, reason="set ACCESSRL_TEST_POSTGRES_URL to run the PostgreSQL tests")])]
+
+
+@pytest.fixture(params=BACKENDS)
+def make_log(request, tmp_path):
+    """A factory of fresh decision logs: a new SQLite file, or a new PostgreSQL schema."""
+    made = []
+
+    def make(name="log"):
+        if request.param == "sqlite":
+            log = DecisionLog(str(tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.db"))
+        else:
+            log = DecisionLog(PG_URL, schema=f"t_{uuid.uuid4().hex[:12]}")
+        made.append(log)
+        return log
+
+    yield make
+    for log in made:
+        log.drop_schema()
+        log.close()
+
+
+def _generated(n=200, seed=3):
+    mdp = access_review_abandonment()
+    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=n, start_us=start_us("2026-01-05"),
+                        rng=np.random.default_rng(seed), epsilon=0.1)
+    return mdp, log
+
+
+def _decision(event_id="e1", **kw):
+    rec = {"record": "decision", "event_id": event_id, "episode_id": "r1", "step_index": 0, "requester_id": "u1",
+           "decided_at": "2026-01-05T09:00:00Z", "state": "new_request",
+           "allowed_actions": ["auto_approve", "human_review"], "action": "human_review",
+           "action_probabilities": {"auto_approve": 0.5, "human_review": 0.5}, "propensity": 0.5,
+           "policy_id": "uniform", "policy_version": "1", "exploration": 1.0, "mode": "live"}
+    rec.update(kw)
+    return rec
+
+
+def _outcome(event_id="e1", **kw):
+    rec = {"record": "outcome", "event_id": event_id, "kind": "review_outcome",
+           "occurred_at": "2026-01-05T10:00:00+00:00", "next_state": "closed", "reward": 62.0, "terminated": True}
+    rec.update(kw)
+    return rec
+
+
+def test_round_trip_generated_logs(make_log, tmp_path):
+    mdp, gen = _generated()
+    a = make_log("a")
+    res = write_generated(a, gen, mdp)
+    assert res.decisions_inserted == gen.steps.n_steps and not res.rejected
+    loaded = a.load_steps(state_names=mdp.state_names, action_names=mdp.action_names)
+    s = gen.steps
+    assert loaded.pending == 0
+    for col in ("state", "action", "next_state", "step", "requester", "decided_at", "outcome_at", "terminated"):
+        assert np.array_equal(getattr(loaded.steps, col), getattr(s, col)), col
+    np.testing.assert_allclose(loaded.steps.propensity, s.propensity, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(loaded.steps.reward, s.reward)
+    # export -> ingest into a second log -> the same records
+    out = tmp_path / "export.jsonl"
+    n = a.export(out)
+    assert n == 2 * s.n_steps
+    b = make_log("b")
+    res_b = b.ingest(out)
+    assert (res_b.decisions_inserted, res_b.outcomes_inserted, res_b.rejected) == (s.n_steps, s.n_steps, ())
+    assert list(a.iter_records()) == list(b.iter_records())
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
+def test_file_formats_round_trip(make_log, tmp_path, suffix):
+    mdp, gen = _generated(n=60)
+    path = tmp_path / f"gen.{suffix}"
+    write_generated_file(gen, mdp, path)
+    log = make_log()
+    res = log.ingest(path)
+    assert res.rejected == ()
+    assert res.decisions_inserted == res.outcomes_inserted == gen.steps.n_steps
+    again = tmp_path / f"again.{suffix}"
+    log.export(again)
+    other = make_log("other")
+    assert other.ingest(again).decisions_inserted == gen.steps.n_steps
+    assert list(other.iter_records()) == list(log.iter_records())
+
+
+def test_ingesting_twice_loses_and_duplicates_nothing(make_log, tmp_path):
+    mdp, gen = _generated()
+    path = tmp_path / "gen.jsonl"
+    write_generated_file(gen, mdp, path)
+    log = make_log()
+    first = log.ingest(path, batch_size=97)
+    second = log.ingest(path, batch_size=50)
+    n = gen.steps.n_steps
+    assert (first.decisions_inserted, first.outcomes_inserted) == (n, n)
+    assert (second.decisions_inserted, second.decisions_duplicate) == (0, n)
+    assert (second.outcomes_inserted, second.outcomes_duplicate) == (0, n)
+    assert log.counts() == {"decision_snapshots": n, "outcome_events": n}
+
+
+def test_interrupted_batch_rolls_back_and_a_rerun_completes_it(make_log, tmp_path, monkeypatch):
+    mdp, gen = _generated()
+    path = tmp_path / "gen.jsonl"
+    write_generated_file(gen, mdp, path)
+    log = make_log()
+    real = _DL._insert
+    calls = {"n": 0}
+    monkeypatch.setattr(_DL, "_insert", lambda self, conn, d, o: _flaky_insert(self, conn, d, o, real, calls))
+    with pytest.raises(KeyboardInterrupt):
+        log.ingest(path, batch_size=100)
+    counts = log.counts()
+    assert counts["decision_snapshots"] == counts["outcome_events"] == 50  # batch 1 only: 100 records
+    monkeypatch.setattr(_DL, "_insert", real)
+    log.ingest(path, batch_size=100)
+    n = gen.steps.n_steps
+    assert log.counts() == {"decision_snapshots": n, "outcome_events": n}
+
+
+def _flaky_insert(self, conn, decisions, outcomes, real, calls):
+    calls["n"] += 1
+    d, _ = real(self, conn, decisions, [])
+    if calls["n"] == 2:
+        raise KeyboardInterrupt
+    _, o = real(self, conn, [], outcomes)
+    return d, o
+
+
+def test_bad_records_are_rejected_by_line_and_good_ones_kept(make_log, tmp_path):
+    lines = [
+        _decision("e1"),
+        _outcome("e1"),
+        {k: v for k, v in _decision("e2").items() if k != "state"},  # line 3: missing field
+        _decision("e3", propensity=1.5, action_probabilities={"auto_approve": -0.5, "human_review": 1.5}),  # 4
+        _outcome("nope"),  # line 5: unknown event id
+        _decision("e4", decided_at="yesterday at noon"),  # line 6: timestamp does not parse
+        _decision("e5", episode_id="r5"),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json at all\n")
+    log = make_log()
+    res = log.ingest(path)
+    text = [str(r) for r in res.rejected]
+    assert len(text) == 5, text
+    assert any("line 3" in t and "'e2'" in t and "missing field 'state'" in t for t in text)
+    assert any("line 4" in t and "'e3'" in t and "propensity: expected a number in (0, 1], got 1.5" in t for t in text)
+    assert any("line 5" in t and "'nope'" in t and "unknown event id" in t for t in text)
+    assert any("line 6" in t and "'e4'" in t and "decided_at: expected an ISO 8601 timestamp" in t for t in text)
+    assert any("line 8" in t and "not valid JSON" in t for t in text)
+    assert all("\n" not in t for t in text)
+    assert (res.decisions_inserted, res.outcomes_inserted) == (2, 1)
+
+
+def test_outcome_may_precede_its_decision_in_the_file(make_log, tmp_path):
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [_outcome("e1"), _decision("e0", episode_id="r0"),
+                                                     _decision("e1")]) + "\n")
+    res = make_log().ingest(path, batch_size=1)
+    assert (res.decisions_inserted, res.outcomes_inserted, res.rejected) == (2, 1, ())
+
+
+def test_write_is_one_transaction_with_an_idempotency_key(make_log):
+    log = make_log()
+    first = log.write([_decision("e1")], [_outcome("e1")], idempotency_key="k1")
+    assert (first.decisions_inserted, first.outcomes_inserted, first.replayed) == (1, 1, False)
+    again = log.write([_decision("e1")], [_outcome("e1")], idempotency_key="k1")
+    assert again.replayed and log.counts() == {"decision_snapshots": 1, "outcome_events": 1}
+    # an unknown event id fails the whole call: the decision beside it is not stored either
+    with pytest.raises(DataError, match="unknown event id 'ghost'"):
+        log.write([_decision("e2", episode_id="r2")], [_outcome("ghost")], idempotency_key="k2")
+    assert log.counts() == {"decision_snapshots": 1, "outcome_events": 1}
+    # the key was rolled back with the rest, so a corrected retry goes through
+    assert not log.write([_decision("e2", episode_id="r2")], [], idempotency_key="k2").replayed
+    # a snapshot is never rewritten
+    dup = log.write([_decision("e1", action="auto_approve", propensity=0.5)])
+    assert (dup.decisions_inserted, dup.decisions_duplicate) == (0, 1)
+    assert [r["action"] for r in log.iter_records() if r.get("event_id") == "e1" and r["record"] == "decision"] == [
+        "human_review"]
+
+
+def test_load_steps_as_of_a_date(make_log):
+    log = make_log()
+    log.write([_decision("e1"), _decision("e2", episode_id="r2", decided_at="2026-01-06T09:00:00Z")],
+              [_outcome("e1"), _outcome("e2", occurred_at="2026-01-07T09:00:00Z")])
+    assert log.load_steps().steps.n_steps == 2
+    early = log.load_steps(until="2026-01-06T12:00:00Z")  # e2's outcome is not known yet
+    assert (early.steps.n_steps, early.pending) == (1, 1)
+    assert log.load_steps(since="2026-01-06T00:00:00Z").episode_ids == ("r2",)
+    shadow = log.load_steps(modes=("shadow",))
+    assert shadow.steps.n_steps == 0
+
+
+def test_migration_from_the_version_1_layout(tmp_path):
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # the layout the decision service created before versioning
+        conn.exec_driver_sql(
+            "CREATE TABLE decision_snapshots (event_id VARCHAR(64) PRIMARY KEY, episode_id VARCHAR(64) NOT NULL, "
+            "step_index INTEGER NOT NULL, previous_event_id VARCHAR(64), requester_id VARCHAR(128), "
+            "decided_at VARCHAR(40) NOT NULL, state VARCHAR(256) NOT NULL, features TEXT NOT NULL, "
+            "allowed_actions TEXT NOT NULL, action VARCHAR(256) NOT NULL, action_probabilities TEXT NOT NULL, "
+            "propensity FLOAT NOT NULL, policy_id VARCHAR(128) NOT NULL, policy_version VARCHAR(64) NOT NULL, "
+            "exploration FLOAT NOT NULL, mode VARCHAR(16) NOT NULL)")
+        conn.exec_driver_sql(
+            "CREATE TABLE outcome_events (outcome_id INTEGER PRIMARY KEY AUTOINCREMENT, event_id VARCHAR(64) NOT NULL, "
+            "episode_id VARCHAR(64) NOT NULL, kind VARCHAR(64) NOT NULL, occurred_at VARCHAR(40) NOT NULL, "
+            "evidence_received_at VARCHAR(40), next_state VARCHAR(256), reward FLOAT, reward_components TEXT, "
+            "severe BOOLEAN NOT NULL, terminated BOOLEAN NOT NULL, details TEXT)")
+        conn.exec_driver_sql(
+            "INSERT INTO decision_snapshots VALUES ('e1','r1',0,NULL,'u1','2026-01-05T09:00:00.000000+00:00',"
+            "'new_request','{}','[\"human_review\"]','human_review','{\"human_review\":1.0}',1.0,'p','1',0.0,'live')")
+        conn.exec_driver_sql(
+            "INSERT INTO outcome_events (event_id, episode_id, kind, occurred_at, next_state, reward, severe, "
+            "terminated) VALUES ('e1','r1','review_outcome','2026-01-05T10:00:00.000000+00:00','closed',62,0,1)")
+        assert current_version(conn) == 1
+    log = DecisionLog(url)
+    assert log.found_version == 1
+    with log.engine.connect() as conn:
+        assert current_version(conn) == SCHEMA_VERSION
+    assert log.load_steps().steps.reward.tolist() == [62.0]
+    # outcome keys now make outcome ingestion idempotent
+    log.write([], [_outcome("e1", kind="approval_reversed", reward=-30.0, next_state=None, terminated=False)])
+    log.write([], [_outcome("e1", kind="approval_reversed", reward=-30.0, next_state=None, terminated=False)])
+    assert log.counts()["outcome_events"] == 2
+    assert DecisionLog(url).found_version == SCHEMA_VERSION
+
+
+def test_a_newer_database_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    log = DecisionLog(url)
+    with log.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE accessrl_schema SET version = 99")
+    with pytest.raises(DataError, match="schema version 99 is newer"):
+        DecisionLog(url)
+
+
+def test_sqlite_is_created_in_wal_mode(tmp_path):
+    path = tmp_path / "sub.db"
+    log = DecisionLog(str(path))
+    assert path.exists()
+    with log.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_urls():
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("logs.db") == "sqlite:///logs.db"
+    with pytest.raises(Exception, match="expected sqlite"):
+        normalise_url("mysql://x")
+
+
+def test_generated_records_are_valid_snapshots():
+    mdp, gen = _generated(n=20)
+    recs = list(generated_records(gen, mdp))
+    dec = [r for r in recs if r["record"] == "decision"]
+    assert all(abs(r["action_probabilities"][r["action"]] - r["propensity"]) < 1e-12 for r in dec)
+    assert all(r["action"] in r["allowed_actions"] for r in dec)
+
+
+# ------------------------------------------------------------------ CLI
+runner = CliRunner()
+
+
+def test_cli_generate_ingest_export_estimate_evaluate(tmp_path):
+    db = str(tmp_path / "cli.db")
+    gen = tmp_path / "gen.jsonl"
+    r = runner.invoke(app, ["logs", "generate", "--model", "catalog:access-review-abandonment", "--requests", "400",
+                            "--epsilon", "0.3", "--seed", "2", "--db", db, "--out", str(gen)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["logs", "ingest", str(gen), "--db", db])
+    assert r.exit_code == 0 and "0 new" in r.output
+    r = runner.invoke(app, ["logs", "export", "--db", db, "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 0 and (tmp_path / "x.csv").exists()
+    spec = tmp_path / "est.yaml"
+    r = runner.invoke(app, ["logs", "estimate", "--db", db, "--out", str(spec), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["interval"] == "Wilson score, 95%"
+    pol = tmp_path / "review.yaml"
+    pol.write_text("new_request: human_review\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
+    r = runner.invoke(app, ["evaluate-policy", "--db", db, "--split", "test", "--policy", str(pol), "--json",
+                            "--n-boot", "200"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)["policies"][0]
+    assert out["supported"] and out["estimates"]["wis"]["value"] == pytest.approx(54.0)
+
+
+def test_cli_ingest_reports_rejects_and_exits_1(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(_decision("e1")) + "\n" + json.dumps(_decision("e2", propensity=0)) + "\n")
+    r = runner.invoke(app, ["logs", "ingest", str(path), "--db", str(tmp_path / "b.db")])
+    assert r.exit_code == 1
+    assert "line 2 event 'e2': propensity: expected a number in (0, 1], got 0" in r.output
+    assert "decisions 1 new" in r.output
+
+
+def test_cli_empty_test_split_is_one_line(tmp_path):
+    db = str(tmp_path / "one.db")
+    DecisionLog(db).write([_decision("e1"), _decision("e2", episode_id="r2", decided_at="2026-01-06T09:00:00Z")],
+                          [_outcome("e1"), _outcome("e2", occurred_at="2026-01-06T10:00:00Z")])
+    pol = tmp_path / "p.yaml"
+    pol.write_text("new_request: human_review\n")
+    r = runner.invoke(app, ["evaluate-policy", "--db", db, "--policy", str(pol), "--train-end", "2026-01-06",
+                            "--valid-end", "2030-01-01"])
+    assert r.exit_code == 1
+    assert "split 'test': no episodes decided between 2030-01-01" in r.output
+    assert "Traceback" not in r.output
