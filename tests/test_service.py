@@ -268,7 +268,7 @@ def test_promote_refuses_without_enough_data(tmp_path: Path) -> None:
     pol = tmp_path / "p.yaml"
     pol.write_text("new_request: human_review\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
     r = CliRunner().invoke(cli_app, ["promote", "--candidate", str(pol), "--db", str(tmp_path / "log.db")])
-    assert r.exit_code == 1 and "held-out episodes" in r.output
+    assert r.exit_code == 1 and "not promoted" in r.output and "logged episodes" in r.output
 
 
 def _free_port() -> int:
@@ -311,3 +311,20 @@ def test_real_uvicorn_on_loopback(tmp_path: Path) -> None:
 
 def counts_at(path: Path) -> dict[str, int]:
     return st.count_rows(st.open_engine(str(path)))
+
+
+def test_running_service_picks_up_a_promotion(tmp_path: Path) -> None:
+    mdp = compile_spec(access_review_abandonment_spec())
+    pid, probs = resolve_policy(mdp, "optimal")
+    cfg = ServiceConfig(mdp=mdp, policy=serve_policy(mdp, probs, pid), db_url=str(tmp_path / "log.db"),
+                        token_hashes=(token_hash(TOKEN),), seed=1, reload_every=0.0)
+    c = TestClient(create_app(cfg))
+    assert c.post("/v1/requests", json={"requester_id": "u"}, headers=AUTH).json()["decision"]["action"] == "human_review"
+    deps = st.Store(st.open_engine(str(tmp_path / "log.db"))).deployments()
+    new = {"new_request": {"request_evidence": 1.0}, "evidence_ready": {"auto_approve": 1.0},
+           "review_queue": {"approve_rotation": 1.0}}
+    st.Store(st.open_engine(str(tmp_path / "log.db"))).deploy({
+        **{k: deps[0][k] for k in ("role", "model_spec", "deployed_at")}, "policy_id": "evidence_first",
+        "policy_version": "v2", "policy": json.dumps(new), "reason": "test"})
+    d = c.post("/v1/requests", json={"requester_id": "u"}, headers=AUTH).json()["decision"]
+    assert d["action"] == "request_evidence" and d["policy"]["id"] == "evidence_first"

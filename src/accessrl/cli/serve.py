@@ -73,13 +73,13 @@ def register(app: typer.Typer) -> None:
     def promote_cmd(
         candidate: str = typer.Option(..., "--candidate", help="Candidate policy file (state: action)."),
         db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
-        test_fraction: float = typer.Option(0.3, "--test-fraction", help="Latest share of episodes held out."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     ) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
-        from accessrl.service.promotion import promote
+        from accessrl.service.promotion import check_seed, promote
 
-        res = promote(db, candidate, test_fraction=test_fraction, seed=seed)
+        check_seed(seed)
+        res = promote(db, candidate, seed=seed)
         for line in res.lines():
             console.print(line, markup=False)
         if not res.deployed:
