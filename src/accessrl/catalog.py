@@ -83,7 +83,7 @@ CATALOG: dict[str, Callable[..., MDP]] = {
 }
 """Every catalog model by name; later modules add their generators here."""
 
-from accessrl import workflows as _workflows  # noqa: E402 - generated models at scale
+import accessrl.workflows as _workflows  # noqa: E402 - generated models at scale
 
 CATALOG["access-review-workflow"] = _workflows.access_review_workflow
 CATALOG["access-review-workflow-cyclic"] = lambda **kw: _workflows.access_review_workflow(cyclic=True, **kw)

@@ -102,6 +102,17 @@ def _pair_values(out_ptr, out_next, out_prob, r_pair, gamma, v, q):  # type: ign
             q[k] = r_pair[k] + gamma * acc
 
 
+@nb.njit(parallel=True, cache=True)
+def _pair_rewards(out_ptr, out_prob, out_reward, r):  # type: ignore[no-untyped-def]
+    n = r.size
+    for b in nb.prange(_BLOCKS):
+        for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            acc = 0.0
+            for j in range(out_ptr[k], out_ptr[k + 1]):
+                acc += out_prob[j] * out_reward[j]
+            r[k] = acc
+
+
 @nb.njit(cache=True)
 def _gauss_seidel(order, sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, best):  # type: ignore[no-untyped-def]
     sup = 0.0
@@ -266,6 +277,18 @@ def bellman_sweep(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, be
     return float(hi), float(lo), float(max(abs(hi), abs(lo)))
 
 
+def pair_rewards(mdp: MDP) -> FloatArray:
+    """r(s, a) = sum over outcomes of p * reward, per pair (L,), in parallel.
+
+    The same numbers as ``mdp.expected_reward`` up to rounding order; used by the compiled
+    solvers because the cumulative-sum form needs two nnz-sized temporaries.
+    """
+    r = np.empty(mdp.n_pairs)
+    if r.size:
+        _pair_rewards(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
+    return r
+
+
 def pair_values(mdp: MDP, r_pair: FloatArray, v: FloatArray) -> FloatArray:
     """Q(s, a) = r(s, a) + gamma sum_s' p(s'|s, a) v(s') for every pair (L,), in parallel."""
     q = np.empty(mdp.n_pairs)
@@ -326,6 +349,7 @@ def sweep_bytes(mdp: MDP) -> int:
 __all__ = [
     "bellman_sweep",
     "gauss_seidel_sweep",
+    "pair_rewards",
     "pair_values",
     "policy_sweep",
     "strong_components",

@@ -469,7 +469,7 @@ def compiled_modified_policy_iteration(
     read only the chosen pairs (Puterman 1994, §6.5).  Memory: three vectors of S on
     top of the model.  gamma = 1 falls back to :func:`value_iteration`.
     """
-    from accessrl.kernels import bellman_sweep, policy_sweep
+    from accessrl.kernels import bellman_sweep, pair_rewards, policy_sweep
 
     tol = _check_tol(tol)
     if m < 0:
@@ -478,7 +478,7 @@ def compiled_modified_policy_iteration(
     if g >= 1.0:
         res = value_iteration(mdp, tol=tol)
         return SolveResult(**{**res.__dict__, "method": "compiled-mpi", "note": "gamma = 1: value iteration"})
-    r = mdp.expected_reward
+    r = pair_rewards(mdp)
     v = np.zeros(mdp.n_states) if v0 is None else _check_values(mdp, v0).copy()
     u = np.empty_like(v)
     best = np.empty(mdp.n_states, dtype=np.int64)
@@ -527,7 +527,7 @@ def gauss_seidel_value_iteration(
     the error by ``tol``.  Unlike :func:`value_iteration` the sweeps are not Jacobi
     sweeps: the iterates differ from the textbook's (the lesson prints Jacobi sweeps).
     """
-    from accessrl.kernels import gauss_seidel_sweep, strong_components
+    from accessrl.kernels import gauss_seidel_sweep, pair_rewards, strong_components
 
     tol = _check_tol(tol)
     g = mdp.gamma
@@ -537,7 +537,7 @@ def gauss_seidel_value_iteration(
     ordr = strong_components(mdp)[1] if order is None else np.asarray(order, dtype=np.int64)
     if ordr.shape != (mdp.n_states,):
         raise ParameterError(f"order: expected a permutation of the {mdp.n_states} states, got shape {ordr.shape}")
-    r = mdp.expected_reward
+    r = pair_rewards(mdp)
     v = np.zeros(mdp.n_states)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     thresh = tol * (1 - g) / g
@@ -557,7 +557,7 @@ def gauss_seidel_value_iteration(
     )
 
 
-def _policy_system(mdp: MDP, best: IntArray) -> tuple[sp.csr_matrix, FloatArray]:
+def _policy_system(mdp: MDP, best: IntArray, r_pair: FloatArray) -> tuple[sp.csr_matrix, FloatArray]:
     """P_sigma (S, S) and r_sigma (S,) of one pair per state (``-1``: terminal, empty row)."""
     ok = best >= 0
     k = np.where(ok, best, 0)
@@ -565,7 +565,7 @@ def _policy_system(mdp: MDP, best: IntArray) -> tuple[sp.csr_matrix, FloatArray]
     indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     src = np.repeat(mdp.out_ptr[k] - indptr[:-1], counts) + np.arange(int(indptr[-1]))
     p = sp.csr_matrix((mdp.out_prob[src], mdp.out_next[src], indptr), shape=(mdp.n_states, mdp.n_states))
-    r_sigma = np.where(ok, mdp.expected_reward[k], 0.0)
+    r_sigma = np.where(ok, r_pair[k], 0.0)
     return p, r_sigma
 
 
@@ -590,7 +590,7 @@ def krylov_policy_iteration(
     is returned only when the stopping rule of :func:`_mpi_stop` bounds its error by ``tol``.
     gamma = 1 falls back to :func:`policy_iteration` with Krylov evaluation.
     """
-    from accessrl.kernels import bellman_sweep
+    from accessrl.kernels import bellman_sweep, pair_rewards
 
     tol = _check_tol(tol)
     name = "krylov-mpi" if inexact else "krylov-policy-iteration"
@@ -598,7 +598,7 @@ def krylov_policy_iteration(
     if g >= 1.0:
         res = policy_iteration(mdp, evaluation="krylov")
         return SolveResult(**{**res.__dict__, "method": name, "note": "gamma = 1: policy iteration, GMRES evaluation"})
-    r = mdp.expected_reward
+    r = pair_rewards(mdp)
     n = mdp.n_states
     v = np.zeros(n)
     u = np.empty(n)
@@ -617,7 +617,7 @@ def krylov_policy_iteration(
         if stop:
             v = u + shift if shift else u
             break
-        p_sig, r_sig = _policy_system(mdp, best)
+        p_sig, r_sig = _policy_system(mdp, best, r)
         op = spla.LinearOperator((n, n), matvec=lambda x, p=p_sig: x - g * (p @ x), dtype=np.float64)
         if inexact:
             v, _ = spla.gmres(op, r_sig, x0=u, rtol=1e-14, atol=0.0, restart=max(1, m), maxiter=1)

@@ -7,6 +7,7 @@ parsers would silently collapse, are errors here, and every message names the fi
 from __future__ import annotations
 
 import json
+import zipfile
 import re
 from pathlib import Path
 from typing import Any
@@ -118,30 +119,83 @@ _BINARY_ARRAYS = ("terminal", "sa_ptr", "sa_action", "out_ptr", "out_next", "out
 
 
 def save_binary(mdp: MDP, path: str | Path) -> None:
-    """The CSR arrays and name tables in one ``.npz`` (names stored as newline-joined text)."""
+    """The CSR arrays and name tables in one uncompressed ``.npz``.
+
+    Names are stored as newline-joined text, except a generated workflow's computed
+    names (:class:`~accessrl.workflows.FactoredNames`), which are stored as their factor
+    sizes in the metadata.  Uncompressed members let :func:`load_binary` map the arrays.
+    """
+    from accessrl.workflows import FactoredNames
+
     arrays = {k: getattr(mdp, k) for k in _BINARY_ARRAYS}
-    meta = {"name": mdp.name, "gamma": mdp.gamma, "start": mdp.start, "format": "accessrl-csr-1"}
+    meta: dict[str, Any] = {"name": mdp.name, "gamma": mdp.gamma, "start": mdp.start, "format": "accessrl-csr-1"}
+    names = mdp.state_names
+    if isinstance(names, FactoredNames):
+        meta["factored_names"] = {"radix": list(names.radix), "tail": list(names.tail)}
+        state_text = b""
+    else:
+        state_text = "\n".join(names).encode()
     np.savez(
         path,
         **arrays,
-        states=np.frombuffer("\n".join(mdp.state_names).encode(), dtype=np.uint8),
+        states=np.frombuffer(state_text, dtype=np.uint8),
         actions=np.frombuffer("\n".join(mdp.action_names).encode(), dtype=np.uint8),
         meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
     )
 
 
-def load_binary(path: str | Path) -> MDP:
-    """Read a model written by :func:`save_binary`."""
+def _mapped_members(p: Path) -> dict[str, np.ndarray]:
+    """Memory-map the uncompressed ``.npy`` members of an ``.npz`` (empty if any is compressed)."""
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(p) as zf, open(p, "rb") as fh:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                return {}
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+            fh.seek(start)
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(fh)
+            if dtype.hasobject or fortran:
+                return {}
+            offset = fh.tell()
+            name = info.filename[:-4]
+            if int(np.prod(shape)) == 0:
+                out[name] = np.zeros(shape, dtype=dtype)
+            else:
+                out[name] = np.memmap(p, dtype=dtype, mode="r", offset=offset, shape=shape)
+    return out
+
+
+def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
+    """Read a model written by :func:`save_binary`.
+
+    ``mmap=True`` maps the arrays of an uncompressed file read-only instead of copying
+    them (pages are read on first use, so loading a 1e6-state model is instant and the
+    arrays live in the page cache).
+    """
+    from accessrl.workflows import FactoredNames
+
     p = Path(path)
     if not p.exists():
         raise SpecFileError(f"{p}: no such model file")
     try:
-        with np.load(p, allow_pickle=False) as z:
-            meta = json.loads(z["meta"].tobytes().decode())
-            arrays = {k: z[k] for k in _BINARY_ARRAYS}
-            states = tuple(z["states"].tobytes().decode().split("\n"))
-            actions = tuple(z["actions"].tobytes().decode().split("\n"))
-    except (OSError, KeyError, ValueError) as exc:
+        z: Any = _mapped_members(p) if mmap else {}
+        if not z:
+            with np.load(p, allow_pickle=False) as zz:
+                z = {k: zz[k] for k in zz.files}
+        meta = json.loads(np.asarray(z["meta"]).tobytes().decode())
+        arrays = {k: np.asarray(z[k]) if not isinstance(z[k], np.memmap) else z[k] for k in _BINARY_ARRAYS}
+        if "factored_names" in meta:
+            fn = meta["factored_names"]
+            states: Any = FactoredNames(tuple(int(r) for r in fn["radix"]), tuple(str(t) for t in fn["tail"]))
+        else:
+            states = tuple(np.asarray(z["states"]).tobytes().decode().split("\n"))
+        actions = tuple(np.asarray(z["actions"]).tobytes().decode().split("\n"))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise SpecFileError(f"{p}: not an accessrl binary model ({exc})") from None
     return MDP(
         gamma=float(meta["gamma"]),

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from accessrl.kernels import strong_components, topological_block
+from accessrl.kernels import pair_rewards, strong_components, topological_block
 from accessrl.model import MDP
 from accessrl.planning import Progress, SolveResult, _check_tol, finish_compiled, value_iteration
 from accessrl.structure import check_ssp
@@ -60,7 +60,7 @@ def topological_value_iteration(
     comp, order, comp_ptr = strong_components(mdp) if scc is None else scc
     n_comp = comp_ptr.size - 1
     sizes = np.diff(comp_ptr)
-    r = mdp.expected_reward
+    r = pair_rewards(mdp)
     v = np.zeros(mdp.n_states)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     err = np.zeros(n_comp)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from accessrl.cli._common import check_positive, console, load_model_arg, print_json, print_table
+from accessrl.cli._common import TABLE_ROWS, check_positive, console, load_model_arg, print_json, print_table
 from accessrl.errors import ParameterError
 from accessrl.model import MDP
 from accessrl.planning import SOLVERS, policy_evaluation, solve
@@ -45,10 +45,14 @@ def register(app: typer.Typer) -> None:
         if method not in METHODS:
             raise ParameterError(f"--method: expected one of {METHODS}, got {method!r}")
         check_positive(tol, "--tol")
-        mdp = load_model_arg(spec)
-        res = solve(mdp, method, tol=tol)
-        pol = _policy_names(mdp, res.policy)
+        from accessrl.cli._progress import DelayedProgress
+
+        with DelayedProgress("solving") as progress:
+            progress(float("nan"), f"loading {spec}")
+            mdp = load_model_arg(spec)
+            res = solve(mdp, method, tol=tol, progress=progress)
         if json_out:
+            pol = _policy_names(mdp, res.policy)
             out = _values_json(mdp, res.values, res.q_values, pol)
             out.update(iterations=res.iterations, method=res.method, residual=res.residual,
                        error_bound=res.error_bound, note=res.note)
@@ -57,9 +61,13 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]{mdp.name}[/]: {mdp.n_states} states, {mdp.n_pairs} state-actions, gamma {mdp.gamma}")
         console.print(f"method: {res.method} ({res.note}); {res.iterations} iterations; "
                       f"error bound {res.error_bound:.3g}")
-        rows = [[mdp.state_names[s], res.values[s], pol.get(mdp.state_names[s], "(terminal)")]
-                for s in range(mdp.n_states)]
+        shown = min(mdp.n_states, TABLE_ROWS)  # names of millions of states are not built for a table
+        rows = [[mdp.state_names[s], res.values[s],
+                 mdp.action_names[int(res.policy[s])] if res.policy[s] >= 0 else "(terminal)"]
+                for s in range(shown)]
         print_table("optimal values and policy", ["state", "V", "action"], rows)
+        if mdp.n_states > shown:
+            console.print(f"... {mdp.n_states - shown} more rows (use --json for all)")
 
     @app.command("evaluate")
     def evaluate_cmd(
