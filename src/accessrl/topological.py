@@ -21,7 +21,7 @@ Memory: the model plus about nine integer or float vectors of S.
 >>> from accessrl.catalog import access_review_abandonment
 >>> res = topological_value_iteration(access_review_abandonment())
 >>> res.values.round(4).tolist(), res.error_bound
-([55.75, 70.0, 80.0, 0.0], 0.0)
+([54.0, 70.0, 80.0, 0.0], 0.0)
 """
 
 from __future__ import annotations
