@@ -29,7 +29,7 @@ logs never took there has **no support**: no number is reported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -343,6 +343,28 @@ def _q_in(mdp: Any, state_names: tuple[str, ...], action_names: tuple[str, ...],
     return q, v
 
 
+def batch_policy_values(mdp: Any, prob: FloatArray, reward: FloatArray, pair_pi: FloatArray, *,
+                        tol: float = 1e-10, max_iter: int = 100_000) -> FloatArray:
+    """V^pi for B variants of one model at once: ``prob``/``reward`` are (B, nnz) outcome
+    probabilities and rewards over ``mdp``'s outcome layout, ``pair_pi`` (L,) the policy.
+    Iterates V <- r_pi + gamma P_pi V for all variants together until the change is below ``tol``."""
+    b = prob.shape[0]
+    v = np.zeros((b, mdp.n_states))
+    dec = mdp.decision_states
+    starts = mdp.sa_ptr[dec]
+    for _ in range(max_iter):
+        contrib = prob * (reward + mdp.gamma * v[:, mdp.out_next])
+        q = np.add.reduceat(contrib, mdp.out_ptr[:-1], axis=1)
+        new = np.zeros_like(v)
+        if dec.size:
+            new[:, dec] = np.add.reduceat(q * pair_pi, starts, axis=1)
+        delta = float(np.max(np.abs(new - v))) if v.size else 0.0
+        v = new
+        if delta <= tol:
+            break
+    return v
+
+
 def _model_based(train: LoggedSteps, test: LoggedSteps, target: FloatArray, gamma: float,
                  rng: np.random.Generator, n_boot: int, level: float) -> EstimatorResult:
     mdp = estimate_model(train, gamma=gamma, min_support=0).mdp
@@ -364,20 +386,24 @@ def _model_based(train: LoggedSteps, test: LoggedSteps, target: FloatArray, gamm
     n_pair = c.pair_count[c.out_pair[rows]]
     r_mean = c.reward_sum[rows] / c.out_count[rows]
     r_se = np.sqrt(np.maximum(c.reward_sq[rows] / c.out_count[rows] - r_mean**2, 0.0) / c.out_count[rows])
-    sims = []
-    for _ in range(n_boot):
-        prob = np.empty(mdp.n_outcomes)
-        for k in range(mdp.n_pairs):
-            lo, hi = int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])
-            prob[lo:hi] = rng.multinomial(int(n_pair[lo]), mdp.out_prob[lo:hi] / mdp.out_prob[lo:hi].sum())
-            prob[lo:hi] /= n_pair[lo]
-        boot = replace(mdp, out_prob=prob, out_reward=r_mean + rng.standard_normal(r_mean.size) * r_se)
-        qb = _q_in(boot, *names, target)
-        sb = rng.multinomial(int(starts.sum()), starts / starts.sum())
-        if qb is not None:
-            sims.append(float(sb @ qb[1] / sb.sum()))
+    # Draw all replicates at once: a multinomial per pair (numpy broadcasts over the pairs'
+    # outcome blocks through one multinomial per pair of the B replicates).
+    prob = np.empty((n_boot, mdp.n_outcomes))
+    for k in range(mdp.n_pairs):
+        lo, hi = int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])
+        p_k = mdp.out_prob[lo:hi] / mdp.out_prob[lo:hi].sum()
+        prob[:, lo:hi] = rng.multinomial(int(n_pair[lo]), p_k, size=n_boot) / n_pair[lo]
+    rew = r_mean + rng.standard_normal((n_boot, r_mean.size)) * r_se
+    s_map = np.array([names[0].index(n) for n in mdp.state_names])
+    a_map = np.array([names[1].index(n) for n in mdp.action_names])
+    pair_pi = target[s_map[mdp.sa_state], a_map[mdp.sa_action]]
+    v_boot = batch_policy_values(mdp, prob, rew, pair_pi)  # (B, S_model)
+    v_full = np.zeros((n_boot, target.shape[0]))
+    v_full[:, s_map] = v_boot
+    sb = rng.multinomial(int(starts.sum()), starts / starts.sum(), size=n_boot)
+    sims = np.sum(sb * v_full, axis=1) / sb.sum(axis=1)
     a = (1.0 - level) / 2.0
-    lo_, hi_ = np.quantile(sims, [a, 1 - a]) if sims else (np.nan, np.nan)
+    lo_, hi_ = np.quantile(sims, [a, 1 - a])
     return EstimatorResult("model_based", Interval(value, float(lo_), float(hi_)), "parametric bootstrap")
 
 
@@ -391,7 +417,7 @@ def evaluate_policy(
     name: str = "policy",
     severe_threshold: float = -100.0,
     n_boot: int = 1000,
-    n_boot_model: int = 100,
+    n_boot_model: int = 1000,
     level: float = 0.95,
 ) -> OffPolicyReport:
     """Every estimator of the module docstring for one candidate on held-out ``test`` logs.
@@ -468,6 +494,7 @@ __all__ = [
     "LeakageReport",
     "OffPolicyReport",
     "TemporalSplit",
+    "batch_policy_values",
     "bootstrap_ratio",
     "default_cutoffs",
     "effective_sample_size",
