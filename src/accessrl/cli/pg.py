@@ -132,16 +132,16 @@ def _llm_demo(
     console.print(f"reward model: {fit.n_train_pairs} training pairs; held-out agreement "
                   f"{fit.label_agreement:.1%} with the labels, {fit.true_agreement:.1%} with the true reward "
                   f"({fit.n_test_pairs} pairs)")
-    cols = ["step", "proxy", "true", "KL", "entropy", "length", "clip frac"]
+    cols = ["step", "proxy", "true", "KL", "entropy", "length", "clip"]
     for r in res.runs:
-        rows = [[h.step, h.proxy_reward, h.true_reward, h.kl, h.entropy, h.length, h.clip_fraction]
+        rows = [[h.step, *(f"{getattr(h, f):.3f}" for f in fields[:6])]
                 for h in r.history if h.step % log_every == 0 or h.step == len(r.history) - 1]
         print_table(f"beta = {r.config.beta:g}: per-step log (training batches)", cols, rows, limit=1000)
-    summary = [["reference (SFT)", *(getattr(res.reference, f) for f in fields[:-2]),
-                res.reference.route_accuracy, res.reference.repeats]]
-    summary += [[f"beta = {r.config.beta:g}", *(getattr(r.final, f) for f in fields)] for r in res.runs]
+    summary = [["reference", *(f"{getattr(res.reference, f):.3f}" for f in fields if f != "clip_fraction")]]
+    summary += [[f"beta={r.config.beta:g}", *(f"{getattr(r.final, f):.3f}" for f in fields if f != "clip_fraction")]
+                for r in res.runs]
     print_table("final evaluation (16 samples on each of the 12 prompts)",
-                ["policy", "proxy", "true", "KL", "entropy", "length", "clip frac", "route acc", "repeats"], summary)
+                ["policy", "proxy", "true", "KL", "entropy", "length", "route acc", "repeats"], summary)
     zero = [r for r in res.runs if r.config.beta == 0.0]
     if zero:
         z = zero[0]
