@@ -83,7 +83,7 @@ def plot_histograms(samples: dict[str, Any], out: Path, name: str) -> str:
     fig = new_figure()
     ax = fig.add_subplot()
     values = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
-    bins = np.linspace(values.min() - 1, values.max() + 1, 40)
+    bins = np.linspace(values.min() - 1, values.max() + 1, 40).tolist()
     for label, v in samples.items():
         ax.hist(np.asarray(v, dtype=float), bins=bins, alpha=0.6, label=f"{label} (mean {np.mean(v):.2f})")
     ax.set_xlabel("discounted return")
