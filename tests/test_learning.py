@@ -274,3 +274,21 @@ def test_cli_learn_bad_input(args, code, needle):
     r = runner.invoke(app, ["learn", "catalog:access-review-abandonment", "--episodes", "10", *args])
     assert r.exit_code == code, r.output
     assert needle in one_error_line(r)
+
+
+def test_fast_engine_respects_a_buffered_half_and_other_bit_generators():
+    mdp = access_review_abandonment()
+    kw = dict(episodes=3000, epsilon=0.4, step_size="visits")
+    # a generator that already holds half of a 64-bit output for its next 32-bit draw
+    a_rng, b_rng = np.random.default_rng(8), np.random.default_rng(8)
+    a_rng.integers(0, 3)
+    b_rng.integers(0, 3)
+    assert a_rng.bit_generator.state["has_uint32"] == 1
+    a = learn(mdp, rng=a_rng, **kw)
+    b = learn(mdp, rng=b_rng, engine="fast", **kw)
+    np.testing.assert_array_equal(a.q, b.q)
+    assert a_rng.bit_generator.state == b_rng.bit_generator.state
+    # MT19937 is not PCG64: the fast engine falls back to the reference loop, same numbers
+    c = learn(mdp, rng=np.random.Generator(np.random.MT19937(8)), **kw)
+    d = learn(mdp, rng=np.random.Generator(np.random.MT19937(8)), engine="fast", **kw)
+    np.testing.assert_array_equal(c.q, d.q)

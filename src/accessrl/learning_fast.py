@@ -116,12 +116,32 @@ def _below(raw, ctl, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _power_table(n, omega):  # type: ignore[no-untyped-def]
-    """k^-omega for k < n, computed with the same pow the kernel would call."""
-    out = np.ones(n)
-    for k in range(1, n):
+def _fill_powers(out, start, omega):  # type: ignore[no-untyped-def]
+    """out[k] = k^-omega for k >= start, with the same pow the kernel (and Python) calls."""
+    for k in range(max(start, 1), out.size):
         out[k] = np.float64(k) ** -omega
-    return out
+    if start == 0:
+        out[0] = 1.0
+
+
+_POWERS: dict[float, np.ndarray] = {}
+"""Memo of n^-omega tables by omega: a pure function's values, grown on demand."""
+
+
+def _powers(omega: float, n: int) -> np.ndarray:
+    """A table of k^-omega with at least ``n`` entries (shared between runs)."""
+    old = _POWERS.get(omega)
+    if old is not None and old.size >= n:
+        return old
+    size = max(n, 2 * (old.size if old is not None else 0), 1 << 12)
+    table = np.empty(size)
+    start = 0
+    if old is not None:
+        table[: old.size] = old
+        start = old.size
+    _fill_powers(table, start, omega)
+    _POWERS[omega] = table
+    return table
 
 
 def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
@@ -259,8 +279,8 @@ _KERNELS = tuple(_make_kernel(a) for a in (Q_LEARNING, SARSA, EXPECTED_SARSA, DO
 RAW_BLOCK = 1 << 20
 """Raw outputs drawn per block (8 MiB)."""
 
-POWER_TABLE = 1 << 20
-"""Visit counts below this use a table of n^-omega (capped by the run's possible steps)."""
+POWER_TABLE = 1 << 23
+"""At most this many entries of n^-omega are tabulated (64 MiB); larger counts call pow."""
 
 _SUPPORTED = ("PCG64", "PCG64DXSM")
 
@@ -295,9 +315,8 @@ class FastEngine:
         # spare 1024 absorbs Lemire rejections (each has probability < n / 2^32).
         self.margin = 6 * prep.max_steps + 1024
         self.block = max(RAW_BLOCK, 8 * self.margin)
-        kind = prep.step.kind
-        most = int(prep.epsilons.size) * prep.max_steps + 1
-        self.powtab = _power_table(min(POWER_TABLE, most) if kind == "visits" else 1, float(prep.step.omega))
+        self.most = int(prep.epsilons.size) * prep.max_steps + 1
+        self.powtab = np.ones(1)
 
     @property
     def steps(self) -> int:
@@ -324,6 +343,12 @@ class FastEngine:
             before = bg.state
             raw = bg.random_raw(self.block)
             ctl = np.array([0, int(before["has_uint32"]), int(before["uinteger"])], dtype=np.int64)
+            if p.step.kind == "visits":
+                # Grow the table with the counts actually reached (counts beyond it call pow).
+                seen = int(max(self.visits.max(initial=0), self.visits2.max(initial=0)))
+                need = min(POWER_TABLE, self.most, max(1 << 16, 4 * seen))
+                if self.powtab.size < need:
+                    self.powtab = _powers(float(p.step.omega), need)
             ep = _KERNELS[p.algorithm](
                 ep, last, p.epsilons, p.step.code, float(p.step.omega), float(p.step.alpha),
                 p.max_steps, self.gamma, self.start_states, p.start, p.allow_ptr, p.allow_pair, p.unsafe,
