@@ -328,3 +328,20 @@ def test_running_service_picks_up_a_promotion(tmp_path: Path) -> None:
         "policy_version": "v2", "policy": json.dumps(new), "reason": "test"})
     d = c.post("/v1/requests", json={"requester_id": "u"}, headers=AUTH).json()["decision"]
     assert d["action"] == "request_evidence" and d["policy"]["id"] == "evidence_first"
+
+
+def test_evidence_received_moves_to_evidence_ready(tmp_path: Path) -> None:
+    pol = tmp_path / "evidence_first.yaml"
+    pol.write_text("new_request: request_evidence\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
+    c = make_client(tmp_path, policy=str(pol))
+    rid = c.post("/v1/requests", json={"requester_id": "u"}, headers=AUTH).json()["request_id"]
+    r = c.post(f"/v1/requests/{rid}/events", json={"kind": "evidence_received"}, headers=AUTH).json()
+    assert r["outcome"]["next_state"] == "evidence_ready" and r["decision"]["action"] == "auto_approve"
+    r = c.post(f"/v1/requests/{rid}/events", json={"kind": "closed"}, headers=AUTH).json()
+    assert r["status"] == "closed" and r["outcome"]["reward"] == 70.0
+    # A reversal may follow a closed request; it is logged and changes nothing else.
+    r = c.post(f"/v1/requests/{rid}/events", json={"kind": "approval_reversed"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["decision"] is None
+    outs = c.get(f"/v1/requests/{rid}", headers=AUTH).json()["outcomes"]
+    assert [o["kind"] for o in outs] == ["evidence_received", "closed", "approval_reversed"]
+    assert outs[0]["evidence_received_at"] is not None and outs[1]["evidence_received_at"] is None

@@ -322,6 +322,8 @@ class DecisionService:
             now = decision_time()
             occurred = ev.occurred_at.isoformat() if ev.occurred_at else now
             evidence_at = ev.evidence_received_at.isoformat() if ev.evidence_received_at else None
+            if evidence_at is None and ev.kind == "evidence_received":
+                evidence_at = occurred
             base = {"event_id": ep["last_event_id"], "episode_id": episode_id, "kind": ev.kind, "occurred_at": occurred,
                     "evidence_received_at": evidence_at, "details": json.dumps(ev.details, sort_keys=True)}
             if ep["status"] == "closed":
