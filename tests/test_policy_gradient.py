@@ -6,6 +6,7 @@ import pytest
 from accessrl.catalog import access_review, access_review_abandonment
 from accessrl.errors import ParameterError
 from accessrl.planning import policy_evaluation, policy_iteration
+from accessrl.policies import pair_probabilities
 from accessrl.policy_gradient import (
     SHORT_CORRIDOR_OPTIMUM,
     bandit_gradient,
@@ -23,7 +24,6 @@ from accessrl.policy_gradient import (
     softmax,
     tabular_policy,
 )
-from accessrl.policies import pair_probabilities
 
 
 def _value(policy, theta):

@@ -38,8 +38,8 @@ with :math:`d_\gamma` the discounted state occupancy from the start state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -303,7 +303,8 @@ def _batch_baseline(g: FloatArray, baseline: str) -> FloatArray:
         return np.full(n, g.mean())
     if n < 2:
         raise ParameterError("baseline 'loo': expected at least 2 samples")
-    return (g.sum() - g) / (n - 1)
+    out: FloatArray = (g.sum() - g) / (n - 1)
+    return out
 
 
 def _state_baselines(
@@ -318,7 +319,7 @@ def _state_baselines(
     tot = np.zeros(n_states)
     cnt = np.zeros(n_states)
     per: list[tuple[FloatArray, FloatArray]] = []
-    for e, g in zip(episodes, returns):
+    for e, g in zip(episodes, returns, strict=True):
         et, ec = np.zeros(n_states), np.zeros(n_states)
         np.add.at(et, e.states, g)
         np.add.at(ec, e.states, 1.0)
@@ -326,7 +327,7 @@ def _state_baselines(
         cnt += ec
         per.append((et, ec))
     out = []
-    for e, (et, ec) in zip(episodes, per):
+    for e, (et, ec) in zip(episodes, per, strict=True):
         if baseline == "mean":
             num, den = tot[e.states], cnt[e.states]
         else:  # leave this whole episode out: its other visits depend on its own actions
@@ -370,7 +371,7 @@ def reinforce_gradient(
     rets = [rewards_to_go(e.rewards, mdp.gamma) for e in eps]
     bases = _state_baselines(eps, rets, mdp.n_states, baseline, v)
     samples = np.zeros((len(eps), policy.n_params))
-    for i, (e, g, b) in enumerate(zip(eps, rets, bases)):
+    for i, (e, g, b) in enumerate(zip(eps, rets, bases, strict=True)):
         if e.pairs.size:
             disc = mdp.gamma ** np.arange(e.pairs.size)
             samples[i] = (disc * (g - b)) @ policy.scores(probs, e.pairs)

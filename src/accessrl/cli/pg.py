@@ -162,13 +162,13 @@ def _plot(res: Any, path: str) -> None:
     for r in res.runs:
         kl = np.array([h.kl for h in r.history])
         order = np.argsort(kl, kind="stable")
-        for ax, f in zip(axes, ("proxy_reward", "true_reward")):
+        for ax, f in zip(axes, ("proxy_reward", "true_reward"), strict=True):
             y = np.array([getattr(h, f) for h in r.history])
             smooth = np.convolve(y, np.ones(w) / w, mode="valid")
             ks = np.convolve(kl, np.ones(w) / w, mode="valid")
             ax.plot(ks, smooth, label=f"beta = {r.config.beta:g}")
             ax.scatter(kl[order], y[order], s=4, alpha=0.25)
-    for ax, title in zip(axes, ("proxy (learned) reward", "true reward")):
+    for ax, title in zip(axes, ("proxy (learned) reward", "true reward"), strict=True):
         ax.set_xlabel("KL(pi || pi_ref), nats per response")
         ax.set_title(title)
         ax.legend()

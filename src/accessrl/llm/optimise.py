@@ -3,10 +3,11 @@ r"""Policy optimisation against a learned reward with a KL penalty: RLOO, GRPO, 
 Every algorithm maximises the KL-regularised objective of InstructGPT (Ouyang et al.
 2022, eq. 2, without the pre-training term):
 
-.. math:: J(\pi) = E_{x,\, y \sim \pi}\big[r_\phi(x, y)\big] - \beta\, \mathrm{KL}\big(\pi(\cdot \mid x) \,\|\, \pi_{ref}(\cdot \mid x)\big)
+.. math:: J(\pi) = E_{x,\, y \sim \pi}\big[r_\phi(x, y)\big]
+   - \beta\, \mathrm{KL}\big(\pi(\cdot \mid x) \,\|\, \pi_{ref}(\cdot \mid x)\big)
 
-with :math:`r_\phi` the learned (proxy) reward.  The KL term enters either **in the
-reward** (per token :math:`-\beta\,\hat k_t`, summed over the sequence) or **in the
+with :math:`r_\phi` the learned (proxy) reward.  The KL term enters either
+**in the reward** (per token :math:`-\beta\,\hat k_t`, summed over the sequence) or **in the
 loss** (:math:`+\beta\,\hat k_t` added to the per-token loss, differentiated), with
 :math:`\hat k_t` one of :func:`~accessrl.llm.kl.kl_estimate`'s k1, k2, k3.
 
@@ -278,7 +279,7 @@ def rl_step(
         if targets is not None:
             loss = loss + cfg.value_coef * _masked_mean((values - targets) ** 2, mask)
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
         opt.step()
         clipped.append(float(_masked_mean(((ratio - 1).abs() > cfg.clip).float(), mask)))

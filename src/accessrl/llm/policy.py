@@ -31,7 +31,7 @@ from accessrl.llm.task import EOS, PAD, PROMPT_LEN, RESPONSE_TOKENS, TOKEN, VOCA
 _NEG = -1e9
 
 
-class TokenPolicy(nn.Module):  # type: ignore[misc]
+class TokenPolicy(nn.Module):
     """GRU policy pi(y_t | x, y_<t) with a scalar value head V(s_t)."""
 
     def __init__(self, generator: torch.Generator, *, embed: int = 32, hidden: int = 64) -> None:
@@ -80,7 +80,7 @@ def prompt_tensor(prompts: Sequence[Prompt]) -> torch.Tensor:
     return torch.tensor([p.tokens() for p in prompts], dtype=torch.long)
 
 
-@torch.no_grad()  # type: ignore[misc]
+@torch.no_grad()
 def sample(
     policy: TokenPolicy, prompts: Sequence[Prompt], max_len: int, generator: torch.Generator
 ) -> Rollout:
@@ -170,7 +170,7 @@ def supervised_fine_tune(
         lp = token_log_probs(logits, tokens[idx])
         loss = -(lp * mask[idx]).sum() / mask[idx].sum()
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         losses.append(float(loss.detach()))
     return losses

@@ -49,7 +49,7 @@ def response_features(tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.T
     return dec, onehot.sum(dim=1)
 
 
-class RewardModel(nn.Module):  # type: ignore[misc]
+class RewardModel(nn.Module):
     """r(x, y) = routing head f(x, decision) + bag of words with prompt-dependent weights."""
 
     def __init__(self, generator: torch.Generator, *, hidden: int = 32) -> None:
@@ -70,7 +70,9 @@ class RewardModel(nn.Module):  # type: ignore[misc]
         """Scalar reward per response (B,)."""
         dec, counts = response_features(tokens, mask)
         joint = (prompt_feats[:, :, None] * dec[:, None, :]).flatten(1)
-        return self.route(joint).squeeze(-1) + (counts * self.words(prompt_feats)).sum(dim=1) - self.offset
+        out: torch.Tensor = self.route(joint).squeeze(-1) + (counts * self.words(prompt_feats)).sum(dim=1)
+        offset: torch.Tensor = self.offset  # type: ignore[assignment]
+        return out - offset
 
     def normalise(self, prompts: Sequence[Prompt], tokens: torch.Tensor, mask: torch.Tensor) -> None:
         """Shift r so that the demonstrations score 0 on average (as InstructGPT does before RL);
@@ -116,7 +118,8 @@ class RewardModelFit:
 def score(model: RewardModel, prompts: Sequence[Prompt], seqs: Sequence[tuple[int, ...]], max_len: int) -> torch.Tensor:
     tok, mask = _pad(seqs, max_len)
     with torch.no_grad():
-        return model(prompt_matrix(prompts), tok, mask)
+        out: torch.Tensor = model(prompt_matrix(prompts), tok, mask)
+    return out
 
 
 def agreement(model: RewardModel, data: Comparisons, max_len: int) -> tuple[float, float]:
@@ -150,7 +153,7 @@ def train_reward_model(
     for _ in range(steps):
         loss = bradley_terry_loss(model(pf, tw, mw), model(pf, tl, ml))
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
     for p in model.parameters():
         p.requires_grad_(False)

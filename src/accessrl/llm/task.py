@@ -156,7 +156,7 @@ def true_reward(prompt: Prompt, tokens: Sequence[int], max_len: int = DEFAULT_MA
     >>> true_reward(p, encode(["human_review", "because", "weak-evidence", "policy-P7"]))
     3.25
     >>> true_reward(p, encode(["human_review"] + ["policy-P7"] * 6))
-    -1.8
+    -1.1
     """
     return true_reward_parts(prompt, tokens, max_len).total
 
