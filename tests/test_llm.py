@@ -85,6 +85,24 @@ def test_token_mdp_is_explicit():
         m.step(m.step(s1, TOKEN["<eos>"]), TOKEN["because"])
 
 
+def test_token_mdp_compiles_and_planning_finds_the_best_response():
+    # One answer, two routes: value iteration on the token MDP = brute force over every response.
+    import itertools
+
+    from accessrl.llm.task import RESPONSE_TOKENS, as_mdp
+    from accessrl.planning import solve
+    from accessrl.policies import policy_names
+
+    prompt = Prompt("high", "weak", "P-7")
+    m = as_mdp(prompt, max_len=4)
+    eos = TOKEN["<eos>"]
+    best = max(true_reward(prompt, seq, 4) for n in range(1, 5) for seq in itertools.product(RESPONSE_TOKENS, repeat=n)
+               if eos not in seq[:-1] and (seq[-1] == eos or n == 4))
+    res = solve(m)
+    assert res.values[m.start] == pytest.approx(best) == 3.0  # the route (+2) and two true facts (+0.5 each)
+    assert policy_names(m, res.policy)["<start>"] == "human_review"
+
+
 def test_policy_has_tens_of_thousands_of_parameters():
     assert 10_000 <= TokenPolicy(torch.Generator().manual_seed(0)).n_params() < 100_000
 

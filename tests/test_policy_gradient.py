@@ -240,3 +240,48 @@ def test_bad_input_is_one_clear_error():
     with pytest.raises(ParameterError, match="values"):
         reinforce_gradient(pol, np.zeros(pol.n_params), sample_episodes(mdp, pol.probabilities(np.zeros(6)), 2, rng),
                            baseline="value")
+
+
+# ------------------------------------------------------------------ CLI
+def test_learn_reinforce_cli_finds_the_optimal_start_action():
+    import json
+
+    from typer.testing import CliRunner
+
+    from accessrl.cli import app
+
+    res = CliRunner().invoke(app, ["learn", "catalog:access-review-abandonment", "--algorithm", "reinforce",
+                                   "-n", "3200", "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["policy"]["new_request"] == "human_review"  # the lesson's risk-aware action
+    assert out["baseline"] == "loo" and out["learned_value"] > 50
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "loo", "value"])
+def test_reinforce_cli_runs_every_baseline(baseline):
+    from typer.testing import CliRunner
+
+    from accessrl.cli import app
+
+    res = CliRunner().invoke(app, ["reinforce", "catalog:access-review-abandonment", "--baseline", baseline,
+                                   "-n", "320"])
+    assert res.exit_code == 0, res.output
+    assert "learned policy" in res.output and "exact value" in res.output
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--baseline", "median"], "--baseline"),
+    (["--step-size", "0"], "--step-size"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--episodes", "0"], "--episodes"),
+])
+def test_reinforce_cli_bad_input_is_one_line(args, needle):
+    from typer.testing import CliRunner
+
+    from accessrl.cli import app
+
+    res = CliRunner().invoke(app, ["reinforce", "catalog:access-review-abandonment", *args])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.output

@@ -49,7 +49,7 @@ from accessrl.llm.optimise import (
 )
 from accessrl.llm.policy import TokenPolicy, sample, supervised_fine_tune
 from accessrl.llm.reward_model import RewardModel, RewardModelFit, bradley_terry_loss, train_reward_model
-from accessrl.llm.task import PROMPTS, Prompt, TokenMDP, comparisons, ranking_pairs, true_reward
+from accessrl.llm.task import PROMPTS, Prompt, TokenMDP, as_mdp, comparisons, ranking_pairs, true_reward
 
 __all__ = [
     "ALGORITHMS",
@@ -66,6 +66,7 @@ __all__ = [
     "StepLog",
     "TokenMDP",
     "TokenPolicy",
+    "as_mdp",
     "bradley_terry_loss",
     "comparisons",
     "entropy",

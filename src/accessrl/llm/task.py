@@ -16,7 +16,9 @@ appends it deterministically; the episode ends at ``<eos>`` or after ``max_len``
 tokens.  The reward arrives at the end, :math:`R(x, y)`, and with a KL penalty to a
 reference policy every token also pays :math:`-\beta \log \pi(y_t \mid s_t) / \pi_{ref}(y_t \mid s_t)`
 (the per-token form of InstructGPT's objective, eq. 2).  :class:`TokenMDP` spells out
-states, actions, transitions and rewards; the trainers use the same rule in batch.
+states, actions, transitions and rewards; the trainers use the same rule in batch, and
+:func:`as_mdp` compiles a short-horizon token MDP into an accessrl model that the
+planners solve exactly.
 
 **The hidden true reward** :func:`true_reward` plays the human: a correct route earns
 +2 (a wrong one -1; approving what must be reviewed -3), each distinct fact that holds
@@ -30,10 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from accessrl.errors import ParameterError
+from accessrl.model import MDP, compile_spec
 
 PAD, BOS, SEP, EOS = "<pad>", "<bos>", "<sep>", "<eos>"
 TIERS = ("low", "high")
@@ -214,6 +218,49 @@ class TokenMDP:
         return r
 
 
+def as_mdp(
+    prompt: Prompt, max_len: int = 3, reward_fn: Callable[[Prompt, Sequence[int]], float] | None = None
+) -> MDP:
+    """The token MDP of one prompt as an accessrl :class:`~accessrl.model.MDP` (gamma 1).
+
+    One state per prefix (``"<start>"``, ``"human_review"``, ``"human_review because"``,
+    ...), one action per response token, reward R(x, y) on the step that ends the
+    response, 0 before.  Its size is the number of prefixes, sum_t 12^t, so keep
+    ``max_len`` small; the planners then find the best response exactly.
+
+    >>> from accessrl.planning import solve
+    >>> m = as_mdp(Prompt("high", "weak", "P-7"), max_len=3)
+    >>> float(solve(m).values[m.start])
+    2.5
+    """
+    if max_len < 1:
+        raise ParameterError(f"max_len: expected a sequence length of at least 1, got {max_len}")
+    fn = reward_fn or (lambda p, y: true_reward(p, y, max_len))
+    names = {TOKEN[EOS]: EOS, **{t: VOCAB[t] for t in RESPONSE_TOKENS}}
+    transitions: dict[str, Any] = {}
+    frontier: list[tuple[int, ...]] = [()]
+    while frontier:
+        nxt: list[tuple[int, ...]] = []
+        for prefix in frontier:
+            acts: dict[str, Any] = {}
+            for tok in RESPONSE_TOKENS:
+                seq = (*prefix, tok)
+                if tok == TOKEN[EOS] or len(seq) >= max_len:
+                    acts[names[tok]] = {"next": "<end>", "reward": fn(prompt, seq)}
+                else:
+                    acts[names[tok]] = {"next": _prefix_name(seq), "reward": 0.0}
+                    nxt.append(seq)
+            transitions[_prefix_name(prefix)] = acts
+        frontier = nxt
+    spec = {"name": f"token-mdp:{prompt.tier}/{prompt.evidence}/{prompt.policy}", "gamma": 1.0,
+            "start": "<start>", "terminal": ["<end>"], "transitions": transitions}
+    return compile_spec(spec, source="llm:token-mdp")
+
+
+def _prefix_name(prefix: tuple[int, ...]) -> str:
+    return " ".join(VOCAB[t] for t in prefix) if prefix else "<start>"
+
+
 # ------------------------------------------------------------------ data
 def demonstration(prompt: Prompt, rng: np.random.Generator, *, accuracy: float = 0.8) -> tuple[str, ...]:
     """One demonstrator response: the right route with probability ``accuracy``, then
@@ -307,6 +354,7 @@ __all__ = [
     "Prompt",
     "RewardBreakdown",
     "TokenMDP",
+    "as_mdp",
     "candidate_response",
     "comparisons",
     "decode",
