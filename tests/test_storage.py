@@ -327,3 +327,35 @@ def test_cli_empty_test_split_is_one_line(tmp_path):
     assert r.exit_code == 1
     assert "split 'test': no episodes decided between 2030-01-01" in r.output
     assert "Traceback" not in r.output
+
+
+def test_parquet_fast_path_keeps_good_rows_and_names_bad_ones(make_log, tmp_path):
+    from accessrl.storage.columnar import ValidatedChunk
+    from accessrl.storage.files import read_records, write_records
+
+    t_dec, t_out = "2026-01-05T09:00:00.000000+00:00", "2026-01-05T10:00:00.000000+00:00"  # canonical: fast path
+    rows = [
+        _decision("e1", decided_at=t_dec),
+        _outcome("e1", occurred_at=t_out),
+        _decision("e2", episode_id="r2", state=""),  # row 3: missing field
+        _decision("e3", episode_id="r3", propensity=1.5,
+                  action_probabilities={"auto_approve": -0.5, "human_review": 1.5}),  # row 4
+        _outcome("nope", occurred_at=t_out),  # row 5: unknown event id
+        _decision("e4", episode_id="r4", decided_at="2026-13-05T09:00:00.000000+00:00"),  # row 6: no 13th month
+        _decision("e5", episode_id="r5", decided_at="2026-01-05T09:00:00.000000+00:00"),
+        _decision("e6", episode_id="r6", propensity=0.25),  # row 8: differs from the logged probability
+    ]
+    path = tmp_path / "bad.parquet"
+    write_records(path, rows)
+    items = list(read_records(path))
+    fast = [x for _, x in items if isinstance(x, ValidatedChunk)]
+    assert len(fast) == 1 and len(fast[0].decisions) == 2 and len(fast[0].outcomes) == 2
+    res = make_log().ingest(path)
+    text = sorted(str(r) for r in res.rejected)
+    assert len(text) == 5, text
+    assert any("row 3" in t and "missing field 'state'" in t for t in text)
+    assert any("row 4" in t and "propensity: expected a number in (0, 1], got 1.5" in t for t in text)
+    assert any("row 5" in t and "unknown event id" in t for t in text)
+    assert any("row 6" in t and "decided_at: expected an ISO 8601 timestamp" in t for t in text)
+    assert any("row 8" in t and "differs from action_probabilities" in t for t in text)
+    assert (res.decisions_inserted, res.outcomes_inserted) == (2, 1)

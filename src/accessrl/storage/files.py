@@ -40,8 +40,11 @@ def file_format(path: str | Path, fmt: str | None = None) -> str:
     return FORMATS[suffix]
 
 
-def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
-    """The records of a log file, each with the line (or row) it came from."""
+def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str, Any]]:
+    """The records of a log file, each with the line (or row) it came from.
+
+    Parquet batches come first as a :class:`~accessrl.storage.columnar.ValidatedChunk` of
+    the rows that passed the columnar checks, then the other rows one by one."""
     p = Path(path)
     kind = file_format(p, fmt)
     if not p.exists():
@@ -80,20 +83,21 @@ def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
             yield f"line {reader.line_num}", rec
 
 
-def _read_parquet(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+def _read_parquet(p: Path) -> Iterator[tuple[str, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow is in the [parquet] extra
         raise ParameterError("reading Parquet needs pyarrow: pip install 'accessrl[parquet]'") from None
+    from accessrl.storage.columnar import split_batch
+
     try:
         pf = pq.ParquetFile(p)
     except Exception as exc:  # pyarrow raises its own error types
         raise DataError(f"{p}: not a Parquet file ({exc})") from None
-    n = 0
+    first = 1
     for batch in pf.iter_batches(batch_size=65_536):
-        for rec in batch.to_pylist():
-            n += 1
-            yield f"row {n}", rec
+        yield from split_batch(batch, first)
+        first += batch.num_rows
 
 
 def _flat(rec: Mapping[str, Any]) -> dict[str, Any]:

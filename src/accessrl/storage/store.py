@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from accessrl.errors import DataError, ParameterError
 from accessrl.logsim import LoggedSteps
+from accessrl.storage.columnar import ValidatedChunk
 from accessrl.storage.files import read_records, write_records
 from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind, utc_text
 from accessrl.storage.schema import (
@@ -206,7 +207,7 @@ class DecisionLog:
         """Ingest a JSONL / CSV / Parquet log file (see :meth:`ingest_records`)."""
         return self.ingest_records(read_records(path, fmt), source=str(path), batch_size=batch_size)
 
-    def ingest_records(self, records: Iterable[tuple[str, Mapping[str, Any] | DataError]], *, source: str = "<records>",
+    def ingest_records(self, records: Iterable[tuple[str, Any]], *, source: str = "<records>",
                        batch_size: int = 50_000) -> IngestResult:
         """Store records batch by batch, each batch in one transaction.
 
@@ -214,7 +215,9 @@ class DecisionLog:
         is rejected with its line and reason while the good ones are kept; an outcome
         whose decision comes later in the file waits for it, and is rejected only if
         the decision never appears.  An interrupted batch rolls back; ingesting the same
-        file again completes it.
+        file again completes it.  ``records`` yields ``(where, record)`` with a mapping, a
+        :class:`~accessrl.errors.DataError` (an unreadable line) or a
+        :class:`~accessrl.storage.columnar.ValidatedChunk` of rows already validated.
         """
         if batch_size < 1:
             raise ParameterError(f"batch_size: expected a positive integer, got {batch_size}")
@@ -258,6 +261,16 @@ class DecisionLog:
 
         n_batch = 0
         for where, rec in records:
+            if isinstance(rec, ValidatedChunk):
+                for row in rec.decisions:
+                    seen[row[0]] = row[1]
+                dec.extend(rec.decisions)
+                out.extend(rec.outcomes)
+                n_batch += len(rec)
+                if n_batch >= batch_size:
+                    flush(False)
+                    n_batch = 0
+                continue
             if isinstance(rec, DataError):
                 rejects.append(Reject(source, where, "", str(rec)))
                 continue
