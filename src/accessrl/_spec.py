@@ -16,6 +16,11 @@ The schema, shared by YAML and JSON::
     outcome: {next: state, p: number (default 1 for a lone outcome),
               reward: number, components: {name: number}, severe: bool, event: str}
 
+Reward of an outcome: ``reward`` alone is the scalar reward; ``components`` alone give
+``sum(weights[c] * value)`` (each component named needs a weight); with both, ``reward`` is
+the scalar reward and the components are kept beside it unweighted (for audits and
+re-weighting, :mod:`accessrl.rewards`).  A component an outcome does not name is 0 there.
+
 States are ordered by first appearance as a key of ``transitions``, then the states
 that appear only as a ``next`` or in ``terminal``; an explicit ``states`` list wins.
 """
