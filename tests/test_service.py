@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -345,3 +347,38 @@ def test_evidence_received_moves_to_evidence_ready(tmp_path: Path) -> None:
     outs = c.get(f"/v1/requests/{rid}", headers=AUTH).json()["outcomes"]
     assert [o["kind"] for o in outs] == ["evidence_received", "closed", "approval_reversed"]
     assert outs[0]["evidence_received_at"] is not None and outs[1]["evidence_received_at"] is None
+
+
+PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="set ACCESSRL_TEST_POSTGRES_URL to run the PostgreSQL tests")
+def test_service_on_postgresql() -> None:
+    import sqlalchemy as sa
+
+    schema = f"svc_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(st.log_schema.normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    try:
+        mdp = compile_spec(guarded_spec())
+        pid, probs = resolve_policy(mdp, "optimal")
+        cfg = ServiceConfig(mdp=mdp, policy=serve_policy(mdp, probs, pid), db_url=url,
+                            token_hashes=(token_hash(TOKEN),), seed=1)
+        with TestClient(create_app(cfg)) as c:
+            h = {**AUTH, "Idempotency-Key": "pg-1"}
+            a = c.post("/v1/requests", json={"requester_id": "u", "features": {"x": 1}}, headers=h)
+            b = c.post("/v1/requests", json={"requester_id": "u", "features": {"x": 1}}, headers=h)
+            assert a.status_code == 201 and a.json() == b.json()
+            rid = a.json()["request_id"]
+            r = c.post(f"/v1/requests/{rid}/events", json={"kind": "review_outcome"}, headers=AUTH)
+            assert r.json()["decision"]["action"] == "approve_rotation"
+            assert len(c.get(f"/v1/requests/{rid}", headers=AUTH).json()["decisions"]) == 2
+        assert st.count_rows(st.open_engine(url))["decision_snapshots"] == 2
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
