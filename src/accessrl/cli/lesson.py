@@ -10,7 +10,7 @@ from accessrl.errors import ParameterError
 def register(app: typer.Typer) -> None:
     @app.command("lesson")
     def lesson_cmd(
-        labs: list[str] = typer.Argument(None, help="Labs to run (default: all), or 'exercises'."),
+        labs: list[str] = typer.Argument(None, help="Labs to run (default: all), 'exercises', or 'quiz'."),
         answers: str = typer.Option(None, "--answers", help="quiz: read the answers from FILE (one per line)."),
     ) -> None:
         """Run the lesson's labs and print what the lesson prints."""
