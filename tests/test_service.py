@@ -382,3 +382,15 @@ def test_service_on_postgresql() -> None:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def test_serve_refuses_bad_settings(tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["serve", "--policy", "optimal", "--model", "catalog:access-review", "--db", str(tmp_path / "x.db")]
+    r = runner.invoke(cli_app, [*base, "--token-hash", "not-a-hash"])
+    assert r.exit_code == 2 and "sha256" in r.output
+    r = runner.invoke(cli_app, [*base, "--host", "0.0.0.0"])
+    assert r.exit_code == 2 and "without --token-hash" in r.output
+    r = runner.invoke(cli_app, [*base, "--epsilon", "1.5"])
+    assert r.exit_code == 2 and "--epsilon" in r.output
+    assert not (tmp_path / "x.db").exists()
