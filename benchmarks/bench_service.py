@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -54,6 +55,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def run_loop(coro: Any) -> Any:
+    """Run the load generator on uvloop when it is installed (a cheaper client leaves more CPU to the server)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def start_server(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
@@ -229,7 +239,7 @@ def run(name: str, seconds: float, connections: int, kind: str, extra: tuple[str
         holder["restarts"] = 1
 
     try:
-        res = asyncio.run(load(port, seconds, connections, kind=kind, tag=name.split()[0].replace("+", "_").replace("-", "_"),
+        res = run_loop(load(port, seconds, connections, kind=kind, tag=name.split()[0].replace("+", "_").replace("-", "_"),
                                on_halfway=kill_and_restart if crash else None))
     finally:
         p = holder["proc"]
@@ -249,6 +259,15 @@ def run(name: str, seconds: float, connections: int, kind: str, extra: tuple[str
     return out
 
 
+def stack() -> str:
+    """The HTTP parser and event loop uvicorn picks (httptools and uvloop when installed)."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http} + {loop}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -265,13 +284,15 @@ def main() -> None:
     ]
     meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "seconds": args.seconds, "connections": args.connections,
-            "server": "uvicorn (h11, 1 worker) + FastAPI + SQLite WAL synchronous=NORMAL"}
+            "server": f"uvicorn ({stack()}, 1 worker) + FastAPI + SQLite WAL synchronous=NORMAL",
+            "load_average_before": os.getloadavg()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "service.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=2) + "\n")
     lines = [
         "# Decision service on loopback",
         "",
-        f"{meta['server']}; load generator in a second process (asyncio, {args.connections} keep-alive "
+        f"{meta['server']}; machine load average before the run "
+        f"{meta['load_average_before'][0]:.1f}; load generator in a second process (asyncio, {args.connections} keep-alive "
         f"connections, 127.0.0.1 only), {args.seconds:g} s per run, {meta['cpus']} CPUs, Python {meta['python']}.",
         "Latency is per HTTP call as seen by the client. A decision is a logged decision snapshot whose response "
         "was acknowledged; episodes mix opening calls and outcome events.",
