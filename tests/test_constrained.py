@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 import pytest
-from test_rewards import random_spec
 
 from accessrl.constrained import constrained_solve
 from accessrl.deny_model import SPEED_ONLY, access_review_deny
@@ -13,6 +12,7 @@ from accessrl.errors import InfeasibleError, SpecValueError
 from accessrl.model import MDP, compile_spec
 from accessrl.planning import policy_evaluation, solve
 from accessrl.rewards import Limit, reweight
+from test_rewards import random_spec
 
 
 def deterministic_policies(mdp: MDP):
@@ -143,10 +143,12 @@ def test_infeasible_with_several_limits():
     fast = reweight(access_review_deny(), SPEED_ONLY)
     lims = [Limit("policy_violation", "<=", 0), Limit("unfair_denial", "<=", 0), Limit("delay_days", "<=", 0)]
     # with no unfair denials and no waiting, only auto_approve is left: one violation per request
-    with pytest.raises(InfeasibleError, match=r"policy_violation<=0: infeasible; the tightest achievable value given the other limits is 1 "):
+    msg = r"policy_violation<=0: infeasible; the tightest achievable value given the other limits is 1 "
+    with pytest.raises(InfeasibleError, match=msg):
         constrained_solve(fast, lims)
     # listed first, the waiting limit is the one named: request_evidence waits 0.75 x 2 + 0.25 x 3 days
-    with pytest.raises(InfeasibleError, match=r"delay_days<=0: infeasible; the tightest achievable value given the other limits is 2\.25"):
+    msg = r"delay_days<=0: infeasible; the tightest achievable value given the other limits is 2\.25"
+    with pytest.raises(InfeasibleError, match=msg):
         constrained_solve(fast, lims[::-1])
 
 

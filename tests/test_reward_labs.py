@@ -50,8 +50,10 @@ def test_exercise2_shows_both_designs_and_every_term():
     assert "neither shortcut is optimal" in text
     assert any(x.startswith("  audit speed_only") and "FLAGGED" in x for x in lines)
     assert any(x.startswith("  audit outcome_aware") and "not flagged" in x for x in lines)
-    assert "outcome_aware auto_approve=-120.00 request_evidence=30.75 human_review=54.00 deny_request=-105.00 -> human_review" in text
-    assert "speed_only    auto_approve=100.00 request_evidence=45.00 human_review=15.00 deny_request=100.00 -> auto_approve" in text
+    assert ("outcome_aware auto_approve=-120.00 request_evidence=30.75 human_review=54.00 deny_request=-105.00 "
+            "-> human_review") in text
+    assert ("speed_only    auto_approve=100.00 request_evidence=45.00 human_review=15.00 deny_request=100.00 "
+            "-> auto_approve") in text
     assert "rare high-harm outcome: illegitimate_access after new_request:auto_approve, 300 per 1,000" in text
 
 

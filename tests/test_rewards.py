@@ -208,7 +208,8 @@ def test_unknown_component_is_one_line():
 
 
 def test_designs_from_mapping_errors():
-    with pytest.raises(SpecTypeError, match=r"d.yaml, design 'x', weights, component 'delay_days': expected a number, got the string 'fast'"):
+    msg = r"d.yaml, design 'x', weights, component 'delay_days': expected a number, got the string 'fast'"
+    with pytest.raises(SpecTypeError, match=msg):
         designs_from_mapping({"designs": {"x": {"weights": {"delay_days": "fast"}}}}, source="d.yaml")
     with pytest.raises(SpecTypeError, match="expected a mapping with a 'designs' field"):
         designs_from_mapping([1, 2], source="d.yaml")

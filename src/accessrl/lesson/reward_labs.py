@@ -18,6 +18,7 @@ from accessrl.constrained import constrained_solve
 from accessrl.deny_model import COMPONENTS, OUTCOME_AWARE, SPEED_ONLY, access_review_components, access_review_deny
 from accessrl.lesson import exercise, lab
 from accessrl.model import MDP
+from accessrl.planning import solve
 from accessrl.rewards import Audit, Limit, RewardDesign, audit, reweight
 
 DESIGN_NOTES = {
@@ -50,6 +51,13 @@ def reward_design_lab() -> list[str]:
     return lines
 
 
+def _illegitimate_share(mdp: MDP, state: str) -> float:
+    """The probability that an approval at ``state`` goes to a request that should be refused."""
+    k = mdp.pair_index(state, "auto_approve")
+    abuse = mdp.components["abuse_risk"]
+    return float(sum(mdp.out_prob[j] * abuse[j] for j in range(int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1]))))
+
+
 def _q_line(name: str, q: dict[str, float], chosen: str) -> str:
     cells = " ".join(f"{a}={v:.2f}" for a, v in q.items())
     return f"    {name:13} {cells} -> {chosen}"
@@ -61,10 +69,11 @@ def deny_request_exercise() -> list[str]:
     mdp = access_review_deny()
     result = audit(mdp, lesson_designs())
     aware, fast = result.report("outcome_aware"), result.report("speed_only")
+    shares = [_illegitimate_share(mdp, s) for s in ("new_request", "evidence_ready")]
     lines = [
         "exercise 2: add deny_request and choose rewards that discourage unsupported approvals and unfair denials",
         f"  model {mdp.name}: deny_request at new_request and evidence_ready; each router decision splits into",
-        "  a legitimate and an illegitimate outcome (30% illegitimate before evidence, 10% after)",
+        f"  a legitimate and an illegitimate outcome ({shares[0]:.0%} illegitimate before evidence, {shares[1]:.0%} after)",
         "  the reward, term by term (documented weights; reward = sum of weight x component):",
     ]
     for c, meaning in COMPONENTS.items():
@@ -84,8 +93,6 @@ def deny_request_exercise() -> list[str]:
     for r in (aware, fast):
         lines.append(_q_line(r.design, dict(r.start_q), r.start_action))
     ev = aware_mdp.state_index("evidence_ready")
-    from accessrl.planning import solve
-
     q_aware = solve(aware_mdp).q_values
     lines.append(
         f"  outcome_aware: neither shortcut is optimal: auto_approve ({aware.start_q['auto_approve']:g}) and "
