@@ -74,7 +74,7 @@ def _as_mdp(model: Any) -> MDP:
     raise ParameterError(f"MDPEnv: expected an MDP, a spec mapping, a path or catalog:NAME, got {type(model).__name__}")
 
 
-class MDPEnv(gym.Env):  # type: ignore[type-arg]
+class MDPEnv(gym.Env):
     """A compiled model as a gymnasium environment (see the module docstring).
 
     ``start`` overrides the model's start state (reset also accepts
@@ -118,7 +118,7 @@ class MDPEnv(gym.Env):  # type: ignore[type-arg]
         self.state = self._start
         # gymnasium.make replaces this; a directly built env gets a spec that rebuilds it.
         self.spec = EnvSpec(
-            id="accessrl/MDPEnv-v0", entry_point=MDPEnv,
+            id="accessrl/MDPEnv-v0", entry_point="accessrl.envs:MDPEnv",
             kwargs={"spec_or_mdp": m, "invalid_action_reward": self.invalid_action_reward, "start": self._start},
         )
 
@@ -172,7 +172,7 @@ class MDPEnv(gym.Env):  # type: ignore[type-arg]
         event = self.mdp.events[j] if self.mdp.events is not None else ""
         return self.state, reward, bool(self._ends[self.state]), False, self._info(invalid_action=False, event=event)
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         """``ansi``: the current state's name and its allowed actions."""
         if self.render_mode != "ansi":
             return None

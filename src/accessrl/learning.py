@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model import MDP
-from accessrl.simulation import check_episodes, segment_count, check_max_steps, start_distribution, step_tables
+from accessrl.simulation import check_episodes, check_max_steps, segment_count, start_distribution, step_tables
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

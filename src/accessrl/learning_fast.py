@@ -26,6 +26,8 @@ run can report progress without changing its numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -305,10 +307,10 @@ class FastEngine:
         self.only = sole_outcome(mdp)
         self.ends = np.ascontiguousarray(mdp.terminal | (mdp.n_actions_of == 0))
         self.start_states = np.flatnonzero(prep.start > 0).astype(np.int64)
-        self.q = np.full(mdp.n_pairs, prep.initial_q)
-        self.q2 = np.full(mdp.n_pairs, prep.initial_q)
-        self.visits = np.zeros(mdp.n_pairs, dtype=np.int64)
-        self.visits2 = np.zeros(mdp.n_pairs, dtype=np.int64)
+        self.q: Any = np.full(mdp.n_pairs, prep.initial_q)
+        self.q2: Any = np.full(mdp.n_pairs, prep.initial_q)
+        self.visits: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
+        self.visits2: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
         self.counters = np.zeros(3, dtype=np.int64)
         # Per step at most 5 raw outputs (action, explore index, outcome, SARSA's next
         # action and its index, Double Q's coin) plus one per episode for the start; the
@@ -337,7 +339,7 @@ class FastEngine:
             self.visits, self.visits2 = self.fallback.visits, self.fallback.visits2
             return
         p, m = self.prep, self.mdp
-        bg = self.rng.bit_generator
+        bg: Any = self.rng.bit_generator
         ep = first
         while ep < last:
             before = bg.state

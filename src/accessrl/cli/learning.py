@@ -206,7 +206,8 @@ def register(app: typer.Typer) -> None:
         step_size: str = typer.Option("visits", "--step-size", help="visits (n^-omega), 1/n, or a constant in (0, 1]."),
         omega: float = typer.Option(0.6, "--omega", help="Exponent of the visits step size."),
         max_steps: int = typer.Option(10_000, "--max-steps", help="Truncate an episode after this many steps."),
-        never_explore: list[str] = typer.Option(None, "--never-explore", help="STATE:ACTION exploration must never pick (repeatable)."),
+        never_explore: list[str] = typer.Option(
+            None, "--never-explore", help="STATE:ACTION exploration must never pick (repeatable)."),
         allow_unsafe: bool = typer.Option(False, "--allow-unsafe", help="Only count unsafe actions, do not forbid them."),
         engine: str = typer.Option("auto", "--engine", help="reference, fast (numba) or auto; same numbers."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -235,8 +236,8 @@ def register(app: typer.Typer) -> None:
                   if rep.policy[s] >= 0}
         tail = rep.episode_returns[-max(1, episodes // 10):]
         if plot:
-            from accessrl.report_plots import learning_curve
             from accessrl.planning import solve
+            from accessrl.report_plots import learning_curve
 
             s0 = mdp.start if mdp.start is not None else 0
             try:
