@@ -94,7 +94,7 @@ def plot_histograms(samples: dict[str, Any], out: Path, name: str) -> str:
 
 
 def plot_curves(curves: dict[str, Any], out: Path, name: str, *, xlabel: str, ylabel: str, title: str,
-                hline: float | None = None, window: int = 1) -> str:
+                hlines: dict[str, float] | None = None, window: int = 1) -> str:
     """Learning curves (moving average over ``window``)."""
     fig = new_figure()
     ax = fig.add_subplot()
@@ -103,8 +103,8 @@ def plot_curves(curves: dict[str, Any], out: Path, name: str, *, xlabel: str, yl
         if window > 1 and y.size >= window:
             y = np.convolve(y, np.ones(window) / window, mode="valid")
         ax.plot(np.arange(y.size) + 1, y, label=label)
-    if hline is not None:
-        ax.axhline(hline, color="k", linestyle="--", linewidth=1, label=f"optimum {hline:.2f}")
+    for i, (label, y0) in enumerate((hlines or {}).items()):
+        ax.axhline(y0, color=f"C{i + 3}", linestyle="--", linewidth=1, label=f"{label} {y0:.2f}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

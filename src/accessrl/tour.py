@@ -159,6 +159,9 @@ def step_simulate(ctx: Context) -> StepOutput:
 
 def step_learn(ctx: Context) -> StepOutput:
     from accessrl.learning import learn
+    from accessrl.logsim import exploring_policy
+    from accessrl.planning import policy_evaluation
+    from accessrl.policies import pair_probabilities
     from accessrl.report import plot_curves
 
     risky = ctx.data["risky"]
@@ -170,11 +173,15 @@ def step_learn(ctx: Context) -> StepOutput:
         lines.append(f"Q(new_request, {risky.action_names[int(risky.sa_action[k])]:16}) = {res.q[k]:7.2f}{star}")
     lines.append(f"learned start action = {risky.action_names[int(res.policy[s0])]}; "
                  f"max |Q - Q*| = {res.max_error:.3f} after {ctx.budget.q_episodes} episodes")
-    optimum = float(res.q_star[s0 * 0 + risky.pair_index(s0, 'human_review')]) if res.q_star is not None else None
-    window = max(1, ctx.budget.q_episodes // 100)
+    best = ctx.data["risky_policy"]
+    # While learning, the agent still explores: its returns approach the value of the
+    # epsilon-greedy optimal policy, below the greedy optimum.
+    levels = {"greedy optimum": float(policy_evaluation(risky, pair_probabilities(risky, best)).values[s0]),
+              "epsilon-greedy optimum": float(policy_evaluation(risky, exploring_policy(risky, best, 0.15)).values[s0])}
+    window = max(1, ctx.budget.q_episodes // 20)
     fig = plot_curves({"return while learning (epsilon 0.15)": res.episode_returns}, ctx.out, "learn.png",
                       xlabel="episode", ylabel=f"return (moving mean of {window})", title="Q-learning",
-                      hline=optimum, window=window)
+                      hlines=levels, window=window)
     return StepOutput(tuple(lines), fig, "Tabular Q-learning from sampled episodes, epsilon-greedy with a "
                                          "visit-count learning rate, as in the lesson.")
 
@@ -199,6 +206,8 @@ def step_audit(ctx: Context) -> StepOutput:
 
 
 def step_gradient(ctx: Context) -> StepOutput:
+    from accessrl.planning import policy_evaluation
+    from accessrl.policies import pair_probabilities
     from accessrl.policy_gradient import reinforce, tabular_policy
     from accessrl.report import plot_curves
 
@@ -211,7 +220,9 @@ def step_gradient(ctx: Context) -> StepOutput:
     lines.append(f"batch mean return: first {res.mean_returns[0]:.2f}, last {res.mean_returns[-1]:.2f} "
                  f"({ctx.budget.pg_iterations} iterations of 16 episodes, leave-one-out baseline)")
     fig = plot_curves({"batch mean return": res.mean_returns}, ctx.out, "gradient.png", xlabel="iteration",
-                      ylabel="mean return", title="REINFORCE from a uniform softmax policy")
+                      ylabel="mean return", title="REINFORCE from a uniform softmax policy",
+                      hlines={"optimum": float(policy_evaluation(risky, pair_probabilities(
+                          risky, ctx.data["risky_policy"])).values[s0])})
     return StepOutput(tuple(lines), fig, "REINFORCE shifts probability toward actions whose returns beat the "
                                          "baseline, starting from a uniform policy.")
 
