@@ -41,6 +41,18 @@ IntArray = NDArray[np.int64]
 _BLOCKS = 256  # parallel work units per sweep
 
 
+@nb.njit(inline="always")
+def _dot(out_ptr, out_next, w, v, k):  # type: ignore[no-untyped-def]
+    # Unsigned indices: numba then drops its negative-index wraparound, which costs ~2x here.
+    j = np.uint64(out_ptr[k])
+    end = np.uint64(out_ptr[k + 1])
+    acc = 0.0
+    while j < end:
+        acc += w[j] * v[np.uint64(out_next[j])]
+        j += np.uint64(1)
+    return acc
+
+
 @nb.njit(parallel=True, cache=True, fastmath=False)
 def _bellman(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, best):  # type: ignore[no-untyped-def]
     n = v.size
@@ -57,10 +69,7 @@ def _bellman(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, best):  #
             bq = 0.0
             bk = -1
             for k in range(a0, a1):
-                acc = 0.0
-                for j in range(out_ptr[k], out_ptr[k + 1]):
-                    acc += out_prob[j] * v[out_next[j]]
-                q = r_pair[k] + gamma * acc
+                q = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
                 if bk < 0 or q > bq:
                     bq = q
                     bk = k
@@ -85,10 +94,7 @@ def _policy(best, out_ptr, out_next, out_prob, r_pair, gamma, v, u):  # type: ig
             if k < 0:
                 u[s] = 0.0
                 continue
-            acc = 0.0
-            for j in range(out_ptr[k], out_ptr[k + 1]):
-                acc += out_prob[j] * v[out_next[j]]
-            u[s] = r_pair[k] + gamma * acc
+            u[s] = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -96,10 +102,7 @@ def _pair_values(out_ptr, out_next, out_prob, r_pair, gamma, v, q):  # type: ign
     n = q.size
     for b in nb.prange(_BLOCKS):
         for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
-            acc = 0.0
-            for j in range(out_ptr[k], out_ptr[k + 1]):
-                acc += out_prob[j] * v[out_next[j]]
-            q[k] = r_pair[k] + gamma * acc
+            q[k] = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -113,6 +116,27 @@ def _pair_rewards(out_ptr, out_prob, out_reward, r):  # type: ignore[no-untyped-
             r[k] = acc
 
 
+@nb.njit(parallel=True, cache=True)
+def _greedy(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, tie_rtol, q, best):  # type: ignore[no-untyped-def]
+    n = v.size
+    for b in nb.prange(_BLOCKS):
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            a0 = sa_ptr[s]
+            a1 = sa_ptr[s + 1]
+            top = -np.inf
+            for k in range(a0, a1):
+                qk = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
+                q[k] = qk
+                if qk > top:
+                    top = qk
+            best[s] = -1
+            slack = tie_rtol * max(1.0, abs(top))
+            for k in range(a0, a1):
+                if q[k] >= top - slack:
+                    best[s] = k
+                    break
+
+
 @nb.njit(cache=True)
 def _gauss_seidel(order, sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, best):  # type: ignore[no-untyped-def]
     sup = 0.0
@@ -121,10 +145,7 @@ def _gauss_seidel(order, sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, 
         bq = 0.0
         bk = -1
         for k in range(sa_ptr[s], sa_ptr[s + 1]):
-            acc = 0.0
-            for j in range(out_ptr[k], out_ptr[k + 1]):
-                acc += out_prob[j] * v[out_next[j]]
-            q = r_pair[k] + gamma * acc
+            q = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
             if bk < 0 or q > bq:
                 bq = q
                 bk = k
@@ -297,6 +318,18 @@ def pair_values(mdp: MDP, r_pair: FloatArray, v: FloatArray) -> FloatArray:
     return q
 
 
+def greedy_pairs(mdp: MDP, r_pair: FloatArray, v: FloatArray, tie_rtol: float) -> tuple[FloatArray, IntArray]:
+    """Q per pair and, per state, the first pair within ``tie_rtol`` (relative) of the best (-1: terminal).
+
+    The compiled form of ``state_max(mdp, q_values(mdp, v), tie_rtol=...)``.
+    """
+    q = np.empty(mdp.n_pairs)
+    best = np.full(mdp.n_states, -1, dtype=np.int64)
+    if v.size:
+        _greedy(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, float(tie_rtol), q, best)
+    return q, best
+
+
 def policy_sweep(mdp: MDP, r_pair: FloatArray, best: IntArray, v: FloatArray, u: FloatArray) -> None:
     r"""u <- T_sigma v in place, sigma given as one pair per state (``-1``: terminal, value 0)."""
     if v.size:
@@ -349,6 +382,7 @@ def sweep_bytes(mdp: MDP) -> int:
 __all__ = [
     "bellman_sweep",
     "gauss_seidel_sweep",
+    "greedy_pairs",
     "pair_rewards",
     "pair_values",
     "policy_sweep",

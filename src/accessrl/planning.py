@@ -425,10 +425,9 @@ Progress = Callable[[float, str], None]
 
 def finish_compiled(mdp: MDP, v: FloatArray, r_pair: FloatArray | None = None, **kw: Any) -> SolveResult:
     """A :class:`SolveResult` for values ``v``: Q by the parallel kernel, greedy policy with ties."""
-    from accessrl.kernels import pair_values
+    from accessrl.kernels import greedy_pairs, pair_rewards
 
-    q = pair_values(mdp, mdp.expected_reward if r_pair is None else r_pair, v)
-    _, best = state_max(mdp, q, tie_rtol=TIE_RTOL)
+    q, best = greedy_pairs(mdp, pair_rewards(mdp) if r_pair is None else r_pair, v, TIE_RTOL)
     return SolveResult(values=v, policy=_policy_from_pairs(mdp, best), q_values=q, **kw)
 
 
