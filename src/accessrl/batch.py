@@ -144,7 +144,7 @@ def spibb(steps: LoggedSteps, *, gamma: float, n_wedge: int, max_iter: int = 100
     free = (counts >= n_wedge) & (counts > 0)
     pi = behavior.copy()
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
         q = _evaluate(pi, counts, r_bar, out_pair, out_next, prob, pairs, gamma)
         new = np.where(boot, behavior, 0.0)
         mass = np.sum(np.where(free, behavior, 0.0), axis=1)

@@ -104,8 +104,10 @@ def count_transitions(steps: LoggedSteps, weights: FloatArray | None = None) -> 
     return TransitionCounts(
         state_names=steps.state_names, action_names=steps.action_names,
         pair_state=(pkeys // a_n).astype(np.int64), pair_action=(pkeys % a_n).astype(np.int64),
-        pair_count=pair_count, out_pair=out_pair.astype(np.int64), out_next=(uniq % s_n).astype(np.int64),
-        out_count=cnt, reward_sum=rsum, reward_sq=rsq, terminal_next=terminal_next, start_counts=start_counts,
+        pair_count=np.asarray(pair_count, dtype=np.float64), out_pair=out_pair.astype(np.int64),
+        out_next=(uniq % s_n).astype(np.int64), out_count=np.asarray(cnt, dtype=np.float64),
+        reward_sum=np.asarray(rsum, dtype=np.float64), reward_sq=np.asarray(rsq, dtype=np.float64),
+        terminal_next=terminal_next, start_counts=start_counts,
     )
 
 

@@ -119,7 +119,6 @@ def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: boo
     straddle = last_dec >= cut
     late_out = (last_out >= cut) & (part < 2) & ~straddle
     req = steps.requester[ptr[:-1]] if e else first
-    earlier_max = np.full(e, -1)
     # a requester's earliest part; any episode in a later part shares the requester
     uniq, inv = np.unique(req, return_inverse=True)
     min_part = np.full(uniq.size, 3)

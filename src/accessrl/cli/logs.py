@@ -93,8 +93,8 @@ def register(app: typer.Typer) -> None:
         policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
     ) -> None:
         """Generate a synthetic, realistic decision log (true propensities logged)."""
-        from accessrl.logsim import LogConfig, simulate_logs, with_abandonment
         from accessrl.loggen import start_us, write_generated, write_generated_file
+        from accessrl.logsim import LogConfig, simulate_logs, with_abandonment
 
         if requests < 1:
             raise ParameterError(f"--requests: expected a positive integer, got {requests}")
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         loaded = store.load_steps(since=None if lo is None else us_to_iso(lo), until=None if hi is None else us_to_iso(hi))
         est = estimate_model(loaded.steps, gamma=gamma, min_support=min_support,
                              low_support=low_support, name=f"estimated from {db}")  # type: ignore[arg-type]
-        est.mdp  # compile once so a bad estimate fails here, not in the reader
+        _ = est.mdp  # compile once so a bad estimate fails here, not in the reader
         save_spec(est.spec, out)
         report = est.report()
         report["pending_decisions"] = loaded.pending

@@ -221,8 +221,8 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
     yield f"rows {first_row}-{first_row + n - 1}", ValidatedChunk(chunk_dec, chunk_out)
     slow = np.flatnonzero(~(dec_ok | out_ok))
     if slow.size:
-        for i, rec in zip(slow, batch.take(pa.array(slow)).to_pylist(), strict=True):
-            yield f"row {first_row + int(i)}", rec
+        for k, rec in zip(slow.tolist(), batch.take(pa.array(slow)).to_pylist(), strict=True):
+            yield f"row {first_row + k}", rec
 
 
 __all__ = ["CANONICAL_TIME", "ValidatedChunk", "split_batch"]

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from accessrl.errors import DataError, ParameterError
@@ -186,8 +188,8 @@ class DecisionLog:
     def _write(self, conn: Connection, d_rows: list[tuple[Any, ...]], o_rows: list[dict[str, Any]],
                key: str | None) -> WriteResult:
         if key is not None:
-            sql = (sa.dialects.sqlite.insert(log_idempotency) if self.dialect == "sqlite"
-                   else sa.dialects.postgresql.insert(log_idempotency)).on_conflict_do_nothing()
+            sql = (sqlite_insert(log_idempotency) if self.dialect == "sqlite"
+                   else pg_insert(log_idempotency)).on_conflict_do_nothing()
             res = conn.execute(sql.returning(log_idempotency.c.key),
                                {"key": key, "decisions": len(d_rows), "outcomes": len(o_rows)})
             if res.first() is None:
@@ -199,8 +201,8 @@ class DecisionLog:
             if o["event_id"] not in here:
                 raise DataError(f"outcome {i}: unknown event id {o['event_id']!r}; expected a logged decision")
             o["episode_id"] = here[o["event_id"]]
-        d, o = self._insert(conn, d_rows, o_rows)
-        return WriteResult(d, len(d_rows) - d, o, len(o_rows) - o, False)
+        n_d, n_o = self._insert(conn, d_rows, o_rows)
+        return WriteResult(n_d, len(d_rows) - n_d, n_o, len(o_rows) - n_o, False)
 
     # ------------------------------------------------------------- ingest
     def ingest(self, path: str | Path, *, fmt: str | None = None, batch_size: int = 50_000) -> IngestResult:
