@@ -162,3 +162,14 @@ def test_constrain_bad_limit_and_weight_are_usage_errors():
 def test_constrain_unknown_limit_component():
     line = one_error_line(runner.invoke(app, ["constrain", "catalog:access-review-deny", "--limit", "speed<=1"]))
     assert "limit 'speed': unknown component" in line
+
+
+def test_audit_simulate_option(root):
+    r = runner.invoke(app, ["audit", "catalog:access-review-deny", "--designs", str(root / "examples/designs.yaml"),
+                            "--simulate", "500", "--seed", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    sims = {x["design"]: x["simulated"] for x in json.loads(r.stdout)["reports"]}
+    assert sims["speed_only"]["episodes"] == 500 and sims["speed_only"]["violations_per_1000"] == 1000
+    line = one_error_line(runner.invoke(app, ["audit", "catalog:access-review-deny", "--designs",
+                                              str(root / "examples/designs.yaml"), "--simulate", "-1"]), code=2)
+    assert "--simulate" in line

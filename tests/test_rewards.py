@@ -226,3 +226,44 @@ def test_parse_limit():
     assert parse_limit(" reviewer_minutes >= 2.5") == Limit("reviewer_minutes", ">=", 2.5)
     with pytest.raises(SpecValueError):
         parse_limit("policy_violation < 0")
+
+
+# ----------------------------------------------------- simulation cross-check
+def test_simulated_rates_agree_with_exact_ones():
+    from accessrl.rewards import simulate_rates
+
+    mdp = access_review_deny()
+    d = RewardDesign("speed_within_policy", SPEED_ONLY, (Limit("policy_violation", "<=", 0), Limit("unfair_denial", "<=", 0.05)))
+    result = audit(mdp, [*LESSON, d], episodes=4000, rng=np.random.default_rng(2024))
+    for r in result.reports:
+        sim = r.simulated
+        assert sim is not None and sim.episodes == 4000 and sim.truncated == 0
+        # exact occupancy figures lie inside the seeded 95% interval (widened by 1.5 for a fixed seed)
+        assert abs(sim.severe_per_1000 - r.severe_per_1000) <= 1.5 * sim.severe_ci + 1e-9
+        assert abs(sim.violations_per_1000 - r.violations_per_1000) <= 1.5 * sim.violations_ci + 1e-9
+    # the randomised constrained policy: 0.05/0.7 of requests denied, 70% of those unfairly
+    r = result.report("speed_within_policy")
+    assert r.severe_per_1000 > 0 and r.simulated.severe_ci > 0
+    with pytest.raises(SpecValueError, match="needs rng"):
+        audit(mdp, LESSON, episodes=10)
+    rates = simulate_rates(mdp, solve(mdp).policy, 100, rng=np.random.default_rng(0))
+    assert rates.violations_per_1000 == 0.0 and rates.severe_per_1000 == 0.0
+
+
+def test_simulated_rates_on_a_random_model(rng):
+    from accessrl.rewards import simulate_rates
+
+    spec = random_spec(rng, n_states=4)
+    for acts in spec["transitions"].values():
+        for outs in acts.values():
+            outs[0]["severe"] = True
+            outs[-1]["components"]["policy_violation"] = 1
+    spec["weights"]["policy_violation"] = 0
+    mdp = compile_spec(spec)
+    probs = uniform_policy(mdp)
+    report = audit(mdp, [RewardDesign("gain", {"gain": 1})]).reports[0]
+    exact_v = 1000 * occupancy(mdp, probs, discount=1.0) @ reweight(mdp, {"policy_violation": 1}).expected_reward
+    sim = simulate_rates(mdp, probs, 3000, rng=np.random.default_rng(5))
+    assert abs(sim.violations_per_1000 - exact_v) <= 1.5 * sim.violations_ci
+    # the optimal policy here may loop for ever (gamma < 1): then the rates are discounted, and say so
+    assert (report.basis == "expected total per request") == report.terminates

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -253,6 +253,18 @@ class Failure:
     rewards: Mapping[str, float]
 
 
+@dataclass(frozen=True)
+class SimulatedRates:
+    """Monte Carlo estimates per 1,000 requests with 95% normal confidence half-widths."""
+
+    episodes: int
+    violations_per_1000: float
+    violations_ci: float
+    severe_per_1000: float
+    severe_ci: float
+    truncated: int
+
+
 @dataclass(frozen=True, eq=False)
 class PolicyAudit:
     """One design's optimal policy measured under every component and every design.
@@ -280,6 +292,7 @@ class PolicyAudit:
     flagged: bool = False
     reason: str = ""
     constrained: bool = False
+    simulated: SimulatedRates | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -365,6 +378,41 @@ def measure_policy(
     return returns, totals, basis, severe_rate, terminates, tuple(failures)
 
 
+def simulate_rates(
+    mdp: MDP, probs: Any, n_episodes: int, *, rng: np.random.Generator, start: Any = None,
+    violation: str = VIOLATION, max_steps: int = 10_000,
+) -> SimulatedRates:
+    r"""Policy violations and severe outcomes per 1,000 requests by simulation, with 95% intervals.
+
+    Counts, per episode, the outcomes with ``violation`` > 0 and the severe outcomes
+    (:func:`accessrl.simulation.simulate`); the interval is
+    :math:`\pm 1.96\, s / \sqrt{n}` on the per-request mean: a cross-check of the exact
+    occupancy figures by a second route (episodes cut at ``max_steps`` count as ``truncated``).
+    """
+    from accessrl.simulation import simulate
+
+    sim = simulate(mdp, probs, n_episodes, rng=rng, start=start, max_steps=max_steps, record=True)
+    ep = sim.episodes
+    assert ep is not None
+    viol = outcome_component(mdp, violation) > 0 if violation in mdp.components else np.zeros(mdp.n_outcomes, bool)
+    severe = np.zeros(mdp.n_outcomes, dtype=bool) if mdp.severe is None else mdp.severe
+    per_ep_v = np.add.reduceat(viol[ep.outcome].astype(np.float64), ep.ptr[:-1]) if ep.outcome.size else np.zeros(0)
+    per_ep_s = np.add.reduceat(severe[ep.outcome].astype(np.float64), ep.ptr[:-1]) if ep.outcome.size else np.zeros(0)
+    empty = np.diff(ep.ptr) == 0
+    per_ep_v[empty] = 0.0
+    per_ep_s[empty] = 0.0
+    n = max(1, per_ep_v.size)
+
+    def half(x: FloatArray) -> float:
+        return float(1000 * 1.96 * x.std(ddof=1) / math.sqrt(n)) if x.size > 1 else float("nan")
+
+    return SimulatedRates(
+        episodes=int(per_ep_v.size), violations_per_1000=float(1000 * per_ep_v.mean()), violations_ci=half(per_ep_v),
+        severe_per_1000=float(1000 * per_ep_s.mean()), severe_ci=half(per_ep_s),
+        truncated=int((~sim.terminated).sum()),
+    )
+
+
 def audit(
     mdp: MDP,
     designs: Sequence[RewardDesign],
@@ -373,12 +421,17 @@ def audit(
     violation: str = VIOLATION,
     delay: str = DELAY,
     load: str = LOAD,
+    episodes: int = 0,
+    rng: np.random.Generator | None = None,
 ) -> Audit:
     """Solve each design and measure its policy under every component and design (see module docstring).
 
     ``violation``, ``delay`` and ``load`` name the components read as the policy-violation
     indicator, the delay and the reviewer load (``nan`` where the model lacks them).
+    ``episodes`` > 0 (with ``rng``) adds simulated rates with 95% intervals beside the exact ones.
     """
+    if episodes and rng is None:
+        raise SpecValueError("audit: simulating episodes needs rng (a numpy Generator)")
     if not designs:
         raise SpecValueError("designs: expected at least one design")
     names = [d.name for d in designs]
@@ -407,6 +460,8 @@ def audit(
             terminates=terminates,
             shortcuts=tuple(_pair_label(mdp, int(k)) for k in np.flatnonzero(shortcut & used)),
             rare_failures=failures, constrained=bool(d.limits),
+            simulated=simulate_rates(mdp, probs, episodes, rng=rng, start=s0, violation=violation)
+            if episodes and rng is not None else None,
         ))
     return Audit(model=mdp.name, designs=checked, reports=tuple(_flag(mdp, reports)), start=mdp.state_names[s0])
 
@@ -514,6 +569,7 @@ __all__ = [
     "PolicyAudit",
     "REWARD",
     "RewardDesign",
+    "SimulatedRates",
     "audit",
     "check_design",
     "component_names",
@@ -525,6 +581,7 @@ __all__ = [
     "parse_limit",
     "reweight",
     "shortcut_pairs",
+    "simulate_rates",
     "spec_design",
     "start_distribution",
     "state_visits",

@@ -36,6 +36,11 @@ def _report_json(mdp: MDP, r: PolicyAudit) -> dict[str, Any]:
             for f in r.rare_failures
         ],
         "policy": _policy_json(mdp, r.policy),
+        "simulated": None if r.simulated is None else {
+            "episodes": r.simulated.episodes, "violations_per_1000": r.simulated.violations_per_1000,
+            "violations_ci": r.simulated.violations_ci, "severe_per_1000": r.simulated.severe_per_1000,
+            "severe_ci": r.simulated.severe_ci, "truncated": r.simulated.truncated,
+        },
     }
 
 
@@ -87,6 +92,8 @@ def register(app: typer.Typer) -> None:
         start: str = typer.Option(None, "--start", help="Start state (default: the spec's start)."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
         plot: str = typer.Option(None, "--plot", help="Write a bar chart of returns and harm rates (PNG)."),
+        simulate: int = typer.Option(0, "--simulate", help="Also simulate N episodes per design (95% intervals)."),
+        seed: int = typer.Option(0, "--seed", help="Seed for --simulate."),
     ) -> None:
         """Solve each reward design and measure its policy under every component; flag shortcuts."""
         from accessrl.rewards import audit
@@ -94,7 +101,9 @@ def register(app: typer.Typer) -> None:
 
         mdp = load_model_arg(spec)
         ds = designs_from_mapping(read_mapping_file(designs, what="designs"), source=designs)
-        result = audit(mdp, ds, start=start)
+        if simulate < 0:
+            raise ParameterError(f"--simulate: expected a number of episodes >= 0, got {simulate}")
+        result = audit(mdp, ds, start=start, episodes=simulate, rng=np.random.default_rng(seed) if simulate else None)
         if plot:
             _plot(result, plot)
         if json_out:
@@ -118,6 +127,11 @@ def register(app: typer.Typer) -> None:
             ["reviewer load (minutes)", *[r.reviewer_load for r in reps]],
             ["audit", *["FLAGGED" if r.flagged else "ok" for r in reps]],
         ]
+        if simulate:
+            rows.insert(-1, ["simulated violations / 1,000", *[
+                f"{r.simulated.violations_per_1000:.4g} ± {r.simulated.violations_ci:.2g}" if r.simulated else "" for r in reps]])
+            rows.insert(-1, ["simulated severe / 1,000", *[
+                f"{r.simulated.severe_per_1000:.4g} ± {r.simulated.severe_ci:.2g}" if r.simulated else "" for r in reps]])
         print_table("each design's optimal policy, measured under every design", ["", *names], rows)
         for r in result.reports:
             if r.flagged:
