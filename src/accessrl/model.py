@@ -269,9 +269,15 @@ class MDP:
 
 
 def segment_sum(values: FloatArray, ptr: IntArray) -> FloatArray:
-    """Sum ``values`` over the segments ``ptr[k]:ptr[k+1]`` (empty segments give 0)."""
-    csum = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
-    out: FloatArray = csum[ptr[1:]] - csum[ptr[:-1]]
+    """Sum ``values`` over the segments ``ptr[k]:ptr[k+1]`` (empty segments give 0).
+
+    Summed segment by segment (a difference of running totals would lose digits once the
+    total grows: ~1e-11 per pair on a 40k-state workflow, amplified by 1/(1-gamma) in V).
+    """
+    out: FloatArray = np.zeros(ptr.size - 1)
+    nonempty = ptr[1:] > ptr[:-1]
+    if nonempty.any():
+        out[nonempty] = np.add.reduceat(np.asarray(values, dtype=np.float64), ptr[:-1][nonempty])
     return out
 
 
