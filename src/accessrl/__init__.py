@@ -21,6 +21,7 @@ from accessrl.errors import (
     PolicyError,
     SpecError,
 )
+from accessrl.learning import LearningResult, learn
 from accessrl.model import MDP, compile_spec, spec_from_mdp
 from accessrl.planning import (
     Backup,
@@ -38,6 +39,7 @@ from accessrl.planning import (
 from accessrl.policies import policy_from_mapping, policy_names, uniform_policy
 from accessrl.returns import discounted_return, rewards_to_go
 from accessrl.sensitivity import probability_sweep
+from accessrl.simulation import Simulation, simulate
 
 __version__ = "0.1.0"
 
@@ -45,11 +47,13 @@ __all__ = [
     "MDP",
     "AccessRLError",
     "Backup",
+    "LearningResult",
     "ModelError",
     "NotTerminatingError",
     "ParameterError",
     "PolicyError",
     "PolicyEvaluation",
+    "Simulation",
     "SolveResult",
     "SpecError",
     "bellman_backup",
@@ -57,6 +61,7 @@ __all__ = [
     "compile_spec",
     "discounted_return",
     "greedy_policy",
+    "learn",
     "modified_policy_iteration",
     "policy_evaluation",
     "policy_from_mapping",
@@ -65,6 +70,7 @@ __all__ = [
     "probability_sweep",
     "q_values",
     "rewards_to_go",
+    "simulate",
     "solve",
     "spec_from_mdp",
     "uniform_policy",
