@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from accessrl.catalog import access_review_abandonment, access_review_abandonment_spec
@@ -19,7 +21,7 @@ from accessrl.learning import (
     one_state_bandit,
     unsafe_mask,
 )
-from accessrl.model import compile_spec
+from accessrl.model import MDP, compile_spec
 from accessrl.planning import policy_iteration
 from accessrl.simulation import simulate
 
@@ -292,3 +294,30 @@ def test_fast_engine_respects_a_buffered_half_and_other_bit_generators():
     c = learn(mdp, rng=np.random.Generator(np.random.MT19937(8)), **kw)
     d = learn(mdp, rng=np.random.Generator(np.random.MT19937(8)), engine="fast", **kw)
     np.testing.assert_array_equal(c.q, d.q)
+
+
+def test_cli_epsilon_schedule_and_bad_plot_name(tmp_path):
+    r = runner.invoke(app, ["learn", "catalog:access-review-abandonment", "--episodes", "4000", "--json",
+                            "--epsilon", "1.0", "--epsilon-schedule", "exponential", "--epsilon-end", "0.01"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["policy"]["new_request"] == "human_review"
+    r = runner.invoke(app, ["learn", "catalog:access-review", "--episodes", "10", "--epsilon-end", "3"])
+    assert r.exit_code == 2 and "--epsilon-end" in one_error_line(r)
+    r = runner.invoke(app, ["learn", "catalog:access-review", "--episodes", "10", "--plot", str(tmp_path / "c.txt")])
+    assert r.exit_code == 2 and ".png" in one_error_line(r)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 3), st.integers(0, 2**31), st.sampled_from(ALGORITHMS),
+       st.floats(0.0, 1.0))
+def test_engines_agree_on_random_models(n_states, n_actions, seed, algorithm, epsilon):
+    # Random dense models (every state continuing, so episodes end by truncation).
+    g = np.random.default_rng(seed)
+    P = g.dirichlet(np.ones(n_states), size=(n_actions, n_states))
+    R = g.normal(size=(n_states, n_actions)).round(2)
+    mdp = MDP.from_arrays(P, R, 0.9)
+    kw = dict(episodes=30, algorithm=algorithm, epsilon=epsilon, max_steps=25, start=int(g.integers(n_states)))
+    a = learn(mdp, rng=np.random.default_rng(seed), **kw)
+    b = learn(mdp, rng=np.random.default_rng(seed), engine="fast", **kw)
+    np.testing.assert_array_equal(a.q, b.q)
+    assert a.truncated == b.truncated == 30

@@ -28,7 +28,7 @@ class LearnRequest:
     mdp: MDP
     algorithm: str
     episodes: int
-    epsilon: float
+    epsilon: Any
     seed: int
     step_size: str
     omega: float
@@ -201,7 +201,10 @@ def register(app: typer.Typer) -> None:
         spec: str = typer.Argument(..., help="Workflow spec (YAML/JSON), binary .npz, or catalog:NAME."),
         algorithm: str = typer.Option("q-learning", "--algorithm", "-a", help=f"One of {', '.join(ALGORITHMS)}."),
         episodes: int = typer.Option(20_000, "--episodes", "-n", help="Number of episodes."),
-        epsilon: float = typer.Option(0.15, "--epsilon", "-e", help="Exploration rate in [0, 1]."),
+        epsilon: float = typer.Option(0.15, "--epsilon", "-e", help="Exploration rate in [0, 1] (the schedule's start)."),
+        schedule: str = typer.Option("constant", "--epsilon-schedule",
+                                     help="constant, linear or exponential decay to --epsilon-end over the run."),
+        epsilon_end: float = typer.Option(0.01, "--epsilon-end", help="Final exploration rate of a decaying schedule."),
         seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
         step_size: str = typer.Option("visits", "--step-size", help="visits (n^-omega), 1/n, or a constant in (0, 1]."),
         omega: float = typer.Option(0.6, "--omega", help="Exponent of the visits step size."),
@@ -219,6 +222,15 @@ def register(app: typer.Typer) -> None:
         _check_common(episodes, seed)
         if not 0.0 <= epsilon <= 1.0:
             raise ParameterError(f"--epsilon: expected a number in [0, 1], got {epsilon}")
+        if not 0.0 <= epsilon_end <= 1.0:
+            raise ParameterError(f"--epsilon-end: expected a number in [0, 1], got {epsilon_end}")
+        if schedule not in ("constant", "linear", "exponential"):
+            raise ParameterError(f"--epsilon-schedule: expected constant, linear or exponential, got {schedule!r}")
+        eps: Any = epsilon
+        if schedule != "constant":
+            from accessrl.learning import EpsilonSchedule
+
+            eps = EpsilonSchedule(schedule, epsilon, epsilon_end, episodes)
         if engine not in ("auto", "reference", "fast"):
             raise ParameterError(f"--engine: expected auto, reference or fast, got {engine!r}")
         for item in never_explore or []:
@@ -227,7 +239,7 @@ def register(app: typer.Typer) -> None:
         mdp = load_model_arg(spec)
         with DelayedProgress(f"{algorithm} on {mdp.name}") as bar:
             req = LearnRequest(
-                mdp=mdp, algorithm=algorithm, episodes=episodes, epsilon=epsilon, seed=seed, step_size=step_size,
+                mdp=mdp, algorithm=algorithm, episodes=episodes, epsilon=eps, seed=seed, step_size=step_size,
                 omega=omega, max_steps=max_steps, never_explore=tuple(never_explore or ()), safe=not allow_unsafe,
                 engine=engine, progress=lambda done, total: bar(done / total, f"{done}/{total} episodes"),
             )
