@@ -33,6 +33,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.routing import Route
 
 from accessrl.model import MDP, spec_from_mdp
 from accessrl.service import store as st
@@ -477,6 +478,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
             return svc.add_event(request_id, body, idem_key(request, f"event:{request_id}"),
                                  hashlib.sha256(raw).hexdigest())
         return await guarded(request, work)
+
+    async def open_request_direct(request: Request) -> Response:
+        return await open_request(request)
+
+    async def add_event_direct(request: Request) -> Response:
+        return await add_event(request.path_params["request_id"], request)
+
+    # The two write endpoints also run as plain Starlette routes placed first: the same handlers
+    # without FastAPI's per-call dependency resolution (about a quarter of a decision's CPU).
+    # The FastAPI declarations above stay, for the OpenAPI schema.
+    app.router.routes[0:0] = [Route("/v1/requests", open_request_direct, methods=["POST"]),
+                              Route("/v1/requests/{request_id}/events", add_event_direct, methods=["POST"])]
 
     @app.get("/v1/requests/{request_id}")
     async def get_request(request_id: str, request: Request) -> Response:
