@@ -267,3 +267,28 @@ def test_simulated_rates_on_a_random_model(rng):
     assert abs(sim.violations_per_1000 - exact_v) <= 1.5 * sim.violations_ci
     # the optimal policy here may loop for ever (gamma < 1): then the rates are discounted, and say so
     assert (report.basis == "expected total per request") == report.terminates
+
+
+def test_example_files_match_the_catalog(root):
+    from accessrl.specfile import load_model, read_mapping_file
+
+    spec_model, catalog_model = load_model(root / "examples/access_review_deny.yaml"), access_review_deny()
+    np.testing.assert_allclose(spec_model.out_reward, catalog_model.out_reward)
+    np.testing.assert_array_equal(spec_model.out_prob, catalog_model.out_prob)
+    for c in COMPONENTS:
+        np.testing.assert_allclose(spec_model.components[c], catalog_model.components[c])
+    np.testing.assert_array_equal(spec_model.severe, catalog_model.severe)
+    designs = designs_from_mapping(read_mapping_file(root / "examples/designs.yaml"))
+    assert [d.name for d in designs] == ["speed_only", "outcome_aware", "speed_within_policy"]
+    assert dict(designs[0].weights) == SPEED_ONLY
+    assert {c: w for c, w in OUTCOME_AWARE.items() if w} == dict(designs[1].weights)
+
+
+def test_results_are_frozen_dataclasses():
+    import dataclasses
+
+    from accessrl import constrained, rewards
+
+    for cls in (rewards.RewardDesign, rewards.Limit, rewards.PolicyAudit, rewards.Audit, rewards.Failure,
+                rewards.SimulatedRates, constrained.ConstrainedResult, constrained.ConstraintReport):
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
