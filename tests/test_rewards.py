@@ -292,3 +292,14 @@ def test_results_are_frozen_dataclasses():
     for cls in (rewards.RewardDesign, rewards.Limit, rewards.PolicyAudit, rewards.Audit, rewards.Failure,
                 rewards.SimulatedRates, constrained.ConstrainedResult, constrained.ConstraintReport):
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
+
+
+def test_reward_in_a_reweighted_model_still_means_the_specs_reward():
+    from accessrl.constrained import constrained_solve
+
+    mdp = access_review_abandonment()
+    doubled = reweight(mdp, {"reward": 2})
+    np.testing.assert_array_equal(reweight(doubled, {"reward": 1}).out_reward, mdp.out_reward)
+    # a limit on "reward" bounds the spec's return (54 at best), whatever the design's scale
+    res = constrained_solve(doubled, [Limit("reward", ">=", 54)])
+    assert res.value == pytest.approx(108) and res.constraints[0].value == pytest.approx(54)

@@ -174,7 +174,12 @@ def reweight(mdp: MDP, design: RewardDesign | Mapping[str, float]) -> MDP:
     reward = np.zeros(mdp.n_outcomes)
     for c, w in d.weights.items():
         reward = reward + w * outcome_component(mdp, c)
-    return replace(mdp, out_reward=reward, weights={c: w for c, w in d.weights.items() if c != REWARD})
+    # Keep the original scalar reward reachable as the component "reward", so limits and later
+    # re-weightings of the new model still mean the spec's own reward.
+    comps = dict(mdp.components)
+    comps.setdefault(REWARD, mdp.out_reward)
+    return replace(mdp, out_reward=reward, components=comps,
+                   weights={c: w for c, w in d.weights.items() if c != REWARD})
 
 
 # ------------------------------------------------------------- occupancy
@@ -351,7 +356,7 @@ def measure_policy(
 ) -> tuple[dict[str, float], dict[str, float], str, float, bool, tuple[Failure, ...]]:
     """Returns under each design, component totals, basis, severe per request, termination, failures."""
     x_disc = occupancy(mdp, probs, mu0)
-    returns = {d.name: float(x_disc @ pair_component(reweight(mdp, d), REWARD)) for d in designs}
+    returns = {d.name: float(x_disc @ reweight(mdp, d).expected_reward) for d in designs}
     bad = improper_states(mdp, probs)
     terminates = not bool(np.any(mu0[bad] > 0))
     if terminates:
