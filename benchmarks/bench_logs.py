@@ -28,7 +28,7 @@ timed on the first 200,000 decisions and scaled linearly.
 Medians of ``--repeats`` runs; wall and CPU time (``time.process_time``) are both shown
 because other work may share the machine.
 
-Usage: ``python benchmarks/bench_logs.py [--requests 300000] [--decisions 10000000] [--repeats 3] [--quick]``.
+Usage: ``python benchmarks/bench_logs.py [--requests 100000] [--decisions 10000000] [--repeats 3] [--quick]``.
 Writes ``benchmarks/results/logs.md`` and ``logs.json``.
 """
 
@@ -263,7 +263,7 @@ def bench_estimators(decisions: int, repeats: int, tmp: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------ report
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=300_000)
+    ap.add_argument("--requests", type=int, default=100_000)
     ap.add_argument("--decisions", type=int, default=10_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true")

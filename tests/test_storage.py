@@ -359,3 +359,20 @@ def test_parquet_fast_path_keeps_good_rows_and_names_bad_ones(make_log, tmp_path
     assert any("row 6" in t and "decided_at: expected an ISO 8601 timestamp" in t for t in text)
     assert any("row 8" in t and "differs from action_probabilities" in t for t in text)
     assert (res.decisions_inserted, res.outcomes_inserted) == (2, 1)
+
+
+def test_features_recorded_after_the_decision_reach_the_leakage_check(make_log):
+    from accessrl.offline import temporal_split
+    from accessrl.storage import iso_to_us
+
+    log = make_log()
+    days = ["2026-01-05", "2026-01-06", "2026-01-07"]
+    decisions = [_decision(f"e{i}", episode_id=f"r{i}", requester_id=f"u{i}", decided_at=f"{d}T09:00:00Z")
+                 for i, d in enumerate(days)]
+    decisions[2]["features"] = {"recorded_at": "2026-01-08T00:00:00Z", "stale": True}
+    outcomes = [_outcome(f"e{i}", occurred_at=f"{d}T10:00:00Z") for i, d in enumerate(days)]
+    log.write(decisions, outcomes)
+    steps = log.load_steps().steps
+    assert steps.features_at[2] == iso_to_us(["2026-01-08T00:00:00.000000+00:00"])[0]
+    cut = iso_to_us(["2026-01-06T00:00:00.000000+00:00", "2026-01-07T00:00:00.000000+00:00"])
+    assert temporal_split(steps, (int(cut[0]), int(cut[1]))).leakage.late_features == 1
