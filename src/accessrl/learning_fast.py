@@ -343,7 +343,9 @@ class FastEngine:
         ep = first
         while ep < last:
             before = bg.state
-            raw = bg.random_raw(self.block)
+            # no more than the rest of the run could use (5 per step, 1 per episode)
+            most_draws = (last - ep) * (5 * p.max_steps + 1) + self.margin
+            raw = bg.random_raw(min(self.block, most_draws))
             ctl = np.array([0, int(before["has_uint32"]), int(before["uinteger"])], dtype=np.int64)
             if p.step.kind == "visits":
                 # Grow the table with the counts actually reached (counts beyond it call pow).
