@@ -3,7 +3,9 @@
 * ``accessrl learn SPEC --algorithm reinforce`` — registered in ``accessrl learn``'s
   algorithm table (leave-one-out baseline; ``reinforce-none``, ``reinforce-mean``,
   ``reinforce-loo``, ``reinforce-value`` pick another baseline, since ``learn`` has no
-  ``--baseline`` flag);
+  ``--baseline`` flag).  There ``--step-size`` is the constant ascent step (learn's
+  default schedule ``visits`` means 0.01), batches hold 16 episodes, and ``--epsilon``
+  is not used: REINFORCE explores through its own softmax policy;
 * ``accessrl reinforce SPEC --baseline none|mean|loo|value`` — the same learner with
   all its settings;
 * ``accessrl llm demo [--algorithm rloo|grpo|ppo] [--beta B ...] [--seed S] [--plot FILE.png]``.
@@ -76,6 +78,7 @@ def _learn_runner(baseline: str) -> _learning.Runner:
             seed=req.seed, max_steps=req.max_steps,
             progress=(lambda d, t: req.progress(d * DEFAULT_BATCH, t * DEFAULT_BATCH)) if req.progress else None,
         )
+        extra["note"] = "REINFORCE explores through its softmax policy; --epsilon is not used"
         return _learning.LearnReport(
             algorithm=req.algorithm, policy=most_probable_actions(req.mdp, res.probabilities),
             episode_returns=res.episode_returns, extra=extra,
