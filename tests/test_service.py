@@ -394,3 +394,15 @@ def test_serve_refuses_bad_settings(tmp_path: Path) -> None:
     r = runner.invoke(cli_app, [*base, "--epsilon", "1.5"])
     assert r.exit_code == 2 and "--epsilon" in r.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_documented_routes_answer_like_the_fast_path(tmp_path: Path) -> None:
+    c = make_client(tmp_path)
+    c.app.user_middleware.clear()  # type: ignore[attr-defined]  # before the first call builds the stack
+    r = c.post("/v1/requests", json={"requester_id": "u"}, headers=AUTH)
+    assert r.status_code == 201 and r.json()["decision"]["action"] == "human_review"
+    rid = r.json()["request_id"]
+    r = c.post(f"/v1/requests/{rid}/events", json={"kind": "review_outcome"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["decision"]["action"] == "approve_rotation"
+    assert c.post("/v1/requests", content=b"x" * 20_000, headers=AUTH).status_code == 413
+    assert c.post("/v1/requests", json={"requester_id": "u"}).status_code == 401
