@@ -1,0 +1,206 @@
+"""Solvers that scale: compiled kernels vs readable code, SCCs, topological VI, agreement and error bounds."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from typer.testing import CliRunner
+
+from accessrl.catalog import CATALOG, access_review_spec
+from accessrl.cli import app
+from accessrl.kernels import (
+    bellman_sweep,
+    gauss_seidel_sweep,
+    greedy_pairs,
+    pair_rewards,
+    pair_values,
+    policy_sweep,
+    strong_components,
+    sweep_bytes,
+)
+from accessrl.model import compile_spec
+from accessrl.planning import (
+    SOLVERS,
+    TIE_RTOL,
+    choose_method,
+    policy_evaluation,
+    policy_iteration,
+    q_values,
+    solve,
+    state_max,
+)
+from accessrl.topological import topological_value_iteration
+from accessrl.workflows import access_review_workflow, rand
+from gridworlds import random_sparse
+
+runner = CliRunner()
+SMALL = dict(max_days=4, max_reminders=1, queue_capacity=3, max_escalation=1)
+ALL = list(SOLVERS)
+
+
+def reference(mdp):
+    """V* by policy iteration, polished by an exact (sparse LU) evaluation of its policy."""
+    return policy_evaluation(mdp, policy_iteration(mdp).policy).values
+
+
+def models():
+    yield "access-review", CATALOG["access-review"]()
+    yield "access-review-abandonment", CATALOG["access-review-abandonment"]()
+    yield "workflow", access_review_workflow(**SMALL)
+    yield "workflow-cyclic", access_review_workflow(cyclic=True, **SMALL)
+    yield "workflow-cyclic-g0.9", access_review_workflow(cyclic=True, gamma=0.9, **SMALL)
+    for seed, gamma in ((0, 0.5), (1, 0.9), (2, 0.99)):
+        yield f"rand-{gamma}", rand(300, 4, 6, gamma=gamma, rng=np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        yield f"random-sparse-{gamma}", random_sparse(rng, S=40, A=3, k=4, gamma=gamma)
+
+
+MODELS = list(models())
+
+
+@pytest.mark.parametrize("name, mdp", MODELS, ids=[m[0] for m in MODELS])
+def test_all_methods_agree(name, mdp):
+    ref = reference(mdp)
+    for method in [*ALL, "auto"]:
+        res = solve(mdp, method, tol=1e-10)
+        assert np.max(np.abs(res.values - ref)) <= 1e-8, method
+        assert res.q_values.shape == (mdp.n_pairs,)
+        # the policy is greedy for the values (ties within rounding allowed)
+        q = q_values(mdp, ref)
+        best, _ = state_max(mdp, q)
+        chosen = res.policy >= 0
+        pairs = [mdp.pair_index(int(s), int(res.policy[s])) for s in np.flatnonzero(chosen)]
+        assert np.allclose(q[pairs], best[chosen], atol=1e-7), method
+
+
+@pytest.mark.parametrize("tol", [1e-2, 1e-4, 1e-6])
+@pytest.mark.parametrize("name, mdp", [m for m in MODELS if m[0] in ("workflow-cyclic", "rand-0.9", "rand-0.99")],
+                         ids=lambda x: x if isinstance(x, str) else "")
+def test_error_bounds_hold(name, mdp, tol):
+    ref = reference(mdp)
+    for method in ALL:
+        res = solve(mdp, method, tol=tol)
+        err = np.max(np.abs(res.values - ref))
+        assert err <= tol, (method, err)
+        if method not in ("policy-iteration",):
+            assert res.error_bound <= tol and err <= res.error_bound + 1e-12, (method, err, res.error_bound)
+
+
+def test_acyclic_is_exact_in_one_pass():
+    mdp = access_review_workflow(**SMALL)
+    res = topological_value_iteration(mdp, tol=1e-2)
+    assert res.error_bound == 0.0 and res.extra["cyclic_components"] == 0 and res.extra["sweeps"] == 0
+    assert np.max(np.abs(res.values - reference(mdp))) <= 1e-10
+
+
+def test_self_loops_solved_exactly():
+    # one state with a self-loop: V = max(r_stay / (1 - gamma p), r_go) = max(1 / (1 - 0.9 * 0.5), 1.5)
+    spec = {"gamma": 0.9, "terminal": ["end"], "transitions": {"s": {
+        "stay": [{"next": "s", "p": 0.5, "reward": 1}, {"next": "end", "p": 0.5, "reward": 1}],
+        "go": {"next": "end", "reward": 1.5}}}}
+    res = topological_value_iteration(compile_spec(spec))
+    assert res.values[0] == pytest.approx(1 / (1 - 0.45), abs=1e-14) and res.error_bound == 0.0
+
+
+def test_gamma_one_topological():
+    mdp = access_review_workflow(gamma=1.0, **SMALL)
+    res = topological_value_iteration(mdp)
+    assert res.error_bound == 0.0
+    assert np.max(np.abs(res.values - reference(mdp))) <= 1e-9
+    cyc = access_review_workflow(cyclic=True, gamma=1.0, max_days=2, max_reminders=0, queue_capacity=2, max_escalation=0)
+    res = topological_value_iteration(cyc, tol=1e-9)
+    assert np.max(np.abs(res.values - reference(cyc))) <= 1e-8
+
+
+@pytest.mark.parametrize("name, mdp", MODELS[2:6], ids=[m[0] for m in MODELS[2:6]])
+def test_strong_components_match_scipy_and_are_ordered(name, mdp):
+    comp, order, ptr = strong_components(mdp)
+    src = np.repeat(mdp.sa_state, np.diff(mdp.out_ptr))
+    graph = sp.csr_matrix((np.ones(src.size), (src, mdp.out_next)), shape=(mdp.n_states,) * 2)
+    n, labels = connected_components(graph, directed=True, connection="strong")
+    assert ptr.size - 1 == n
+    # same partition: each of our components maps to exactly one scipy label and back
+    pairs = set(zip(comp.tolist(), labels.tolist()))
+    assert len(pairs) == n
+    assert (comp[mdp.out_next] <= comp[src]).all()  # edges lead to components solved earlier
+    assert np.array_equal(np.sort(order), np.arange(mdp.n_states))
+    assert (comp[order] == np.repeat(np.arange(n), np.diff(ptr))).all()
+
+
+def test_kernels_match_readable_code():
+    mdp = access_review_workflow(cyclic=True, **SMALL)
+    v = np.random.default_rng(0).normal(size=mdp.n_states)
+    v[mdp.terminal] = 0.0
+    r = pair_rewards(mdp)
+    assert np.allclose(r, mdp.expected_reward, atol=1e-12)
+    q = q_values(mdp, v)
+    assert np.allclose(pair_values(mdp, r, v), q, atol=1e-12)
+    u = np.empty_like(v)
+    best = np.empty(mdp.n_states, dtype=np.int64)
+    hi, lo, sup = bellman_sweep(mdp, r, v, u, best)
+    tv, first = state_max(mdp, q)
+    assert np.allclose(u, tv, atol=1e-12) and np.array_equal(best, first)
+    assert hi == pytest.approx(np.max(tv - v)) and lo == pytest.approx(np.min(tv - v)) and sup == pytest.approx(np.max(np.abs(tv - v)))
+    qq, tied = greedy_pairs(mdp, r, v, TIE_RTOL)
+    assert np.array_equal(tied, state_max(mdp, q, tie_rtol=TIE_RTOL)[1])
+    # policy sweep = r_sigma + gamma P_sigma v
+    w = np.empty_like(v)
+    policy_sweep(mdp, r, best, v, w)
+    ok = best >= 0
+    assert np.allclose(w[ok], q[best[ok]]) and (w[~ok] == 0).all()
+    # Gauss-Seidel: each state uses the newest values, in order
+    order = np.arange(mdp.n_states)[::-1].copy()
+    g = v.copy()
+    gauss_seidel_sweep(mdp, r, order, g, best)
+    ref = v.copy()
+    for s in order:
+        lo_, hi_ = mdp.sa_ptr[s], mdp.sa_ptr[s + 1]
+        if hi_ > lo_:
+            ref[s] = max(r[k] + mdp.gamma * sum(p * ref[n] for n, p, _ in mdp.outcomes(k)) for k in range(lo_, hi_))
+    assert np.allclose(g, ref, atol=1e-12)
+    assert sweep_bytes(mdp) > mdp.out_next.nbytes + mdp.out_prob.nbytes
+
+
+def test_auto_says_what_and_why():
+    small = CATALOG["access-review"]()
+    assert choose_method(small)[0] == "policy-iteration"
+    big_acyclic = access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
+    assert big_acyclic.n_states > 2000
+    method, why, _ = choose_method(big_acyclic)
+    assert method == "topological" and "acyclic" in why
+    cyclic = access_review_workflow(cyclic=True, max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
+    method, why, _ = choose_method(cyclic)
+    assert method == "topological" and "Gauss-Seidel" in why
+    r = rand(2500, 2, 5, gamma=0.9, rng=np.random.default_rng(0))
+    method, why, _ = choose_method(r)
+    assert method == "compiled-mpi" and "one component" in why
+    res = solve(r)
+    assert res.method == "compiled-mpi" and res.note == why and res.error_bound <= 1e-6
+
+
+def test_progress_is_reported():
+    seen = []
+    solve(rand(2500, 2, 5, gamma=0.9, rng=np.random.default_rng(0)), progress=lambda f, m: seen.append((f, m)))
+    assert seen and all(np.isnan(f) or 0.0 <= f <= 1.0 for f, _ in seen) and seen[-1][0] == 1.0
+    seen.clear()
+    solve(access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1),
+          progress=lambda f, m: seen.append((f, m)))
+    assert seen[-1][0] == 1.0 and "components" in seen[-1][1]
+
+
+def test_cli_methods_and_json(tmp_path):
+    for method in ("topological", "compiled-mpi", "krylov-mpi", "gauss-seidel", "krylov-policy-iteration"):
+        r = runner.invoke(app, ["solve", "catalog:access-review-abandonment", "--method", method, "--json"])
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["method"] == method and out["values"]["new_request"] == pytest.approx(54.0)
+    r = runner.invoke(app, ["solve", "catalog:access-review-workflow"])
+    assert r.exit_code == 0 and "topological" in r.output and "more rows" in r.output
+
+
+def test_default_value_iteration_stays_synchronous():
+    # the lesson prints Jacobi sweeps: value_iteration must not switch to Gauss-Seidel
+    res = solve(compile_spec(access_review_spec()), "value-iteration")
+    assert res.iterations == 3 and res.method == "value-iteration"
