@@ -28,10 +28,11 @@ CANONICAL_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"
 
 @dataclass(frozen=True, eq=False)
 class ValidatedChunk:
-    """Rows already validated: decision row tuples and outcome row dicts (with where they came from)."""
+    """Rows already validated: decision row tuples and outcome row tuples in
+    :data:`~accessrl.storage.schema.OUTCOME_COLUMNS` order (with where they came from)."""
 
     decisions: list[tuple[Any, ...]]
-    outcomes: list[tuple[str, dict[str, Any]]]
+    outcomes: list[tuple[str, tuple[Any, ...]]]
 
     def __len__(self) -> int:
         return len(self.decisions) + len(self.outcomes)
@@ -178,7 +179,7 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
         out_ok[:] = False
 
     chunk_dec: list[tuple[Any, ...]] = []
-    chunk_out: list[tuple[str, dict[str, Any]]] = []
+    chunk_out: list[tuple[str, tuple[Any, ...]]] = []
     if dec_ok.any():
         sub = batch.take(pa.array(np.flatnonzero(dec_ok)))
         cols = []
@@ -197,27 +198,41 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
         rows = np.flatnonzero(out_ok)
         sub = batch.take(pa.array(rows))
         m = sub.num_rows
-        get = {c: (sub.column(c).to_pylist() if c in names else [None] * m) for c in OUTCOME_COLUMNS}
         jcache: dict[Any, bool] = {}
         for c in ("reward_components", "details"):
-            okj = [v is None or v == "" or hit for v, hit in zip(get[c], _json_object_ok(get[c], jcache), strict=True)]
-            if not all(okj):
-                bad = rows[~np.array(okj)]
-                out_ok[bad] = False
+            if c in names:
+                vals = sub.column(c).to_pylist()
+                okj = [v is None or v == "" or hit for v, hit in zip(vals, _json_object_ok(vals, jcache), strict=True)]
+                if not all(okj):
+                    out_ok[rows[~np.array(okj)]] = False
         keep = out_ok[rows]
-        for i in range(m):
-            if not keep[i]:
+        if not keep.all():
+            rows = rows[keep]
+            sub = batch.take(pa.array(rows))
+            m = sub.num_rows
+        cols = []
+        for c in OUTCOME_COLUMNS:
+            if c not in names or str(sub.column(c).type) == "null":
+                if c == "outcome_key":
+                    cols.append(pc.binary_join_element_wise(sub.column("event_id"), sub.column("kind"),
+                                                            sub.column("occurred_at"), ":").to_pylist())
+                else:
+                    filler: list[Any] = [False if c in ("severe", "truncated") else None] * m
+                    cols.append(filler)
                 continue
-            o = {c: get[c][i] for c in OUTCOME_COLUMNS}
-            o["episode_id"] = o["episode_id"] or None
-            o["severe"] = bool(o["severe"])
-            o["truncated"] = bool(o["truncated"])
-            for c in ("reward_components", "details", "evidence_received_at", "next_state"):
-                if o[c] == "":
-                    o[c] = None
-            if not o["outcome_key"]:
-                o["outcome_key"] = f"{o['event_id']}:{o['kind']}:{o['occurred_at']}"
-            chunk_out.append((f"row {first_row + int(rows[i])}", o))
+            col_c = sub.column(c)
+            if c in ("severe", "truncated"):
+                col_c = pc.fill_null(col_c, False)
+            elif c == "outcome_key":
+                fallback = pc.binary_join_element_wise(sub.column("event_id"), sub.column("kind"),
+                                                       sub.column("occurred_at"), ":")
+                given = pc.fill_null(pc.not_equal(col_c, ""), False)
+                col_c = pc.if_else(given, col_c, fallback)
+            elif pa.types.is_string(col_c.type):
+                col_c = pc.if_else(pc.fill_null(pc.equal(col_c, ""), False), pa.scalar(None, pa.string()), col_c)
+            cols.append(col_c.to_pylist())
+        labels = [f"row {first_row + r}" for r in rows.tolist()]
+        chunk_out = list(zip(labels, zip(*cols, strict=True), strict=True))
     yield f"rows {first_row}-{first_row + n - 1}", ValidatedChunk(chunk_dec, chunk_out)
     slow = np.flatnonzero(~(dec_ok | out_ok))
     if slow.size:

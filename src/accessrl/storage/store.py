@@ -141,13 +141,14 @@ class DecisionLog:
 
     # ------------------------------------------------------------ writing
     def _insert(self, conn: Connection, decisions: Sequence[tuple[Any, ...]],
-                outcomes: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+                outcomes: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+        """Insert row tuples (decision columns; outcome columns without outcome_id), ignoring
+        rows whose key is already stored; returns how many of each were new."""
         d = o = 0
         if decisions:
             d = max(int(conn.exec_driver_sql(self._dec_sql, list(decisions)).rowcount), 0)
         if outcomes:
-            rows = [tuple(r[c] for c in OUTCOME_COLUMNS) for r in outcomes]
-            o = max(int(conn.exec_driver_sql(self._out_sql, rows).rowcount), 0)
+            o = max(int(conn.exec_driver_sql(self._out_sql, list(outcomes)).rowcount), 0)
         return d, o
 
     def _episodes_of(self, conn: Connection, event_ids: Iterable[str]) -> dict[str, str]:
@@ -201,7 +202,7 @@ class DecisionLog:
             if o["event_id"] not in here:
                 raise DataError(f"outcome {i}: unknown event id {o['event_id']!r}; expected a logged decision")
             o["episode_id"] = here[o["event_id"]]
-        n_d, n_o = self._insert(conn, d_rows, o_rows)
+        n_d, n_o = self._insert(conn, d_rows, [tuple(o[c] for c in OUTCOME_COLUMNS) for o in o_rows])
         return WriteResult(n_d, len(d_rows) - n_d, n_o, len(o_rows) - n_o, False)
 
     # ------------------------------------------------------------- ingest
@@ -225,28 +226,29 @@ class DecisionLog:
             raise ParameterError(f"batch_size: expected a positive integer, got {batch_size}")
         seen: dict[str, str] = {}
         rejects: list[Reject] = []
-        waiting: list[tuple[str, dict[str, Any]]] = []
+        waiting: list[tuple[str, tuple[Any, ...]]] = []
         totals = [0, 0, 0, 0]
         batches = 0
         dec: list[tuple[Any, ...]] = []
-        out: list[tuple[str, dict[str, Any]]] = []
+        out: list[tuple[str, tuple[Any, ...]]] = []
 
         def flush(final: bool) -> None:
             nonlocal dec, out, waiting, batches
             candidates = waiting + out
             with self.transaction() as conn:
-                unknown = [o["event_id"] for _, o in candidates if o["event_id"] not in seen]
+                unknown = [o[0] for _, o in candidates if o[0] not in seen]
                 found = self._episodes_of(conn, unknown) if unknown else {}
                 ready, later = [], []
                 for where, o in candidates:
-                    ep = seen.get(o["event_id"]) or found.get(o["event_id"])
+                    ep = seen.get(o[0]) or found.get(o[0])
                     if ep is None:
                         later.append((where, o))
-                    elif o["episode_id"] not in (None, ep):
-                        rejects.append(Reject(source, where, f"outcome for event {o['event_id']!r}",
-                                              f"episode_id {o['episode_id']!r} differs from the decision's {ep!r}"))
+                    elif o[1] is None:
+                        ready.append((o[0], ep, *o[2:]))
+                    elif o[1] != ep:
+                        rejects.append(Reject(source, where, f"outcome for event {o[0]!r}",
+                                              f"episode_id {o[1]!r} differs from the decision's {ep!r}"))
                     else:
-                        o["episode_id"] = ep
                         ready.append(o)
                 d, o_ins = self._insert(conn, dec, ready)
             totals[0] += d
@@ -257,7 +259,7 @@ class DecisionLog:
             dec, out, waiting = [], [], later
             if final:
                 for where, o in later:
-                    rejects.append(Reject(source, where, f"outcome for event {o['event_id']!r}",
+                    rejects.append(Reject(source, where, f"outcome for event {o[0]!r}",
                                           "unknown event id; expected a decision logged before or in this file"))
                 waiting = []
 
@@ -284,7 +286,8 @@ class DecisionLog:
                     seen[row[0]] = row[1]
                     dec.append(row)
                 else:
-                    out.append((where, outcome_row(rec)))
+                    o = outcome_row(rec)
+                    out.append((where, tuple(o[c] for c in OUTCOME_COLUMNS)))
             except DataError as exc:
                 label = f"event {rid!r}" if rid else ""
                 rejects.append(Reject(source, where, label, str(exc)))
