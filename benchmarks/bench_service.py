@@ -275,6 +275,19 @@ def run(name: str, seconds: float, connections: int, kind: str, extra: tuple[str
     return out
 
 
+def combine(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Medians of the rates and latencies of repeated runs; sums of the counts."""
+    out: dict[str, object] = {"name": runs[0]["name"]}
+    for k in ("calls_per_s", "decisions_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_call", "decisions_per_cpu_s"):
+        if k in runs[0]:
+            out[k] = float(np.median([float(r[k]) for r in runs]))  # type: ignore[arg-type]
+    for k in ("acknowledged", "stored", "lost", "unacknowledged_stored", "duplicate_steps", "duplicate_outcomes",
+              "retries", "calls", "decisions"):
+        if k in runs[0]:
+            out[k] = int(sum(int(r[k]) for r in runs))  # type: ignore[call-overload]
+    return out
+
+
 def stack() -> str:
     """The HTTP parser and event loop uvicorn picks (httptools and uvloop when installed)."""
     import importlib.util
@@ -287,29 +300,34 @@ def stack() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3, help="Runs of each kind; the table quotes medians.")
     args = ap.parse_args()
-    if not 0 < args.seconds <= 120:
-        raise SystemExit("--seconds: expected 0 < s <= 120")
-    rows = [
-        run("healthz", args.seconds, args.connections, "healthz"),
-        run("decide+log", args.seconds, args.connections, "episodes"),
-        run("decide+log eps0.1+shadow", args.seconds, args.connections, "episodes",
-            ("--epsilon", "0.1", "--shadow", "uniform")),
-        run("kill-9+restart", args.seconds, args.connections, "episodes", crash=True),
+    if not 0 < args.seconds <= 120 or not 1 <= args.repeats <= 5:
+        raise SystemExit("--seconds: expected 0 < s <= 120; --repeats: 1 to 5")
+    load0 = os.getloadavg()
+    kinds = [
+        ("healthz", "healthz", (), False),
+        ("decide+log", "episodes", (), False),
+        ("decide+log eps0.1+shadow", "episodes", ("--epsilon", "0.1", "--shadow", "uniform"), False),
+        ("kill-9+restart", "episodes", (), True),
     ]
+    raw = [[run(name, args.seconds, args.connections, kind, extra, crash=crash) for _ in range(args.repeats)]
+           for name, kind, extra, crash in kinds]
+    rows = [combine(runs) for runs in raw]
     meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "seconds": args.seconds, "connections": args.connections,
+            "seconds": args.seconds, "connections": args.connections, "repeats": args.repeats,
             "server": f"uvicorn ({stack()}, 1 worker) + FastAPI + SQLite WAL synchronous=NORMAL",
-            "load_average_before": os.getloadavg()}
+            "load_average_before": load0, "load_average_after": os.getloadavg()}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "service.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=2) + "\n")
+    (RESULTS / "service.json").write_text(json.dumps({"meta": meta, "table": rows, "runs": raw}, indent=2) + "\n")
     lines = [
         "# Decision service on loopback",
         "",
-        f"{meta['server']}; machine load average before the run "
-        f"{meta['load_average_before'][0]:.1f}; load generator in a second process (asyncio, {args.connections} keep-alive "
-        f"connections, 127.0.0.1 only), {args.seconds:g} s per run, {meta['cpus']} CPUs, Python {meta['python']}.",
+        f"{meta['server']}; the machine is shared: 1-minute load average {load0[0]:.1f} before and "
+        f"{meta['load_average_after'][0]:.1f} after; load generator in a second process (asyncio, {args.connections} keep-alive "
+        f"connections, 127.0.0.1 only), {args.seconds:g} s per run, median of {args.repeats} runs (acknowledged, "
+        f"stored, lost, duplicated and retries summed over them), {meta['cpus']} CPUs, Python {meta['python']}.",
         "Latency is per HTTP call as seen by the client. A decision is a logged decision snapshot whose response "
         "was acknowledged; episodes mix opening calls and outcome events.",
         "",
