@@ -346,69 +346,81 @@ class DecisionLog:
         lo = None if since is None else utc_text(since, "since")
         hi = None if until is None else utc_text(until, "until")
         dc, oc = decision_snapshots.c, outcome_events.c
-        q = sa.select(dc.event_id, dc.episode_id, dc.step_index, dc.requester_id, dc.decided_at, dc.state,
-                      dc.action, dc.propensity, dc.features).where(dc.mode.in_(list(modes)))
+        known = oc.occurred_at < hi if hi is not None else sa.true()
+        # The database joins each decision to its outcomes: the reward sum over all of them,
+        # and the latest one that names a next state (a window function; SQLite >= 3.25).
+        rsum = (sa.select(oc.event_id, sa.func.sum(sa.func.coalesce(oc.reward, 0.0)).label("reward"))
+                .where(known).group_by(oc.event_id).subquery("rsum"))
+        flags = (sa.select(oc.event_id,
+                           sa.func.sum(sa.case((oc.terminated, 1), else_=0)).label("nterm"),
+                           sa.func.sum(sa.case((oc.truncated, 1), else_=0)).label("ntrunc"))
+                 .where(known, oc.next_state.is_not(None)).group_by(oc.event_id).subquery("flags"))
+        rank = sa.func.row_number().over(partition_by=oc.event_id,
+                                         order_by=(oc.occurred_at.desc(), oc.outcome_id.desc()))
+        last = (sa.select(oc.event_id, oc.next_state, oc.occurred_at, rank.label("rn"))
+                .where(known, oc.next_state.is_not(None)).subquery("last"))
+        q = (sa.select(dc.episode_id, dc.step_index, dc.requester_id, dc.decided_at, dc.state, dc.action,
+                       dc.propensity, dc.features, rsum.c.reward, last.c.next_state, last.c.occurred_at,
+                       flags.c.nterm, flags.c.ntrunc)
+             .select_from(decision_snapshots.outerjoin(rsum, rsum.c.event_id == dc.event_id)
+                          .outerjoin(last, sa.and_(last.c.event_id == dc.event_id, last.c.rn == 1))
+                          .outerjoin(flags, flags.c.event_id == dc.event_id))
+             .where(dc.mode.in_(list(modes))))
         if lo is not None:
             q = q.where(dc.decided_at >= lo)
         if hi is not None:
             q = q.where(dc.decided_at < hi)
         q = q.order_by(dc.episode_id, dc.step_index)
-        oq = sa.select(oc.event_id, oc.next_state, oc.occurred_at, oc.terminated, oc.truncated, oc.reward)
-        if hi is not None:
-            oq = oq.where(oc.occurred_at < hi)
-        oq = oq.order_by(oc.occurred_at, oc.outcome_id)
-        reward: dict[str, float] = {}
-        final: dict[str, tuple[str, str, bool, bool]] = {}
-        with self.engine.connect() as conn:
-            for ev, nxt, at, term, trunc, r in conn.execution_options(yield_per=50_000).execute(oq):
-                if r is not None:
-                    reward[ev] = reward.get(ev, 0.0) + float(r)
-                if nxt is not None:
-                    prev = final.get(ev)
-                    final[ev] = (nxt, at, bool(term) or (prev is not None and prev[2]),
-                                 bool(trunc) or (prev is not None and prev[3]))
-            rows = conn.execution_options(yield_per=50_000).execute(q).all()
         s_idx = {n: i for i, n in enumerate(state_names)}
         a_idx = {n: i for i, n in enumerate(action_names)}
         ep_idx: dict[str, int] = {}
         rq_idx: dict[str, int] = {}
-        cols: dict[str, list[Any]] = {k: [] for k in ("episode", "step", "requester", "state", "action", "prop",
-                                                     "reward", "next", "term", "trunc", "dec", "out", "feat")}
+        keys = ("episode", "step", "requester", "state", "action", "prop", "reward", "next", "term", "trunc")
+        arrays: dict[str, list[np.ndarray]] = {k: [] for k in (*keys, "dec", "out", "feat")}
         pending = 0
         cut_episode = None
-        for ev, ep, step, req, at, st, act, prop, feats in rows:
-            if ep == cut_episode:
-                pending += 1
-                continue
-            fin = final.get(ev)
-            if fin is None:
-                pending += 1
-                cut_episode = ep
-                continue
-            cols["episode"].append(ep_idx.setdefault(ep, len(ep_idx)))
-            cols["step"].append(step)
-            cols["requester"].append(rq_idx.setdefault(req, len(rq_idx)))
-            cols["state"].append(s_idx.setdefault(st, len(s_idx)))
-            cols["action"].append(a_idx.setdefault(act, len(a_idx)))
-            cols["prop"].append(prop)
-            cols["reward"].append(reward.get(ev, 0.0))
-            cols["next"].append(s_idx.setdefault(fin[0], len(s_idx)))
-            cols["term"].append(fin[2])
-            cols["trunc"].append(fin[3])
-            cols["dec"].append(at)
-            cols["out"].append(fin[1])
-            feat_at = at
-            if feats and "recorded_at" in feats:
-                feat_at = json_loads(feats).get("recorded_at", at)
-            cols["feat"].append(feat_at)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=100_000).execute(q)
+            for part in result.partitions():
+                cols: dict[str, list[Any]] = {k: [] for k in (*keys, "dec", "out", "feat")}
+                for ep, step, req, at, st, act, prop, feats, rew, nxt, out_at, nterm, ntrunc in part:
+                    if ep == cut_episode:
+                        pending += 1
+                        continue
+                    if nxt is None:  # no outcome has set the next state yet: cut the episode here
+                        pending += 1
+                        cut_episode = ep
+                        continue
+                    cols["episode"].append(ep_idx.setdefault(ep, len(ep_idx)))
+                    cols["step"].append(step)
+                    cols["requester"].append(rq_idx.setdefault(req, len(rq_idx)))
+                    cols["state"].append(s_idx.setdefault(st, len(s_idx)))
+                    cols["action"].append(a_idx.setdefault(act, len(a_idx)))
+                    cols["prop"].append(prop)
+                    cols["reward"].append(rew or 0.0)
+                    cols["next"].append(s_idx.setdefault(nxt, len(s_idx)))
+                    cols["term"].append(bool(nterm))
+                    cols["trunc"].append(bool(ntrunc))
+                    cols["dec"].append(at)
+                    cols["out"].append(out_at)
+                    cols["feat"].append(json_loads(feats).get("recorded_at", at) if feats and "recorded_at" in feats
+                                        else at)
+                for k in keys:  # columnar from here on: one NumPy chunk per partition
+                    dtype = np.float64 if k in ("prop", "reward") else bool if k in ("term", "trunc") else np.int64
+                    arrays[k].append(np.asarray(cols[k], dtype=dtype))
+                for k in ("dec", "out", "feat"):
+                    arrays[k].append(iso_to_us(cols[k]))
+
+        def cat(k: str, dtype: Any) -> np.ndarray:
+            return np.concatenate(arrays[k]) if arrays[k] else np.zeros(0, dtype=dtype)
+
         steps = LoggedSteps(
             state_names=tuple(s_idx), action_names=tuple(a_idx),
-            episode=np.asarray(cols["episode"], dtype=np.int64), step=np.asarray(cols["step"], dtype=np.int64),
-            requester=np.asarray(cols["requester"], dtype=np.int64), state=np.asarray(cols["state"], dtype=np.int64),
-            action=np.asarray(cols["action"], dtype=np.int64), propensity=np.asarray(cols["prop"], dtype=np.float64),
-            reward=np.asarray(cols["reward"], dtype=np.float64), next_state=np.asarray(cols["next"], dtype=np.int64),
-            terminated=np.asarray(cols["term"], dtype=bool), truncated=np.asarray(cols["trunc"], dtype=bool),
-            decided_at=iso_to_us(cols["dec"]), outcome_at=iso_to_us(cols["out"]), features_at=iso_to_us(cols["feat"]),
+            episode=cat("episode", np.int64), step=cat("step", np.int64), requester=cat("requester", np.int64),
+            state=cat("state", np.int64), action=cat("action", np.int64), propensity=cat("prop", np.float64),
+            reward=cat("reward", np.float64), next_state=cat("next", np.int64), terminated=cat("term", bool),
+            truncated=cat("trunc", bool), decided_at=cat("dec", np.int64), outcome_at=cat("out", np.int64),
+            features_at=cat("feat", np.int64),
         )
         return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending)
 
