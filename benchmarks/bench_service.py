@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from pydantic import BaseModel
 
 from accessrl.catalog import access_review_abandonment
 from accessrl.service import store as st
@@ -76,11 +77,13 @@ def run_loop(coro: Any) -> Any:
 
 
 def start_server(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "accessrl", "serve", "--policy", "optimal", "--model", "catalog:access-review-abandonment",
-         "--db", str(db), "--host", HOST, "--port", str(port), "--token-hash", token_hash(TOKEN), "--seed", "1", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    if extra[:1] == ("--naive",):
+        cmd = [sys.executable, __file__, "--naive-server", str(port), str(db)]
+    else:
+        cmd = [sys.executable, "-m", "accessrl", "serve", "--policy", "optimal", "--model",
+               "catalog:access-review-abandonment", "--db", str(db), "--host", HOST, "--port", str(port),
+               "--token-hash", token_hash(TOKEN), "--seed", "1", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -173,6 +176,10 @@ async def load(port: int, seconds: float, connections: int, *, kind: str, tag: s
             if status != 201:
                 raise RuntimeError(f"open {ep}: {status} {raw[:200]!r}")
             resp = json.loads(raw)
+            if kind == "opens":  # one decision per call, nothing follows (comparable with the naive server)
+                acked.add(resp["decision"]["decision_id"])
+                counter["episodes"] += 1
+                continue
             step = 0
             while resp["decision"] is not None:
                 d = resp["decision"]
@@ -297,17 +304,65 @@ def stack() -> str:
     return f"{http} + {loop}"
 
 
+class NaiveBody(BaseModel):
+    """The naive server's request body."""
+
+    request_id: str
+    requester_id: str
+    features: dict[str, Any] = {}
+
+
+def naive_server(port: int, db: str) -> None:
+    """The competitor: what one would write first - FastAPI with a typed body, a sync endpoint (thread
+    pool), one SQLAlchemy ``engine.begin()`` transaction inserting the same decision snapshot row.
+    No guardrails, no idempotency, no episode state: a floor for "log every decision"."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from accessrl.storage.schema import decision_snapshots, make_engine, upgrade
+
+    engine = make_engine(db)
+    upgrade(engine)
+    app = FastAPI()
+
+    @app.post("/v1/requests", status_code=201)
+    def open_request(body: NaiveBody) -> dict[str, Any]:
+        event_id = uuid.uuid4().hex
+        probs = {"auto_approve": 0.0, "request_evidence": 0.0, "human_review": 1.0}
+        with engine.begin() as conn:
+            conn.execute(sa.insert(decision_snapshots), {
+                "event_id": event_id, "episode_id": body.request_id, "step_index": 0, "previous_event_id": None,
+                "requester_id": body.requester_id, "decided_at": datetime.now(UTC).isoformat(),
+                "state": "new_request", "features": json.dumps(body.features),
+                "allowed_actions": json.dumps(list(probs)), "action": "human_review",
+                "action_probabilities": json.dumps(probs), "propensity": 1.0, "policy_id": "optimal",
+                "policy_version": "1", "exploration": 0.0, "mode": "live"})
+        return {"request_id": body.request_id, "decision": {"decision_id": event_id, "action": "human_review",
+                                                            "action_probabilities": probs}}
+
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3, help="Runs of each kind; the table quotes medians.")
+    ap.add_argument("--naive-server", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.naive_server:
+        naive_server(int(args.naive_server[0]), args.naive_server[1])
+        return
     if not 0 < args.seconds <= 120 or not 1 <= args.repeats <= 5:
         raise SystemExit("--seconds: expected 0 < s <= 120; --repeats: 1 to 5")
     load0 = os.getloadavg()
     kinds = [
         ("healthz", "healthz", (), False),
+        ("open only: naive FastAPI + SQLAlchemy", "opens", ("--naive",), False),
+        ("open only: accessrl serve", "opens", (), False),
         ("decide+log", "episodes", (), False),
         ("decide+log eps0.1+shadow", "episodes", ("--epsilon", "0.1", "--shadow", "uniform"), False),
         ("kill-9+restart", "episodes", (), True),
