@@ -167,22 +167,22 @@ def test_auto_says_what_and_why():
     small = CATALOG["access-review"]()
     assert choose_method(small)[0] == "policy-iteration"
     big_acyclic = access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
-    assert big_acyclic.n_states > 2000
+    assert big_acyclic.n_states > 200
     method, why, _ = choose_method(big_acyclic)
     assert method == "topological" and "acyclic" in why
     cyclic = access_review_workflow(cyclic=True, max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
     method, why, _ = choose_method(cyclic)
     assert method == "topological" and "Gauss-Seidel" in why
-    r = rand(2500, 2, 5, gamma=0.9, rng=np.random.default_rng(0))
+    r = rand(500, 2, 5, gamma=0.9, rng=np.random.default_rng(0))
     method, why, _ = choose_method(r)
-    assert method == "compiled-mpi" and "one component" in why
+    assert method == "compiled-mpi" and "no terminal states" in why
     res = solve(r)
     assert res.method == "compiled-mpi" and res.note == why and res.error_bound <= 1e-6
 
 
 def test_progress_is_reported():
     seen = []
-    solve(rand(2500, 2, 5, gamma=0.9, rng=np.random.default_rng(0)), progress=lambda f, m: seen.append((f, m)))
+    solve(rand(500, 2, 5, gamma=0.9, rng=np.random.default_rng(0)), progress=lambda f, m: seen.append((f, m)))
     assert seen and all(np.isnan(f) or 0.0 <= f <= 1.0 for f, _ in seen) and seen[-1][0] == 1.0
     seen.clear()
     solve(access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1),

@@ -29,6 +29,8 @@ cannot beat on a machine of a given memory bandwidth.
 
 from __future__ import annotations
 
+import types
+
 import numba as nb
 import numpy as np
 from numpy.typing import NDArray
@@ -53,7 +55,6 @@ def _dot(out_ptr, out_next, w, v, k):  # type: ignore[no-untyped-def]
     return acc
 
 
-@nb.njit(parallel=True, cache=True, fastmath=False)
 def _bellman(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, best):  # type: ignore[no-untyped-def]
     n = v.size
     his = np.full(_BLOCKS, -np.inf)
@@ -85,7 +86,51 @@ def _bellman(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, best):  #
     return his.max(), los.min()
 
 
-@nb.njit(parallel=True, cache=True)
+def _bellman_active(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, best, active, q):  # type: ignore[no-untyped-def]
+    n = v.size
+    his = np.full(_BLOCKS, -np.inf)
+    los = np.full(_BLOCKS, np.inf)
+    for b in nb.prange(_BLOCKS):
+        hi_d = -np.inf
+        lo_d = np.inf
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            bq = 0.0
+            bk = -1
+            for k in range(sa_ptr[s], sa_ptr[s + 1]):
+                if not active[k]:
+                    continue
+                qk = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
+                q[k] = qk
+                if bk < 0 or qk > bq:
+                    bq = qk
+                    bk = k
+            u[s] = bq
+            best[s] = bk
+            d = bq - v[s]
+            if d > hi_d:
+                hi_d = d
+            if d < lo_d:
+                lo_d = d
+        his[b] = hi_d
+        los[b] = lo_d
+    return his.max(), los.min()
+
+
+def _eliminate(sa_ptr, active, q, u, threshold):  # type: ignore[no-untyped-def]
+    n = u.size
+    counts = np.zeros(_BLOCKS, dtype=np.int64)
+    for b in nb.prange(_BLOCKS):
+        c = 0
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            slack = threshold + 1e-12 * max(1.0, abs(u[s]))
+            for k in range(sa_ptr[s], sa_ptr[s + 1]):
+                if active[k] and u[s] - q[k] > slack:
+                    active[k] = False
+                    c += 1
+        counts[b] = c
+    return counts.sum()
+
+
 def _policy(best, out_ptr, out_next, out_prob, r_pair, gamma, v, u):  # type: ignore[no-untyped-def]
     n = v.size
     for b in nb.prange(_BLOCKS):
@@ -97,7 +142,6 @@ def _policy(best, out_ptr, out_next, out_prob, r_pair, gamma, v, u):  # type: ig
             u[s] = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
 
 
-@nb.njit(parallel=True, cache=True)
 def _pair_values(out_ptr, out_next, out_prob, r_pair, gamma, v, q):  # type: ignore[no-untyped-def]
     n = q.size
     for b in nb.prange(_BLOCKS):
@@ -105,7 +149,6 @@ def _pair_values(out_ptr, out_next, out_prob, r_pair, gamma, v, q):  # type: ign
             q[k] = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
 
 
-@nb.njit(parallel=True, cache=True)
 def _pair_rewards(out_ptr, out_prob, out_reward, r):  # type: ignore[no-untyped-def]
     n = r.size
     for b in nb.prange(_BLOCKS):
@@ -116,7 +159,6 @@ def _pair_rewards(out_ptr, out_prob, out_reward, r):  # type: ignore[no-untyped-
             r[k] = acc
 
 
-@nb.njit(parallel=True, cache=True)
 def _greedy(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, tie_rtol, q, best):  # type: ignore[no-untyped-def]
     n = v.size
     for b in nb.prange(_BLOCKS):
@@ -281,6 +323,30 @@ def _topo(c_lo, c_hi, order, comp_ptr, comp, sa_ptr, out_ptr, out_next, out_prob
     return sweeps
 
 
+PARALLEL_MIN_NNZ = 1 << 62
+"""From this many transitions on, the sweep kernels run on all numba threads.
+
+Off by default: on the shared 2-core machine of our benchmark every parallel region
+waited for a descheduled thread and one thread was faster; set it (e.g. to 2_000_000)
+on a quiet multi-core machine (``benchmarks/bench_planning.py`` reports both).
+"""
+
+def _twin(f):  # type: ignore[no-untyped-def]
+    """A copy of ``f`` under another name, so the serial build gets its own numba cache entry."""
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial")
+    g.__qualname__ = f.__qualname__ + "_serial"
+    return g
+
+
+_KERNELS = {}
+for _f in (_bellman, _bellman_active, _eliminate, _policy, _pair_values, _pair_rewards, _greedy):
+    _KERNELS[_f.__name__] = (nb.njit(cache=True)(_twin(_f)), nb.njit(parallel=True, cache=True)(_f))
+
+
+def _k(name: str, mdp: MDP):  # type: ignore[no-untyped-def]
+    return _KERNELS[name][mdp.n_outcomes >= PARALLEL_MIN_NNZ]
+
+
 # --------------------------------------------------------------- public API
 def _arrays(mdp: MDP) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
     return mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob
@@ -294,8 +360,29 @@ def bellman_sweep(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, be
     sa_ptr, out_ptr, out_next, out_prob = _arrays(mdp)
     if v.size == 0:
         return 0.0, 0.0, 0.0
-    hi, lo = _bellman(sa_ptr, out_ptr, out_next, out_prob, r_pair, float(mdp.gamma), v, u, best)
+    hi, lo = _k('_bellman', mdp)(sa_ptr, out_ptr, out_next, out_prob, r_pair, float(mdp.gamma), v, u, best)
     return float(hi), float(lo), float(max(abs(hi), abs(lo)))
+
+
+def bellman_sweep_active(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, best: IntArray,
+                         active: NDArray[np.bool_], q: FloatArray) -> tuple[float, float, float]:
+    """:func:`bellman_sweep` over the still-active pairs only, also writing their Q into ``q``."""
+    if v.size == 0:
+        return 0.0, 0.0, 0.0
+    hi, lo = _k("_bellman_active", mdp)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair,
+                                        float(mdp.gamma), v, u, best, active, q)
+    return float(hi), float(lo), float(max(abs(hi), abs(lo)))
+
+
+def eliminate_actions(mdp: MDP, active: NDArray[np.bool_], q: FloatArray, u: FloatArray, threshold: float) -> int:
+    r"""Deactivate pairs with (T v)(s) - Q_v(s, a) > ``threshold``; returns how many.
+
+    MacQueen's test (Puterman 1994, §6.7.2): with d = T v - v, Q*(s, a) <= Q_v(s, a) +
+    gamma max d / (1-gamma) and V*(s) >= (T v)(s) + gamma min d / (1-gamma), so a pair whose
+    gap exceeds gamma/(1-gamma) span(d) is never optimal (with terminal states pinned at
+    0 the sup-norm form 2 gamma/(1-gamma) ||d|| is used).  Eliminated pairs stay out.
+    """
+    return int(_k("_eliminate", mdp)(mdp.sa_ptr, active, q, u, float(threshold)))
 
 
 def pair_rewards(mdp: MDP) -> FloatArray:
@@ -306,7 +393,7 @@ def pair_rewards(mdp: MDP) -> FloatArray:
     """
     r = np.empty(mdp.n_pairs)
     if r.size:
-        _pair_rewards(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
+        _k('_pair_rewards', mdp)(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
     return r
 
 
@@ -314,7 +401,7 @@ def pair_values(mdp: MDP, r_pair: FloatArray, v: FloatArray) -> FloatArray:
     """Q(s, a) = r(s, a) + gamma sum_s' p(s'|s, a) v(s') for every pair (L,), in parallel."""
     q = np.empty(mdp.n_pairs)
     if q.size:
-        _pair_values(mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, q)
+        _k('_pair_values', mdp)(mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, q)
     return q
 
 
@@ -326,14 +413,14 @@ def greedy_pairs(mdp: MDP, r_pair: FloatArray, v: FloatArray, tie_rtol: float) -
     q = np.empty(mdp.n_pairs)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     if v.size:
-        _greedy(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, float(tie_rtol), q, best)
+        _k('_greedy', mdp)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, float(tie_rtol), q, best)
     return q, best
 
 
 def policy_sweep(mdp: MDP, r_pair: FloatArray, best: IntArray, v: FloatArray, u: FloatArray) -> None:
     r"""u <- T_sigma v in place, sigma given as one pair per state (``-1``: terminal, value 0)."""
     if v.size:
-        _policy(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, u)
+        _k('_policy', mdp)(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, u)
 
 
 def gauss_seidel_sweep(mdp: MDP, r_pair: FloatArray, order: IntArray, v: FloatArray, best: IntArray) -> float:
@@ -381,6 +468,8 @@ def sweep_bytes(mdp: MDP) -> int:
 
 __all__ = [
     "bellman_sweep",
+    "bellman_sweep_active",
+    "eliminate_actions",
     "gauss_seidel_sweep",
     "greedy_pairs",
     "pair_rewards",

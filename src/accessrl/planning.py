@@ -456,19 +456,23 @@ def compiled_modified_policy_iteration(
     mdp: MDP,
     *,
     tol: float = 1e-6,
-    m: int = 10,
+    m: int = 2,
     v0: Any = None,
     max_iter: int = 100_000,
+    eliminate: bool = True,
     progress: Progress | None = None,
 ) -> SolveResult:
     r"""Modified policy iteration on the compiled parallel sweep kernels (gamma < 1).
 
     Each iteration: u = T v (one full Bellman sweep, greedy pairs sigma), the stopping
     rule of :func:`_mpi_stop` (error bound ``tol``), then ``m`` sweeps v <- T_sigma v that
-    read only the chosen pairs (Puterman 1994, §6.5).  Memory: three vectors of S on
-    top of the model.  gamma = 1 falls back to :func:`value_iteration`.
+    read only the chosen pairs (Puterman 1994, §6.5).  ``eliminate``: after each
+    improvement, drop pairs MacQueen's test proves suboptimal
+    (:func:`~accessrl.kernels.eliminate_actions`), so later full sweeps read fewer
+    transitions.  Memory: three vectors of S and one float and one flag per pair on top
+    of the model.  gamma = 1 falls back to :func:`value_iteration`.
     """
-    from accessrl.kernels import bellman_sweep, pair_rewards, policy_sweep
+    from accessrl.kernels import bellman_sweep_active, eliminate_actions, pair_rewards, policy_sweep
 
     tol = _check_tol(tol)
     if m < 0:
@@ -482,11 +486,13 @@ def compiled_modified_policy_iteration(
     u = np.empty_like(v)
     best = np.empty(mdp.n_states, dtype=np.int64)
     has_terminal = bool(mdp.terminal.any())
+    active = np.ones(mdp.n_pairs, dtype=bool)
+    q = np.empty(mdp.n_pairs)
     trace: list[float] = []
     bound = float("nan")
-    it = sweeps = 0
+    it = sweeps = eliminated = 0
     while it < max_iter:
-        hi, lo, sup = bellman_sweep(mdp, r, v, u, best)
+        hi, lo, sup = bellman_sweep_active(mdp, r, v, u, best, active, q)
         it += 1
         sweeps += 1
         stop, shift, bound = _mpi_stop(hi, lo, sup, g, tol, has_terminal)
@@ -498,6 +504,9 @@ def compiled_modified_policy_iteration(
                 u += shift
             v = u
             break
+        if eliminate:
+            gap = 2 * g / (1 - g) * sup if has_terminal else g / (1 - g) * (hi - lo)
+            eliminated += eliminate_actions(mdp, active, q, u, gap)
         for _ in range(m):
             policy_sweep(mdp, r, best, u, v)
             u, v = v, u
@@ -505,7 +514,7 @@ def compiled_modified_policy_iteration(
         u, v = v, u  # v holds T_sigma^m T v
     return finish_compiled(
         mdp, v, r, iterations=it, method="compiled-mpi", residual=trace[-1] if trace else 0.0,
-        error_bound=bound, trace=tuple(trace), extra={"sweeps": sweeps, "m": m},
+        error_bound=bound, trace=tuple(trace), extra={"sweeps": sweeps, "m": m, "eliminated_pairs": eliminated},
     )
 
 
@@ -651,14 +660,16 @@ def _topological(mdp: MDP, **kw: Any) -> SolveResult:
     return topological_value_iteration(mdp, **kw)
 
 
-SMALL_MODEL = 2000
-"""Up to this many states ``auto`` uses exact policy iteration."""
+SMALL_MODEL = 200
+"""Up to this many states ``auto`` uses exact policy iteration (its sparse LU fills in beyond)."""
 
 
 def choose_method(mdp: MDP) -> tuple[str, str, Any]:
     """The method ``auto`` picks for ``mdp``, why, and the SCC decomposition if it computed one.
 
-    * S <= 2,000: exact policy iteration (cheap, and no error at all);
+    * S <= 200: exact policy iteration (cheap, and no error at all);
+    * no terminal states and gamma < 1 (every path cycles): compiled modified policy
+      iteration, whose span stopping rule converges fast on mixing models;
     * every strongly connected component a single state (acyclic, self-loops aside):
       topological value iteration, exact in one backward pass;
     * the largest component under half the states: topological value iteration,
@@ -669,6 +680,9 @@ def choose_method(mdp: MDP) -> tuple[str, str, Any]:
     n = mdp.n_states
     if n <= SMALL_MODEL:
         return "policy-iteration", f"{n} states: small enough for exact policy iteration", None
+    if mdp.gamma < 1.0 and not mdp.terminal.any():
+        return "compiled-mpi", (f"{n} states, no terminal states (every path cycles), gamma {mdp.gamma}: "
+                                "compiled modified policy iteration with the span (MacQueen) stopping rule"), None
     from accessrl.kernels import strong_components
 
     scc = strong_components(mdp)
