@@ -250,3 +250,16 @@ def test_random_text_files_give_one_line(tmp_path_factory, text):
     except AccessRLError as exc:
         assert "\n" not in str(exc)
         assert str(p) in str(exc)
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["solve"], ["Missing argument"]),
+        (["solve", "x.yaml", "--no-such-flag"], ["No such option"]),
+        (["solve", "x.yaml", "--tol", "abc"], ["--tol"]),
+        (["no-such-command"], ["No such command"]),
+    ],
+)
+def test_click_usage_errors_are_one_line(args, needles):
+    one_line_error(run(*args), *needles, code=(2,))

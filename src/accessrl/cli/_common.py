@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+try:  # typer >= 0.20 vendors its own click
+    from typer import _click as _tclick
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _tclick = click
 import numpy as np
 import typer
 from rich.console import Console
@@ -27,6 +32,27 @@ TABLE_ROWS = 30
 
 class ErrorHandlingGroup(TyperGroup):
     """A command group that turns accessrl's errors into one line and an exit status."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's main, but a usage error is one line on stderr (exit 2), not a panel."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except (click.exceptions.ClickException, _tclick.exceptions.ClickException) as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            msg = " ".join(exc.format_message().split())
+            hint = " (see --help)" if isinstance(exc, (click.exceptions.UsageError, _tclick.exceptions.UsageError)) else ""
+            err_console.print(f"accessrl: error: {where}{msg}{hint}", markup=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Abort, _tclick.exceptions.Abort):
+            err_console.print("accessrl: error: aborted", markup=False)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
