@@ -94,3 +94,11 @@ def test_check_summarises(root):
     out = run_json("check", str(root / "examples/access_review_abandonment.yaml"), "--json")
     assert (out["states"], out["state_actions"], out["transitions"]) == (4, 6, 7)
     assert out["terminal"] == ["closed"] and out["start"] == "new_request" and not out["deterministic"]
+
+
+def test_learn_reinforce_takes_a_baseline():
+    out = run_json("learn", "catalog:access-review-abandonment", "--algorithm", "reinforce",
+                   "--baseline", "value", "--episodes", "1000", "--seed", "3", "--json")
+    assert out["baseline"] == "value"
+    r = runner.invoke(app, ["learn", "catalog:access-review", "--algorithm", "sarsa", "--baseline", "loo"])
+    assert r.exit_code == 2 and "--baseline" in r.stderr

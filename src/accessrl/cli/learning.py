@@ -37,6 +37,7 @@ class LearnRequest:
     safe: bool
     engine: str
     progress: Callable[[int, int], None] | None = None
+    baseline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,8 @@ def register(app: typer.Typer) -> None:
             None, "--never-explore", help="STATE:ACTION exploration must never pick (repeatable)."),
         allow_unsafe: bool = typer.Option(False, "--allow-unsafe", help="Only count unsafe actions, do not forbid them."),
         engine: str = typer.Option("auto", "--engine", help="reference, fast (numba) or auto; same numbers."),
+        baseline: str = typer.Option(None, "--baseline",
+                                     help="REINFORCE only: none, mean, loo (leave-one-out) or value."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
         plot: str = typer.Option(None, "--plot", help="Write the learning curve to FILE.png."),
     ) -> None:
@@ -220,6 +223,11 @@ def register(app: typer.Typer) -> None:
         if algorithm not in ALGORITHMS:
             raise ParameterError(f"--algorithm: expected one of {list(ALGORITHMS)}, got {algorithm!r}")
         _check_common(episodes, seed)
+        if baseline is not None:
+            if not algorithm.startswith("reinforce"):
+                raise ParameterError(f"--baseline: applies to --algorithm reinforce only, not {algorithm!r}")
+            if baseline not in ("none", "mean", "loo", "value"):
+                raise ParameterError(f"--baseline: expected none, mean, loo or value, got {baseline!r}")
         if not 0.0 <= epsilon <= 1.0:
             raise ParameterError(f"--epsilon: expected a number in [0, 1], got {epsilon}")
         if not 0.0 <= epsilon_end <= 1.0:
@@ -242,6 +250,7 @@ def register(app: typer.Typer) -> None:
                 mdp=mdp, algorithm=algorithm, episodes=episodes, epsilon=eps, seed=seed, step_size=step_size,
                 omega=omega, max_steps=max_steps, never_explore=tuple(never_explore or ()), safe=not allow_unsafe,
                 engine=engine, progress=lambda done, total: bar(done / total, f"{done}/{total} episodes"),
+                baseline=baseline,
             )
             rep = ALGORITHMS[algorithm](req)
         policy = {mdp.state_names[s]: mdp.action_names[int(rep.policy[s])] for s in mdp.decision_states
