@@ -122,7 +122,7 @@ def test_strong_components_match_scipy_and_are_ordered(name, mdp):
     n, labels = connected_components(graph, directed=True, connection="strong")
     assert ptr.size - 1 == n
     # same partition: each of our components maps to exactly one scipy label and back
-    pairs = set(zip(comp.tolist(), labels.tolist()))
+    pairs = set(zip(comp.tolist(), labels.tolist(), strict=True))
     assert len(pairs) == n
     assert (comp[mdp.out_next] <= comp[src]).all()  # edges lead to components solved earlier
     assert np.array_equal(np.sort(order), np.arange(mdp.n_states))
@@ -142,7 +142,8 @@ def test_kernels_match_readable_code():
     hi, lo, sup = bellman_sweep(mdp, r, v, u, best)
     tv, first = state_max(mdp, q)
     assert np.allclose(u, tv, atol=1e-12) and np.array_equal(best, first)
-    assert hi == pytest.approx(np.max(tv - v)) and lo == pytest.approx(np.min(tv - v)) and sup == pytest.approx(np.max(np.abs(tv - v)))
+    assert hi == pytest.approx(np.max(tv - v)) and lo == pytest.approx(np.min(tv - v))
+    assert sup == pytest.approx(np.max(np.abs(tv - v)))
     qq, tied = greedy_pairs(mdp, r, v, TIE_RTOL)
     assert np.array_equal(tied, state_max(mdp, q, tie_rtol=TIE_RTOL)[1])
     # policy sweep = r_sigma + gamma P_sigma v

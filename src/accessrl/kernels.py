@@ -30,6 +30,7 @@ cannot beat on a machine of a given memory bandwidth.
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -269,8 +270,8 @@ def _tarjan(sa_ptr, out_ptr, out_next, out_prob):  # type: ignore[no-untyped-def
 
 
 @nb.njit(cache=True)
-def _topo(c_lo, c_hi, order, comp_ptr, comp, sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma,
-          tol, max_sweeps, v, best, err):  # type: ignore[no-untyped-def]
+def _topo(c_lo, c_hi, order, comp_ptr, comp, sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma,  # type: ignore[no-untyped-def]
+          tol, max_sweeps, v, best, err):
     sweeps = 0
     for c in range(c_lo, c_hi):
         lo = comp_ptr[c]
@@ -338,9 +339,9 @@ def _twin(f):  # type: ignore[no-untyped-def]
     return g
 
 
-_KERNELS = {}
+_KERNELS: dict[str, Any] = {}
 for _f in (_bellman, _bellman_active, _eliminate, _policy, _pair_values, _pair_rewards, _greedy):
-    _KERNELS[_f.__name__] = (nb.njit(cache=True)(_twin(_f)), nb.njit(parallel=True, cache=True)(_f))
+    _KERNELS[_f.__name__] = (nb.njit(cache=True)(_twin(_f)), nb.njit(parallel=True, cache=True)(_f))  # type: ignore[no-untyped-call]
 
 
 def _k(name: str, mdp: MDP):  # type: ignore[no-untyped-def]
@@ -360,7 +361,7 @@ def bellman_sweep(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, be
     sa_ptr, out_ptr, out_next, out_prob = _arrays(mdp)
     if v.size == 0:
         return 0.0, 0.0, 0.0
-    hi, lo = _k('_bellman', mdp)(sa_ptr, out_ptr, out_next, out_prob, r_pair, float(mdp.gamma), v, u, best)
+    hi, lo = _k("_bellman", mdp)(sa_ptr, out_ptr, out_next, out_prob, r_pair, float(mdp.gamma), v, u, best)
     return float(hi), float(lo), float(max(abs(hi), abs(lo)))
 
 
@@ -393,7 +394,7 @@ def pair_rewards(mdp: MDP) -> FloatArray:
     """
     r = np.empty(mdp.n_pairs)
     if r.size:
-        _k('_pair_rewards', mdp)(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
+        _k("_pair_rewards", mdp)(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
     return r
 
 
@@ -401,7 +402,7 @@ def pair_values(mdp: MDP, r_pair: FloatArray, v: FloatArray) -> FloatArray:
     """Q(s, a) = r(s, a) + gamma sum_s' p(s'|s, a) v(s') for every pair (L,), in parallel."""
     q = np.empty(mdp.n_pairs)
     if q.size:
-        _k('_pair_values', mdp)(mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, q)
+        _k("_pair_values", mdp)(mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, q)
     return q
 
 
@@ -413,14 +414,15 @@ def greedy_pairs(mdp: MDP, r_pair: FloatArray, v: FloatArray, tie_rtol: float) -
     q = np.empty(mdp.n_pairs)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     if v.size:
-        _k('_greedy', mdp)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, float(tie_rtol), q, best)
+        _k("_greedy", mdp)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v,
+                           float(tie_rtol), q, best)
     return q, best
 
 
 def policy_sweep(mdp: MDP, r_pair: FloatArray, best: IntArray, v: FloatArray, u: FloatArray) -> None:
     r"""u <- T_sigma v in place, sigma given as one pair per state (``-1``: terminal, value 0)."""
     if v.size:
-        _k('_policy', mdp)(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, u)
+        _k("_policy", mdp)(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, u)
 
 
 def gauss_seidel_sweep(mdp: MDP, r_pair: FloatArray, order: IntArray, v: FloatArray, best: IntArray) -> float:

@@ -7,8 +7,8 @@ parsers would silently collapse, are errors here, and every message names the fi
 from __future__ import annotations
 
 import json
-import zipfile
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
             with np.load(p, allow_pickle=False) as zz:
                 z = {k: zz[k] for k in zz.files}
         meta = json.loads(np.asarray(z["meta"]).tobytes().decode())
-        arrays = {k: np.asarray(z[k]) if not isinstance(z[k], np.memmap) else z[k] for k in _BINARY_ARRAYS}
+        arrays: dict[str, Any] = {k: z[k] if isinstance(z[k], np.memmap) else np.asarray(z[k]) for k in _BINARY_ARRAYS}
         if "factored_names" in meta:
             fn = meta["factored_names"]
             states: Any = FactoredNames(tuple(int(r) for r in fn["radix"]), tuple(str(t) for t in fn["tail"]))

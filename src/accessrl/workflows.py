@@ -75,6 +75,11 @@ _AUTO, _REQ, _REM, _REV, _ESC, _DENY, _WAIT = range(7)
 _NONE, _REQUESTED, _PARTIAL, _STRONG = range(4)
 
 
+def _p(default: Any, doc: str) -> Any:
+    """A dataclass field with its one-line documentation in the metadata."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class WorkflowParams:
     """Parameters of :func:`access_review_workflow`; the defaults read as a plausible queue.
@@ -82,36 +87,41 @@ class WorkflowParams:
     Rewards are in "staff-minutes equivalent" points; tier tuples are (low, medium, high).
     """
 
-    max_days: int = field(default=14, metadata={"doc": "Days a request may wait (acyclic: then it expires; cyclic: the last bucket loops)."})
-    max_reminders: int = field(default=3, metadata={"doc": "Reminders the assistant may send for one request."})
-    queue_capacity: int = field(default=10, metadata={"doc": "Reviewer-backlog levels 0 .. queue_capacity-1."})
-    max_escalation: int = field(default=2, metadata={"doc": "Escalation levels above 0."})
-    cyclic: bool = field(default=False, metadata={"doc": "False: time always moves forward (acyclic). True: waiting loops in the last day bucket."})
-    gamma: float = field(default=0.99, metadata={"doc": "Daily discount factor."})
-    prior_legit: tuple[float, float, float] = field(default=(0.97, 0.90, 0.75), metadata={"doc": "Probability that a request of each tier is legitimate, before evidence."})
-    lr_partial: float = field(default=3.0, metadata={"doc": "Likelihood ratio (legit : not) of partial evidence."})
-    lr_strong: float = field(default=30.0, metadata={"doc": "Likelihood ratio (legit : not) of strong evidence."})
-    p_evidence: tuple[float, float, float] = field(default=(0.5, 0.4, 0.3), metadata={"doc": "Daily probability that requested evidence arrives, per tier."})
-    p_strong: tuple[float, float, float] = field(default=(0.7, 0.6, 0.5), metadata={"doc": "Share of arriving evidence that is strong (the rest is partial), per tier."})
-    reminder_boost: float = field(default=0.5, metadata={"doc": "A reminder multiplies that day's evidence arrival probability by 1 + boost."})
-    hazard_base: float = field(default=0.01, metadata={"doc": "Daily abandonment hazard of a fresh request."})
-    hazard_per_day: float = field(default=0.005, metadata={"doc": "Added hazard per day already waited."})
-    hazard_per_reminder: float = field(default=0.02, metadata={"doc": "Added hazard per reminder sent (nagging annoys)."})
-    hazard_cap: float = field(default=0.5, metadata={"doc": "Upper bound on the daily abandonment hazard."})
-    review_rate: float = field(default=0.6, metadata={"doc": "Probability that an idle reviewer (empty backlog) decides a request today."})
-    escalation_boost: float = field(default=0.5, metadata={"doc": "Each escalation level multiplies the review rate by 1 + boost."})
-    reviewer_accuracy: float = field(default=0.95, metadata={"doc": "Probability that a reviewer decides a request correctly."})
-    p_arrival: float = field(default=0.3, metadata={"doc": "Daily probability that another request joins the reviewer backlog."})
-    p_service: float = field(default=0.3, metadata={"doc": "Daily probability that reviewers clear one backlog item."})
-    grant_value: float = field(default=10.0, metadata={"doc": "Value of granting a legitimate request."})
-    breach_cost: tuple[float, float, float] = field(default=(20.0, 100.0, 500.0), metadata={"doc": "Cost of granting an illegitimate request, per tier."})
-    denial_cost: float = field(default=15.0, metadata={"doc": "Cost of denying a legitimate request."})
-    review_cost: float = field(default=4.0, metadata={"doc": "Reviewer time for one human review decision."})
-    escalation_cost: float = field(default=3.0, metadata={"doc": "Manager time for one escalation."})
-    evidence_cost: float = field(default=1.0, metadata={"doc": "Requester effort for one evidence request."})
-    reminder_cost: float = field(default=0.5, metadata={"doc": "Cost of one reminder."})
-    wait_cost: float = field(default=1.0, metadata={"doc": "Cost of one more day of waiting (lost requester productivity)."})
-    abandon_cost: float = field(default=12.0, metadata={"doc": "Cost when a legitimate requester gives up (also charged when a request expires)."})
+    max_days: int = _p(14, "Days a request may wait (acyclic: then it expires; cyclic: the last bucket loops).")
+    max_reminders: int = _p(3, "Reminders the assistant may send for one request.")
+    queue_capacity: int = _p(10, "Reviewer-backlog levels 0 .. queue_capacity-1.")
+    max_escalation: int = _p(2, "Escalation levels above 0.")
+    cyclic: bool = _p(False,
+        "False: time always moves forward (acyclic). True: waiting loops in the last day bucket.")
+    gamma: float = _p(0.99, "Daily discount factor.")
+    prior_legit: tuple[float, float, float] = _p((0.97, 0.90, 0.75),
+        "Probability that a request of each tier is legitimate, before evidence.")
+    lr_partial: float = _p(3.0, "Likelihood ratio (legit : not) of partial evidence.")
+    lr_strong: float = _p(30.0, "Likelihood ratio (legit : not) of strong evidence.")
+    p_evidence: tuple[float, float, float] = _p((0.5, 0.4, 0.3),
+        "Daily probability that requested evidence arrives, per tier.")
+    p_strong: tuple[float, float, float] = _p((0.7, 0.6, 0.5),
+        "Share of arriving evidence that is strong (the rest is partial), per tier.")
+    reminder_boost: float = _p(0.5, "A reminder multiplies that day's evidence arrival probability by 1 + boost.")
+    hazard_base: float = _p(0.01, "Daily abandonment hazard of a fresh request.")
+    hazard_per_day: float = _p(0.005, "Added hazard per day already waited.")
+    hazard_per_reminder: float = _p(0.02, "Added hazard per reminder sent (nagging annoys).")
+    hazard_cap: float = _p(0.5, "Upper bound on the daily abandonment hazard.")
+    review_rate: float = _p(0.6, "Probability that an idle reviewer (empty backlog) decides a request today.")
+    escalation_boost: float = _p(0.5, "Each escalation level multiplies the review rate by 1 + boost.")
+    reviewer_accuracy: float = _p(0.95, "Probability that a reviewer decides a request correctly.")
+    p_arrival: float = _p(0.3, "Daily probability that another request joins the reviewer backlog.")
+    p_service: float = _p(0.3, "Daily probability that reviewers clear one backlog item.")
+    grant_value: float = _p(10.0, "Value of granting a legitimate request.")
+    breach_cost: tuple[float, float, float] = _p((20.0, 100.0, 500.0),
+        "Cost of granting an illegitimate request, per tier.")
+    denial_cost: float = _p(15.0, "Cost of denying a legitimate request.")
+    review_cost: float = _p(4.0, "Reviewer time for one human review decision.")
+    escalation_cost: float = _p(3.0, "Manager time for one escalation.")
+    evidence_cost: float = _p(1.0, "Requester effort for one evidence request.")
+    reminder_cost: float = _p(0.5, "Cost of one reminder.")
+    wait_cost: float = _p(1.0, "Cost of one more day of waiting (lost requester productivity).")
+    abandon_cost: float = _p(12.0, "Cost when a legitimate requester gives up (also charged when a request expires).")
 
     def n_states(self) -> int:
         """S, terminal states included."""

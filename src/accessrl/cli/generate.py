@@ -9,7 +9,7 @@ parameters for about N states.  The suffix of SPEC-OUT picks the format: ``.yaml
 from __future__ import annotations
 
 import inspect
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ def _parse_triple(name: str, text: str) -> tuple[float, float, float]:
         vals = ()
     if len(vals) != 3:
         raise ParameterError(f"--{name.replace('_', '-')}: expected three numbers low,medium,high, got {text!r}")
-    return vals  # type: ignore[return-value]
+    return (vals[0], vals[1], vals[2])
 
 
 def _param_options() -> list[inspect.Parameter]:
@@ -109,9 +109,11 @@ def register(app: typer.Typer) -> None:
         inspect.Parameter("kind", inspect.Parameter.KEYWORD_ONLY, annotation=str,
                           default=typer.Option("workflow", "--kind", help="workflow (factored access review) or rand.")),
         inspect.Parameter("states", inspect.Parameter.KEYWORD_ONLY, annotation=int | None,
-                          default=typer.Option(None, "--states", help="About this many states (sets max-days and queue-capacity).")),
+                          default=typer.Option(None, "--states",
+                                               help="About this many states (sets max-days and queue-capacity).")),
         inspect.Parameter("cyclic", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, "--cyclic/--acyclic", help="Waiting loops in the last day bucket, or time always moves forward.")),
+                          default=typer.Option(False, "--cyclic/--acyclic",
+                                               help="Waiting loops in the last day bucket, or time always moves forward.")),
         inspect.Parameter("n_actions", inspect.Parameter.KEYWORD_ONLY, annotation=int,
                           default=typer.Option(4, "--actions", help="rand: actions per state.")),
         inspect.Parameter("successors", inspect.Parameter.KEYWORD_ONLY, annotation=int,
