@@ -122,6 +122,38 @@ def test_ingesting_twice_loses_and_duplicates_nothing(make_log, tmp_path):
     assert log.counts() == {"decision_snapshots": n, "outcome_events": n}
 
 
+def _table_rows(log):
+    with log.engine.connect() as conn:
+        return {name: sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {name}"))
+                for name in ("decision_snapshots", "outcome_events")}
+
+
+def test_multirow_inserts_store_the_same_rows_as_one_row_executemany(tmp_path, monkeypatch):
+    # fast path (multi-row INSERT OR IGNORE, 7 rows per statement so chunks and a tail occur)
+    # against the readable path (one-row executemany), for JSONL and Parquet input, each
+    # ingested twice: same stored rows, same counts, duplicates ignored the same way
+    import accessrl.storage.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SQLITE_ROWS_PER_STATEMENT", 7)
+    mdp, gen = _generated(n=120)
+    for suffix in (".jsonl", ".parquet"):
+        path = tmp_path / f"gen{suffix}"
+        write_generated_file(gen, mdp, path)
+        fast, plain = (DecisionLog(str(tmp_path / f"{k}{suffix}.db")) for k in ("fast", "plain"))
+        plain.multirow_inserts = False
+        results = []
+        for log in (fast, plain):
+            first, second = log.ingest(path, batch_size=53), log.ingest(path, batch_size=41)
+            results.append([(r.decisions_inserted, r.decisions_duplicate, r.outcomes_inserted,
+                             r.outcomes_duplicate, len(r.rejected)) for r in (first, second)])
+        n = gen.steps.n_steps
+        assert results[0] == results[1] == [(n, 0, n, 0, 0), (0, n, 0, n, 0)]
+        assert _table_rows(fast) == _table_rows(plain)
+        assert len(_table_rows(fast)["decision_snapshots"]) == n
+        fast.close()
+        plain.close()
+
+
 def test_interrupted_batch_rolls_back_and_a_rerun_completes_it(make_log, tmp_path, monkeypatch):
     mdp, gen = _generated()
     path = tmp_path / "gen.jsonl"
