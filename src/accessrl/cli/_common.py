@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
-
-try:  # typer >= 0.20 vendors its own click
-    from typer import _click as _tclick
-except ImportError:  # pragma: no cover - older typer uses click itself
-    _tclick = click
+try:  # typer >= 0.20 vendors its own copy of click (and does not install click)
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer depends on click itself
+    import click  # type: ignore[no-redef]
 import numpy as np
 import typer
 from rich.console import Console
@@ -39,17 +37,17 @@ class ErrorHandlingGroup(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
-        except (click.exceptions.ClickException, _tclick.exceptions.ClickException) as exc:
+        except click.exceptions.ClickException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()
                 sys.exit(exc.exit_code)
             ctx = getattr(exc, "ctx", None)
             where = f"{ctx.command_path}: " if ctx is not None else ""
             msg = " ".join(exc.format_message().split())
-            hint = " (see --help)" if isinstance(exc, (click.exceptions.UsageError, _tclick.exceptions.UsageError)) else ""
+            hint = " (see --help)" if isinstance(exc, click.exceptions.UsageError) else ""
             err_console.print(f"accessrl: error: {where}{msg}{hint}", markup=False, soft_wrap=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Abort, _tclick.exceptions.Abort):
+        except click.exceptions.Abort:
             err_console.print("accessrl: error: aborted", markup=False)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
