@@ -70,7 +70,6 @@ def build(kind: str, n: int, gamma: float):
 def _competitor_form(mdp):
     """Every state gets every action: terminals a zero-reward self-loop, unavailable actions
     a copy of the state's first available action (which changes no optimal value)."""
-    import scipy.sparse as sp
 
     s, a = mdp.n_states, mdp.n_actions
     from accessrl.kernels import pair_rewards
@@ -228,11 +227,10 @@ def _timed(f, *a) -> float:
 
 def sweep_floor(mdp, bw: float) -> list[dict]:
     """Per-sweep times of the compiled kernels and of scipy's CSR product vs the bandwidth floor."""
+    import numba
     import scipy.sparse as sp
 
     from accessrl import kernels as K
-
-    import numba
 
     r = K.pair_rewards(mdp)
     n = mdp.n_states
@@ -258,7 +256,8 @@ def sweep_floor(mdp, bw: float) -> list[dict]:
     sc_bytes = q.data.nbytes + q.indices.nbytes + q.indptr.nbytes + 8 * n + 8 * mdp.n_pairs
     rows = []
     for name, secs, nbytes in (("accessrl Bellman sweep (T v, all pairs; 1 thread, the default)", full, K.sweep_bytes(mdp)),
-                               (f"accessrl Bellman sweep ({numba.config.NUMBA_NUM_THREADS} threads)", full_par, K.sweep_bytes(mdp)),
+                               (f"accessrl Bellman sweep ({numba.config.NUMBA_NUM_THREADS} threads)", full_par,
+                                K.sweep_bytes(mdp)),
                                ("accessrl policy sweep (T_sigma v; MPI evaluation)", pol, pol_bytes),
                                ("scipy CSR product P @ v (what QE/pymdptoolbox run)", sc, sc_bytes)):
         floor = nbytes / (bw * 1e9)
@@ -286,9 +285,11 @@ def skip_reason(solver: str, kind: str, n: int, gamma: float, vmax: float, sweep
     for r in rows:  # too slow already at a smaller size of the same instance family
         if r["solver"] == solver and r["kind"] == kind and r["gamma"] == gamma and r["n_states"] < n:
             took = r.get("seconds")
-            if r.get("skipped") or (took is not None and took * (n / r["n_states"]) > budget):
+            # pymdptoolbox's ValueIteration bound is O(A S^2): its time grows with the square of S
+            grow = (n / r["n_states"]) ** (2 if solver == "mdptoolbox-vi" else 1)
+            if r.get("skipped") or (took is not None and took * grow > budget):
                 what = "skipped" if r.get("skipped") else f"took {took:.1f} s"
-                return f"{what} at S = {r['n_states']}; at least {n / r['n_states']:.0f}x that here > {budget:.0f} s budget"
+                return f"{what} at S = {r['n_states']}; at least {grow:.0f}x that here > {budget:.0f} s budget"
     if solver == "mdptoolbox-vi" and n >= 100_000:
         return (f"ValueIteration's constructor computes an iteration bound with an (A, S) dense array per state, "
                 f"O(A S^2) = {4 * n * n:.0e} operations")
@@ -306,9 +307,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="S = 1e3, 1e4 only")
     ap.add_argument("--sizes", default=None, help="comma-separated sizes, e.g. 1000,100000")
-    ap.add_argument("--budget", type=float, default=60.0, help="seconds allowed per competitor run")
+    ap.add_argument("--budget", type=float, default=40.0, help="seconds allowed per competitor run")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--report-only", action="store_true", help="rewrite planning.md from planning.json")
     a = ap.parse_args()
+    if a.report_only:
+        data = json.loads((RESULTS / "planning.json").read_text())
+        (RESULTS / "planning.md").write_text(report(data["meta"], data["runs"], data["sweeps"]))
+        return
     if a.worker:
         print(json.dumps(worker(json.loads(a.worker))))
         return
@@ -359,14 +365,32 @@ def main() -> None:
                 rows.append(row)
                 msg = row.get("skipped") or f"{row['seconds']:.3f} s, error {row['error']:.1e}"
                 print(f"{label:42s} {solver:15s} {msg}", flush=True)
+    cli = cli_end_to_end(tmp, max(sizes))
+    print(f"accessrl solve end to end: {cli}", flush=True)
     load1 = os.getloadavg()
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+    meta = {"cli": cli, "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "bandwidth": bw, "loadavg_start": load0, "loadavg_end": load1, "tol": TOL,
             "wall_seconds": time.time() - t_start}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "planning.json").write_text(json.dumps({"meta": meta, "runs": rows, "sweeps": floors}, indent=1) + "\n")
     (RESULTS / "planning.md").write_text(report(meta, rows, floors))
     print(f"wrote {RESULTS / 'planning.md'}")
+
+
+def cli_end_to_end(tmp: Path, n: int) -> dict:
+    """Wall time of `accessrl generate` and `accessrl solve` on an acyclic workflow file, as a user runs them."""
+    path = tmp / "queue.npz"
+    exe = [sys.executable, "-m", "accessrl"]
+    t = time.perf_counter()
+    subprocess.run([*exe, "generate", str(path), "--states", str(n)], check=True, capture_output=True)
+    gen = time.perf_counter() - t
+    runs = []
+    for _ in range(2):  # the first run may compile numba's read-only specialisations into the cache
+        t = time.perf_counter()
+        out = subprocess.run([*exe, "solve", str(path)], check=True, capture_output=True, text=True)
+        runs.append(time.perf_counter() - t)
+    head = " ".join(out.stdout.split("\n")[1:3]).split("(")[0].strip()
+    return {"n_states": n, "generate_seconds": gen, "solve_seconds": runs, "method_line": head}
 
 
 # ------------------------------------------------------------------ report
@@ -400,7 +424,8 @@ def report(meta: dict, rows: list[dict], floors: list[dict]) -> str:
             ratio = r["seconds"] / ours["seconds"] if ours and not ours.get("skipped") else float("nan")
             note = ""
             if r["solver"] == "accessrl":
-                note = f"{r.get('method')}: {r.get('note')}; peak {(r['model_bytes'] + r['extra_bytes']) / r['model_bytes']:.2f}x model"
+                peak = (r["model_bytes"] + r["extra_bytes"]) / r["model_bytes"]
+                note = f"{r.get('method')}: {r.get('note')}; peak {peak:.2f}x model"
             if not r["met"]:
                 note += " MISSED the error target"
             out.append(f"| {inst} | {r['solver']} | {r['seconds']:.3f} | {ratio:.1f}x | {r['error']:.1e} | {r['eps']:.0e} | "
@@ -411,8 +436,46 @@ def report(meta: dict, rows: list[dict], floors: list[dict]) -> str:
     for f in floors:
         out.append(f"| {f['instance']} | {f['what']} | {f['seconds'] * 1e3:.1f} | {f['bytes'] / 1e6:.0f} | "
                    f"{f['floor_seconds'] * 1e3:.1f} | {f['x_floor']:.1f} |")
+    cli = meta.get("cli")
+    if cli:
+        out += ["", "## End to end", "",
+                f"`accessrl generate queue.npz --states {cli['n_states']}`: {cli['generate_seconds']:.1f} s; "
+                f"`accessrl solve queue.npz` (process start, memory-mapped load, SCCs, solve, table): "
+                f"{cli['solve_seconds'][0]:.1f} s first run, {cli['solve_seconds'][1]:.1f} s second run "
+                f"({cli['method_line']}). Target \"finishes in seconds end to end\": "
+                f"{'MET' if max(cli['solve_seconds']) < 10 else 'MISSED'}; the progress bar (stderr, terminals only) "
+                "appears once a solve has run for a second."]
     out += ["", "## Targets", ""] + targets(rows, floors)
+    out += ["", "## Why the missed targets are missed", "", *why(rows, floors)]
     return "\n".join(out) + "\n"
+
+
+def why(rows: list[dict], floors: list[dict]) -> list[str]:
+    """Why the missed targets are missed, with this run's numbers."""
+    def xf(prefix: str, kind: str) -> str:
+        vals = [f["x_floor"] for f in floors if f["what"].startswith(prefix) and f["instance"].startswith(kind + " ")]
+        return f"{min(vals):.1f}-{max(vals):.1f}x" if vals else "?"
+
+    return [
+        "- Random sparse models: every pair has 10 successors drawn uniformly from 1e6 states, so the",
+        "  40 million gathers v[s'] per sweep mostly miss the cache (v is 8 MB; the 16 MB L3 is shared with",
+        "  other processes). The sweep is latency-bound rather than bandwidth-bound: accessrl's compiled",
+        f"  Bellman sweep runs at {xf('accessrl Bellman', 'rand')} the floor and scipy's CSR product at",
+        f"  {xf('scipy', 'rand')}, and a second thread did not help on this shared 2-core machine. The",
+        "  speed-up over QuantEcon's MPI comes from fewer and cheaper sweeps (span stopping rule, MacQueen",
+        "  action elimination, m = 2 evaluation sweeps that read only the chosen pairs, no P_sigma",
+        "  extraction), not from a faster sweep. Closing the gap to 3x needs fewer bytes per gather (int32",
+        "  indices) or a cache-blocked state order; not done.",
+        "- Acyclic workflow: QuantEcon's MPI converges in about 8 iterations because requests end within",
+        "  days (abandonment, reviews), so exactness alone buys a few x, not 30x. accessrl's time is one",
+        "  Tarjan pass (SCCs), one backward pass and one pass for Q and the policy, each a full read of the",
+        "  model. Fusing the solve into the SCC pass (solve each component as Tarjan emits it) would remove",
+        "  one pass; 30x would need skipping the SCC pass with an order supplied by the generator. Not done.",
+        f"- Sweep vs floor: met on the workflow models ({xf('accessrl Bellman', 'workflow')}: successors sit",
+        "  near their state, so v stays in cache; below 1x means the streaming bandwidth we measured",
+        "  under load understates the machine), missed on the random model for the latency reason above.",
+    ]
+
 
 
 def targets(rows: list[dict], floors: list[dict]) -> list[str]:
