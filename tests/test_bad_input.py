@@ -263,3 +263,15 @@ def test_random_text_files_give_one_line(tmp_path_factory, text):
 )
 def test_click_usage_errors_are_one_line(args, needles):
     one_line_error(run(*args), *needles, code=(2,))
+
+
+def test_unexpected_errors_are_not_masked(monkeypatch):
+    """A bug (not bad input) keeps its own exception type through the CLI group."""
+    import accessrl.cli.planning as cli_planning
+
+    def boom(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli_planning, "solve", boom)
+    r = runner.invoke(app, ["solve", "catalog:access-review"])
+    assert isinstance(r.exception, RuntimeError) and "a bug" in str(r.exception)

@@ -34,9 +34,9 @@ class ErrorHandlingGroup(TyperGroup):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Like click's main, but a usage error is one line on stderr (exit 2), not a panel."""
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         except click.exceptions.ClickException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()
@@ -47,7 +47,7 @@ class ErrorHandlingGroup(TyperGroup):
             hint = " (see --help)" if isinstance(exc, click.exceptions.UsageError) else ""
             err_console.print(f"accessrl: error: {where}{msg}{hint}", markup=False, soft_wrap=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except (KeyboardInterrupt, EOFError):
             err_console.print("accessrl: error: aborted", markup=False)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
