@@ -84,7 +84,8 @@ def _successors_ok(mdp: MDP, ok_states: BoolArray) -> BoolArray:
     bad_out = ~ok_states[mdp.out_next] & (mdp.out_prob > 0)
     bad_pairs = np.add.reduceat(bad_out.astype(np.int64), mdp.out_ptr[:-1]) if mdp.n_pairs else np.zeros(0)
     bad_pairs[np.diff(mdp.out_ptr) == 0] = 0
-    return bad_pairs == 0
+    ok: BoolArray = bad_pairs == 0
+    return ok
 
 
 def almost_sure_termination(mdp: MDP) -> BoolArray:

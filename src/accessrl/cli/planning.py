@@ -148,10 +148,10 @@ def register(app: typer.Typer) -> None:
         mdp = load_model_arg(spec)
         s, a, n = parse_target(mdp, vary)
         res = probability_sweep(mdp, s, a, n, np.linspace(start, stop, steps))
-        points = [{"value": p.value, "policy": _policy_names(mdp, p.policy),
+        points: list[dict[str, Any]] = [{"value": p.value, "policy": _policy_names(mdp, p.policy),
                    "start_value": float(p.values[mdp.start]) if mdp.start is not None else None}
                   for p in res.points]
-        breaks = [{"value": b.value, "state": mdp.state_names[b.state],
+        breaks: list[dict[str, Any]] = [{"value": b.value, "state": mdp.state_names[b.state],
                    "from": mdp.action_names[b.from_action], "to": mdp.action_names[b.to_action]}
                   for b in res.breakevens]
         if json_out:

@@ -73,11 +73,13 @@ def run_exercises() -> list[str]:
 EXTRA_COMMANDS["exercises"] = run_exercises
 
 # Lab modules register on import.
-from accessrl.lesson import planning_labs  # noqa: E402,F401
-from accessrl.lesson import learning_labs  # noqa: E402,F401
-from accessrl.lesson import pg_lab  # noqa: E402,F401
-from accessrl.lesson import reward_labs  # noqa: E402,F401
-from accessrl.lesson import heldout_lab  # noqa: E402,F401
+from accessrl.lesson import (
+    heldout_lab,  # noqa: E402,F401
+    learning_labs,  # noqa: E402,F401
+    pg_lab,  # noqa: E402,F401
+    planning_labs,  # noqa: E402,F401
+    reward_labs,  # noqa: E402,F401
+)
 from accessrl.lesson import quiz as _quiz  # noqa: E402
 
 EXTRA_COMMANDS["quiz"] = _quiz.quiz_sheet
