@@ -73,12 +73,12 @@ def run_exercises() -> list[str]:
 EXTRA_COMMANDS["exercises"] = run_exercises
 
 # Lab modules register on import.
-from accessrl.lesson import (
-    heldout_lab,  # noqa: E402,F401
-    learning_labs,  # noqa: E402,F401
-    pg_lab,  # noqa: E402,F401
-    planning_labs,  # noqa: E402,F401
-    reward_labs,  # noqa: E402,F401
+from accessrl.lesson import (  # noqa: E402,F401
+    heldout_lab,
+    learning_labs,
+    pg_lab,
+    planning_labs,
+    reward_labs,
 )
 from accessrl.lesson import quiz as _quiz  # noqa: E402
 
