@@ -14,13 +14,14 @@ from accessrl.kernels import (
     bellman_sweep,
     gauss_seidel_sweep,
     greedy_pairs,
+    order_direction,
     pair_rewards,
     pair_values,
     policy_sweep,
     strong_components,
     sweep_bytes,
 )
-from accessrl.model import compile_spec
+from accessrl.model import MDP, compile_spec
 from accessrl.planning import (
     SOLVERS,
     TIE_RTOL,
@@ -205,3 +206,124 @@ def test_default_value_iteration_stays_synchronous():
     # the lesson prints Jacobi sweeps: value_iteration must not switch to Gauss-Seidel
     res = solve(compile_spec(access_review_spec()), "value-iteration")
     assert res.iterations == 3 and res.method == "value-iteration"
+
+
+# ------------------------------------------- ordered fast path (states already in topological order)
+def relabel(mdp, new_of_old):
+    """The same model with state s renamed new_of_old[s] (pairs and outcomes keep their order)."""
+    new_of_old = np.asarray(new_of_old, dtype=np.int64)
+    old_of_new = np.argsort(new_of_old)
+    counts = np.diff(mdp.sa_ptr)[old_of_new]
+    pairs = np.concatenate([np.arange(mdp.sa_ptr[s], mdp.sa_ptr[s + 1]) for s in old_of_new]).astype(np.int64)
+    per_pair = np.diff(mdp.out_ptr)[pairs]
+    outs = np.concatenate([np.arange(mdp.out_ptr[k], mdp.out_ptr[k + 1]) for k in pairs]).astype(np.int64)
+    return MDP(gamma=mdp.gamma, state_names=tuple(mdp.state_names[int(s)] for s in old_of_new),
+               action_names=mdp.action_names, terminal=mdp.terminal[old_of_new],
+               sa_ptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64), sa_action=mdp.sa_action[pairs],
+               out_ptr=np.concatenate(([0], np.cumsum(per_pair))).astype(np.int64),
+               out_next=new_of_old[mdp.out_next[outs]], out_prob=mdp.out_prob[outs],
+               out_reward=mdp.out_reward[outs], name=mdp.name)
+
+
+def random_dag(rng, n=400, n_terminal=5, A=3, k=4, gamma=0.95, backward_edge=False):
+    """Successors at larger indices (plus self-loops and ties between duplicated actions)."""
+    sa_count, sa_action, per_pair, nxt, prob, rew = [], [], [], [], [], []
+    n_inner = n - n_terminal
+    for s in range(n_inner):
+        acts = np.sort(rng.choice(A, size=rng.integers(1, A + 1), replace=False))
+        sa_count.append(acts.size)
+        first = None
+        for a in acts:
+            if first is not None and rng.random() < 0.2:  # an exact duplicate: a tie to break
+                t, p, r = first
+            else:
+                t = np.unique(rng.integers(s + 1, n, size=k))
+                if rng.random() < 0.3:
+                    t = np.unique(np.append(t, s))  # self-loop
+                p = rng.dirichlet(np.ones(t.size))
+                r = rng.normal(size=t.size)
+                first = (t, p, r)
+            sa_action.append(a)
+            per_pair.append(t.size)
+            nxt.extend(t)
+            prob.extend(p)
+            rew.extend(r)
+    sa_count.extend([0] * n_terminal)
+    nxt = np.asarray(nxt, dtype=np.int64)
+    if backward_edge:
+        j = int(np.sum(per_pair[: int(np.sum(sa_count[: n_inner - 1]))]))  # the last state's first outcome
+        nxt[j] = 50
+    terminal = np.zeros(n, dtype=bool)
+    terminal[n_inner:] = True
+    return MDP(gamma=gamma, state_names=tuple(f"s{i}" for i in range(n)), action_names=("a", "b", "c"),
+               terminal=terminal, sa_ptr=np.concatenate(([0], np.cumsum(sa_count))).astype(np.int64),
+               sa_action=np.asarray(sa_action, dtype=np.int64),
+               out_ptr=np.concatenate(([0], np.cumsum(per_pair))).astype(np.int64), out_next=nxt,
+               out_prob=np.asarray(prob), out_reward=np.asarray(rew), name="random-dag")
+
+
+def same_as_slow_paths(mdp, direction):
+    assert order_direction(mdp) == direction
+    fast = topological_value_iteration(mdp)
+    assert fast.extra["ordered_pass"] == ("descending" if direction > 0 else "ascending")
+    slow = topological_value_iteration(mdp, scc=strong_components(mdp))  # Tarjan + component kernel
+    assert "ordered_pass" not in slow.extra
+    np.testing.assert_allclose(fast.values, slow.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.q_values, slow.q_values, rtol=0, atol=1e-12)
+    assert np.array_equal(fast.policy, slow.policy) and fast.error_bound == 0.0
+    # the readable code: exact policy iteration and state_max's tie rule over q_values
+    np.testing.assert_allclose(fast.values, reference(mdp), rtol=0, atol=1e-9)
+    q = q_values(mdp, fast.values)
+    np.testing.assert_allclose(fast.q_values, q, rtol=0, atol=1e-12)
+    _, bp = state_max(mdp, q, tie_rtol=TIE_RTOL)
+    assert np.array_equal(fast.policy, np.where(bp >= 0, mdp.sa_action[np.maximum(bp, 0)], -1))
+
+
+@pytest.mark.parametrize("name", ["access-review", "access-review-abandonment", "access-review-components",
+                                  "access-review-deny"])
+def test_ordered_pass_on_catalog_models(name):
+    mdp = CATALOG[name]()
+    same_as_slow_paths(mdp, 1)
+    same_as_slow_paths(relabel(mdp, mdp.n_states - 1 - np.arange(mdp.n_states)), -1)  # mirrored order
+
+
+def test_ordered_pass_on_workflows_in_scc_order():
+    mdp = access_review_workflow(**SMALL)
+    assert order_direction(mdp) == 0  # request_evidence turns 'partial' back into 'requested'
+    comp = strong_components(mdp)[0]  # sinks first: every edge goes to a smaller component number
+    n = mdp.n_states
+    down, up = relabel(mdp, n - 1 - comp), relabel(mdp, comp)
+    same_as_slow_paths(down, 1)
+    same_as_slow_paths(up, -1)
+    ref = topological_value_iteration(mdp)
+    np.testing.assert_allclose(topological_value_iteration(down).values[n - 1 - comp],
+                               ref.values, rtol=0, atol=1e-9)
+    method, why, direction = choose_method(down)
+    assert method == "topological" and "topological order" in why and "no SCC pass" in why and direction == 1
+    res = solve(up)
+    assert res.note.startswith("states in topological order") and res.extra["ordered_pass"] == "ascending"
+
+
+def test_ordered_pass_on_a_random_dag():
+    rng = np.random.default_rng(7)
+    for gamma in (0.9, 1.0):
+        mdp = random_dag(rng, gamma=gamma)
+        same_as_slow_paths(mdp, 1)
+        same_as_slow_paths(relabel(mdp, mdp.n_states - 1 - np.arange(mdp.n_states)), -1)
+
+
+def test_order_check_rejects_cycles_and_backward_edges():
+    assert order_direction(access_review_workflow(cyclic=True, **SMALL)) == 0
+    two_cycle = MDP(gamma=0.9, state_names=("a", "b", "end"), action_names=("go",),
+                    terminal=np.array([False, False, True]), sa_ptr=np.array([0, 1, 2, 2]),
+                    sa_action=np.array([0, 0]), out_ptr=np.array([0, 2, 3]), out_next=np.array([1, 2, 0]),
+                    out_prob=np.array([0.5, 0.5, 1.0]), out_reward=np.array([1.0, 0.0, 2.0]))
+    assert order_direction(two_cycle) == 0
+    res = topological_value_iteration(two_cycle)
+    assert "ordered_pass" not in res.extra
+    np.testing.assert_allclose(res.values, reference(two_cycle), atol=1e-6)
+    back = random_dag(np.random.default_rng(3), backward_edge=True)
+    assert order_direction(back) == 0
+    res = solve(back)
+    assert "topological order" not in res.note and "ordered_pass" not in res.extra
+    np.testing.assert_allclose(res.values, reference(back), atol=1e-6)

@@ -324,6 +324,84 @@ def _topo(c_lo, c_hi, order, comp_ptr, comp, sa_ptr, out_ptr, out_next, out_prob
     return sweeps
 
 
+@nb.njit(cache=True)
+def _order_direction(sa_ptr, out_ptr, out_next, terminal):  # type: ignore[no-untyped-def]
+    # 1: every stored successor of s is a larger index (or s itself, or terminal); -1: every
+    # one is smaller (or s, or terminal); 0: neither.  Reads out_next only (a stored outcome
+    # counts even with probability 0: conservative), terminal only on an out-of-order edge;
+    # stops at the first state that rules out both.
+    up = True
+    down = True
+    n = sa_ptr.size - 1
+    for s in range(n):
+        for j in range(out_ptr[sa_ptr[s]], out_ptr[sa_ptr[s + 1]]):
+            t = out_next[j]
+            if t > s:
+                if down and not terminal[t]:
+                    down = False
+            elif t < s:
+                if up and not terminal[t]:
+                    up = False
+        if not up and not down:
+            return 0
+    return 1 if up else -1
+
+
+@nb.njit(cache=True)
+def _ordered_pass(direction, sa_ptr, out_ptr, out_next, out_prob, out_reward, gamma, tie_rtol, v, q, best):  # type: ignore[no-untyped-def]
+    # States whose successors all come later in the sweep: v(s) by _topo's single-state
+    # formula (same operations, same rounding), then Q and the tied-first greedy pair as _greedy.
+    n = v.size
+    for i in range(n):
+        s = n - 1 - i if direction > 0 else i
+        a0 = sa_ptr[s]
+        a1 = sa_ptr[s + 1]
+        bq = 0.0
+        bk = -1
+        loops = False
+        top = -np.inf
+        for k in range(a0, a1):
+            self_p = 0.0
+            acc = 0.0
+            rk = 0.0  # r(s, a) summed as _pair_rewards does (same order, same rounding)
+            for j in range(out_ptr[k], out_ptr[k + 1]):
+                rk += out_prob[j] * out_reward[j]
+                if out_next[j] == s:
+                    self_p += out_prob[j]
+                else:
+                    acc += out_prob[j] * v[out_next[j]]
+            if self_p != 0.0:
+                loops = True
+            qk = rk + gamma * acc
+            q[k] = qk
+            if qk > top:
+                top = qk
+            den = 1.0 - gamma * self_p
+            if den <= 1e-15:
+                continue
+            c = qk / den
+            if bk < 0 or c > bq:
+                bq = c
+                bk = k
+        v[s] = bq
+        if loops:  # Q reads v(s) itself: recompute with it, exactly as _greedy does
+            top = -np.inf
+            for k in range(a0, a1):
+                rk = 0.0
+                for j in range(out_ptr[k], out_ptr[k + 1]):
+                    rk += out_prob[j] * out_reward[j]
+                qk = rk + gamma * _dot(out_ptr, out_next, out_prob, v, k)
+                q[k] = qk
+                if qk > top:
+                    top = qk
+        best[s] = -1
+        slack = tie_rtol * max(1.0, abs(top))
+        for k in range(a0, a1):
+            if q[k] >= top - slack:
+                best[s] = k
+                break
+
+
 PARALLEL_MIN_NNZ = 1 << 62
 """From this many transitions on, the sweep kernels run on all numba threads.
 
@@ -462,6 +540,44 @@ def topological_block(mdp: MDP, r_pair: FloatArray, scc: tuple[IntArray, IntArra
                      float(mdp.gamma), float(tol), int(max_sweeps), v, best, err))
 
 
+def order_direction(mdp: MDP) -> int:
+    """Whether the state indices already order the state graph, in one pass over the outcomes.
+
+    Returns 1 if every stored outcome of every state leads to a larger index, to the
+    state itself or to a terminal state; -1 if always to a smaller index (or itself, or
+    a terminal); 0 otherwise (also when only a zero-probability outcome breaks the
+    order).  A nonzero answer proves the model acyclic apart from self-loops (every path
+    moves monotonically through the indices), so :func:`ordered_pass` solves it exactly
+    without Tarjan's pass.
+
+    >>> from accessrl.catalog import access_review
+    >>> order_direction(access_review())
+    1
+    """
+    if mdp.n_states == 0:
+        return 1
+    return int(_order_direction(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.terminal))
+
+
+def ordered_pass(mdp: MDP, direction: int, tie_rtol: float) -> tuple[FloatArray, FloatArray, IntArray]:
+    r"""Solve a model whose indices order its state graph (:func:`order_direction` != 0) in one pass.
+
+    States are visited so that every successor is already final (descending index for
+    ``direction`` 1, ascending for -1; terminal values stay 0), each solved exactly,
+    self-loops included, as a one-state component of topological value iteration (Dai et
+    al. 2011): V(s) = max_a (r(s,a) + gamma sum_{s' != s} p(s'|s,a) V(s')) / (1 - gamma
+    p(s|s,a)).  Q per pair and the first pair within ``tie_rtol`` of the best are computed
+    in the same visit (as :func:`greedy_pairs`), and r(s, a) too (as :func:`pair_rewards`), so
+    the model is read once.  Returns (V, Q, first greedy pair per state).
+    """
+    v = np.zeros(mdp.n_states)
+    q = np.empty(mdp.n_pairs)
+    best = np.full(mdp.n_states, -1, dtype=np.int64)
+    if v.size:
+        _ordered_pass(int(direction), *_arrays(mdp), mdp.out_reward, float(mdp.gamma), float(tie_rtol), v, q, best)
+    return v, q, best
+
+
 def sweep_bytes(mdp: MDP) -> int:
     """Bytes one full Bellman sweep must read: the CSR arrays, rewards per pair and the values."""
     return int(mdp.sa_ptr.nbytes + mdp.out_ptr.nbytes + 8 * mdp.n_pairs + mdp.out_next.nbytes
@@ -474,6 +590,8 @@ __all__ = [
     "eliminate_actions",
     "gauss_seidel_sweep",
     "greedy_pairs",
+    "order_direction",
+    "ordered_pass",
     "pair_rewards",
     "pair_values",
     "policy_sweep",

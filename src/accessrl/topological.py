@@ -16,6 +16,13 @@ outside is already final.
   at most ``tol``; so max|V - V*| <= tol overall, and the bound reported is the largest
   of them.
 
+Fast path: if the state indices already order the graph (every outcome leads to a larger
+index, or every one to a smaller, self-loops and terminal states aside; one compiled pass,
+:func:`~accessrl.kernels.order_direction`), Tarjan's pass is skipped and one sweep in
+the opposite index order solves every state exactly and computes Q and the greedy policy
+as it goes (:func:`~accessrl.kernels.ordered_pass`): the outcome arrays are read twice
+(the check reads ``out_next`` only), not five times.
+
 Memory: the model plus about nine integer or float vectors of S.
 
 >>> from accessrl.catalog import access_review_abandonment
@@ -30,9 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from accessrl.kernels import pair_rewards, strong_components, topological_block
+from accessrl.kernels import order_direction, ordered_pass, pair_rewards, strong_components, topological_block
 from accessrl.model import MDP
-from accessrl.planning import Progress, SolveResult, _check_tol, finish_compiled, value_iteration
+from accessrl.planning import (
+    TIE_RTOL,
+    Progress,
+    SolveResult,
+    _check_tol,
+    _policy_from_pairs,
+    finish_compiled,
+    value_iteration,
+)
 from accessrl.structure import check_ssp
 
 BATCH_STATES = 1 << 17
@@ -49,6 +64,9 @@ def topological_value_iteration(
 ) -> SolveResult:
     """Topological value iteration (see the module docstring); ``scc`` reuses a decomposition.
 
+    ``scc`` may instead be an int direction from :func:`~accessrl.kernels.order_direction`
+    already computed (nonzero: the one-pass fast path without checking again).
+
     With gamma = 1 (a proper stochastic shortest path, checked first) acyclic models are
     solved exactly; cyclic components are swept to a small change and the result is then
     finished by :func:`~accessrl.planning.value_iteration`'s exact check.
@@ -57,6 +75,9 @@ def topological_value_iteration(
     g = mdp.gamma
     if g >= 1.0:
         check_ssp(mdp)
+    direction = scc if isinstance(scc, int) else (order_direction(mdp) if scc is None else 0)
+    if direction:
+        return _ordered(mdp, direction, progress)
     comp, order, comp_ptr = strong_components(mdp) if scc is None else scc
     n_comp = comp_ptr.size - 1
     sizes = np.diff(comp_ptr)
@@ -84,6 +105,17 @@ def topological_value_iteration(
                               "note": "gamma = 1: finished by value iteration's exact check"})
     return finish_compiled(mdp, v, r, iterations=1, method="topological", residual=bound,
                            error_bound=bound, extra=extra)
+
+
+def _ordered(mdp: MDP, direction: int, progress: Progress | None) -> SolveResult:
+    """The one-pass solve of a model whose indices order its state graph (exact)."""
+    v, q, best = ordered_pass(mdp, direction, TIE_RTOL)
+    if progress is not None:
+        progress(1.0, f"{mdp.n_states} states in one ordered pass")
+    extra = {"components": mdp.n_states, "cyclic_components": 0, "largest_component": min(1, mdp.n_states),
+             "sweeps": 0, "ordered_pass": "descending" if direction > 0 else "ascending"}
+    return SolveResult(values=v, policy=_policy_from_pairs(mdp, best), q_values=q, iterations=1,
+                       method="topological", residual=0.0, error_bound=0.0, extra=extra)
 
 
 __all__ = ["topological_value_iteration"]
