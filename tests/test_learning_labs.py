@@ -1,12 +1,9 @@
 """Labs 5-7 print the lesson's lines (from shared/seed/lab_outputs.txt, copied here)."""
 
-import re
-
 import pytest
-from typer.testing import CliRunner
 
-from accessrl.cli import app
 from accessrl.lesson import run_lab
+from lab_lines import assert_lab_prints
 
 # What the lesson prints (its own listings' output), copied from the lesson.
 EXPECTED = {
@@ -28,16 +25,9 @@ EXPECTED = {
 }
 
 
-def norm(line: str) -> str:
-    """Padding and runs of spaces aside."""
-    return re.sub(r"\s+", " ", line.replace("( ", "(").replace(" )", ")")).strip()
-
-
 @pytest.mark.parametrize("lab", list(EXPECTED))
 def test_lab_prints_lesson_lines(lab):
-    r = CliRunner().invoke(app, ["lesson", lab])
-    assert r.exit_code == 0, r.output
-    assert [norm(x) for x in r.stdout.splitlines()] == [norm(x) for x in EXPECTED[lab]]
+    assert_lab_prints(lab, EXPECTED[lab])
 
 
 @pytest.mark.parametrize("lab", list(EXPECTED))

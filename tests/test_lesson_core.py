@@ -1,11 +1,10 @@
 """Labs 1-4 print the lesson's lines (from shared/seed/lab_outputs.txt, copied here)."""
 
-import re
-
 import pytest
 from typer.testing import CliRunner
 
 from accessrl.cli import app
+from lab_lines import assert_lab_prints
 
 # What the lesson prints (its own listings' output), copied from the lesson.
 EXPECTED = {
@@ -34,16 +33,9 @@ EXPECTED = {
 }
 
 
-def norm(line: str) -> str:
-    """Padding and runs of spaces aside."""
-    return re.sub(r"\s+", " ", line.replace("( ", "(").replace(" )", ")")).strip()
-
-
 @pytest.mark.parametrize("lab", list(EXPECTED))
 def test_lab_prints_lesson_lines(lab):
-    r = CliRunner().invoke(app, ["lesson", lab])
-    assert r.exit_code == 0, r.output
-    assert [norm(x) for x in r.stdout.splitlines()] == [norm(x) for x in EXPECTED[lab]]
+    assert_lab_prints(lab, EXPECTED[lab])
 
 
 def test_lab_lines_exact_padding():

@@ -19,6 +19,7 @@ from accessrl.offline import (
 )
 from accessrl.planning import policy_evaluation, policy_iteration
 from accessrl.policies import pair_probabilities, uniform_policy
+from lab_lines import assert_lab_prints
 
 MDP = access_review_abandonment()
 GAMMA = MDP.gamma
@@ -231,5 +232,5 @@ def test_lab_held_out_prints_the_lesson_lines():
         "always_review mean= 54.0 severe_errors=0",
         "risk_aware    mean= 62.0 severe_errors=0",
     ]
-    assert [" ".join(x.split()) for x in run_lab("held-out")] == [" ".join(x.split()) for x in expected]
+    assert_lab_prints("held-out", expected)
     assert run_lab("held-out") == expected

@@ -1,9 +1,6 @@
 """Lab 9 prints the lesson's lines from the library's general code."""
 
-from typer.testing import CliRunner
-
-from accessrl.cli import app
-from accessrl.lesson import run_lab
+from lab_lines import assert_lab_prints
 
 # ../shared/seed/lab_outputs.txt, section [policy-gradient] (the lesson's own output).
 EXPECTED = [
@@ -13,18 +10,8 @@ EXPECTED = [
 ]
 
 
-def _norm(line: str) -> str:
-    return " ".join(line.split())
-
-
 def test_policy_gradient_lab_lines():
-    assert [_norm(x) for x in run_lab("policy-gradient")] == [_norm(x) for x in EXPECTED]
-
-
-def test_policy_gradient_lab_cli():
-    res = CliRunner().invoke(app, ["lesson", "policy-gradient"])
-    assert res.exit_code == 0, res.output
-    assert [_norm(x) for x in res.output.strip().splitlines()] == [_norm(x) for x in EXPECTED]
+    assert_lab_prints("policy-gradient", EXPECTED)
 
 
 def test_lab_follows_the_model():
