@@ -398,21 +398,14 @@ def modified_policy_iteration(
                 bound = g / (1 - g) * (hi - lo) / 2
                 break
         # partial evaluation of the greedy policy
-        p_pi = p[best[mdp.decision_states]] if mdp.decision_states.size == mdp.n_states else None
-        if p_pi is not None:
-            r_pi = r[best]
-            v = u
-            for _ in range(m):
-                v = r_pi + g * (p_pi @ v)
-        else:
-            ds = mdp.decision_states
-            p_ds = p[best[ds]]
-            r_ds = r[best[ds]]
-            v = u
-            for _ in range(m):
-                nv = np.zeros(mdp.n_states)
-                nv[ds] = r_ds + g * (p_ds @ v)
-                v = nv
+        # partial evaluation of the greedy policy; terminal states stay at 0
+        ds = mdp.decision_states
+        p_ds, r_ds = p[best[ds]], r[best[ds]]
+        v = u
+        for _ in range(m):
+            nv = np.zeros(mdp.n_states)
+            nv[ds] = r_ds + g * (p_ds @ v)
+            v = nv
     return _finish(
         mdp, v, iterations=it, method="modified-policy-iteration", residual=trace[-1] if trace else 0.0,
         error_bound=bound, trace=tuple(trace),
