@@ -1,6 +1,6 @@
 """Constrained policies: accessrl's sparse HiGHS LP against the alternatives a user would reach for.
 
-Models: the generated access-review workflow (:func:`accessrl.workflows.access_review_workflow`,
+Models: the generated access-review workflow (:func:`accessrl.catalog.workflows.access_review_workflow`,
 gamma 0.99) at about 1,000, 5,000 and 30,000 states (about 6k, 28k and 154k state-actions),
 with one extra component ``reviews`` = 1 on every outcome of ``human_review`` or ``escalate``.
 The limit: expected discounted reviews per request at most half of what the unconstrained
@@ -8,7 +8,7 @@ optimal policy uses (so the limit binds).
 
 Contenders, in the same run:
 
-* ``accessrl LP`` — :func:`accessrl.constrained.constrained_solve` (sparse LP over occupancy
+* ``accessrl LP`` — :func:`accessrl.rewards.constrained.constrained_solve` (sparse LP over occupancy
   measures, HiGHS via ``scipy.optimize.linprog``); exact, randomised policy, shadow price.
 * ``Lagrangian bisection`` — what one does without an LP: solve the unconstrained MDP with
   reward ``r - lambda * reviews`` (``accessrl.solve``) and bisect lambda (40 steps) for the
@@ -38,11 +38,13 @@ import numpy as np
 import scipy
 from scipy.optimize import linprog
 
-from accessrl.constrained import constrained_solve, flow_matrix
-from accessrl.model import MDP
-from accessrl.planning import policy_evaluation, solve
-from accessrl.rewards import Limit, reweight, start_distribution
-from accessrl.workflows import access_review_workflow, workflow_params_for
+from accessrl.catalog.workflows import access_review_workflow, workflow_params_for
+from accessrl.model.mdp import MDP
+from accessrl.model.policies import start_distribution
+from accessrl.planning.exact import policy_evaluation
+from accessrl.planning.solver import solve
+from accessrl.rewards.components import Limit, reweight
+from accessrl.rewards.constrained import constrained_solve, flow_matrix
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -33,9 +33,9 @@ import gymnasium as gym
 import numba
 import numpy as np
 
-from accessrl.catalog import access_review_abandonment
+from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.envs import from_gymnasium
-from accessrl.learning import learn
+from accessrl.learning.tabular import learn
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED, EPSILON, OMEGA = 13, 0.15, 0.6

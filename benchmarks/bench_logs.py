@@ -2,7 +2,7 @@
 
 Part A, ingest (issue 5 target: >= 100,000 decision events/s into SQLite, nothing lost on
 a repeated or interrupted ingest).  A log of the lesson's abandonment workflow is drawn
-with :func:`accessrl.logsim.simulate_logs` (uniform behaviour, epsilon 0.1) and written
+with :func:`accessrl.offline.logsim.simulate_logs` (uniform behaviour, epsilon 0.1) and written
 as JSON lines and Parquet: every decision is one snapshot record plus one outcome
 record.  Contenders, each into a fresh SQLite file in WAL mode:
 
@@ -50,11 +50,11 @@ from typing import Any
 
 import numpy as np
 
-from accessrl.catalog import access_review_abandonment
-from accessrl.loggen import start_us, write_generated_file
-from accessrl.logsim import simulate_logs
-from accessrl.policies import uniform_policy
+from accessrl.catalog.lesson import access_review_abandonment
+from accessrl.model.policies import uniform_policy
+from accessrl.offline.logsim import simulate_logs
 from accessrl.storage import DecisionLog
+from accessrl.storage.generated import start_us, write_generated_file
 from accessrl.storage.records import json_loads
 from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS
 from accessrl.storage.store import DecisionLog as _DL
@@ -220,11 +220,11 @@ def bench_ingest(requests: int, repeats: int, tmp: Path) -> dict[str, Any]:
 
 # -------------------------------------------------------------- estimators
 def estimators_child(decisions: int, out_path: str) -> None:
-    from accessrl.batch import fitted_q_iteration, spibb
-    from accessrl.estimation import estimate_model
-    from accessrl.offline import default_cutoffs, evaluate_policy, temporal_split
-    from accessrl.planning import policy_iteration
-    from accessrl.policies import pair_probabilities
+    from accessrl.model.policies import pair_probabilities
+    from accessrl.offline.batch import fitted_q_iteration, spibb
+    from accessrl.offline.estimation import estimate_model
+    from accessrl.offline.ope import default_cutoffs, evaluate_policy, temporal_split
+    from accessrl.planning.exact import policy_iteration
 
     mdp = access_review_abandonment()
     requests = int(decisions / 1.71) + 1  # about 1.71 decisions per request with this behaviour

@@ -16,9 +16,9 @@ import time
 import numpy as np
 from bench_planning import TOL, build, qe_problem
 
-from accessrl.kernels import strong_components
-from accessrl.model import MDP
-from accessrl.planning import solve
+from accessrl.model.mdp import MDP
+from accessrl.planning.kernels import strong_components
+from accessrl.planning.solver import solve
 
 
 def relabel(mdp: MDP, new_of_old: np.ndarray) -> MDP:

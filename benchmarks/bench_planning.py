@@ -3,7 +3,7 @@
     python benchmarks/bench_planning.py            # S = 1e3 .. 1e6, about 10 minutes
     python benchmarks/bench_planning.py --quick    # S = 1e3, 1e4 (a smoke run)
 
-Instances: random sparse models (accessrl.workflows.rand: A = 4, 10 successors, gamma 0.9
+Instances: random sparse models (accessrl.catalog.workflows.rand: A = 4, 10 successors, gamma 0.9
 and 0.99) and generated access-review workflows (acyclic and cyclic, gamma 0.99).  Every
 solver is asked for max|V - V*| <= 1e-6 through its own tolerance; the achieved error is
 measured against a reference (accessrl's compiled MPI at tol 1e-10, cross-checked against
@@ -60,7 +60,7 @@ def _reset_peak() -> bool:
 
 # ---------------------------------------------------------------- instances
 def build(kind: str, n: int, gamma: float):
-    from accessrl.workflows import access_review_workflow, rand, workflow_params_for
+    from accessrl.catalog.workflows import access_review_workflow, rand, workflow_params_for
 
     if kind == "rand":
         return rand(n, 4, 10, gamma=gamma, rng=np.random.default_rng(n))
@@ -72,7 +72,7 @@ def _competitor_form(mdp):
     a copy of the state's first available action (which changes no optimal value)."""
 
     s, a = mdp.n_states, mdp.n_actions
-    from accessrl.kernels import pair_rewards
+    from accessrl.planning.kernels import pair_rewards
 
     r = pair_rewards(mdp)
     pair_of = np.full((s, a), -1, dtype=np.int64)
@@ -127,7 +127,7 @@ def run_solver(solver: str, mdp, eps: float):
     """One timed solve; returns (values, seconds, extra peak bytes, info)."""
     info: dict = {}
     if solver == "accessrl":
-        from accessrl.planning import solve
+        from accessrl.planning.solver import solve
 
         prep = None
         def call():
@@ -230,7 +230,7 @@ def sweep_floor(mdp, bw: float) -> list[dict]:
     import numba
     import scipy.sparse as sp
 
-    from accessrl import kernels as K
+    from accessrl.planning import kernels as K
 
     r = K.pair_rewards(mdp)
     n = mdp.n_states
@@ -266,7 +266,7 @@ def sweep_floor(mdp, bw: float) -> list[dict]:
 
 
 def reference(mdp) -> tuple[np.ndarray, dict]:
-    from accessrl.planning import solve
+    from accessrl.planning.solver import solve
 
     t = time.perf_counter()
     ref = solve(mdp, "compiled-mpi", tol=REF_TOL)

@@ -42,9 +42,9 @@ import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from accessrl.catalog import access_review_abandonment
-from accessrl.service import store as st
-from accessrl.service.app import token_hash
+from accessrl.catalog.lesson import access_review_abandonment
+from accessrl.storage import writepath as st
+from accessrl.service.http import token_hash
 
 HOST = "127.0.0.1"
 TOKEN = "bench-token"

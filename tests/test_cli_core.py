@@ -64,7 +64,7 @@ def test_sweep_json(root):
 
 def test_sweep_finds_several_breakevens_in_one_interval():
     from accessrl import compile_spec
-    from accessrl.sensitivity import probability_sweep
+    from accessrl.planning.sensitivity import probability_sweep
 
     # Q(a) = 10 p(win) ; Q(safe) = 4 ; Q(b) = 7 + 6 (p - 0.5)... two changes inside [0, 1]
     spec = {"gamma": 0.5, "terminal": ["end"], "transitions": {

@@ -1,4 +1,4 @@
-"""Constrained MDPs by LP (accessrl.constrained) against brute force over deterministic and mixed policies."""
+"""Constrained MDPs by LP (accessrl.rewards.constrained) against brute force over deterministic and mixed policies."""
 
 import itertools
 import re
@@ -6,12 +6,14 @@ import re
 import numpy as np
 import pytest
 
-from accessrl.constrained import constrained_solve
-from accessrl.deny_model import SPEED_ONLY, access_review_deny
+from accessrl.catalog.components import SPEED_ONLY, access_review_deny
 from accessrl.errors import InfeasibleError, SpecValueError
-from accessrl.model import MDP, compile_spec
-from accessrl.planning import policy_evaluation, solve
-from accessrl.rewards import Limit, reweight
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import compile_spec
+from accessrl.planning.exact import policy_evaluation
+from accessrl.planning.solver import solve
+from accessrl.rewards.components import Limit, reweight
+from accessrl.rewards.constrained import constrained_solve
 from test_rewards import random_spec
 
 
@@ -196,7 +198,7 @@ def with_review_component(mdp: MDP) -> MDP:
 
 
 def test_generated_workflow_with_a_review_budget():
-    from accessrl.workflows import access_review_workflow, workflow_params_for
+    from accessrl.catalog.workflows import access_review_workflow, workflow_params_for
 
     mdp = with_review_component(access_review_workflow(workflow_params_for(2000)))
     best = solve(mdp)

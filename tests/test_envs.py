@@ -9,11 +9,11 @@ import pytest
 gym = pytest.importorskip("gymnasium")
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
-from accessrl.catalog import access_review, access_review_abandonment  # noqa: E402
+from accessrl.catalog.lesson import access_review, access_review_abandonment  # noqa: E402
 from accessrl.envs import MDPEnv, from_gymnasium  # noqa: E402
 from accessrl.errors import ModelError  # noqa: E402
-from accessrl.model import MDP  # noqa: E402
-from accessrl.planning import policy_iteration  # noqa: E402
+from accessrl.model.mdp import MDP  # noqa: E402
+from accessrl.planning.exact import policy_iteration  # noqa: E402
 from accessrl.simulation import sample_outcome  # noqa: E402
 
 IDS = ["accessrl/AccessReview-v0", "accessrl/AccessReviewAbandonment-v0"]

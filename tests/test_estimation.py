@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from accessrl.catalog import access_review_abandonment
+from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.errors import DataError, ParameterError
-from accessrl.estimation import drift_report, estimate_model, wilson_interval
-from accessrl.logsim import simulate_logs, with_abandonment
-from accessrl.model import compile_spec
-from accessrl.planning import policy_iteration
-from accessrl.policies import uniform_policy
+from accessrl.model.policies import uniform_policy
+from accessrl.model.spec import compile_spec
+from accessrl.offline.estimation import drift_report, estimate_model, wilson_interval
+from accessrl.offline.logsim import simulate_logs, with_abandonment
+from accessrl.planning.exact import policy_iteration
 
 MDP = access_review_abandonment()
 

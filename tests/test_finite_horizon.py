@@ -1,7 +1,7 @@
 import numpy as np
 
 from accessrl import MDP
-from accessrl.finite_horizon import backward_induction
+from accessrl.planning.finite_horizon import backward_induction
 
 
 def test_puterman_inventory_backward_induction():
@@ -22,7 +22,7 @@ def test_puterman_inventory_backward_induction():
 
 def test_long_horizon_approaches_infinite_horizon():
     from accessrl import policy_iteration
-    from accessrl.catalog import access_review_abandonment
+    from accessrl.catalog.lesson import access_review_abandonment
 
     mdp = access_review_abandonment()
     res = backward_induction(mdp, 10)

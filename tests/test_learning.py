@@ -9,20 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from accessrl.catalog import access_review_abandonment, access_review_abandonment_spec
+from accessrl.catalog.lesson import access_review_abandonment, access_review_abandonment_spec
 from accessrl.cli import app
 from accessrl.errors import ParameterError, SpecValueError
-from accessrl.learning import (
-    ALGORITHMS,
-    EpsilonSchedule,
-    StepSize,
-    allowed_model,
-    learn,
-    one_state_bandit,
-    unsafe_mask,
-)
-from accessrl.model import MDP, compile_spec
-from accessrl.planning import policy_iteration
+from accessrl.learning.config import ALGORITHMS, EpsilonSchedule, StepSize, allowed_model, unsafe_mask
+from accessrl.learning.tabular import learn, one_state_bandit
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import compile_spec
+from accessrl.planning.exact import policy_iteration
 from accessrl.simulation import simulate
 
 gym = pytest.importorskip("gymnasium")

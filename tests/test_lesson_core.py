@@ -64,6 +64,7 @@ def test_exercise_breakeven():
 def test_labs_follow_the_model(monkeypatch):
     """The labs compute from the catalog: change a reward and the printed numbers move."""
     import accessrl.catalog as catalog
+    from accessrl.model import compile_spec
     import accessrl.lesson.planning_labs as labs
 
     orig = catalog.access_review_spec
@@ -73,7 +74,7 @@ def test_labs_follow_the_model(monkeypatch):
         spec["transitions"]["evidence_ready"]["auto_approve"]["reward"] = 60
         return spec
 
-    monkeypatch.setattr(labs, "access_review", lambda: catalog.compile_spec(tweaked()))
+    monkeypatch.setattr(labs, "access_review", lambda: compile_spec(tweaked()))
     lines = labs.returns_lab()
     # at evidence_ready, review (-10 + 0.9 * 80 = 62) now beats approval (60), so the evidence
     # route becomes [-4, -10, 80]: -4 + 0.9 * -10 + 0.81 * 80 = 51.8

@@ -90,8 +90,8 @@ def test_token_mdp_compiles_and_planning_finds_the_best_response():
     import itertools
 
     from accessrl.llm.task import RESPONSE_TOKENS, as_mdp
-    from accessrl.planning import solve
-    from accessrl.policies import policy_names
+    from accessrl.model.policies import policy_names
+    from accessrl.planning.solver import solve
 
     prompt = Prompt("high", "weak", "P-7")
     m = as_mdp(prompt, max_len=4)

@@ -3,19 +3,13 @@
 import numpy as np
 import pytest
 
-from accessrl.catalog import access_review, access_review_abandonment
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.errors import ParameterError
-from accessrl.loggen import generated_records, start_us
-from accessrl.logsim import (
-    US_PER_HOUR,
-    LogConfig,
-    check_logged_steps,
-    exploring_policy,
-    simulate_logs,
-    with_abandonment,
-)
-from accessrl.planning import policy_iteration
-from accessrl.policies import pair_probabilities, uniform_policy
+from accessrl.model.policies import pair_probabilities, uniform_policy
+from accessrl.offline.logged import US_PER_HOUR, check_logged_steps
+from accessrl.offline.logsim import LogConfig, exploring_policy, simulate_logs, with_abandonment
+from accessrl.planning.exact import policy_iteration
+from accessrl.storage.generated import generated_records, start_us
 from accessrl.storage.records import decision_row, outcome_row
 
 MDP = access_review_abandonment()

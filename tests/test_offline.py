@@ -4,12 +4,14 @@ batch learning, and lab 10."""
 import numpy as np
 import pytest
 
-from accessrl.batch import fitted_q_iteration, spibb
-from accessrl.catalog import access_review_abandonment
+from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.errors import DataError
 from accessrl.lesson import run_lab
-from accessrl.logsim import LoggedSteps, simulate_logs
-from accessrl.offline import (
+from accessrl.model.policies import pair_probabilities, uniform_policy
+from accessrl.offline.batch import fitted_q_iteration, spibb
+from accessrl.offline.logged import LoggedSteps
+from accessrl.offline.logsim import simulate_logs
+from accessrl.offline.ope import (
     _segment_cumprod,
     bootstrap_ratio,
     effective_sample_size,
@@ -17,8 +19,7 @@ from accessrl.offline import (
     evaluate_policy,
     temporal_split,
 )
-from accessrl.planning import policy_evaluation, policy_iteration
-from accessrl.policies import pair_probabilities, uniform_policy
+from accessrl.planning.exact import policy_evaluation, policy_iteration
 from lab_lines import assert_lab_prints
 
 MDP = access_review_abandonment()
@@ -72,7 +73,7 @@ def test_segmented_cumprod_matches_a_loop(rng):
 
 def test_dr_with_the_true_q_equals_the_truth_on_deterministic_steps():
     # With q = Q^pi exact and a deterministic model, every DR term cancels to V^pi(s0).
-    from accessrl.catalog import access_review
+    from accessrl.catalog.lesson import access_review
 
     det = access_review()
     gen = simulate_logs(det, uniform_policy(det), n_requests=200, start_us=0, rng=np.random.default_rng(5))

@@ -17,8 +17,8 @@ def test_policy_gradient_lab_lines():
 def test_lab_follows_the_model():
     # The lab reads Q* from the model, so a different abandonment probability moves it:
     # the lesson's returns are not constants in the lab.
-    from accessrl.catalog import access_review_abandonment
-    from accessrl.planning import policy_iteration
+    from accessrl.catalog.lesson import access_review_abandonment
+    from accessrl.planning.exact import policy_iteration
 
     q = policy_iteration(access_review_abandonment()).q_values[:3]
     assert q.round(2).tolist() == [-120.0, 30.75, 54.0]  # lesson: abandonment lab

@@ -17,7 +17,7 @@ from accessrl import (
     value_iteration,
 )
 from accessrl.catalog import CATALOG
-from accessrl.planning import state_max
+from accessrl.planning.exact import state_max
 from gridworlds import random_sparse
 
 

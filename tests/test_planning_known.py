@@ -14,7 +14,7 @@ from accessrl import (
     uniform_policy,
     value_iteration,
 )
-from accessrl.catalog import access_review, access_review_abandonment
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from gridworlds import forest, sb_example_3_5, sb_example_4_1, small
 
 

@@ -3,11 +3,9 @@
 import numpy as np
 import pytest
 
-from accessrl.catalog import access_review, access_review_abandonment
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.errors import ParameterError
-from accessrl.planning import policy_evaluation, policy_iteration
-from accessrl.policies import pair_probabilities
-from accessrl.policy_gradient import (
+from accessrl.learning.policy_gradient import (
     SHORT_CORRIDOR_OPTIMUM,
     bandit_gradient,
     exact_policy_gradient,
@@ -24,6 +22,8 @@ from accessrl.policy_gradient import (
     softmax,
     tabular_policy,
 )
+from accessrl.model.policies import pair_probabilities
+from accessrl.planning.exact import policy_evaluation, policy_iteration
 
 
 def _value(policy, theta):

@@ -25,7 +25,7 @@ def test_lab8_prints_the_lesson_lines():
 
 def test_lab8_follows_the_model():
     # honesty check: the lab is computed, so a different abandonment rate changes outcome_aware's score
-    from accessrl.deny_model import access_review_components
+    from accessrl.catalog.components import access_review_components
     from accessrl.lesson.reward_labs import reward_design_audit
 
     aware = reward_design_audit(access_review_components(p_abandon=0.0)).report("outcome_aware")

@@ -1,18 +1,26 @@
-"""Reward components, designs, occupancy measures and the audit (accessrl.rewards, accessrl.deny_model)."""
+"""Reward components, designs, occupancy measures and the audit (accessrl.rewards, accessrl.catalog.components)."""
 
 import numpy as np
 import pytest
 
-from accessrl.catalog import CATALOG, access_review_abandonment
-from accessrl.deny_model import COMPONENTS, OUTCOME_AWARE, SPEED_ONLY, access_review_components, access_review_deny
+from accessrl.catalog import CATALOG
+from accessrl.catalog.components import (
+    COMPONENTS,
+    OUTCOME_AWARE,
+    SPEED_ONLY,
+    access_review_components,
+    access_review_deny,
+)
+from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.errors import ModelError, SpecTypeError, SpecValueError
-from accessrl.model import compile_spec
-from accessrl.planning import policy_evaluation, solve
-from accessrl.policies import uniform_policy
-from accessrl.rewards import (
+from accessrl.model.policies import uniform_policy
+from accessrl.model.spec import compile_spec
+from accessrl.planning.exact import policy_evaluation
+from accessrl.planning.solver import solve
+from accessrl.rewards.audits import audit
+from accessrl.rewards.components import (
     Limit,
     RewardDesign,
-    audit,
     component_names,
     designs_from_mapping,
     occupancy,
@@ -230,7 +238,7 @@ def test_parse_limit():
 
 # ----------------------------------------------------- simulation cross-check
 def test_simulated_rates_agree_with_exact_ones():
-    from accessrl.rewards import simulate_rates
+    from accessrl.rewards.audits import simulate_rates
 
     mdp = access_review_deny()
     d = RewardDesign("speed_within_policy", SPEED_ONLY, (Limit("policy_violation", "<=", 0), Limit("unfair_denial", "<=", 0.05)))
@@ -251,7 +259,7 @@ def test_simulated_rates_agree_with_exact_ones():
 
 
 def test_simulated_rates_on_a_random_model(rng):
-    from accessrl.rewards import simulate_rates
+    from accessrl.rewards.audits import simulate_rates
 
     spec = random_spec(rng, n_states=4)
     for acts in spec["transitions"].values():
@@ -287,7 +295,8 @@ def test_example_files_match_the_catalog(root):
 def test_results_are_frozen_dataclasses():
     import dataclasses
 
-    from accessrl import constrained, rewards
+    from accessrl import rewards
+    from accessrl.rewards import constrained
 
     for cls in (rewards.RewardDesign, rewards.Limit, rewards.PolicyAudit, rewards.Audit, rewards.Failure,
                 rewards.SimulatedRates, constrained.ConstrainedResult, constrained.ConstraintReport):
@@ -295,7 +304,7 @@ def test_results_are_frozen_dataclasses():
 
 
 def test_reward_in_a_reweighted_model_still_means_the_specs_reward():
-    from accessrl.constrained import constrained_solve
+    from accessrl.rewards.constrained import constrained_solve
 
     mdp = access_review_abandonment()
     doubled = reweight(mdp, {"reward": 2})

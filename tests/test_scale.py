@@ -8,9 +8,14 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from typer.testing import CliRunner
 
-from accessrl.catalog import CATALOG, access_review_spec
+from accessrl.catalog import CATALOG
+from accessrl.catalog.lesson import access_review_spec
+from accessrl.catalog.workflows import access_review_workflow, rand
 from accessrl.cli import app
-from accessrl.kernels import (
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import compile_spec
+from accessrl.planning.exact import policy_evaluation, policy_iteration, q_values, state_max
+from accessrl.planning.kernels import (
     bellman_sweep,
     gauss_seidel_sweep,
     greedy_pairs,
@@ -21,19 +26,9 @@ from accessrl.kernels import (
     strong_components,
     sweep_bytes,
 )
-from accessrl.model import MDP, compile_spec
-from accessrl.planning import (
-    SOLVERS,
-    TIE_RTOL,
-    choose_method,
-    policy_evaluation,
-    policy_iteration,
-    q_values,
-    solve,
-    state_max,
-)
-from accessrl.topological import topological_value_iteration
-from accessrl.workflows import access_review_workflow, rand
+from accessrl.planning.results import TIE_RTOL
+from accessrl.planning.scalable import topological_value_iteration
+from accessrl.planning.solver import SOLVERS, choose_method, solve
 from gridworlds import random_sparse
 
 runner = CliRunner()
@@ -167,19 +162,19 @@ def test_kernels_match_readable_code():
 
 def test_auto_says_what_and_why():
     small = CATALOG["access-review"]()
-    assert choose_method(small)[0] == "policy-iteration"
+    assert choose_method(small).method == "policy-iteration"
     big_acyclic = access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
     assert big_acyclic.n_states > 200
-    method, why, _ = choose_method(big_acyclic)
-    assert method == "topological" and "acyclic" in why
+    choice = choose_method(big_acyclic)
+    assert choice.method == "topological" and "acyclic" in choice.why and choice.components is not None
     cyclic = access_review_workflow(cyclic=True, max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
-    method, why, _ = choose_method(cyclic)
-    assert method == "topological" and "Gauss-Seidel" in why
+    choice = choose_method(cyclic)
+    assert choice.method == "topological" and "Gauss-Seidel" in choice.why
     r = rand(500, 2, 5, gamma=0.9, rng=np.random.default_rng(0))
-    method, why, _ = choose_method(r)
-    assert method == "compiled-mpi" and "no terminal states" in why
+    choice = choose_method(r)
+    assert choice.method == "compiled-mpi" and "no terminal states" in choice.why and choice.solver_arguments() == {}
     res = solve(r)
-    assert res.method == "compiled-mpi" and res.note == why and res.error_bound <= 1e-6
+    assert res.method == "compiled-mpi" and res.note == choice.why and res.error_bound <= 1e-6
 
 
 def test_progress_is_reported():
@@ -298,8 +293,9 @@ def test_ordered_pass_on_workflows_in_scc_order():
     ref = topological_value_iteration(mdp)
     np.testing.assert_allclose(topological_value_iteration(down).values[n - 1 - comp],
                                ref.values, rtol=0, atol=1e-9)
-    method, why, direction = choose_method(down)
-    assert method == "topological" and "topological order" in why and "no SCC pass" in why and direction == 1
+    choice = choose_method(down)
+    assert choice.method == "topological" and "topological order" in choice.why and "no SCC pass" in choice.why
+    assert choice.direction == 1 and choice.solver_arguments() == {"scc": 1}
     res = solve(up)
     assert res.note.startswith("states in topological order") and res.extra["ordered_pass"] == "ascending"
 

@@ -17,11 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from accessrl.catalog import access_review_abandonment_spec
+from accessrl.catalog.lesson import access_review_abandonment_spec
 from accessrl.cli import app as cli_app
-from accessrl.model import compile_spec
-from accessrl.service import store as st
-from accessrl.service.app import ServiceConfig, create_app, token_hash
+from accessrl.model.spec import compile_spec
+from accessrl.storage import writepath as st
+from accessrl.service.http import ServiceConfig, create_app, token_hash
 from accessrl.service.policy import resolve_policy, serve_policy
 
 TOKEN = "s3cret-token"

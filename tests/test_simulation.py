@@ -8,21 +8,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from accessrl.catalog import CATALOG, access_review, access_review_abandonment
+from accessrl.catalog import CATALOG
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.cli import app
 from accessrl.errors import ParameterError, PolicyError
-from accessrl.model import compile_spec
-from accessrl.planning import policy_evaluation, policy_iteration
-from accessrl.policies import uniform_policy
-from accessrl.simulation import (
-    cvar,
-    sample_outcome,
-    sample_pair,
-    simulate,
-    sole_outcome,
-    step,
-    summarize,
-)
+from accessrl.model.policies import uniform_policy
+from accessrl.model.spec import compile_spec
+from accessrl.planning.exact import policy_evaluation, policy_iteration
+from accessrl.simulation import cvar, sample_outcome, sample_pair, simulate, sole_outcome, step, summarize
 
 THREE_WAY = {
     "gamma": 0.9,

@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accessrl.catalog import access_review_abandonment
+from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.cli import app
 from accessrl.errors import DataError
-from accessrl.loggen import generated_records, start_us, write_generated, write_generated_file
-from accessrl.logsim import simulate_logs
-from accessrl.policies import uniform_policy
+from accessrl.model.policies import uniform_policy
+from accessrl.offline.logsim import simulate_logs
 from accessrl.storage import SCHEMA_VERSION, DecisionLog, current_version, normalise_url
+from accessrl.storage.generated import generated_records, start_us, write_generated, write_generated_file
 from accessrl.storage.store import DecisionLog as _DL
 
 PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
@@ -394,7 +394,7 @@ def test_parquet_fast_path_keeps_good_rows_and_names_bad_ones(make_log, tmp_path
 
 
 def test_features_recorded_after_the_decision_reach_the_leakage_check(make_log):
-    from accessrl.offline import temporal_split
+    from accessrl.offline.ope import temporal_split
     from accessrl.storage import iso_to_us
 
     log = make_log()

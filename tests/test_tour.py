@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from accessrl import tour
 from accessrl.cli import app
+from accessrl.report import tour
 
 runner = CliRunner()
 

@@ -7,13 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from accessrl.cli import app
-from accessrl.errors import ParameterError
-from accessrl.kernels import strong_components
-from accessrl.model import compile_spec, spec_from_mdp
-from accessrl.planning import solve
-from accessrl.specfile import load_binary, load_model, save_binary
-from accessrl.workflows import (
+from accessrl.catalog.workflows import (
     ACTIONS,
     FactoredNames,
     WorkflowParams,
@@ -23,6 +17,12 @@ from accessrl.workflows import (
     workflow_params_for,
     workflow_size,
 )
+from accessrl.cli import app
+from accessrl.errors import ParameterError
+from accessrl.model.spec import compile_spec, spec_from_mdp
+from accessrl.planning.kernels import strong_components
+from accessrl.planning.solver import solve
+from accessrl.specfile import load_binary, load_model, save_binary
 
 runner = CliRunner()
 SMALL = dict(max_days=4, max_reminders=1, queue_capacity=3, max_escalation=1)

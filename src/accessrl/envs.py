@@ -45,16 +45,11 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
-from accessrl.errors import ModelError, ParameterError
-from accessrl.model import MDP, compile_spec
+from accessrl.errors import ParameterError
+from accessrl.model.arrays import KNOWN_ACTION_NAMES
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import compile_spec
 from accessrl.simulation import step_tables
-
-KNOWN_ACTION_NAMES = {
-    "FrozenLakeEnv": ("left", "down", "right", "up"),
-    "CliffWalkingEnv": ("up", "right", "down", "left"),
-    "TaxiEnv": ("south", "north", "east", "west", "pickup", "dropoff"),
-}
-"""Readable action names of gymnasium's toy-text environments (by class name)."""
 
 
 def _as_mdp(model: Any) -> MDP:
@@ -181,86 +176,18 @@ class MDPEnv(gym.Env):
 
 
 def from_gymnasium(env: Any, *, gamma: float = 1.0, name: str | None = None) -> MDP:
-    """A compiled model from an environment exposing a toy-text ``P[s][a]`` table.
+    """A compiled model from a toy-text environment's ``P[s][a]`` table (the same as
+    :meth:`MDP.from_gymnasium <accessrl.model.MDP.from_gymnasium>`; the rules are in
+    :func:`accessrl.model.arrays.from_transition_table`)."""
+    return MDP.from_gymnasium(env, gamma=gamma, name=name)
 
-    ``P[s][a]`` is a list of ``(p, next, reward, terminated)`` in gymnasium's order,
-    which is kept (duplicates included) so steps sample as the environment does.
-    Terminal states: those entered only by ``terminated=True`` transitions, and
-    absorbing ones (every transition a reward-0 self-loop that terminates, like
-    FrozenLake's holes and goal).  A terminating transition into a state that is
-    otherwise not terminal is redirected to an added absorbing state ``"terminated"``.
-    ``gamma`` defaults to 1 (toy-text tasks are episodic and undiscounted, Sutton &
-    Barto Example 6.6); FrozenLake needs gamma < 1 to be solvable (rewards are
-    non-negative, so some policies never end without penalty).
+
+def register_envs() -> None:
+    """Register the catalog's environments with gymnasium (idempotent).
+
+    Called when this module is imported, as gymnasium's own environment packages do, so
+    ``gymnasium.make("accessrl.envs:accessrl/AccessReview-v0")`` works without a prior import.
     """
-    base = getattr(env, "unwrapped", env)
-    table = getattr(base, "P", None)
-    if not isinstance(table, Mapping) or not table:
-        raise ModelError(f"from_gymnasium: {type(base).__name__} has no transition table P[s][a]")
-    n_s = int(base.observation_space.n)
-    n_a = int(base.action_space.n)
-
-    def rows(s: int, a: int) -> list[tuple[float, int, float, bool]]:
-        try:
-            return [(float(p), int(n), float(r), bool(d)) for p, n, r, d in table[s][a]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"from_gymnasium: P[{s}][{a}] is not a list of (p, next, reward, terminated): {exc}") from None
-
-    absorbing = np.array(
-        [all(n == s and r == 0.0 and d for a in range(n_a) for _, n, r, d in rows(s, a)) for s in range(n_s)]
-    )
-    entered_done = np.zeros(n_s, dtype=bool)
-    entered_live = np.zeros(n_s, dtype=bool)
-    for s in range(n_s):
-        if absorbing[s]:
-            continue
-        for a in range(n_a):
-            for p, n, _, d in rows(s, a):
-                if p > 0:
-                    (entered_done if d else entered_live)[n] = True
-    terminal = absorbing | (entered_done & ~entered_live)
-    needs_sink = bool(np.any(entered_done & ~terminal))
-    sink = n_s
-    sa_ptr, sa_action, out_ptr = [0], [], [0]
-    nxt, prob, rew = [], [], []
-    for s in range(n_s):
-        if not terminal[s]:
-            for a in range(n_a):
-                sa_action.append(a)
-                for p, n, r, d in rows(s, a):
-                    nxt.append(sink if d and not terminal[n] else n)
-                    prob.append(p)
-                    rew.append(r)
-                out_ptr.append(len(nxt))
-        sa_ptr.append(len(sa_action))
-    if needs_sink:
-        sa_ptr.append(len(sa_action))
-    actions = KNOWN_ACTION_NAMES.get(type(base).__name__, tuple(f"a{a}" for a in range(n_a)))
-    if len(actions) != n_a:
-        actions = tuple(f"a{a}" for a in range(n_a))
-    states = tuple(str(s) for s in range(n_s)) + (("terminated",) if needs_sink else ())
-    start = None
-    initial = getattr(base, "initial_state_distrib", None)
-    if initial is not None and np.count_nonzero(initial) == 1:
-        start = int(np.flatnonzero(initial)[0])
-    spec_id = getattr(getattr(env, "spec", None), "id", None)
-    return MDP(
-        gamma=float(gamma),
-        state_names=states,
-        action_names=actions,
-        terminal=np.concatenate([terminal, [True] * int(needs_sink)]).astype(bool),
-        sa_ptr=np.asarray(sa_ptr, dtype=np.int64),
-        sa_action=np.asarray(sa_action, dtype=np.int64),
-        out_ptr=np.asarray(out_ptr, dtype=np.int64),
-        out_next=np.asarray(nxt, dtype=np.int64),
-        out_prob=np.asarray(prob, dtype=np.float64),
-        out_reward=np.asarray(rew, dtype=np.float64),
-        name=name or spec_id or type(base).__name__,
-        start=start,
-    )
-
-
-def _register() -> None:
     for env_id, model in (
         ("accessrl/AccessReview-v0", "catalog:access-review"),
         ("accessrl/AccessReviewAbandonment-v0", "catalog:access-review-abandonment"),
@@ -270,6 +197,6 @@ def _register() -> None:
                          max_episode_steps=100)
 
 
-_register()
+register_envs()
 
-__all__ = ["KNOWN_ACTION_NAMES", "MDPEnv", "from_gymnasium"]
+__all__ = ["KNOWN_ACTION_NAMES", "MDPEnv", "from_gymnasium", "register_envs"]

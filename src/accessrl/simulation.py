@@ -36,15 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from accessrl._types import BoolArray, FloatArray, IntArray
 from accessrl.errors import ParameterError
-from accessrl.model import MDP
-from accessrl.policies import pair_probabilities
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from accessrl.model.mdp import MDP
+from accessrl.model.policies import pair_probabilities, start_distribution
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 """The quantiles :func:`summarize` reports."""
@@ -318,27 +314,6 @@ class Simulation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def start_distribution(mdp: MDP, start: Any = None) -> FloatArray:
-    """(S,) start probabilities from a state index or name, a distribution, or the
-    model's own ``start`` (``None``); a model without one starts in state 0."""
-    dist = np.zeros(mdp.n_states)
-    if start is None:
-        dist[mdp.start if mdp.start is not None else 0] = 1.0
-        return dist
-    if isinstance(start, str):
-        dist[mdp.state_index(start)] = 1.0
-        return dist
-    if isinstance(start, (int, np.integer)) and not isinstance(start, bool):
-        if not 0 <= int(start) < mdp.n_states:
-            raise ParameterError(f"start: expected a state index in [0, {mdp.n_states}), got {start}")
-        dist[int(start)] = 1.0
-        return dist
-    arr = np.asarray(start, dtype=np.float64)
-    if arr.shape != (mdp.n_states,) or np.any(~np.isfinite(arr)) or np.any(arr < 0) or abs(arr.sum() - 1) > 1e-9:
-        raise ParameterError(f"start: expected a state or {mdp.n_states} probabilities summing to 1")
-    return arr
-
-
 def check_episodes(n_episodes: Any, name: str = "n_episodes") -> int:
     """A positive whole number of episodes, or a ParameterError naming ``name``."""
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes <= 0:
@@ -368,7 +343,7 @@ def simulate(
     r"""Run ``n_episodes`` episodes of ``policy`` and return their discounted returns.
 
     ``policy``: (S,) action indices or (L,) pair probabilities (see
-    :mod:`accessrl.policies`).  ``start``: a state, a start distribution, or the
+    :mod:`accessrl.model.policies`).  ``start``: a state, a start distribution, or the
     model's start.  ``first_action`` forces the first action (by index or name), then
     ``policy`` continues — the Monte Carlo estimate of Q^pi(start, first_action)
     (Sutton & Barto 2018, §5.2).  An episode stops at a terminal state or, truncated,
@@ -490,7 +465,6 @@ __all__ = [
     "simulate",
     "segment_count",
     "sole_outcome",
-    "start_distribution",
     "step",
     "step_tables",
     "summarize",

@@ -1,6 +1,6 @@
 """Reading and writing spec and policy files (layer 2: this is where file I/O lives).
 
-YAML and JSON share one schema (:mod:`accessrl._spec`).  Duplicate keys, which both
+YAML and JSON share one schema (:mod:`accessrl.model.spec`).  Duplicate keys, which both
 parsers would silently collapse, are errors here, and every message names the file.
 """
 
@@ -16,8 +16,9 @@ import numpy as np
 import yaml
 
 from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecValueError
-from accessrl.model import MDP, compile_spec, spec_from_mdp
-from accessrl.policies import policy_from_mapping
+from accessrl.model.mdp import MDP
+from accessrl.model.policies import policy_from_mapping
+from accessrl.model.spec import compile_spec, spec_from_mdp
 
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc]
@@ -122,10 +123,10 @@ def save_binary(mdp: MDP, path: str | Path) -> None:
     """The CSR arrays and name tables in one uncompressed ``.npz``.
 
     Names are stored as newline-joined text, except a generated workflow's computed
-    names (:class:`~accessrl.workflows.FactoredNames`), which are stored as their factor
+    names (:class:`~accessrl.catalog.workflows.FactoredNames`), which are stored as their factor
     sizes in the metadata.  Uncompressed members let :func:`load_binary` map the arrays.
     """
-    from accessrl.workflows import FactoredNames
+    from accessrl.catalog.workflows import FactoredNames
 
     arrays = {k: getattr(mdp, k) for k in _BINARY_ARRAYS}
     meta: dict[str, Any] = {"name": mdp.name, "gamma": mdp.gamma, "start": mdp.start, "format": "accessrl-csr-1"}
@@ -177,7 +178,7 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
     them (pages are read on first use, so loading a 1e6-state model is instant and the
     arrays live in the page cache).
     """
-    from accessrl.workflows import FactoredNames
+    from accessrl.catalog.workflows import FactoredNames
 
     p = Path(path)
     if not p.exists():

@@ -19,7 +19,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from accessrl.errors import AccessRLError, ParameterError
-from accessrl.model import MDP
+from accessrl.model.mdp import MDP
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -10,8 +10,9 @@ import typer
 
 from accessrl.cli._common import console, load_model_arg, print_json, print_table
 from accessrl.errors import AccessRLError, ParameterError
-from accessrl.model import MDP
-from accessrl.rewards import Audit, Limit, PolicyAudit, RewardDesign, designs_from_mapping, parse_limit, spec_design
+from accessrl.model.mdp import MDP
+from accessrl.rewards.audits import Audit, PolicyAudit
+from accessrl.rewards.components import Limit, RewardDesign, designs_from_mapping, parse_limit, spec_design
 
 
 def _policy_json(mdp: MDP, probs: np.ndarray) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed for --simulate."),
     ) -> None:
         """Solve each reward design and measure its policy under every component; flag shortcuts."""
-        from accessrl.rewards import audit
+        from accessrl.rewards.audits import audit
         from accessrl.specfile import read_mapping_file
 
         mdp = load_model_arg(spec)
@@ -164,8 +165,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Maximise expected return subject to limits on components (LP over occupancy measures, HiGHS)."""
-        from accessrl.constrained import constrained_solve
-        from accessrl.rewards import reweight
+        from accessrl.rewards.components import reweight
+        from accessrl.rewards.constrained import constrained_solve
 
         mdp = load_model_arg(spec)
         limits: list[Limit] = []

@@ -1,6 +1,6 @@
 """`accessrl generate SPEC-OUT`: write a generated workflow (or a random sparse model).
 
-Every :class:`~accessrl.workflows.WorkflowParams` field is an option (``--max-days``,
+Every :class:`~accessrl.catalog.workflows.WorkflowParams` field is an option (``--max-days``,
 ``--breach-cost 20,100,500`` for per-tier triples, ...); ``--states N`` picks the size
 parameters for about N states.  The suffix of SPEC-OUT picks the format: ``.yaml`` /
 ``.json`` spec, or ``.npz`` compact binary (the only sensible choice past ~100k states).
@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import typer
 
+from accessrl.catalog.workflows import WorkflowParams, workflow_param_docs, workflow_params_for, workflow_size
 from accessrl.cli._common import console
 from accessrl.cli._progress import DelayedProgress
 from accessrl.errors import ParameterError
-from accessrl.workflows import WorkflowParams, workflow_param_docs, workflow_params_for, workflow_size
 
 TEXT_LIMIT = 200_000
 """Above this many states a YAML/JSON spec is refused (use .npz)."""
@@ -64,8 +64,8 @@ def register(app: typer.Typer) -> None:
         """Generate an access-review workflow (or --kind rand) and write it as a spec or .npz."""
         from pathlib import Path
 
+        from accessrl.catalog.workflows import access_review_workflow, rand
         from accessrl.specfile import save_model
-        from accessrl.workflows import access_review_workflow, rand
 
         suffix = Path(out).suffix.lower()
         if suffix not in {".yaml", ".yml", ".json", ".npz"}:

@@ -17,7 +17,7 @@ import typer
 from accessrl.cli._common import console, load_model_arg, print_json, print_table
 from accessrl.cli._progress import DelayedProgress
 from accessrl.errors import AccessRLError, ParameterError
-from accessrl.model import MDP
+from accessrl.model.mdp import MDP
 
 
 # ----------------------------------------------------------- the runners
@@ -63,7 +63,7 @@ Runner = Callable[[LearnRequest], LearnReport]
 
 
 def _q_family(req: LearnRequest) -> LearnReport:
-    from accessrl.learning import learn
+    from accessrl.learning.tabular import learn
 
     engine = req.engine
     if engine == "auto":
@@ -87,7 +87,7 @@ ALGORITHMS: dict[str, Runner] = {
     "expected-sarsa": _q_family,
     "double-q": _q_family,
     # Other learners register here with one line each, e.g. policy gradients:
-    # "reinforce": _reinforce,   (a runner over accessrl.policy_gradient.reinforce)
+    # "reinforce": _reinforce,   (a runner over accessrl.learning.policy_gradient.reinforce)
 }
 """``--algorithm`` name -> runner."""
 
@@ -102,11 +102,11 @@ def _check_common(episodes: int, seed: int) -> None:
 
 def _load_policy(mdp: MDP, policy: str) -> tuple[Any, str]:
     if policy == "optimal":
-        from accessrl.planning import solve
+        from accessrl.planning.solver import solve
 
         return solve(mdp).policy, "optimal"
     if policy == "uniform":
-        from accessrl.policies import uniform_policy
+        from accessrl.model.policies import uniform_policy
 
         return uniform_policy(mdp), "uniform"
     from accessrl.specfile import load_policy
@@ -115,7 +115,7 @@ def _load_policy(mdp: MDP, policy: str) -> tuple[Any, str]:
 
 
 def _exact_value(mdp: MDP, pol: Any, start: int, first_action: int | None) -> float | None:
-    from accessrl.planning import policy_evaluation
+    from accessrl.planning.exact import policy_evaluation
 
     try:
         ev = policy_evaluation(mdp, pol)
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
         exact = _exact_value(mdp, pol, s0, a0)
         st = sim.stats
         if plot:
-            from accessrl.report_plots import returns_histogram
+            from accessrl.report.plots import returns_histogram
 
             returns_histogram(sim.returns, plot, exact=exact, mean=st.mean,
                               title=f"{mdp.name}: {episodes} episodes of policy {label}")
@@ -236,7 +236,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--epsilon-schedule: expected constant, linear or exponential, got {schedule!r}")
         eps: Any = epsilon
         if schedule != "constant":
-            from accessrl.learning import EpsilonSchedule
+            from accessrl.learning.config import EpsilonSchedule
 
             eps = EpsilonSchedule(schedule, epsilon, epsilon_end, episodes)
         if engine not in ("auto", "reference", "fast"):
@@ -257,8 +257,8 @@ def register(app: typer.Typer) -> None:
                   if rep.policy[s] >= 0}
         tail = rep.episode_returns[-max(1, episodes // 10):]
         if plot:
-            from accessrl.planning import solve
-            from accessrl.report_plots import learning_curve
+            from accessrl.planning.solver import solve
+            from accessrl.report.plots import learning_curve
 
             s0 = mdp.start if mdp.start is not None else 0
             try:

@@ -19,7 +19,7 @@ DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path
 def _date_us(text: str | None, flag: str) -> int | None:
     if text is None:
         return None
-    from accessrl.loggen import start_us
+    from accessrl.storage.generated import start_us
 
     try:
         return start_us(text)
@@ -28,8 +28,8 @@ def _date_us(text: str | None, flag: str) -> int | None:
 
 
 def _behavior(mdp: Any, text: str) -> np.ndarray:
-    from accessrl.planning import solve
-    from accessrl.policies import pair_probabilities, uniform_policy
+    from accessrl.model.policies import pair_probabilities, uniform_policy
+    from accessrl.planning.solver import solve
 
     if text == "uniform":
         return uniform_policy(mdp)
@@ -93,8 +93,8 @@ def register(app: typer.Typer) -> None:
         policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
     ) -> None:
         """Generate a synthetic, realistic decision log (true propensities logged)."""
-        from accessrl.loggen import start_us, write_generated, write_generated_file
-        from accessrl.logsim import LogConfig, simulate_logs, with_abandonment
+        from accessrl.offline.logsim import LogConfig, simulate_logs, with_abandonment
+        from accessrl.storage.generated import start_us, write_generated, write_generated_file
 
         if requests < 1:
             raise ParameterError(f"--requests: expected a positive integer, got {requests}")
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable report."),
     ) -> None:
         """Estimate a spec from logged transitions, with counts and 95% Wilson intervals."""
-        from accessrl.estimation import drift_report, estimate_model
+        from accessrl.offline.estimation import drift_report, estimate_model
         from accessrl.specfile import save_spec
 
         if low_support not in ("mark", "drop"):
@@ -193,8 +193,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
-        from accessrl.batch import fitted_q_iteration, spibb
-        from accessrl.offline import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+        from accessrl.offline.batch import fitted_q_iteration, spibb
+        from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
         from accessrl.specfile import read_mapping_file
 
         if split not in ("valid", "test"):
@@ -237,7 +237,7 @@ def register(app: typer.Typer) -> None:
         reports = [evaluate_policy(held, pi, gamma=gamma, rng=rng, train=parts.train, name=name,
                                    severe_threshold=severe, n_boot=n_boot) for name, pi in cands.items()]
         lk = parts.leakage
-        from accessrl.offline import fmt_time
+        from accessrl.offline.ope import fmt_time
 
         if json_out:
             print_json({

@@ -22,7 +22,7 @@ import typer
 from accessrl.cli import learning as _learning
 from accessrl.cli._common import console, load_model_arg, new_app, print_json, print_table
 from accessrl.errors import AccessRLError, ParameterError
-from accessrl.model import MDP
+from accessrl.model.mdp import MDP
 
 DEFAULT_STEP_SIZE = 0.01
 DEFAULT_BATCH = 16
@@ -38,8 +38,9 @@ def _run_reinforce(
     mdp: MDP, *, baseline: str, episodes: int, batch_size: int, step_size: float, seed: int, max_steps: int,
     progress: Any = None,
 ) -> tuple[Any, dict[str, Any]]:
-    from accessrl.planning import policy_evaluation, solve
-    from accessrl.policy_gradient import reinforce, tabular_policy
+    from accessrl.learning.policy_gradient import reinforce, tabular_policy
+    from accessrl.planning.exact import policy_evaluation
+    from accessrl.planning.solver import solve
 
     if batch_size < 1:
         raise ParameterError(f"--batch-size: expected at least 1, got {batch_size}")
@@ -67,7 +68,7 @@ def _run_reinforce(
 
 def _learn_runner(baseline: str) -> _learning.Runner:
     def run(req: _learning.LearnRequest) -> _learning.LearnReport:
-        from accessrl.policy_gradient import most_probable_actions
+        from accessrl.learning.policy_gradient import most_probable_actions
 
         try:
             step = float(req.step_size)
@@ -194,7 +195,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """REINFORCE with a tabular softmax policy; compare with the exact optimum."""
-        from accessrl.policy_gradient import BASELINES
+        from accessrl.learning.policy_gradient import BASELINES
 
         if baseline not in BASELINES:
             raise ParameterError(f"--baseline: expected one of {list(BASELINES)}, got {baseline!r}")

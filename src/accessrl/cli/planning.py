@@ -9,10 +9,11 @@ import typer
 
 from accessrl.cli._common import TABLE_ROWS, check_positive, console, load_model_arg, print_json, print_table
 from accessrl.errors import ParameterError
-from accessrl.model import MDP
-from accessrl.planning import SOLVERS, policy_evaluation, solve
-from accessrl.policies import uniform_policy
-from accessrl.sensitivity import parse_target, probability_sweep
+from accessrl.model.mdp import MDP
+from accessrl.model.policies import uniform_policy
+from accessrl.planning.exact import policy_evaluation
+from accessrl.planning.sensitivity import parse_target, probability_sweep
+from accessrl.planning.solver import SOLVERS, solve
 
 METHODS = ["auto", *SOLVERS]
 
@@ -109,7 +110,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Validate a workflow and summarise it (sizes, terminal states, episodic conditions)."""
-        from accessrl.structure import check_ssp
+        from accessrl.planning.structure import check_ssp
 
         mdp = load_model_arg(spec)
         if mdp.gamma >= 1.0:

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         try:
             import uvicorn
 
-            from accessrl.service.app import ServiceConfig, create_app
+            from accessrl.service.http import ServiceConfig, create_app
         except ImportError as exc:
             raise ParameterError(f"serve: needs the [serve] extra (pip install 'accessrl[serve]'): {exc}") from None
         from accessrl.service.policy import resolve_policy, serve_policy

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of every sampling step."),
     ) -> None:
         """Define, solve, simulate, learn, audit, log, estimate and evaluate - then write a report."""
-        from accessrl.tour import run_tour
+        from accessrl.report.tour import run_tour
 
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=console, transient=True) as bar:

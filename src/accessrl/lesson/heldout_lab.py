@@ -23,11 +23,12 @@ import copy
 
 import numpy as np
 
-from accessrl.catalog import access_review_abandonment, access_review_spec
+from accessrl.catalog.lesson import access_review_abandonment, access_review_spec
 from accessrl.lesson import lab
-from accessrl.model import MDP, compile_spec
-from accessrl.offline import evaluate_policy, exhaustive_logs
-from accessrl.planning import policy_iteration, q_values
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import compile_spec
+from accessrl.offline.ope import evaluate_policy, exhaustive_logs
+from accessrl.planning.exact import policy_iteration, q_values
 
 SEVERE = -100.0
 HELD_OUT_KINDS = ("required_review", "required_review", "clear_evidence", "clear_evidence")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from accessrl.catalog import access_review, access_review_abandonment
-from accessrl.learning import learn, one_state_bandit
+from accessrl.catalog.lesson import access_review, access_review_abandonment
+from accessrl.learning.tabular import learn, one_state_bandit
 from accessrl.lesson import lab
-from accessrl.planning import policy_iteration
+from accessrl.planning.exact import policy_iteration
 from accessrl.simulation import simulate
 
 MONTE_CARLO_SEED, Q_LEARNING_SEED, EXPLORATION_SEED = 7, 13, 5

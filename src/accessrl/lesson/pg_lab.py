@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from accessrl.catalog import access_review_abandonment
+from accessrl.catalog.lesson import access_review_abandonment
+from accessrl.learning.policy_gradient import bandit_gradient, softmax
 from accessrl.lesson import lab
-from accessrl.planning import policy_iteration
-from accessrl.policy_gradient import bandit_gradient, softmax
+from accessrl.planning.exact import policy_iteration
 
 STEP_SIZE = 0.03
 """The lesson's learning rate for the single gradient step."""

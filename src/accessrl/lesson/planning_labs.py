@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from accessrl.catalog import access_review, access_review_abandonment
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.lesson import exercise, lab
-from accessrl.planning import bellman_backup, policy_iteration, value_iteration
-from accessrl.policies import policy_names
-from accessrl.returns import discounted_return, route_rewards
-from accessrl.sensitivity import probability_sweep
+from accessrl.model.policies import policy_names
+from accessrl.model.returns import discounted_return, route_rewards
+from accessrl.planning.exact import bellman_backup, policy_iteration, value_iteration
+from accessrl.planning.sensitivity import probability_sweep
 
 
 def _short(state: str) -> str:

@@ -1,9 +1,9 @@
 """The lesson's end-of-chapter quiz: ten questions, pass mark above 75% (layer 2).
 
 Every numeric answer is computed by the library's own code on the catalog models
-(the return of ``[-4, 70]`` by :func:`accessrl.returns.discounted_return`, backups by
+(the return of ``[-4, 70]`` by :func:`accessrl.model.returns.discounted_return`, backups by
 :func:`accessrl.planning.bellman_backup`, the abandonment breakeven by
-:func:`accessrl.sensitivity.probability_sweep`), so the quiz cannot drift away from the
+:func:`accessrl.planning.sensitivity.probability_sweep`), so the quiz cannot drift away from the
 library.  Progress is saved as JSON in the user's data directory
 (:func:`data_dir`; ``ACCESSRL_DATA_DIR`` overrides it).
 
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from accessrl.catalog import access_review, access_review_abandonment
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.errors import DataError, ParameterError
-from accessrl.planning import bellman_backup, policy_iteration, value_iteration
-from accessrl.returns import discounted_return
-from accessrl.sensitivity import probability_sweep
+from accessrl.model.returns import discounted_return
+from accessrl.planning.exact import bellman_backup, policy_iteration, value_iteration
+from accessrl.planning.sensitivity import probability_sweep
 
 PASS_FRACTION = 0.75
 """The lesson is complete only when the score is strictly above this fraction."""

@@ -1,7 +1,7 @@
 """Lab 8 (reward-design) and exercise 2 (deny_request), computed by the audit code.
 
 The lesson's two score tables come from two reward designs applied to the catalog's
-components model (:func:`accessrl.deny_model.access_review_components`):
+components model (:func:`accessrl.catalog.components.access_review_components`):
 
 * ``outcome_aware`` = the model's documented weights; its Q* at ``new_request`` is
   (-120, 30.75, 54), which the lesson prints rounded (-120, 31, 54);
@@ -14,12 +14,19 @@ start action each design chooses and that design's own (rounded) score for it.
 
 from __future__ import annotations
 
-from accessrl.constrained import constrained_solve
-from accessrl.deny_model import COMPONENTS, OUTCOME_AWARE, SPEED_ONLY, access_review_components, access_review_deny
+from accessrl.catalog.components import (
+    COMPONENTS,
+    OUTCOME_AWARE,
+    SPEED_ONLY,
+    access_review_components,
+    access_review_deny,
+)
 from accessrl.lesson import exercise, lab
-from accessrl.model import MDP
-from accessrl.planning import solve
-from accessrl.rewards import Audit, Limit, RewardDesign, audit, reweight
+from accessrl.model.mdp import MDP
+from accessrl.planning.solver import solve
+from accessrl.rewards.audits import Audit, audit
+from accessrl.rewards.components import Limit, RewardDesign, reweight
+from accessrl.rewards.constrained import constrained_solve
 
 DESIGN_NOTES = {
     "speed_only": "+100 per closed request, -10 per day the requester waited",

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from accessrl.errors import ParameterError
-from accessrl.model import MDP, compile_spec
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import compile_spec
 
 PAD, BOS, SEP, EOS = "<pad>", "<bos>", "<sep>", "<eos>"
 TIERS = ("low", "high")

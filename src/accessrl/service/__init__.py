@@ -1,11 +1,16 @@
-"""The access assistant's decision service (layer 2): decide, log, promote only on evidence.
+"""Layer 2: the access assistant's decision service: decide, log, promote only on evidence.
 
-* :mod:`accessrl.service.policy` — the served distribution under guardrails and exploration;
-* :mod:`accessrl.service.store` — the decision log (decision snapshots, outcome events);
-* :mod:`accessrl.service.app` — the FastAPI application (needs the ``[serve]`` extra);
-* :mod:`accessrl.service.promotion` — held-out evaluation and ``promote``.
+* :mod:`~accessrl.service.policy` — the served distribution under guardrails and exploration;
+* :mod:`~accessrl.service.http` — the FastAPI application and its fast write path (the
+  ``[serve]`` extra; import it directly, it is not imported here);
+* :mod:`~accessrl.service.promotion` — held-out evaluation and ``promote``.
+
+The decision log it writes is :mod:`accessrl.storage`'s.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from accessrl.service.policy import ServedPolicy, StateDecision, model_fingerprint, serve_policy
+from accessrl.service.promotion import Estimate, Promotion, promote
+
+__all__ = ["Estimate", "Promotion", "ServedPolicy", "StateDecision", "model_fingerprint", "promote", "serve_policy"]

@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from accessrl.errors import ModelError, ParameterError
-from accessrl.model import MDP, spec_from_mdp
-from accessrl.planning import policy_evaluation, solve
-from accessrl.policies import pair_probabilities, policy_from_mapping, uniform_policy
+from accessrl.model.mdp import MDP
+from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
+from accessrl.model.spec import spec_from_mdp
+from accessrl.planning.exact import policy_evaluation
+from accessrl.planning.solver import solve
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from accessrl.errors import DataError, ParameterError
-from accessrl.model import compile_spec
-from accessrl.service import store as st
+from accessrl.model.spec import compile_spec
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
+from accessrl.storage import writepath as st
 
 ESTIMATOR = "wis"
 SEVERE_REWARD = -100.0
@@ -69,7 +69,7 @@ class Promotion:
 
 def promote(db: str, candidate: str, *, seed: int = 0) -> Promotion:
     """Evaluate ``candidate`` (a policy file) on the held-out tail of the log; deploy it only on evidence."""
-    from accessrl.offline import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+    from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
     from accessrl.specfile import load_policy
     from accessrl.storage import DecisionLog
 

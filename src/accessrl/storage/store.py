@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from accessrl.errors import DataError, ParameterError
-from accessrl.logsim import LoggedSteps
+from accessrl.offline.logged import LoggedSteps
 from accessrl.storage.columnar import ValidatedChunk
 from accessrl.storage.files import read_records, write_records
 from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind, utc_text
@@ -376,7 +376,7 @@ class DecisionLog:
     # --------------------------------------------------------------- load
     def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
                    state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
-        """Logged transitions as :class:`~accessrl.logsim.LoggedSteps`.
+        """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.
 
         Decisions with ``since <= decided_at < until`` in the given modes (shadow
         decisions are not acted on, so they are left out by default).  With ``until``,

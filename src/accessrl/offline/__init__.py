@@ -1,0 +1,110 @@
+"""Layer 1: learning and evaluating from logged data.
+
+* :mod:`~accessrl.offline.logged` — :class:`LoggedSteps`, the one array form of a log, and its validator;
+* :mod:`~accessrl.offline.logsim` — a simulator of realistic decision logs;
+* :mod:`~accessrl.offline.estimation` — a model estimated from logs, with Wilson intervals and drift;
+* :mod:`~accessrl.offline.ope` — time splits, leakage checks and off-policy evaluation;
+* :mod:`~accessrl.offline.batch` — batch learning: fitted Q-iteration and SPIBB.
+"""
+
+from __future__ import annotations
+
+from accessrl.offline.batch import (
+    BatchQResult,
+    SafePolicy,
+    fitted_q_iteration,
+    spibb,
+)
+from accessrl.offline.estimation import (
+    Z95,
+    DriftReport,
+    EstimatedModel,
+    OutcomeEstimate,
+    PairDrift,
+    TransitionCounts,
+    count_transitions,
+    drift_report,
+    estimate_model,
+    wilson_interval,
+)
+from accessrl.offline.logged import (
+    COLUMNS,
+    OUTCOME_KINDS,
+    US_PER_HOUR,
+    LoggedSteps,
+    check_logged_steps,
+)
+from accessrl.offline.logsim import (
+    GeneratedLog,
+    LogConfig,
+    exploring_policy,
+    outcome_kinds,
+    simulate_logs,
+    with_abandonment,
+)
+from accessrl.offline.ope import (
+    ESTIMATORS,
+    EpisodeTerms,
+    EstimatorResult,
+    Interval,
+    LeakageReport,
+    OffPolicyReport,
+    TemporalSplit,
+    batch_policy_values,
+    bootstrap_ratio,
+    default_cutoffs,
+    effective_sample_size,
+    episode_terms,
+    evaluate_policy,
+    exhaustive_logs,
+    fmt_time,
+    support_problem,
+    target_matrix,
+    temporal_split,
+)
+
+__all__ = [
+    "COLUMNS",
+    "ESTIMATORS",
+    "OUTCOME_KINDS",
+    "US_PER_HOUR",
+    "Z95",
+    "BatchQResult",
+    "DriftReport",
+    "EpisodeTerms",
+    "EstimatedModel",
+    "EstimatorResult",
+    "GeneratedLog",
+    "Interval",
+    "LeakageReport",
+    "LogConfig",
+    "LoggedSteps",
+    "OffPolicyReport",
+    "OutcomeEstimate",
+    "PairDrift",
+    "SafePolicy",
+    "TemporalSplit",
+    "TransitionCounts",
+    "batch_policy_values",
+    "bootstrap_ratio",
+    "check_logged_steps",
+    "count_transitions",
+    "default_cutoffs",
+    "drift_report",
+    "effective_sample_size",
+    "episode_terms",
+    "estimate_model",
+    "evaluate_policy",
+    "exhaustive_logs",
+    "exploring_policy",
+    "fitted_q_iteration",
+    "fmt_time",
+    "outcome_kinds",
+    "simulate_logs",
+    "spibb",
+    "support_problem",
+    "target_matrix",
+    "temporal_split",
+    "wilson_interval",
+    "with_abandonment",
+]

@@ -1,0 +1,506 @@
+r"""Held-out evaluation from decision logs: temporal splits, leakage checks and
+off-policy estimators with bootstrap intervals (layer 1).
+
+Notation: episode i has logged steps t = 0..T_i-1 with state s_t, action a_t, reward
+r_t and behaviour propensity mu(a_t|s_t); the candidate (target) policy is pi.  With
+rho_t = pi(a_t|s_t) / mu(a_t|s_t) and rho_{0:t} = prod_{k<=t} rho_k:
+
+* IS (Precup, Sutton & Singh 2000):        V = 1/n sum_i rho_{0:T-1} G_i
+* weighted / self-normalised IS:            V = sum_i rho_{0:T-1} G_i / sum_i rho_{0:T-1}
+* per-decision IS (Precup et al. 2000):     V = 1/n sum_i sum_t gamma^t rho_{0:t} r_t
+* doubly robust (Jiang & Li 2016, eq. 8):   V = 1/n sum_i sum_t gamma^t [rho_{0:t} (r_t - q(s_t, a_t))
+                                                                   + rho_{0:t-1} v(s_t)]
+  with q, v = Q^pi, V^pi of the model estimated on the *training* split;
+* model-based: V^pi of the model estimated on the training split, averaged over the
+  held-out episodes' start states.
+
+Every estimator is a ratio sum_i x_i / sum_i w_i of per-episode numbers, so one
+bootstrap serves all: resampling n episodes with replacement is the same as drawing
+multinomial counts over the *distinct* (x_i, w_i) pairs, which for tabular logs are few
+— the percentile bootstrap (Efron & Tibshirani 1993, ch. 13) then costs nothing per
+episode.  The model-based interval is a parametric bootstrap (outcome counts redrawn
+from the fitted multinomials, start states from the held-out start frequencies).
+The effective sample size is (sum w)^2 / sum w^2 of the trajectory weights (Kong 1992).
+Severe errors (return <= ``severe_threshold``) are estimated separately, as a
+self-normalised IS rate, because a high mean does not excuse repeated unsupported
+approvals.  A candidate that takes, in a state the held-out logs visit, an action the
+logs never took there has **no support**: no number is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from accessrl.errors import DataError, ParameterError, PolicyError
+from accessrl.offline.estimation import count_transitions, estimate_model
+from accessrl.offline.logged import LoggedSteps
+from accessrl.planning.exact import policy_evaluation
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+ESTIMATORS = ("model_based", "is", "wis", "pdis", "dr")
+
+
+def fmt_time(us: int) -> str:
+    """Microseconds since the epoch as ISO 8601 UTC."""
+    return datetime.fromtimestamp(int(us) / 1e6, UTC).isoformat()
+
+
+# ================================================================ splits
+@dataclass(frozen=True)
+class LeakageReport:
+    """Leakage found around the split cutoffs (counts of episodes, with a few examples)."""
+
+    requester_overlap: int
+    late_outcomes: int
+    straddling: int
+    late_features: int
+    examples: tuple[str, ...]
+    prevented: bool
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing leaked."""
+        return not (self.requester_overlap or self.late_outcomes or self.straddling or self.late_features)
+
+
+@dataclass(frozen=True, eq=False)
+class TemporalSplit:
+    """Train / validation / test by the time of each episode's first decision."""
+
+    train: LoggedSteps
+    valid: LoggedSteps
+    test: LoggedSteps
+    cutoffs: tuple[int, int]
+    leakage: LeakageReport
+
+
+def default_cutoffs(steps: LoggedSteps, fractions: tuple[float, float] = (0.6, 0.8)) -> tuple[int, int]:
+    """Cutoffs at the given quantiles of the episodes' first decision times."""
+    if steps.n_steps == 0:
+        raise DataError("split: the log is empty")
+    first = steps.decided_at[steps.episode_ptr[:-1]]
+    q = np.quantile(first, fractions, method="higher")
+    return int(q[0]), int(q[1])
+
+
+def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: bool = False) -> TemporalSplit:
+    """Split episodes by first decision time: train < c1 <= valid < c2 <= test.
+
+    Leakage checks (Kaufman et al. 2012, "Leakage in data mining", TKDD 6(4)):
+
+    * the same requester on both sides of a cutoff;
+    * a training (or validation) episode whose outcomes arrive after its cutoff;
+    * an episode with decisions on both sides of a cutoff;
+    * request features recorded after the decision time.
+
+    With ``prevent`` the offending episodes are dropped (from the later split for a
+    shared requester, from the earlier one otherwise).  An empty split is an error.
+    """
+    c1, c2 = int(cutoffs[0]), int(cutoffs[1])
+    if not c1 <= c2:
+        raise ParameterError(f"split: expected train cutoff <= validation cutoff, got {fmt_time(c1)} > {fmt_time(c2)}")
+    ptr = steps.episode_ptr
+    e = steps.n_episodes
+    first = steps.decided_at[ptr[:-1]] if e else np.zeros(0, dtype=np.int64)
+    last_dec = np.maximum.reduceat(steps.decided_at, ptr[:-1]) if e else first
+    last_out = np.maximum.reduceat(steps.outcome_at, ptr[:-1]) if e else first
+    late_feat_rows = steps.features_at > steps.decided_at
+    late_feat = np.bincount(steps.episode_of_row[late_feat_rows], minlength=e) > 0
+    part = np.searchsorted(np.array([c1, c2]), first, side="right")  # 0 train, 1 valid, 2 test
+    cut = np.array([c1, c2, np.iinfo(np.int64).max])[part]
+    straddle = last_dec >= cut
+    late_out = (last_out >= cut) & (part < 2) & ~straddle
+    req = steps.requester[ptr[:-1]] if e else first
+    # a requester's earliest part; any episode in a later part shares the requester
+    uniq, inv = np.unique(req, return_inverse=True)
+    min_part = np.full(uniq.size, 3)
+    np.minimum.at(min_part, inv, part)
+    earlier_max = min_part[inv]
+    overlap = part > earlier_max
+    examples = []
+    for label, mask in (("requester seen in an earlier split", overlap), ("outcome after the cutoff", late_out),
+                        ("episode straddles a cutoff", straddle), ("features recorded after decision", late_feat)):
+        for i in np.flatnonzero(mask)[:3]:
+            examples.append(f"episode {int(steps.episode[ptr[i]])}: {label}")
+    report = LeakageReport(int(overlap.sum()), int(late_out.sum()), int(straddle.sum()), int(late_feat.sum()),
+                           tuple(examples), prevent)
+    keep = np.ones(e, dtype=bool)
+    if prevent:
+        keep &= ~(overlap | late_out | straddle | late_feat)
+    names = ("train", "valid", "test")
+    bounds = (("the start", fmt_time(c1)), (fmt_time(c1), fmt_time(c2)), (fmt_time(c2), "the end"))
+    parts = []
+    for k in range(3):
+        sel = keep & (part == k)
+        if not sel.any():
+            raise DataError(f"split {names[k]!r}: no episodes decided between {bounds[k][0]} and {bounds[k][1]}"
+                            + (" after leakage was removed" if prevent and (part == k).any() else ""))
+        parts.append(steps.select_episodes(sel))
+    return TemporalSplit(parts[0], parts[1], parts[2], (c1, c2), report)
+
+
+# ============================================================ estimators
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a (bootstrap) confidence interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class EstimatorResult:
+    """One estimator's value and interval, or ``None`` with a note when it has no support."""
+
+    name: str
+    estimate: Interval | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OffPolicyReport:
+    """Held-out evaluation of one candidate policy."""
+
+    policy: str
+    supported: bool
+    reason: str
+    n_episodes: int
+    matching_episodes: int
+    effective_sample_size: float
+    estimates: tuple[EstimatorResult, ...]
+    severe_rate: Interval | None
+    severe_observed: int
+    level: float
+
+    def get(self, name: str) -> Interval | None:
+        """The interval of one estimator by name (``None`` without support)."""
+        for e in self.estimates:
+            if e.name == name:
+                return e.estimate
+        return None
+
+
+def target_matrix(state_names: tuple[str, ...], action_names: tuple[str, ...], mapping: Any,
+                  *, source: str = "policy") -> FloatArray:
+    """A (S, A) matrix pi(a|s) from ``{state: action}`` or ``{state: {action: p}}``.
+
+    States of the log the mapping does not name get an all-zero row (no action).
+    """
+    if not isinstance(mapping, dict):
+        raise PolicyError(f"{source}: expected a mapping of state -> action, got {type(mapping).__name__}")
+    pi = np.zeros((len(state_names), len(action_names)))
+    for state, choice in mapping.items():
+        if state not in state_names:
+            continue  # a state the logs never saw cannot matter here
+        s = state_names.index(state)
+        items = [(choice, 1.0)] if isinstance(choice, str) else list(choice.items()) if isinstance(choice, dict) else None
+        if items is None:
+            raise PolicyError(f"{source}, state {state!r}: expected an action or a mapping action -> probability")
+        for action, p in items:
+            if action not in action_names:
+                raise PolicyError(f"{source}, state {state!r}: action {action!r} never appears in the logs")
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+                raise PolicyError(f"{source}, state {state!r}, action {action!r}: expected a probability in [0, 1]")
+            pi[s, action_names.index(action)] += float(p)
+        if abs(pi[s].sum() - 1.0) > 1e-9:
+            raise PolicyError(f"{source}, state {state!r}: probabilities sum to {pi[s].sum():.12g}, expected 1")
+    return pi
+
+
+def _segment_cumprod(ratio: FloatArray, steps: LoggedSteps) -> FloatArray:
+    """prod_{k<=t} ratio_k within each episode, via log-sums with a zero count."""
+    zero = ratio == 0.0
+    logs = np.log(np.where(zero, 1.0, ratio))
+    cl = np.cumsum(logs)
+    cz = np.cumsum(zero)
+    start = steps.episode_ptr[:-1][steps.episode_of_row]
+    base_l = np.where(start > 0, cl[np.maximum(start - 1, 0)], 0.0)
+    base_z = np.where(start > 0, cz[np.maximum(start - 1, 0)], 0)
+    return np.where(cz - base_z > 0, 0.0, np.exp(cl - base_l))
+
+
+def _discounts(steps: LoggedSteps, gamma: float) -> FloatArray:
+    pos = np.arange(steps.n_steps) - steps.episode_ptr[:-1][steps.episode_of_row]
+    return np.asarray(gamma**pos, dtype=np.float64)
+
+
+def _episode_sum(values: FloatArray, steps: LoggedSteps) -> FloatArray:
+    return np.add.reduceat(values, steps.episode_ptr[:-1]) if steps.n_steps else np.zeros(0)
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeTerms:
+    """Per-episode numbers (x_i, w_i) of each ratio estimator sum x / sum w."""
+
+    returns: FloatArray
+    weight: FloatArray
+    terms: dict[str, tuple[FloatArray, FloatArray]]
+
+
+def episode_terms(steps: LoggedSteps, target: FloatArray, *, gamma: float,
+                  q_hat: FloatArray | None = None) -> EpisodeTerms:
+    """The per-episode numbers behind IS, WIS, PDIS and (with ``q_hat`` (S, A)) DR."""
+    pi_a = target[steps.state, steps.action]
+    rho = pi_a / steps.propensity
+    cum = _segment_cumprod(rho, steps)
+    disc = _discounts(steps, gamma)
+    g = _episode_sum(disc * steps.reward, steps)
+    last = steps.episode_ptr[1:] - 1
+    w = cum[last]
+    ones = np.ones_like(w)
+    terms = {"is": (w * g, ones), "wis": (w * g, w), "pdis": (_episode_sum(disc * cum * steps.reward, steps), ones)}
+    if q_hat is not None:
+        v_hat = np.sum(np.nan_to_num(q_hat) * target, axis=1)
+        prev = np.where(steps.episode_ptr[:-1][steps.episode_of_row] == np.arange(steps.n_steps), 1.0,
+                        np.concatenate(([1.0], cum[:-1])))
+        contrib = disc * (cum * (steps.reward - np.nan_to_num(q_hat[steps.state, steps.action]))
+                          + prev * v_hat[steps.state])
+        terms["dr"] = (_episode_sum(contrib, steps), ones)
+    return EpisodeTerms(returns=g, weight=w, terms=terms)
+
+
+def bootstrap_ratio(x: FloatArray, w: FloatArray, *, rng: np.random.Generator, n_boot: int = 1000,
+                    level: float = 0.95) -> Interval:
+    """Percentile bootstrap interval of sum x / sum w over resampled episodes.
+
+    Draws multinomial counts over the distinct (x_i, w_i) pairs: the same distribution
+    as resampling the n episodes with replacement.
+    """
+    n = x.size
+    pairs, counts = np.unique(np.stack([x, w], axis=1), axis=0, return_counts=True)
+    value = float(np.sum(x) / np.sum(w)) if np.sum(w) > 0 else float("nan")
+    if pairs.shape[0] <= 20_000:
+        draws = rng.multinomial(n, counts / n, size=n_boot).astype(np.float64)
+        num, den = draws @ pairs[:, 0], draws @ pairs[:, 1]
+    else:  # many distinct values: resample episodes in chunks
+        num, den = np.empty(n_boot), np.empty(n_boot)
+        for b in range(n_boot):
+            idx = rng.integers(0, n, size=n)
+            num[b], den[b] = x[idx].sum(), w[idx].sum()
+    stat = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    stat = stat[np.isfinite(stat)]
+    if stat.size == 0:
+        return Interval(value, float("nan"), float("nan"))
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(stat, [a, 1.0 - a])
+    return Interval(value, float(lo), float(hi))
+
+
+def effective_sample_size(weight: FloatArray) -> float:
+    """(sum w)^2 / sum w^2 of the trajectory weights (Kong 1992)."""
+    s2 = float(np.sum(weight**2))
+    return float(np.sum(weight)) ** 2 / s2 if s2 > 0 else 0.0
+
+
+def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
+    """Why ``target`` has no support in ``steps`` ('' when it has)."""
+    s_n, a_n = target.shape
+    logged = np.zeros((s_n, a_n), dtype=bool)
+    logged[steps.state, steps.action] = True
+    visited = np.zeros(s_n, dtype=bool)
+    visited[steps.state] = True
+    for s in np.flatnonzero(visited):
+        if target[s].sum() == 0:
+            return f"no support: the policy has no action for state {steps.state_names[s]!r}, which the logs visit"
+        missing = np.flatnonzero((target[s] > 0) & ~logged[s])
+        if missing.size:
+            return (f"no support: the logs never took {steps.action_names[int(missing[0])]!r} in state "
+                    f"{steps.state_names[s]!r}, which the policy does")
+    return ""
+
+
+def _model_q(train: LoggedSteps, target: FloatArray, gamma: float) -> tuple[FloatArray, FloatArray] | None:
+    """Q^pi and V^pi (dense over the log's names) in the model estimated on ``train``;
+    ``None`` when pi needs a pair the training data lacks."""
+    mdp = estimate_model(train, gamma=gamma, min_support=0).mdp
+    return _q_in(mdp, train.state_names, train.action_names, target)
+
+
+def _q_in(mdp: Any, state_names: tuple[str, ...], action_names: tuple[str, ...],
+          target: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    s_map = np.array([state_names.index(n) for n in mdp.state_names])
+    a_map = np.array([action_names.index(n) for n in mdp.action_names])
+    probs = target[s_map[mdp.sa_state], a_map[mdp.sa_action]]
+    per_state = np.bincount(mdp.sa_state, weights=probs, minlength=mdp.n_states)
+    dec = mdp.decision_states
+    if np.any(np.abs(per_state[dec] - 1.0) > 1e-9):
+        return None
+    ev = policy_evaluation(mdp, probs)
+    q = np.full(target.shape, np.nan)
+    q[s_map[mdp.sa_state], a_map[mdp.sa_action]] = ev.q_values
+    v = np.zeros(target.shape[0])
+    v[s_map] = ev.values
+    return q, v
+
+
+def batch_policy_values(mdp: Any, prob: FloatArray, reward: FloatArray, pair_pi: FloatArray, *,
+                        tol: float = 1e-10, max_iter: int = 100_000) -> FloatArray:
+    """V^pi for B variants of one model at once: ``prob``/``reward`` are (B, nnz) outcome
+    probabilities and rewards over ``mdp``'s outcome layout, ``pair_pi`` (L,) the policy.
+    Iterates V <- r_pi + gamma P_pi V for all variants together until the change is below ``tol``."""
+    b = prob.shape[0]
+    v = np.zeros((b, mdp.n_states))
+    dec = mdp.decision_states
+    starts = mdp.sa_ptr[dec]
+    for _ in range(max_iter):
+        contrib = prob * (reward + mdp.gamma * v[:, mdp.out_next])
+        q = np.add.reduceat(contrib, mdp.out_ptr[:-1], axis=1)
+        new = np.zeros_like(v)
+        if dec.size:
+            new[:, dec] = np.add.reduceat(q * pair_pi, starts, axis=1)
+        delta = float(np.max(np.abs(new - v))) if v.size else 0.0
+        v = new
+        if delta <= tol:
+            break
+    return v
+
+
+def _model_based(train: LoggedSteps, test: LoggedSteps, target: FloatArray, gamma: float,
+                 rng: np.random.Generator, n_boot: int, level: float) -> EstimatorResult:
+    mdp = estimate_model(train, gamma=gamma, min_support=0).mdp
+    names = (train.state_names, train.action_names)
+    qv = _q_in(mdp, *names, target)
+    if qv is None:
+        return EstimatorResult("model_based", None, "no support in the training split")
+    starts = np.bincount(test.state[test.episode_ptr[:-1]], minlength=target.shape[0]).astype(np.float64)
+    value = float(starts @ qv[1] / starts.sum())
+    # Parametric bootstrap: per pair, outcome counts ~ Multinomial(n(s,a), p_hat); mean
+    # rewards ~ Normal(r_hat, sd / sqrt(n)); start states ~ Multinomial(n_test, start freq).
+    c = count_transitions(train)
+    row_of = {(names[0][int(c.pair_state[c.out_pair[j]])], names[1][int(c.pair_action[c.out_pair[j]])],
+               names[0][int(c.out_next[j])]): j for j in range(c.out_count.size)}
+    pair_of = np.repeat(np.arange(mdp.n_pairs), np.diff(mdp.out_ptr))
+    rows = np.array([row_of[(mdp.state_names[int(mdp.sa_state[pair_of[k]])],
+                             mdp.action_names[int(mdp.sa_action[pair_of[k]])],
+                             mdp.state_names[int(mdp.out_next[k])])] for k in range(mdp.n_outcomes)])
+    n_pair = c.pair_count[c.out_pair[rows]]
+    r_mean = c.reward_sum[rows] / c.out_count[rows]
+    r_se = np.sqrt(np.maximum(c.reward_sq[rows] / c.out_count[rows] - r_mean**2, 0.0) / c.out_count[rows])
+    # Draw all replicates at once: a multinomial per pair (numpy broadcasts over the pairs'
+    # outcome blocks through one multinomial per pair of the B replicates).
+    prob = np.empty((n_boot, mdp.n_outcomes))
+    for k in range(mdp.n_pairs):
+        lo, hi = int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])
+        p_k = mdp.out_prob[lo:hi] / mdp.out_prob[lo:hi].sum()
+        prob[:, lo:hi] = rng.multinomial(int(n_pair[lo]), p_k, size=n_boot) / n_pair[lo]
+    rew = r_mean + rng.standard_normal((n_boot, r_mean.size)) * r_se
+    s_map = np.array([names[0].index(n) for n in mdp.state_names])
+    a_map = np.array([names[1].index(n) for n in mdp.action_names])
+    pair_pi = target[s_map[mdp.sa_state], a_map[mdp.sa_action]]
+    v_boot = batch_policy_values(mdp, prob, rew, pair_pi)  # (B, S_model)
+    v_full = np.zeros((n_boot, target.shape[0]))
+    v_full[:, s_map] = v_boot
+    sb = rng.multinomial(int(starts.sum()), starts / starts.sum(), size=n_boot)
+    sims = np.sum(sb * v_full, axis=1) / sb.sum(axis=1)
+    a = (1.0 - level) / 2.0
+    lo_, hi_ = np.quantile(sims, [a, 1 - a])
+    return EstimatorResult("model_based", Interval(value, float(lo_), float(hi_)), "parametric bootstrap")
+
+
+def evaluate_policy(
+    test: LoggedSteps,
+    target: FloatArray,
+    *,
+    gamma: float,
+    rng: np.random.Generator,
+    train: LoggedSteps | None = None,
+    name: str = "policy",
+    severe_threshold: float = -100.0,
+    n_boot: int = 1000,
+    n_boot_model: int = 1000,
+    level: float = 0.95,
+) -> OffPolicyReport:
+    """Every estimator of the module docstring for one candidate on held-out ``test`` logs.
+
+    Model-based and doubly robust estimates need ``train`` (the model is fitted there,
+    never on ``test``).
+    """
+    if not 0.0 < gamma <= 1.0:
+        raise ParameterError(f"gamma: expected a number in (0, 1], got {gamma!r}")
+    if test.n_steps == 0:
+        raise DataError("evaluate: the held-out split has no episodes")
+    target = np.asarray(target, dtype=np.float64)
+    if target.shape != (len(test.state_names), len(test.action_names)):
+        raise PolicyError(f"policy {name!r}: expected a ({len(test.state_names)}, {len(test.action_names)}) matrix")
+    problem = support_problem(test, target)
+    base = episode_terms(test, target, gamma=gamma)
+    matching = int(np.count_nonzero(base.weight > 0))
+    if not problem and matching == 0:
+        problem = "no support: no held-out episode follows the policy with positive probability"
+    if problem:
+        return OffPolicyReport(name, False, problem, test.n_episodes, matching, 0.0, (), None, 0, level)
+    q_hat = None
+    results: list[EstimatorResult] = []
+    if train is not None:
+        results.append(_model_based(train, test, target, gamma, rng, n_boot_model, level))
+        qv = _model_q(train, target, gamma)
+        q_hat = None if qv is None else qv[0]
+    terms = episode_terms(test, target, gamma=gamma, q_hat=q_hat)
+    for key in ("is", "wis", "pdis", "dr"):
+        if key in terms.terms:
+            x, w = terms.terms[key]
+            results.append(EstimatorResult(key, bootstrap_ratio(x, w, rng=rng, n_boot=n_boot, level=level)))
+        elif key == "dr" and train is not None:
+            results.append(EstimatorResult("dr", None, "no support in the training split"))
+    severe = (terms.returns <= severe_threshold).astype(np.float64)
+    rate = bootstrap_ratio(terms.weight * severe, terms.weight, rng=rng, n_boot=n_boot, level=level)
+    observed = int(np.count_nonzero((terms.weight > 0) & (severe > 0)))
+    return OffPolicyReport(name, True, "", test.n_episodes, matching, effective_sample_size(terms.weight),
+                           tuple(results), rate, observed, level)
+
+
+def exhaustive_logs(contexts: IntArray, returns: FloatArray, *, context_names: tuple[str, ...],
+                    action_names: tuple[str, ...], terminal_name: str = "closed") -> LoggedSteps:
+    """One-step logs in which every request was tried with every action once.
+
+    Request i (context ``contexts[i]``) yields A logged episodes, one per action a, with
+    reward ``returns[i, a]`` and propensity 1/A: exactly what a uniformly randomised
+    logging policy records in expectation, so IS over these logs reproduces the table's
+    per-policy means and severe counts.
+    """
+    ret = np.asarray(returns, dtype=np.float64)
+    ctx = np.asarray(contexts, dtype=np.int64)
+    e, a = ret.shape
+    if ctx.shape != (e,):
+        raise ParameterError(f"contexts: expected {e} entries, got shape {ctx.shape}")
+    n = e * a
+    zeros = np.zeros(n, dtype=np.int64)
+    states = (*context_names, terminal_name)
+    return LoggedSteps(
+        state_names=states, action_names=action_names, episode=np.arange(n, dtype=np.int64), step=zeros,
+        requester=np.repeat(np.arange(e, dtype=np.int64), a), state=np.repeat(ctx, a),
+        action=np.tile(np.arange(a, dtype=np.int64), e), propensity=np.full(n, 1.0 / a), reward=ret.reshape(n),
+        next_state=np.full(n, len(context_names), dtype=np.int64), terminated=np.ones(n, dtype=bool),
+        truncated=np.zeros(n, dtype=bool), decided_at=zeros, outcome_at=zeros, features_at=zeros,
+    )
+
+
+__all__ = [
+    "ESTIMATORS",
+    "exhaustive_logs",
+    "EpisodeTerms",
+    "EstimatorResult",
+    "Interval",
+    "LeakageReport",
+    "OffPolicyReport",
+    "TemporalSplit",
+    "batch_policy_values",
+    "bootstrap_ratio",
+    "default_cutoffs",
+    "effective_sample_size",
+    "episode_terms",
+    "evaluate_policy",
+    "fmt_time",
+    "support_problem",
+    "target_matrix",
+    "temporal_split",
+]

@@ -1,0 +1,52 @@
+"""Layer 2: pictures and pages for people.
+
+* :mod:`~accessrl.report.plots` — matplotlib figures (returns, learning curves, sweeps, intervals);
+* :mod:`~accessrl.report.html` — the self-contained HTML report;
+* :mod:`~accessrl.report.tour` — the tour: the whole story on the built-in workflow, as a report.
+"""
+
+from __future__ import annotations
+
+from accessrl.report.html import (
+    Section,
+    new_figure,
+    plot_bars,
+    plot_curves,
+    plot_flip,
+    plot_histograms,
+    plot_intervals,
+    plot_sweeps,
+    save,
+    write_html,
+)
+from accessrl.report.plots import (
+    learning_curve,
+    returns_histogram,
+)
+from accessrl.report.tour import (
+    NOT_AVAILABLE,
+    STEPS,
+    Budget,
+    TourResult,
+    run_tour,
+)
+
+__all__ = [
+    "NOT_AVAILABLE",
+    "STEPS",
+    "Budget",
+    "Section",
+    "TourResult",
+    "learning_curve",
+    "new_figure",
+    "plot_bars",
+    "plot_curves",
+    "plot_flip",
+    "plot_histograms",
+    "plot_intervals",
+    "plot_sweeps",
+    "returns_histogram",
+    "run_tour",
+    "save",
+    "write_html",
+]
