@@ -1,32 +1,36 @@
-"""The architecture of DESIGN.md: imports point down only; layers 0-1 do no I/O, keep no hidden
-state (no clocks, no global RNG, no printing); the public API is exactly ``__all__``."""
+"""The architecture of DESIGN.md, checked on the source tree.
+
+* Layers by folder: every top-level module or package of ``src/accessrl`` has a layer, and
+  imports point down only (0 data and maths, 1 algorithms, 2 adapters, 3 entry points).
+* No import cycles anywhere: the graph of every ``accessrl`` import, function-level ones
+  included, with the package ``__init__`` that Python runs before a submodule, is acyclic.
+* Layers 0-1 do no I/O and keep no hidden state (no files, clocks, printing, global RNG).
+* The public API is exactly ``__all__``, results are frozen dataclasses, errors form one tree.
+"""
+
+from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import inspect
+import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "accessrl"
 
-# module (first component under accessrl/) -> layer
 LAYERS = {
     # 0 data and maths
-    "errors": 0, "model": 0, "_spec": 0, "_arrays": 0, "policies": 0, "catalog": 0, "returns": 0,
-    "workflows": 0, "deny_model": 0, "corridor": 0,
+    "errors": 0, "_types": 0, "_optional": 0, "model": 0, "catalog": 0,
     # 1 algorithms
-    "planning": 1, "finite_horizon": 1, "structure": 1, "sensitivity": 1, "simulation": 1, "learning": 1, "learning_fast": 1,
-    "kernels": 1, "topological": 1, "rewards": 1, "constrained": 1, "offline": 1, "estimation": 1,
-    "logsim": 1, "policy_gradient": 1, "llm": 1, "bandit": 1, "batch": 1,
+    "planning": 1, "simulation": 1, "learning": 1, "rewards": 1, "offline": 1, "llm": 1,
     # 2 adapters (I/O lives here and above)
-    "specfile": 2, "storage": 2, "service": 2, "envs": 2, "report": 2, "report_plots": 2, "plots": 2,
-    "lesson": 2, "loggen": 2, "tour": 2,
+    "storage": 2, "service": 2, "report": 2, "lesson": 2, "studio": 2, "envs": 2, "specfile": 2,
     # 3 entry points
     "cli": 3, "__main__": 3,
-}
-
-# Documented exceptions: (importer, imported, why).
-ALLOWED_UPWARD = {
-    ("model", "envs"): "MDP.from_gymnasium is a lazy convenience import; the reading code lives in envs",
 }
 
 FORBIDDEN_MODULES_LOW = {"os", "sys", "io", "pathlib", "socket", "shutil", "subprocess", "sqlalchemy",
@@ -41,60 +45,130 @@ NUMPY_GLOBAL_RNG = {"seed", "rand", "randn", "randint", "random", "choice", "shu
                     "normal", "uniform", "binomial", "poisson"}
 
 
-def modules():
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC)
-        if rel.parts == ("__init__.py",):
-            continue
-        yield rel.parts[0].removesuffix(".py"), path
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
-def imported(tree):
+MODULES = {module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def top(name: str) -> str:
+    """The layer unit of a module: its first component under accessrl."""
+    return name.split(".")[1].removesuffix(".py")
+
+
+def imports(path: Path) -> Iterator[tuple[str, int]]:
+    """Every accessrl module a file imports (at any depth in the file), with the line.
+
+    ``from accessrl.pkg import name`` yields ``accessrl.pkg.name`` when that is a module,
+    else ``accessrl.pkg``; relative imports are resolved against the file's package."""
+    tree = ast.parse(path.read_text())
+    here = module_name(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
-                yield a.name, node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module, node.lineno
+                if a.name.split(".")[0] == "accessrl":
+                    yield a.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                pkg = package.split(".")
+                pkg = pkg[: len(pkg) - (node.level - 1)]
+                base = ".".join(pkg + ([base] if base else []))
+            if base.split(".")[0] != "accessrl":
+                continue
             for a in node.names:
-                yield f"{node.module}.{a.name}", node.lineno
+                sub = f"{base}.{a.name}"
+                yield (sub if sub in MODULES else base), node.lineno
 
 
-def test_every_module_has_a_layer():
-    unknown = sorted({m for m, _ in modules() if m not in LAYERS})
-    assert not unknown, f"classify these modules in tests/test_architecture.py LAYERS: {unknown}"
+def test_every_module_has_a_layer_and_every_layer_a_module():
+    tops = {top(m) for m in MODULES if m != "accessrl"}
+    assert not sorted(tops - set(LAYERS)), f"classify these in LAYERS: {sorted(tops - set(LAYERS))}"
+    stale = sorted(set(LAYERS) - tops - {"studio", "_optional"})
+    assert not stale, f"LAYERS names modules that do not exist: {stale}"
 
 
-@pytest.mark.parametrize("module, path", list(modules()), ids=lambda x: str(x))
-def test_imports_point_down(module, path):
-    if module not in LAYERS:
-        pytest.skip("unclassified (reported by test_every_module_has_a_layer)")
-    layer = LAYERS[module]
-    tree = ast.parse(path.read_text())
-    for name, line in imported(tree):
-        parts = name.split(".")
-        if parts[0] != "accessrl":
+@pytest.mark.parametrize("name", sorted(m for m in MODULES if m != "accessrl"))
+def test_imports_point_down(name):
+    layer = LAYERS[top(name)]
+    for target, line in imports(MODULES[name]):
+        if target == "accessrl":
+            assert layer == 3, f"{MODULES[name]}:{line}: imports the package facade 'accessrl' (import the module)"
             continue
-        if len(parts) == 1:
-            assert layer == 3, f"{path}:{line}: imports the package facade 'accessrl' (import the module)"
-            continue
-        target = parts[1]
-        if target not in LAYERS:
-            continue
-        if (module, target) in ALLOWED_UPWARD:
-            continue
-        assert LAYERS[target] <= layer, (
-            f"{path}:{line}: layer-{layer} module '{module}' imports layer-{LAYERS[target]} '{target}'"
+        assert LAYERS[top(target)] <= layer, (
+            f"{MODULES[name]}:{line}: layer-{layer} {name} imports layer-{LAYERS[top(target)]} {target}"
         )
 
 
-@pytest.mark.parametrize("module, path", [m for m in modules() if LAYERS.get(m[0], 9) <= 1], ids=lambda x: str(x))
-def test_core_does_no_io(module, path):
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules Python runs when it executes: each module it imports, plus the
+    ``__init__`` of every package above that module, except the importer's own packages (which
+    are already running when it runs)."""
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for name, path in MODULES.items():
+        own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+        for target, _ in imports(path):
+            if target != name:
+                graph[name].add(target)
+            parts = target.split(".")
+            for i in range(2, len(parts)):
+                step = ".".join(parts[:i])
+                if step in MODULES and step != name and step not in own:
+                    graph[name].add(step)
+    graph.pop("accessrl", None)
+    for deps in graph.values():
+        deps.discard("accessrl")
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state and (c := visit(m)):
+                return c
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state and (c := visit(n)):
+            return c
+    return None
+
+
+def test_no_import_cycles():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+@pytest.mark.parametrize("name", sorted(m for m in MODULES if m != "accessrl" and LAYERS[top(m)] <= 1))
+def test_core_does_no_io(name):
+    path = MODULES[name]
     tree = ast.parse(path.read_text())
-    for name, line in imported(tree):
-        assert name.split(".")[0] not in FORBIDDEN_MODULES_LOW, f"{path}:{line}: layer 0-1 imports {name}"
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                assert a.name.split(".")[0] not in FORBIDDEN_MODULES_LOW, f"{path}:{node.lineno}: imports {a.name}"
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            assert node.module.split(".")[0] not in FORBIDDEN_MODULES_LOW, f"{path}:{node.lineno}: imports {node.module}"
+        elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name):
                 assert f.id not in FORBIDDEN_CALLS_LOW, f"{path}:{node.lineno}: {f.id}() in layer 0-1"
@@ -102,7 +176,6 @@ def test_core_does_no_io(module, path):
                 base = f.value
                 base_name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else ""
                 assert (base_name, f.attr) not in FORBIDDEN_ATTRS_LOW, f"{path}:{node.lineno}: {base_name}.{f.attr}()"
-                # np.random.<global function>
                 if (
                     isinstance(base, ast.Attribute) and base.attr == "random"
                     and isinstance(base.value, ast.Name) and base.value.id in {"np", "numpy"}
@@ -113,13 +186,34 @@ def test_core_does_no_io(module, path):
                     raise AssertionError(f"{path}:{node.lineno}: file I/O .{f.attr}() in layer 0-1")
 
 
+def test_no_private_names_cross_modules():
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("accessrl"):
+                private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+                assert not private, f"{path}:{node.lineno}: imports private {private} from {node.module}"
+
+
+PACKAGES = sorted(m for m, p in MODULES.items() if p.name == "__init__.py" and m != "accessrl"
+                  and m not in {"accessrl.cli"})
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_packages_reexport_their_public_names(package):
+    """Each package's ``__init__`` names exactly what it exports, and every name resolves."""
+    try:
+        mod = importlib.import_module(package)
+    except ImportError as exc:  # an optional extra (llm needs torch)
+        pytest.skip(f"{package} needs an optional extra: {exc}")
+    assert hasattr(mod, "__all__"), f"{package} has no __all__"
+    for n in mod.__all__:
+        assert hasattr(mod, n), f"{package}.__all__ names {n!r}, which it does not define"
+
+
 def test_public_api_is_all():
     import accessrl
 
     public = {n for n in dir(accessrl) if not n.startswith("_")}
-    # submodules that Python binds as attributes on import are not API
-    import types
-
     public = {n for n in public if not isinstance(getattr(accessrl, n), types.ModuleType)} - {"annotations"}
     public |= {"catalog"}
     assert public == set(accessrl.__all__)
@@ -128,17 +222,13 @@ def test_public_api_is_all():
 
 
 def test_results_are_frozen_dataclasses():
-    import dataclasses
-
     from accessrl import planning
 
-    for cls in (planning.SolveResult, planning.PolicyEvaluation, planning.Backup):
+    for cls in (planning.SolveResult, planning.PolicyEvaluation, planning.Backup, planning.MethodChoice):
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
 
 
 def test_errors_form_one_tree():
-    import inspect
-
     from accessrl import errors
 
     classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
