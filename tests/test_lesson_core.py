@@ -64,8 +64,8 @@ def test_exercise_breakeven():
 def test_labs_follow_the_model(monkeypatch):
     """The labs compute from the catalog: change a reward and the printed numbers move."""
     import accessrl.catalog as catalog
-    from accessrl.model import compile_spec
     import accessrl.lesson.planning_labs as labs
+    from accessrl.model import compile_spec
 
     orig = catalog.access_review_spec
 

@@ -77,7 +77,8 @@ def check_gamma(gamma: Any, where: str = "gamma", *, allow_zero: bool = False,
     """
     interval = "[0, 1]" if allow_zero else "(0, 1]"
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)):
-        raise (SpecTypeError if error is SpecValueError else error)(f"{where}: expected a number in {interval}, got {kind_of(gamma)}")
+        kind_error = SpecTypeError if error is SpecValueError else error
+        raise kind_error(f"{where}: expected a number in {interval}, got {kind_of(gamma)}")
     g = float(gamma)
     if not (0.0 <= g <= 1.0 if allow_zero else 0.0 < g <= 1.0):
         raise error(f"{where}: expected a number in {interval}, got {gamma!r}")

@@ -174,8 +174,9 @@ def _exact_check(mdp: MDP, v: FloatArray) -> tuple[bool, FloatArray]:
         ev = policy_evaluation(mdp, pol).values
     except AccessRLError:  # an improper greedy policy (NotTerminatingError): keep sweeping
         return False, v
+    scale = max(1.0, float(np.max(np.abs(ev), initial=0.0)))
     stable = np.array_equal(greedy_policy(mdp, ev, tie_rtol=TIE_RTOL), pol) or bool(
-        np.max(np.abs(state_max(mdp, q_values(mdp, ev))[0] - ev), initial=0.0) <= 1e-12 * max(1.0, float(np.max(np.abs(ev), initial=0.0)))
+        np.max(np.abs(state_max(mdp, q_values(mdp, ev))[0] - ev), initial=0.0) <= 1e-12 * scale
     )
     return stable, ev
 
