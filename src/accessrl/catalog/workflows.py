@@ -61,6 +61,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accessrl.errors import ParameterError
+from accessrl.model.checks import check_gamma
 from accessrl.model.mdp import MDP
 
 FloatArray = NDArray[np.float64]
@@ -137,8 +138,7 @@ def _check(p: WorkflowParams) -> None:
         v = getattr(p, f)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ParameterError(f"{f}: expected an integer >= 0, got {v!r}")
-    if not 0.0 < p.gamma <= 1.0:
-        raise ParameterError(f"gamma: expected a number in (0, 1], got {p.gamma!r}")
+    check_gamma(p.gamma)
     probs = ("p_arrival", "p_service", "hazard_base", "hazard_cap", "review_rate", "reviewer_accuracy")
     for f in probs:
         v = getattr(p, f)
@@ -429,8 +429,7 @@ def rand(n_states: int, n_actions: int, n_successors: int, *, gamma: float = 0.9
             raise ParameterError(f"{name}: expected an integer >= {lo}, got {v!r}")
     if n_successors > n_states:
         raise ParameterError(f"n_successors: expected at most n_states = {n_states}, got {n_successors}")
-    if not 0.0 < gamma <= 1.0:
-        raise ParameterError(f"gamma: expected a number in (0, 1], got {gamma!r}")
+    gamma = check_gamma(gamma)
     s, a, k = int(n_states), int(n_actions), int(n_successors)
     n_pairs = s * a
     nxt = np.empty((n_pairs, k), dtype=np.int64)

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accessrl.errors import ParameterError
+from accessrl.model.checks import check_gamma
 from accessrl.offline.estimation import count_transitions
 from accessrl.offline.logged import LoggedSteps
 
@@ -87,8 +88,7 @@ def _backup(q_next_state: FloatArray, counts: FloatArray, r_bar: FloatArray, out
 def fitted_q_iteration(steps: LoggedSteps, *, gamma: float, tol: float = 1e-10, max_iter: int = 10_000) -> BatchQResult:
     """Tabular fitted Q-iteration (see the module docstring), stopped when the sup-norm
     change falls below ``tol``."""
-    if not 0.0 < gamma <= 1.0:
-        raise ParameterError(f"gamma: expected a number in (0, 1], got {gamma!r}")
+    gamma = check_gamma(gamma)
     counts, r_bar, out_pair, out_next, prob, pairs = _empirical(steps)
     q = np.where(counts > 0, 0.0, np.nan)
     residual = float("inf")
@@ -135,8 +135,7 @@ def spibb(steps: LoggedSteps, *, gamma: float, n_wedge: int, max_iter: int = 100
     """Pi_b-SPIBB policy iteration on the empirical model of ``steps`` (module docstring)."""
     if isinstance(n_wedge, bool) or not isinstance(n_wedge, int) or n_wedge < 0:
         raise ParameterError(f"n_wedge: expected a non-negative integer, got {n_wedge!r}")
-    if not 0.0 < gamma <= 1.0:
-        raise ParameterError(f"gamma: expected a number in (0, 1], got {gamma!r}")
+    gamma = check_gamma(gamma)
     counts, r_bar, out_pair, out_next, prob, pairs = _empirical(steps)
     n_s = counts.sum(axis=1, keepdims=True)
     behavior = np.divide(counts, n_s, out=np.zeros_like(counts), where=n_s > 0)
