@@ -100,20 +100,6 @@ def _check_common(episodes: int, seed: int) -> None:
         raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
 
 
-def _load_policy(mdp: MDP, policy: str) -> tuple[Any, str]:
-    if policy == "optimal":
-        from accessrl.planning.solver import solve
-
-        return solve(mdp).policy, "optimal"
-    if policy == "uniform":
-        from accessrl.model.policies import uniform_policy
-
-        return uniform_policy(mdp), "uniform"
-    from accessrl.specfile import load_policy
-
-    return load_policy(mdp, policy), policy
-
-
 def _exact_value(mdp: MDP, pol: Any, start: int, first_action: int | None) -> float | None:
     from accessrl.planning.exact import policy_evaluation
 
@@ -159,7 +145,10 @@ def register(app: typer.Typer) -> None:
 
         _check_common(episodes, seed)
         mdp = load_model_arg(spec)
-        pol, label = _load_policy(mdp, policy)
+        from accessrl.specfile import resolve_policy
+
+        resolved = resolve_policy(mdp, policy)
+        pol, label = resolved.probabilities, resolved.source
         s0 = mdp.state_index(start) if start else (mdp.start if mdp.start is not None else 0)
         a0 = mdp.action_index(first_action) if first_action else None
         if a0 is not None:

@@ -28,16 +28,9 @@ def _date_us(text: str | None, flag: str) -> int | None:
 
 
 def _behavior(mdp: Any, text: str) -> np.ndarray:
-    from accessrl.model.policies import pair_probabilities, uniform_policy
-    from accessrl.planning.solver import solve
+    from accessrl.specfile import resolve_policy
 
-    if text == "uniform":
-        return uniform_policy(mdp)
-    if text == "optimal":
-        return pair_probabilities(mdp, solve(mdp).policy)
-    from accessrl.specfile import load_policy
-
-    return np.asarray(load_policy(mdp, text), dtype=np.float64)
+    return resolve_policy(mdp, text).probabilities
 
 
 def _open(db: str) -> Any:

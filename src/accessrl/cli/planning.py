@@ -10,7 +10,6 @@ import typer
 from accessrl.cli._common import TABLE_ROWS, check_positive, console, load_model_arg, print_json, print_table
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
-from accessrl.model.policies import uniform_policy
 from accessrl.planning.exact import policy_evaluation
 from accessrl.planning.sensitivity import parse_target, probability_sweep
 from accessrl.planning.solver import SOLVERS, solve
@@ -73,17 +72,14 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         spec: str = typer.Argument(..., help="Workflow spec, binary .npz, or catalog:NAME."),
-        policy: str = typer.Option(..., "--policy", "-p", help="Policy file (state: action) or 'uniform'."),
+        policy: str = typer.Option(..., "--policy", "-p", help="Policy file (state: action), 'optimal' or 'uniform'."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Evaluate a fixed policy exactly: V^pi and Q^pi."""
         mdp = load_model_arg(spec)
-        if policy == "uniform":
-            probs = uniform_policy(mdp)
-        else:
-            from accessrl.specfile import load_policy
+        from accessrl.specfile import resolve_policy
 
-            probs = load_policy(mdp, policy)
+        probs = resolve_policy(mdp, policy).probabilities
         ev = policy_evaluation(mdp, probs)
         # The most probable action per state (first declared among ties) for display.
         pol: dict[str, Any] = {}
