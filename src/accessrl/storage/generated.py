@@ -10,7 +10,6 @@ the next state and the outcome's kind (``evidence_received`` also sets
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,13 +99,4 @@ def write_generated(dlog: DecisionLog, log: GeneratedLog, mdp: MDP, **kw: Any) -
     return dlog.ingest_records(records, source="generated log")
 
 
-def policy_json(mdp: MDP, probs: np.ndarray) -> str:
-    """A behaviour policy as ``{state: {action: p}}`` JSON (for reports)."""
-    out = {}
-    for st in mdp.decision_states:
-        lo, hi = int(mdp.sa_ptr[st]), int(mdp.sa_ptr[st + 1])
-        out[mdp.state_names[st]] = {mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi)}
-    return json.dumps(out)
-
-
-__all__ = ["generated_records", "policy_json", "start_us", "write_generated", "write_generated_file"]
+__all__ = ["generated_records", "start_us", "write_generated", "write_generated_file"]
