@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,6 +30,7 @@ from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, policy_mapping
 from accessrl.model.spec import spec_from_mdp
 from accessrl.planning.exact import policy_evaluation
+from accessrl.simulation import pick_index
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,7 @@ class StateDecision:
 
     def pick(self, u: float) -> int:
         """Index of the action drawn by the uniform number ``u`` (cumulative, declared order)."""
-        i = bisect_right(self.cumulative, u)
-        # Rounding can leave the last cumulative a hair below 1: step back to a positive entry.
-        i = min(i, len(self.actions) - 1)
-        while self.probabilities[i] == 0.0:
-            i -= 1
-        return i
+        return pick_index(self.cumulative, u)
 
 
 @dataclass(frozen=True, eq=False)
