@@ -21,7 +21,6 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.model.returns import discounted_return
 from accessrl.planning.exact import bellman_backup, policy_iteration, value_iteration
 from accessrl.planning.sensitivity import probability_sweep
+from accessrl.storage.times import now_text
 
 PASS_FRACTION = 0.75
 """The lesson is complete only when the score is strictly above this fraction."""
@@ -367,7 +367,7 @@ def save_attempt(attempt: Attempt, directory: Path | None = None) -> Path:
         "correct": attempt.correct,
         "total": attempt.total,
         "passed": attempt.passed,
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "at": now_text("seconds"),
     }
     data["lesson"]["complete"] = bool(data["lesson"].get("complete", False) or attempt.passed)
     path = d / PROGRESS_FILE

@@ -233,7 +233,8 @@ def step_logs(ctx: Context) -> StepOutput:
     from accessrl.offline.logsim import simulate_logs
     from accessrl.planning.exact import policy_iteration
     from accessrl.storage import DecisionLog
-    from accessrl.storage.generated import start_us, write_generated
+    from accessrl.storage.generated import write_generated
+    from accessrl.storage.times import to_us
 
     risky = ctx.data["risky"]
     db = ctx.out / "decision_log.db"
@@ -241,7 +242,7 @@ def step_logs(ctx: Context) -> StepOutput:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     # Behaviour: the deterministic model's policy (evidence first) with 30% exploration.
     behavior = pair_probabilities(risky, policy_iteration(ctx.data["det"]).policy)
-    log = simulate_logs(risky, behavior, n_requests=ctx.budget.log_requests, start_us=start_us("2026-01-05"),
+    log = simulate_logs(risky, behavior, n_requests=ctx.budget.log_requests, start_us=to_us("2026-01-05"),
                         rng=ctx.rng(8), epsilon=0.3)
     dlog = DecisionLog(str(db))
     res = write_generated(dlog, log, risky, policy_id="evidence_first")
@@ -283,11 +284,12 @@ def step_evaluate(ctx: Context) -> StepOutput:
     from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
     from accessrl.planning.exact import policy_evaluation
     from accessrl.report.html import plot_intervals
+    from accessrl.storage.times import us_to_iso
 
     risky, steps = ctx.data["risky"], ctx.data.get("steps")
     if steps is None:
         return StepOutput((), None, "skipped: no logged steps (the estimate step did not run)")
-    split = temporal_split(steps, default_cutoffs(steps), prevent=True)
+    split = temporal_split(steps, default_cutoffs(steps), prevent=True, time_text=us_to_iso)
     candidates = {
         "always_review": {"new_request": "human_review", "evidence_ready": "human_review",
                           "review_queue": "approve_rotation"},

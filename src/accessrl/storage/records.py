@@ -16,10 +16,10 @@ import json
 import math
 import operator
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from accessrl.errors import DataError
+from accessrl.storage.times import utc_text
 
 MODES = ("live", "shadow", "logging-only")
 DECISION_REQUIRED = ("event_id", "episode_id", "step_index", "requester_id", "decided_at", "state",
@@ -27,28 +27,6 @@ DECISION_REQUIRED = ("event_id", "episode_id", "step_index", "requester_id", "de
                      "policy_version", "exploration", "mode")
 OUTCOME_REQUIRED = ("event_id", "kind", "occurred_at", "terminated")
 PROPENSITY_TOL = 1e-6
-
-
-def utc_text(value: Any, field: str) -> str:
-    """ISO 8601 UTC text with microseconds and '+00:00' (naive times are taken as UTC)."""
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        if not isinstance(value, str) or not value:
-            raise DataError(f"{field}: expected an ISO 8601 timestamp, got {value!r}")
-        if len(value) == 32 and value.endswith("+00:00") and value[10] == "T":
-            try:
-                datetime.fromisoformat(value)
-                return value
-            except ValueError:
-                pass
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise DataError(f"{field}: expected an ISO 8601 timestamp, got {value!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 try:  # orjson parses and encodes JSON several times faster; the standard library is the fallback
@@ -257,5 +235,4 @@ __all__ = [
         "decision_row",
     "outcome_row",
     "record_kind",
-    "utc_text",
 ]
