@@ -10,6 +10,7 @@ import typer
 
 from accessrl.cli._common import console, load_model_arg, print_json, print_table
 from accessrl.errors import AccessRLError, ParameterError
+from accessrl.model.checks import number
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import policy_mapping
 from accessrl.rewards.audits import Audit, PolicyAudit
@@ -70,10 +71,7 @@ def _weights_from_options(items: list[str]) -> dict[str, float]:
         comp, sep, value = item.partition("=")
         if not sep or not comp.strip():
             raise ParameterError(f"--weight: expected COMPONENT=NUMBER, got {item!r}")
-        try:
-            out[comp.strip()] = float(value)
-        except ValueError:
-            raise ParameterError(f"--weight {comp.strip()}: expected a number, got {value.strip()!r}") from None
+        out[comp.strip()] = number(value.strip(), f"--weight {comp.strip()}", error=ParameterError, parse_text=True)
     return out
 
 
