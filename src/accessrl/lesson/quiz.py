@@ -150,7 +150,7 @@ def questions() -> tuple[Question, ...]:
     qs.append(Question(
         "abandonment",
         "request_evidence leads to evidence_ready (-4) with probability 0.75 and to closed after abandonment "
-        "(-54) with probability 0.25; V*(evidence_ready) = 70, gamma = 0.9. What is its expected return?",
+        f"(-54) with probability 0.25; V*(evidence_ready) = 70, gamma = {gamma}. What is its expected return?",
         ch, ans,
         f"Weight each outcome's r + gamma V(next): 0.75 x (-4 + 63) + 0.25 x (-54) = {q_re:.2f}, "
         "below human_review's 54.",
@@ -189,8 +189,8 @@ def questions() -> tuple[Question, ...]:
         "exploration",
         "A Q-learning update observes review_queue --approve_rotation--> closed with reward +80. What is the "
         "target r + gamma max_a' Q(s', a')?",
-        ("80 + 0.9 x Q(review_queue, approve_rotation)", "0.9 x 80", "80, because a terminal state has no future value",
-         "80 + 0.9 x 80"),
+        (f"80 + {gamma} x Q(review_queue, approve_rotation)", f"{gamma} x 80", "80, because a terminal state has no future value",
+         f"80 + {gamma} x 80"),
         2,
         "closed is terminal, so its value is 0 and the target is the reward alone (Watkins & Dayan 1992).",
     ))
