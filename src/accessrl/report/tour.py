@@ -4,10 +4,9 @@ Define the model, solve it, add abandonment and watch the policy flip, simulate,
 learn it with Q-learning, audit the rewards, improve a policy by gradient, generate
 logs in the embedded SQLite store, estimate the workflow back from them, and evaluate
 candidates on held-out data.  Each step calls the library's public functions; a step
-whose module is not in this build is skipped with a note (it is imported inside the
-step, so it is picked up as soon as it exists), and one step failing does not stop
-the others.  Seeds become generators here, one per step, so every step is
-reproducible on its own.
+that fails raises (the report is not written), so a bug never passes for a skipped
+step.  Seeds become generators here, one per step, so every step is reproducible on
+its own.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ from accessrl.report.html import Section
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, title)``: called before each step and once at the end."""
-
-NOT_AVAILABLE = "not available in this build"
-
 
 @dataclass(frozen=True)
 class Budget:
@@ -349,22 +345,17 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
     ctx = Context(out=out_dir, budget=Budget.quick() if quick else Budget(), seed=seed)
     t_all = time.perf_counter()
     sections = []
-    for i, (key, title, fn) in enumerate(STEPS):
-        if progress is not None:
-            progress(i, len(STEPS), title)
-        t0 = time.perf_counter()
-        try:
+    try:
+        for i, (key, title, fn) in enumerate(STEPS):
+            if progress is not None:
+                progress(i, len(STEPS), title)
+            t0 = time.perf_counter()
             res = fn(ctx)
             status = "skipped" if res.note.startswith("skipped") else "done"
-        except (ImportError, AttributeError) as exc:
-            res = StepOutput((), None, f"{NOT_AVAILABLE} ({type(exc).__name__}: {exc})")
-            status = "skipped"
-        except Exception as exc:  # one failing step must not sink the report
-            res = StepOutput((), None, f"failed: {type(exc).__name__}: {exc}")
-            status = "failed"
-        sections.append(Section(key, title, status, res.lines, res.figure, res.note, time.perf_counter() - t0))
-    if "dlog" in ctx.data:
-        ctx.data["dlog"].close()
+            sections.append(Section(key, title, status, res.lines, res.figure, res.note, time.perf_counter() - t0))
+    finally:
+        if "dlog" in ctx.data:
+            ctx.data["dlog"].close()
     if progress is not None:
         progress(len(STEPS), len(STEPS), "report")
     seconds = time.perf_counter() - t_all
@@ -374,4 +365,4 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
     return TourResult(index, tuple(sections), seconds)
 
 
-__all__ = ["NOT_AVAILABLE", "STEPS", "Budget", "TourResult", "run_tour"]
+__all__ = ["STEPS", "Budget", "TourResult", "run_tour"]
