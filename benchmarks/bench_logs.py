@@ -54,10 +54,11 @@ from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.model.policies import uniform_policy
 from accessrl.offline.logsim import simulate_logs
 from accessrl.storage import DecisionLog
-from accessrl.storage.generated import start_us, write_generated_file
+from accessrl.storage.generated import write_generated_file
 from accessrl.storage.records import json_loads
 from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS
 from accessrl.storage.store import DecisionLog as _DL
+from accessrl.storage.times import to_us
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INGEST_TARGET = 100_000
@@ -159,7 +160,7 @@ def prebuilt_rows(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ..
 
 def bench_ingest(requests: int, repeats: int, tmp: Path) -> dict[str, Any]:
     mdp = access_review_abandonment()
-    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=requests, start_us=start_us("2026-01-05"),
+    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=requests, start_us=to_us("2026-01-05"),
                         rng=np.random.default_rng(0), epsilon=0.1)
     n = log.steps.n_steps
     jsonl, parquet = tmp / "log.jsonl", tmp / "log.parquet"

@@ -9,11 +9,12 @@ from accessrl.model.policies import pair_probabilities, uniform_policy
 from accessrl.offline.logged import US_PER_HOUR, check_logged_steps
 from accessrl.offline.logsim import LogConfig, exploring_policy, simulate_logs, with_abandonment
 from accessrl.planning.exact import policy_iteration
-from accessrl.storage.generated import generated_records, start_us
+from accessrl.storage.generated import generated_records
 from accessrl.storage.records import decision_row, outcome_row
+from accessrl.storage.times import to_us
 
 MDP = access_review_abandonment()
-T0 = start_us("2026-01-05")
+T0 = to_us("2026-01-05")
 
 
 def gen(n=2000, seed=0, **kw):
@@ -116,6 +117,6 @@ def test_bad_arguments():
     with pytest.raises(ParameterError, match="n_requests"):
         gen(n=0)
     with pytest.raises(ParameterError, match="--start"):
-        start_us("next tuesday")
+        to_us("next tuesday")
     with pytest.raises(ParameterError, match="drift_at"):
         gen(n=10, drift_model=MDP, drift_at=20)

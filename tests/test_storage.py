@@ -16,8 +16,9 @@ from accessrl.errors import DataError
 from accessrl.model.policies import uniform_policy
 from accessrl.offline.logsim import simulate_logs
 from accessrl.storage import SCHEMA_VERSION, DecisionLog, current_version, normalise_url
-from accessrl.storage.generated import generated_records, start_us, write_generated, write_generated_file
+from accessrl.storage.generated import generated_records, write_generated, write_generated_file
 from accessrl.storage.store import DecisionLog as _DL
+from accessrl.storage.times import to_us
 
 PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
 if os.environ.get("CI", "").lower() == "true" and not PG_URL:
@@ -48,7 +49,7 @@ def make_log(request, tmp_path):
 
 def _generated(n=200, seed=3):
     mdp = access_review_abandonment()
-    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=n, start_us=start_us("2026-01-05"),
+    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=n, start_us=to_us("2026-01-05"),
                         rng=np.random.default_rng(seed), epsilon=0.1)
     return mdp, log
 

@@ -48,7 +48,7 @@ def test_known_numbers_in_the_report(report: tuple[Path, str]) -> None:
     assert f"p(abandon) &gt; {5 / 113:.6f}" in page
 
 
-def test_a_missing_module_is_skipped_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_step_raises_instead_of_being_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(ctx: tour.Context) -> tour.StepOutput:
         import accessrl.no_such_module  # noqa: F401
 
@@ -56,9 +56,9 @@ def test_a_missing_module_is_skipped_with_a_note(tmp_path: Path, monkeypatch: py
 
     steps = [(k, t, missing if k == "gradient" else f) for k, t, f in tour.STEPS if k in ("define", "gradient")]
     monkeypatch.setattr(tour, "STEPS", tuple(steps))
-    res = tour.run_tour(tmp_path, quick=True)
-    assert [s.status for s in res.sections] == ["done", "skipped"]
-    assert tour.NOT_AVAILABLE in (tmp_path / "index.html").read_text()
+    with pytest.raises(ModuleNotFoundError, match="accessrl.no_such_module"):
+        tour.run_tour(tmp_path, quick=True)
+    assert not (tmp_path / "index.html").exists()
 
 
 def test_out_must_be_a_directory(tmp_path: Path) -> None:

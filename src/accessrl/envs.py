@@ -58,14 +58,9 @@ def _as_mdp(model: Any) -> MDP:
     if isinstance(model, Mapping):
         return compile_spec(model, source="MDPEnv")
     if isinstance(model, (str, Path)):
-        text = str(model)
-        if text.startswith("catalog:"):
-            from accessrl.catalog import load
+        from accessrl.specfile import load_model_ref
 
-            return load(text.split(":", 1)[1])
-        from accessrl.specfile import load_model
-
-        return load_model(Path(text))
+        return load_model_ref(model)
     raise ParameterError(f"MDPEnv: expected an MDP, a spec mapping, a path or catalog:NAME, got {type(model).__name__}")
 
 

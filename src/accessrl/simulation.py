@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +185,49 @@ def sample_pair(probs: FloatArray | list[float], lo: int, hi: int, rng: np.rando
         if u < c:
             return k
     return live[-1]
+
+
+def pick_index(cumulative: Sequence[float], u: float) -> int:
+    """The index drawn by the uniform ``u`` from precomputed running totals ``cumulative``
+    (the first entry whose cumulative probability exceeds ``u``: the same rule as
+    :func:`sample_pair`, for callers that draw ``u`` themselves).
+
+    >>> pick_index([0.25, 0.25, 1.0], 0.3)
+    2
+    >>> pick_index([1.0, 1.0], 0.9999)
+    0
+    """
+    i = bisect_right(cumulative, u)
+    # Rounding can leave the last total a hair below 1: step back to a positive entry.
+    i = min(i, len(cumulative) - 1)
+    while i > 0 and cumulative[i] == cumulative[i - 1]:
+        i -= 1
+    return i
+
+
+def cumulative_rows(probs: FloatArray) -> FloatArray:
+    """``[0, p_0, p_0 + p_1, ...]``: the running totals :func:`pick_rows` searches."""
+    out: FloatArray = np.concatenate(([0.0], np.cumsum(probs)))
+    return out
+
+
+def pick_rows(cumulative: FloatArray, lo: IntArray, hi: IntArray, u: FloatArray) -> IntArray:
+    """Vectorised picks: for each ``i`` the row ``k`` in ``[lo[i], hi[i])`` whose interval
+    ``[cumulative[k], cumulative[k + 1])`` holds ``u[i]`` scaled onto the segment's total
+    (``cumulative`` from :func:`cumulative_rows`).
+
+    The rule of the scalar functions (first row whose cumulative probability exceeds
+    ``u``), for many draws at once; the caller supplies one uniform per row, also where the
+    pick is forced, so the number of draws does not depend on the model.
+
+    >>> c = cumulative_rows(np.array([0.5, 0.5, 0.0, 1.0]))
+    >>> pick_rows(c, np.array([0, 0, 2]), np.array([2, 2, 4]), np.array([0.2, 0.7, 0.1])).tolist()
+    [0, 1, 3]
+    """
+    target = cumulative[lo] + u * (cumulative[hi] - cumulative[lo])
+    k = np.searchsorted(cumulative, target, side="right") - 1
+    out: IntArray = np.clip(k, lo, hi - 1)
+    return out
 
 
 # ------------------------------------------------------------ statistics
@@ -459,7 +503,10 @@ __all__ = [
     "StepTables",
     "Transition",
     "check_episodes",
+    "cumulative_rows",
     "cvar",
+    "pick_index",
+    "pick_rows",
     "sample_outcome",
     "sample_pair",
     "simulate",

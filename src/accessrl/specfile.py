@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from accessrl._types import FloatArray
 from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecValueError
 from accessrl.model.mdp import MDP
-from accessrl.model.policies import policy_from_mapping
+from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
 from accessrl.model.spec import compile_spec, spec_from_mdp
 
 
@@ -78,6 +80,22 @@ def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "parse error"
         raise SpecFileError(f"{p}{line}: not valid YAML or JSON ({problem})") from None
+
+
+def load_model_ref(ref: str | Path) -> MDP:
+    """A model named the way a command line or :class:`~accessrl.envs.MDPEnv` names it:
+    ``catalog:NAME`` (a catalog model with its default parameters), or the path of a spec
+    file (``.yaml``/``.yml``/``.json``) or binary model (``.npz``).
+
+    >>> load_model_ref("catalog:access-review").name
+    'access-review'
+    """
+    text = str(ref)
+    if text.startswith("catalog:"):
+        from accessrl.catalog import load
+
+        return load(text.split(":", 1)[1])
+    return load_model(Path(text))
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -216,12 +234,45 @@ def load_policy(mdp: MDP, path: str | Path) -> np.ndarray:
     return policy_from_mapping(mdp, data, source=str(path))
 
 
+@dataclass(frozen=True, eq=False)
+class ResolvedPolicy:
+    """A policy named by :func:`resolve_policy`.
+
+    ``policy_id`` is ``optimal``, ``uniform`` or the policy file's stem; ``source`` the
+    text as given (the file path for a file); ``probabilities`` (L,) pair probabilities.
+    """
+
+    policy_id: str
+    source: str
+    probabilities: FloatArray
+
+
+def resolve_policy(mdp: MDP, text: str) -> ResolvedPolicy:
+    """``optimal`` (the solved policy), ``uniform``, or the path of a policy file.
+
+    >>> from accessrl.catalog import access_review
+    >>> r = resolve_policy(access_review(), "uniform")
+    >>> r.policy_id, r.probabilities[-3:].tolist()
+    ('uniform', [0.5, 0.5, 1.0])
+    """
+    if text == "optimal":
+        from accessrl.planning.solver import solve
+
+        return ResolvedPolicy("optimal", text, pair_probabilities(mdp, solve(mdp).policy))
+    if text == "uniform":
+        return ResolvedPolicy("uniform", text, uniform_policy(mdp))
+    return ResolvedPolicy(Path(text).stem, text, load_policy(mdp, text))
+
+
 __all__ = [
+    "ResolvedPolicy",
     "load_binary",
     "load_model",
+    "load_model_ref",
     "load_policy",
     "load_spec",
     "read_mapping_file",
+    "resolve_policy",
     "save_binary",
     "save_model",
     "save_spec",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 try:  # typer >= 0.20 vendors its own copy of click (and does not install click)
@@ -82,13 +81,9 @@ def new_app(help_text: str) -> typer.Typer:
 
 def load_model_arg(spec: str) -> MDP:
     """A model from a spec path, a binary ``.npz``, or ``catalog:NAME``."""
-    if spec.startswith("catalog:"):
-        from accessrl.catalog import load
+    from accessrl.specfile import load_model_ref
 
-        return load(spec.split(":", 1)[1])
-    from accessrl.specfile import load_model
-
-    return load_model(Path(spec))
+    return load_model_ref(spec)
 
 
 def to_plain(x: Any) -> Any:

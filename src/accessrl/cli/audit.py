@@ -10,18 +10,11 @@ import typer
 
 from accessrl.cli._common import console, load_model_arg, print_json, print_table
 from accessrl.errors import AccessRLError, ParameterError
+from accessrl.model.checks import number
 from accessrl.model.mdp import MDP
+from accessrl.model.policies import policy_mapping
 from accessrl.rewards.audits import Audit, PolicyAudit
 from accessrl.rewards.components import Limit, RewardDesign, designs_from_mapping, parse_limit, spec_design
-
-
-def _policy_json(mdp: MDP, probs: np.ndarray) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for s in mdp.decision_states:
-        lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
-        acts = {mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi) if probs[k] > 0}
-        out[mdp.state_names[s]] = next(iter(acts)) if len(acts) == 1 else acts
-    return out
 
 
 def _report_json(mdp: MDP, r: PolicyAudit) -> dict[str, Any]:
@@ -36,7 +29,7 @@ def _report_json(mdp: MDP, r: PolicyAudit) -> dict[str, Any]:
              "violation": f.violation, "per_1000": f.per_1000, "rewards": dict(f.rewards)}
             for f in r.rare_failures
         ],
-        "policy": _policy_json(mdp, r.policy),
+        "policy": policy_mapping(mdp, r.policy, compact=True),
         "simulated": None if r.simulated is None else {
             "episodes": r.simulated.episodes, "violations_per_1000": r.simulated.violations_per_1000,
             "violations_ci": r.simulated.violations_ci, "severe_per_1000": r.simulated.severe_per_1000,
@@ -78,10 +71,7 @@ def _weights_from_options(items: list[str]) -> dict[str, float]:
         comp, sep, value = item.partition("=")
         if not sep or not comp.strip():
             raise ParameterError(f"--weight: expected COMPONENT=NUMBER, got {item!r}")
-        try:
-            out[comp.strip()] = float(value)
-        except ValueError:
-            raise ParameterError(f"--weight {comp.strip()}: expected a number, got {value.strip()!r}") from None
+        out[comp.strip()] = number(value.strip(), f"--weight {comp.strip()}", error=ParameterError, parse_text=True)
     return out
 
 
@@ -199,14 +189,14 @@ def register(app: typer.Typer) -> None:
                 "constraints": [{"limit": str(c.limit), "value": c.value, "shadow_price": c.shadow_price,
                                  "binding": c.binding} for c in res.constraints],
                 "randomised_states": list(res.randomised_states), "start_policy": res.start_policy,
-                "policy": _policy_json(model, res.policy),
+                "policy": policy_mapping(model, res.policy, compact=True),
             })
             return
         console.print(f"[bold]{mdp.name}[/]: constrained optimum {res.value:.6g} "
                       f"(limits on the {res.basis})")
         rows = [[str(c.limit), c.value, c.shadow_price, "binding" if c.binding else "slack"] for c in res.constraints]
         print_table("limits", ["limit", "value", "shadow price", "status"], rows)
-        pol = _policy_json(model, res.policy)
+        pol = policy_mapping(model, res.policy, compact=True)
         prow = [[s, a if isinstance(a, str) else ", ".join(f"{k} {v:.4g}" for k, v in a.items())] for s, a in pol.items()]
         print_table("policy (randomised where needed)", ["state", "action"], prow)
 

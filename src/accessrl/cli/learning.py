@@ -1,14 +1,15 @@
 """`accessrl simulate` and `accessrl learn`: thin adapters over simulation and learning.
 
 ``learn --algorithm NAME`` dispatches through :data:`ALGORITHMS`, a table of runners
-(name -> function of a :class:`LearnRequest` returning a :class:`LearnReport`).  The
-Q-learning family fills it here; other learners add one entry (see the marked place).
+(name -> function of a :class:`~accessrl.cli.runners.LearnRequest` returning a
+:class:`~accessrl.cli.runners.LearnReport`), written out here: the Q-learning family and
+the REINFORCE runners of :mod:`accessrl.cli.pg`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -16,52 +17,13 @@ import typer
 
 from accessrl.cli._common import console, load_model_arg, print_json, print_table
 from accessrl.cli._progress import DelayedProgress
+from accessrl.cli.pg import REINFORCE_RUNNERS
+from accessrl.cli.runners import LearnReport, LearnRequest, Runner
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
 
 
 # ----------------------------------------------------------- the runners
-@dataclass(frozen=True)
-class LearnRequest:
-    """Everything ``accessrl learn`` parsed, for one runner."""
-
-    mdp: MDP
-    algorithm: str
-    episodes: int
-    epsilon: Any
-    seed: int
-    step_size: str
-    omega: float
-    max_steps: int
-    never_explore: tuple[str, ...]
-    safe: bool
-    engine: str
-    progress: Callable[[int, int], None] | None = None
-    baseline: str | None = None
-
-
-@dataclass(frozen=True)
-class LearnReport:
-    """What a runner learned, in the form the command prints.
-
-    ``policy`` (S,) greedy actions (-1 terminal); ``episode_returns`` the learning
-    curve; ``q``/``visits`` per pair when the learner keeps them; ``extra`` more
-    JSON fields.
-    """
-
-    algorithm: str
-    policy: np.ndarray
-    episode_returns: np.ndarray
-    q: np.ndarray | None = None
-    visits: np.ndarray | None = None
-    unsafe_actions: int | None = None
-    max_error: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Runner = Callable[[LearnRequest], LearnReport]
-
-
 def _q_family(req: LearnRequest) -> LearnReport:
     from accessrl.learning.tabular import learn
 
@@ -81,15 +43,14 @@ def _q_family(req: LearnRequest) -> LearnReport:
     )
 
 
-ALGORITHMS: dict[str, Runner] = {
+ALGORITHMS: Mapping[str, Runner] = MappingProxyType({
     "q-learning": _q_family,
     "sarsa": _q_family,
     "expected-sarsa": _q_family,
     "double-q": _q_family,
-    # Other learners register here with one line each, e.g. policy gradients:
-    # "reinforce": _reinforce,   (a runner over accessrl.learning.policy_gradient.reinforce)
-}
-"""``--algorithm`` name -> runner."""
+    **REINFORCE_RUNNERS,
+})
+"""``--algorithm`` name -> runner (read-only; another learner is one more entry here)."""
 
 
 # ------------------------------------------------------------- helpers
@@ -98,20 +59,6 @@ def _check_common(episodes: int, seed: int) -> None:
         raise ParameterError(f"--episodes: expected a positive whole number, got {episodes}")
     if seed < 0:
         raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
-
-
-def _load_policy(mdp: MDP, policy: str) -> tuple[Any, str]:
-    if policy == "optimal":
-        from accessrl.planning.solver import solve
-
-        return solve(mdp).policy, "optimal"
-    if policy == "uniform":
-        from accessrl.model.policies import uniform_policy
-
-        return uniform_policy(mdp), "uniform"
-    from accessrl.specfile import load_policy
-
-    return load_policy(mdp, policy), policy
 
 
 def _exact_value(mdp: MDP, pol: Any, start: int, first_action: int | None) -> float | None:
@@ -159,7 +106,10 @@ def register(app: typer.Typer) -> None:
 
         _check_common(episodes, seed)
         mdp = load_model_arg(spec)
-        pol, label = _load_policy(mdp, policy)
+        from accessrl.specfile import resolve_policy
+
+        resolved = resolve_policy(mdp, policy)
+        pol, label = resolved.probabilities, resolved.source
         s0 = mdp.state_index(start) if start else (mdp.start if mdp.start is not None else 0)
         a0 = mdp.action_index(first_action) if first_action else None
         if a0 is not None:

@@ -19,25 +19,15 @@ DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path
 def _date_us(text: str | None, flag: str) -> int | None:
     if text is None:
         return None
-    from accessrl.storage.generated import start_us
+    from accessrl.storage.times import to_us
 
-    try:
-        return start_us(text)
-    except ParameterError:
-        raise ParameterError(f"{flag}: expected an ISO 8601 date such as 2026-01-05, got {text!r}") from None
+    return to_us(text, flag)
 
 
 def _behavior(mdp: Any, text: str) -> np.ndarray:
-    from accessrl.model.policies import pair_probabilities, uniform_policy
-    from accessrl.planning.solver import solve
+    from accessrl.specfile import resolve_policy
 
-    if text == "uniform":
-        return uniform_policy(mdp)
-    if text == "optimal":
-        return pair_probabilities(mdp, solve(mdp).policy)
-    from accessrl.specfile import load_policy
-
-    return np.asarray(load_policy(mdp, text), dtype=np.float64)
+    return resolve_policy(mdp, text).probabilities
 
 
 def _open(db: str) -> Any:
@@ -94,7 +84,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a synthetic, realistic decision log (true propensities logged)."""
         from accessrl.offline.logsim import LogConfig, simulate_logs, with_abandonment
-        from accessrl.storage.generated import start_us, write_generated, write_generated_file
+        from accessrl.storage.generated import write_generated, write_generated_file
+        from accessrl.storage.times import to_us
 
         if requests < 1:
             raise ParameterError(f"--requests: expected a positive integer, got {requests}")
@@ -103,7 +94,7 @@ def register(app: typer.Typer) -> None:
         mdp = load_model_arg(model)
         probs = _behavior(mdp, behavior)
         drifted = with_abandonment(mdp, drift) if drift is not None else None
-        log = simulate_logs(mdp, probs, n_requests=requests, start_us=start_us(start),
+        log = simulate_logs(mdp, probs, n_requests=requests, start_us=to_us(start),
                             rng=np.random.default_rng(seed), epsilon=epsilon,
                             config=LogConfig(arrivals_per_hour=per_hour), drift_model=drifted,
                             drift_at=int(drift_at * requests) if drifted is not None else None)
@@ -137,10 +128,7 @@ def register(app: typer.Typer) -> None:
         if not 0.0 < gamma <= 1.0:
             raise ParameterError(f"--gamma: expected a number in (0, 1], got {gamma}")
         store = _open(db)
-        lo, hi = _date_us(since, "--since"), _date_us(until, "--until")
-        from accessrl.storage import us_to_iso
-
-        loaded = store.load_steps(since=None if lo is None else us_to_iso(lo), until=None if hi is None else us_to_iso(hi))
+        loaded = store.load_steps(since=_date_us(since, "--since"), until=_date_us(until, "--until"))
         est = estimate_model(loaded.steps, gamma=gamma, min_support=min_support,
                              low_support=low_support, name=f"estimated from {db}")  # type: ignore[arg-type]
         _ = est.mdp  # compile once so a bad estimate fails here, not in the reader
@@ -196,6 +184,7 @@ def register(app: typer.Typer) -> None:
         from accessrl.offline.batch import fitted_q_iteration, spibb
         from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
         from accessrl.specfile import read_mapping_file
+        from accessrl.storage.times import us_to_iso as fmt_time
 
         if split not in ("valid", "test"):
             raise ParameterError(f"--split: expected 'valid' or 'test', got {split!r}")
@@ -211,7 +200,7 @@ def register(app: typer.Typer) -> None:
         c1, c2 = default_cutoffs(steps)
         c1 = _date_us(train_end, "--train-end") or c1
         c2 = _date_us(valid_end, "--valid-end") or c2
-        parts = temporal_split(steps, (c1, c2), prevent=prevent_leakage)
+        parts = temporal_split(steps, (c1, c2), prevent=prevent_leakage, time_text=fmt_time)
         held = parts.test if split == "test" else parts.valid
         rng = np.random.default_rng(seed)
         cands: dict[str, np.ndarray] = {}
@@ -237,8 +226,6 @@ def register(app: typer.Typer) -> None:
         reports = [evaluate_policy(held, pi, gamma=gamma, rng=rng, train=parts.train, name=name,
                                    severe_threshold=severe, n_boot=n_boot) for name, pi in cands.items()]
         lk = parts.leakage
-        from accessrl.offline.ope import fmt_time
-
         if json_out:
             print_json({
                 "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "chosen": chosen_note,

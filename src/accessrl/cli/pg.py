@@ -1,6 +1,6 @@
 """Policy gradients on the command line: REINFORCE on workflows, and `accessrl llm demo`.
 
-* ``accessrl learn SPEC --algorithm reinforce`` — registered in ``accessrl learn``'s
+* ``accessrl learn SPEC --algorithm reinforce`` — listed in ``accessrl learn``'s
   algorithm table (leave-one-out baseline; ``reinforce-none``, ``reinforce-mean``,
   ``reinforce-loo``, ``reinforce-value`` pick another baseline, since ``learn`` has no
   ``--baseline`` flag).  There ``--step-size`` is the constant ascent step (learn's
@@ -14,13 +14,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import typer
 
-from accessrl.cli import learning as _learning
 from accessrl.cli._common import console, load_model_arg, new_app, print_json, print_table
+from accessrl.cli.runners import LearnReport, LearnRequest, Runner
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
 
@@ -66,8 +68,8 @@ def _run_reinforce(
     return res, extra
 
 
-def _learn_runner(baseline: str) -> _learning.Runner:
-    def run(req: _learning.LearnRequest) -> _learning.LearnReport:
+def _learn_runner(baseline: str) -> Runner:
+    def run(req: LearnRequest) -> LearnReport:
         from accessrl.learning.policy_gradient import most_probable_actions
 
         try:
@@ -80,7 +82,7 @@ def _learn_runner(baseline: str) -> _learning.Runner:
             progress=(lambda d, t: req.progress(d * DEFAULT_BATCH, t * DEFAULT_BATCH)) if req.progress else None,
         )
         extra["note"] = "REINFORCE explores through its softmax policy; --epsilon is not used"
-        return _learning.LearnReport(
+        return LearnReport(
             algorithm=req.algorithm, policy=most_probable_actions(req.mdp, res.probabilities),
             episode_returns=res.episode_returns, extra=extra,
         )
@@ -88,10 +90,11 @@ def _learn_runner(baseline: str) -> _learning.Runner:
     return run
 
 
-# ``accessrl learn --algorithm reinforce`` (and one name per baseline).
-_learning.ALGORITHMS.setdefault("reinforce", _learn_runner("loo"))
-for _b in ("none", "mean", "loo", "value"):
-    _learning.ALGORITHMS.setdefault(f"reinforce-{_b}", _learn_runner(_b))
+REINFORCE_RUNNERS: Mapping[str, Runner] = MappingProxyType({
+    "reinforce": _learn_runner("loo"),
+    **{f"reinforce-{b}": _learn_runner(b) for b in ("none", "mean", "loo", "value")},
+})
+"""``accessrl learn --algorithm reinforce`` (and one name per baseline), for :data:`accessrl.cli.learning.ALGORITHMS`."""
 
 
 def _print_probabilities(mdp: MDP, probs: np.ndarray, title: str) -> None:
@@ -244,4 +247,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(llm, name="llm")
 
 
-__all__ = ["register"]
+__all__ = ["REINFORCE_RUNNERS", "register"]

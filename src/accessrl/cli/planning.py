@@ -10,7 +10,7 @@ import typer
 from accessrl.cli._common import TABLE_ROWS, check_positive, console, load_model_arg, print_json, print_table
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
-from accessrl.model.policies import uniform_policy
+from accessrl.model.policies import policy_mapping, policy_names
 from accessrl.planning.exact import policy_evaluation
 from accessrl.planning.sensitivity import parse_target, probability_sweep
 from accessrl.planning.solver import SOLVERS, solve
@@ -28,10 +28,6 @@ def _values_json(mdp: MDP, values: np.ndarray, q: np.ndarray, policy: dict[str, 
         "policy": policy,
         "q_values": qv,
     }
-
-
-def _policy_names(mdp: MDP, policy: np.ndarray) -> dict[str, str]:
-    return {mdp.state_names[s]: mdp.action_names[int(policy[s])] for s in mdp.decision_states}
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +49,7 @@ def register(app: typer.Typer) -> None:
             mdp = load_model_arg(spec)
             res = solve(mdp, method, tol=tol, progress=progress)
         if json_out:
-            pol = _policy_names(mdp, res.policy)
+            pol = policy_names(mdp, res.policy)
             out = _values_json(mdp, res.values, res.q_values, pol)
             out.update(iterations=res.iterations, method=res.method, residual=res.residual,
                        error_bound=res.error_bound, note=res.note)
@@ -73,28 +69,16 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         spec: str = typer.Argument(..., help="Workflow spec, binary .npz, or catalog:NAME."),
-        policy: str = typer.Option(..., "--policy", "-p", help="Policy file (state: action) or 'uniform'."),
+        policy: str = typer.Option(..., "--policy", "-p", help="Policy file (state: action), 'optimal' or 'uniform'."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Evaluate a fixed policy exactly: V^pi and Q^pi."""
         mdp = load_model_arg(spec)
-        if policy == "uniform":
-            probs = uniform_policy(mdp)
-        else:
-            from accessrl.specfile import load_policy
+        from accessrl.specfile import resolve_policy
 
-            probs = load_policy(mdp, policy)
+        probs = resolve_policy(mdp, policy).probabilities
         ev = policy_evaluation(mdp, probs)
-        # The most probable action per state (first declared among ties) for display.
-        pol: dict[str, Any] = {}
-        for s in mdp.decision_states:
-            lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
-            ps = probs[lo:hi]
-            if np.count_nonzero(ps) == 1:
-                pol[mdp.state_names[s]] = mdp.action_names[int(mdp.sa_action[lo + int(np.argmax(ps))])]
-            else:
-                pol[mdp.state_names[s]] = {mdp.action_names[int(mdp.sa_action[k])]: float(probs[k])
-                                           for k in range(lo, hi) if probs[k] > 0}
+        pol = policy_mapping(mdp, probs, compact=True)
         if json_out:
             out = _values_json(mdp, ev.values, ev.q_values, pol)
             out.update(iterations=ev.iterations, method=ev.method, residual=ev.residual)
@@ -149,7 +133,7 @@ def register(app: typer.Typer) -> None:
         mdp = load_model_arg(spec)
         s, a, n = parse_target(mdp, vary)
         res = probability_sweep(mdp, s, a, n, np.linspace(start, stop, steps))
-        points: list[dict[str, Any]] = [{"value": p.value, "policy": _policy_names(mdp, p.policy),
+        points: list[dict[str, Any]] = [{"value": p.value, "policy": policy_names(mdp, p.policy),
                    "start_value": float(p.values[mdp.start]) if mdp.start is not None else None}
                   for p in res.points]
         breaks: list[dict[str, Any]] = [{"value": b.value, "state": mdp.state_names[b.state],

@@ -55,7 +55,6 @@ from accessrl.learning.policy_gradient import (
 )
 from accessrl.learning.reference import (
     ReferenceEngine,
-    draw_start,
 )
 from accessrl.learning.tabular import (
     exact_q,
@@ -86,7 +85,6 @@ __all__ = [
     "bandit_gradient",
     "check_probability",
     "discounted_occupancy",
-    "draw_start",
     "epsilon_values",
     "exact_policy_gradient",
     "exact_q",

@@ -13,7 +13,7 @@ import numpy as np
 from accessrl._types import FloatArray, IntArray
 from accessrl.learning.config import ALGORITHMS, Prepared
 from accessrl.model.mdp import MDP
-from accessrl.simulation import step_tables
+from accessrl.simulation import sample_pair, step_tables
 
 
 class ReferenceEngine:
@@ -107,7 +107,10 @@ class ReferenceEngine:
         tab, rng, g = self.tab, self.rng, self.gamma
         for ep in range(first, last):
             eps = float(self.prep.epsilons[ep])
-            s = self.start_states[0] if len(self.start_states) == 1 else draw_start(self.start_probs, rng)
+            if len(self.start_states) == 1:
+                s = self.start_states[0]
+            else:
+                s = sample_pair(self.start_probs, 0, len(self.start_probs), rng)
             pair = -1
             total, disc, t = 0.0, 1.0, 0
             while not tab.ends[s]:
@@ -131,18 +134,4 @@ class ReferenceEngine:
             lengths[ep] = t
 
 
-def draw_start(probs: list[float], rng: np.random.Generator) -> int:
-    """A start state by the one-uniform rule over the states of positive probability."""
-    u = rng.random()
-    c = 0.0
-    last = 0
-    for s, p in enumerate(probs):
-        if p > 0.0:
-            c += p
-            last = s
-            if u < c:
-                return s
-    return last
-
-
-__all__ = ["ReferenceEngine", "draw_start"]
+__all__ = ["ReferenceEngine"]

@@ -24,7 +24,6 @@ import copy
 import numpy as np
 
 from accessrl.catalog.lesson import access_review_abandonment, access_review_spec
-from accessrl.lesson import lab
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import compile_spec
 from accessrl.offline.ope import evaluate_policy, exhaustive_logs
@@ -51,7 +50,6 @@ def start_returns(mdp: MDP) -> dict[str, float]:
             for k in range(int(mdp.sa_ptr[s0]), int(mdp.sa_ptr[s0 + 1]))}
 
 
-@lab("held-out")
 def held_out_lab() -> list[str]:
     """Mean return and severe errors of three candidates on the held-out requests."""
     table = {"required_review": start_returns(access_review_abandonment()),

@@ -7,7 +7,6 @@ import numpy as np
 
 from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.learning.tabular import learn, one_state_bandit
-from accessrl.lesson import lab
 from accessrl.planning.exact import policy_iteration
 from accessrl.simulation import simulate
 
@@ -24,7 +23,6 @@ def _compared_actions() -> list[int]:
     return [int(a) for a in risky.actions_of(s0) if int(a) in chosen]
 
 
-@lab("monte-carlo")
 def monte_carlo_lab() -> list[str]:
     """10,000 simulated episodes of each compared start action, then the optimal policy."""
     mdp = access_review_abandonment()
@@ -41,7 +39,6 @@ def monte_carlo_lab() -> list[str]:
     return lines
 
 
-@lab("q-learning")
 def q_learning_lab() -> list[str]:
     """Tabular Q-learning, epsilon 0.15, step visits^-0.6, 20,000 episodes."""
     mdp = access_review_abandonment()
@@ -56,7 +53,6 @@ def q_learning_lab() -> list[str]:
     return lines
 
 
-@lab("exploration")
 def exploration_lab() -> list[str]:
     """Sample-average learning on the one-state bandit of Q*(new_request, .), greedy vs epsilon 0.10."""
     mdp = access_review_abandonment()

@@ -6,14 +6,12 @@ import numpy as np
 
 from accessrl.catalog.lesson import access_review_abandonment
 from accessrl.learning.policy_gradient import bandit_gradient, softmax
-from accessrl.lesson import lab
 from accessrl.planning.exact import policy_iteration
 
 STEP_SIZE = 0.03
 """The lesson's learning rate for the single gradient step."""
 
 
-@lab("policy-gradient")
 def policy_gradient_lab() -> list[str]:
     """Zero logits over the start actions; one completed route per action whose return is
     the abandonment model's Q*(new_request, a); batch-mean baseline; one ascent step."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 from accessrl.catalog.lesson import access_review, access_review_abandonment
-from accessrl.lesson import exercise, lab
 from accessrl.model.policies import policy_names
 from accessrl.model.returns import discounted_return, route_rewards
 from accessrl.planning.exact import bellman_backup, policy_iteration, value_iteration
@@ -16,7 +15,6 @@ def _short(state: str) -> str:
     return state.split("_")[0]
 
 
-@lab("returns")
 def returns_lab() -> list[str]:
     """Discounted return of each route from the start: first action, then the best policy."""
     mdp = access_review()
@@ -29,7 +27,6 @@ def returns_lab() -> list[str]:
     return lines
 
 
-@lab("bellman-backup")
 def bellman_backup_lab() -> list[str]:
     """One Bellman backup at the start state from the successors' optimal values."""
     mdp = access_review()
@@ -44,7 +41,6 @@ def bellman_backup_lab() -> list[str]:
     return lines
 
 
-@lab("value-iteration")
 def value_iteration_lab() -> list[str]:
     """Synchronous value iteration from zeros, one line per sweep, then the greedy policy."""
     mdp = access_review()
@@ -58,7 +54,6 @@ def value_iteration_lab() -> list[str]:
     return lines
 
 
-@lab("abandonment")
 def abandonment_lab() -> list[str]:
     """Expected returns of the deterministic model's best start action and the risk-aware one."""
     det, risky = access_review(), access_review_abandonment()
@@ -74,7 +69,6 @@ def abandonment_lab() -> list[str]:
     return lines
 
 
-@exercise(1)
 def abandonment_breakeven() -> list[str]:
     """Exercise 1: the abandonment probability where human_review overtakes request_evidence."""
     mdp = access_review_abandonment()

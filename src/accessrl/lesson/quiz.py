@@ -21,7 +21,6 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.model.returns import discounted_return
 from accessrl.planning.exact import bellman_backup, policy_iteration, value_iteration
 from accessrl.planning.sensitivity import probability_sweep
+from accessrl.storage.times import now_text
 
 PASS_FRACTION = 0.75
 """The lesson is complete only when the score is strictly above this fraction."""
@@ -150,7 +150,7 @@ def questions() -> tuple[Question, ...]:
     qs.append(Question(
         "abandonment",
         "request_evidence leads to evidence_ready (-4) with probability 0.75 and to closed after abandonment "
-        "(-54) with probability 0.25; V*(evidence_ready) = 70, gamma = 0.9. What is its expected return?",
+        f"(-54) with probability 0.25; V*(evidence_ready) = 70, gamma = {gamma}. What is its expected return?",
         ch, ans,
         f"Weight each outcome's r + gamma V(next): 0.75 x (-4 + 63) + 0.25 x (-54) = {q_re:.2f}, "
         "below human_review's 54.",
@@ -189,8 +189,8 @@ def questions() -> tuple[Question, ...]:
         "exploration",
         "A Q-learning update observes review_queue --approve_rotation--> closed with reward +80. What is the "
         "target r + gamma max_a' Q(s', a')?",
-        ("80 + 0.9 x Q(review_queue, approve_rotation)", "0.9 x 80", "80, because a terminal state has no future value",
-         "80 + 0.9 x 80"),
+        (f"80 + {gamma} x Q(review_queue, approve_rotation)", f"{gamma} x 80", "80, because a terminal state has no future value",
+         f"80 + {gamma} x 80"),
         2,
         "closed is terminal, so its value is 0 and the target is the reward alone (Watkins & Dayan 1992).",
     ))
@@ -367,7 +367,7 @@ def save_attempt(attempt: Attempt, directory: Path | None = None) -> Path:
         "correct": attempt.correct,
         "total": attempt.total,
         "passed": attempt.passed,
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "at": now_text("seconds"),
     }
     data["lesson"]["complete"] = bool(data["lesson"].get("complete", False) or attempt.passed)
     path = d / PROGRESS_FILE

@@ -21,7 +21,6 @@ from accessrl.catalog.components import (
     access_review_components,
     access_review_deny,
 )
-from accessrl.lesson import exercise, lab
 from accessrl.model.mdp import MDP
 from accessrl.planning.solver import solve
 from accessrl.rewards.audits import Audit, audit
@@ -47,7 +46,6 @@ def reward_design_audit(mdp: MDP | None = None) -> Audit:
     return audit(access_review_components() if mdp is None else mdp, lesson_designs())
 
 
-@lab("reward-design")
 def reward_design_lab() -> list[str]:
     """Each design's optimal start action and its own score for it, rounded as the lesson prints."""
     result = reward_design_audit()
@@ -70,7 +68,6 @@ def _q_line(name: str, q: dict[str, float], chosen: str) -> str:
     return f"    {name:13} {cells} -> {chosen}"
 
 
-@exercise(2)
 def deny_request_exercise() -> list[str]:
     """Exercise 2: deny_request with rewards that make both shortcuts lose, and the audit of speed-only."""
     mdp = access_review_deny()

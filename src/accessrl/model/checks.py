@@ -42,13 +42,29 @@ def kind_of(x: Any) -> str:
     return type(x).__name__
 
 
-def number(x: Any, where: str, *, error: type[AccessRLError] | None = None) -> float:
+def number(x: Any, where: str, *, error: type[AccessRLError] | None = None, parse_text: bool = False) -> float:
     """A finite real number (not a boolean, not text), or an error naming ``where``.
 
     ``error`` is the class raised for both the wrong kind and the wrong value; by default a
     :class:`~accessrl.errors.SpecTypeError` for the kind and a
-    :class:`~accessrl.errors.SpecValueError` for a non-finite value.
+    :class:`~accessrl.errors.SpecValueError` for a non-finite value.  ``parse_text`` also
+    reads numeric text (a CSV field, a command-line value) as Python's ``float`` does.
+
+    >>> number(" 2.5", "reward", parse_text=True)
+    2.5
+    >>> number("nan", "reward", parse_text=True)
+    Traceback (most recent call last):
+    ...
+    accessrl.errors.SpecValueError: reward: expected a finite number, got 'nan'
     """
+    if parse_text and isinstance(x, str):
+        try:
+            v = float(x)
+        except ValueError:
+            raise (error or SpecTypeError)(f"{where}: expected a number, got {x!r}") from None
+        if not math.isfinite(v):
+            raise (error or SpecValueError)(f"{where}: expected a finite number, got {x!r}")
+        return v
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise (error or SpecTypeError)(f"{where}: expected a number, got {kind_of(x)}")
     try:

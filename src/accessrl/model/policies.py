@@ -117,21 +117,25 @@ def policy_names(mdp: MDP, policy: IntArray) -> dict[str, str]:
     return {mdp.state_names[s]: mdp.action_names[int(policy[s])] for s in mdp.decision_states}
 
 
-def policy_mapping(mdp: MDP, policy: Any) -> dict[str, dict[str, float]]:
+def policy_mapping(mdp: MDP, policy: Any, *, compact: bool = False) -> dict[str, Any]:
     """``{state: {action: p}}`` of any policy (deterministic or pair probabilities), non-zero entries
     only: the form :func:`policy_from_mapping` reads back and a policy file holds.
+
+    ``compact=True`` writes a state whose policy is deterministic as ``state: action``
+    (the other form a policy file may use).
 
     >>> from accessrl.catalog import access_review
     >>> policy_mapping(access_review(), uniform_policy(access_review()))["evidence_ready"]
     {'auto_approve': 0.5, 'human_review': 0.5}
+    >>> policy_mapping(access_review(), uniform_policy(access_review()), compact=True)["review_queue"]
+    'approve_rotation'
     """
     probs = pair_probabilities(mdp, policy)
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, Any] = {}
     for s in mdp.decision_states:
         lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
-        out[mdp.state_names[s]] = {
-            mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi) if probs[k] > 0
-        }
+        acts = {mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi) if probs[k] > 0}
+        out[mdp.state_names[s]] = next(iter(acts)) if compact and len(acts) == 1 else acts
     return out
 
 

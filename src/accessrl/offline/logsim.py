@@ -41,6 +41,7 @@ from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities
 from accessrl.offline.logged import OUTCOME_KINDS, US_PER_HOUR, LoggedSteps
+from accessrl.simulation import cumulative_rows, pick_rows
 
 
 @dataclass(frozen=True)
@@ -153,13 +154,6 @@ def with_abandonment(mdp: MDP, p_abandon: float) -> MDP:
     return replace(mdp, out_prob=prob)
 
 
-def _pick(cum_ext: FloatArray, lo: IntArray, hi: IntArray, u: FloatArray) -> IntArray:
-    """Index k in [lo, hi) with cum_ext[k] <= target < cum_ext[k+1], target placed by u."""
-    target = cum_ext[lo] + u * (cum_ext[hi] - cum_ext[lo])
-    k = np.searchsorted(cum_ext, target, side="right") - 1
-    return np.clip(k, lo, hi - 1)
-
-
 def _check_same_shape(mdp: MDP, other: MDP) -> None:
     if other.state_names != mdp.state_names or other.action_names != mdp.action_names or not (
         np.array_equal(other.sa_ptr, mdp.sa_ptr) and np.array_equal(other.sa_action, mdp.sa_action)
@@ -193,7 +187,8 @@ def simulate_logs(
             raise ParameterError(f"drift_at: expected a request index in [0, {n_requests}], got {drift_at!r}")
         models.append(drift_model)
     n = int(n_requests)
-    cb = np.concatenate(([0.0], np.cumsum(b)))
+    cb = cumulative_rows(b)
+    out_cum = [cumulative_rows(m.out_prob) for m in models]
     kinds = [outcome_kinds(m) for m in models]
     kind_names: list[str] = list(OUTCOME_KINDS)
     for _, names in kinds:
@@ -224,7 +219,7 @@ def simulate_logs(
         if ep.size == 0:
             break
         lo, hi = mdp.sa_ptr[state], mdp.sa_ptr[state + 1]
-        pair = _pick(cb, lo, hi, rng.random(ep.size))
+        pair = pick_rows(cb, lo, hi, rng.random(ep.size))
         u_out = rng.random(ep.size)
         delay_u = rng.exponential(1.0, size=ep.size)
         out = np.empty(ep.size, dtype=np.int64)
@@ -235,9 +230,8 @@ def simulate_logs(
             sel = which[ep] == m_i
             if not sel.any():
                 continue
-            co = np.concatenate(([0.0], np.cumsum(m.out_prob)))
             p = pair[sel]
-            o = _pick(co, m.out_ptr[p], m.out_ptr[p + 1], u_out[sel])
+            o = pick_rows(out_cum[m_i], m.out_ptr[p], m.out_ptr[p + 1], u_out[sel])
             out[sel], nxt[sel], rew[sel], kind[sel] = o, m.out_next[o], m.out_reward[o], kind_maps[m_i][o]
         delay = delay_u * mean_delay[kind] * US_PER_HOUR
         delay = np.where(kind == k_ab, config.abandon_after_hours * US_PER_HOUR, delay).astype(np.int64)

@@ -29,8 +29,8 @@ logs never took there has **no support**: no number is reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -46,11 +46,6 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 ESTIMATORS = ("model_based", "is", "wis", "pdis", "dr")
-
-
-def fmt_time(us: int) -> str:
-    """Microseconds since the epoch as ISO 8601 UTC."""
-    return datetime.fromtimestamp(int(us) / 1e6, UTC).isoformat()
 
 
 # ================================================================ splits
@@ -91,8 +86,13 @@ def default_cutoffs(steps: LoggedSteps, fractions: tuple[float, float] = (0.6, 0
     return int(q[0]), int(q[1])
 
 
-def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: bool = False) -> TemporalSplit:
+def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: bool = False,
+                   time_text: Callable[[int], str] = str) -> TemporalSplit:
     """Split episodes by first decision time: train < c1 <= valid < c2 <= test.
+
+    Times are int microseconds since the epoch; ``time_text`` writes one in an error
+    message (the caller's choice, e.g. :func:`accessrl.storage.times.us_to_iso`; the raw
+    number by default, as this layer formats no dates).
 
     Leakage checks (Kaufman et al. 2012, "Leakage in data mining", TKDD 6(4)):
 
@@ -106,7 +106,7 @@ def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: boo
     """
     c1, c2 = int(cutoffs[0]), int(cutoffs[1])
     if not c1 <= c2:
-        raise ParameterError(f"split: expected train cutoff <= validation cutoff, got {fmt_time(c1)} > {fmt_time(c2)}")
+        raise ParameterError(f"split: expected train cutoff <= validation cutoff, got {time_text(c1)} > {time_text(c2)}")
     ptr = steps.episode_ptr
     e = steps.n_episodes
     first = steps.decided_at[ptr[:-1]] if e else np.zeros(0, dtype=np.int64)
@@ -136,7 +136,7 @@ def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: boo
     if prevent:
         keep &= ~(overlap | late_out | straddle | late_feat)
     names = ("train", "valid", "test")
-    bounds = (("the start", fmt_time(c1)), (fmt_time(c1), fmt_time(c2)), (fmt_time(c2), "the end"))
+    bounds = (("the start", time_text(c1)), (time_text(c1), time_text(c2)), (time_text(c2), "the end"))
     parts = []
     for k in range(3):
         sel = keep & (part == k)
@@ -499,7 +499,6 @@ __all__ = [
     "effective_sample_size",
     "episode_terms",
     "evaluate_policy",
-    "fmt_time",
     "support_problem",
     "target_matrix",
     "temporal_split",

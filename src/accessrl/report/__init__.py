@@ -24,7 +24,6 @@ from accessrl.report.plots import (
     returns_histogram,
 )
 from accessrl.report.tour import (
-    NOT_AVAILABLE,
     STEPS,
     Budget,
     TourResult,
@@ -32,7 +31,6 @@ from accessrl.report.tour import (
 )
 
 __all__ = [
-    "NOT_AVAILABLE",
     "STEPS",
     "Budget",
     "Section",

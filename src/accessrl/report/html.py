@@ -25,7 +25,7 @@ class Section:
     key: str
     title: str
     status: str
-    """``done``, ``skipped`` (a module not in this build) or ``failed``."""
+    """``done`` or ``skipped`` (the data of an earlier step is missing)."""
     lines: tuple[str, ...]
     figure: str | None
     note: str
@@ -151,7 +151,7 @@ h1{margin-bottom:.2em} .sub{color:#555;margin-top:0}
 section{border-top:1px solid #ddd;padding:1em 0}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
 .badge{font-size:.75em;padding:.15em .5em;border-radius:.6em;margin-left:.5em;vertical-align:middle}
-.done{background:#dcfce7;color:#166534}.skipped{background:#fef9c3;color:#854d0e}.failed{background:#fee2e2;color:#991b1b}
+.done{background:#dcfce7;color:#166534}.skipped{background:#fef9c3;color:#854d0e}
 table{border-collapse:collapse;font-size:.9em} td,th{padding:.2em .8em;border-bottom:1px solid #eee;text-align:left}
 img{max-width:100%}
 """

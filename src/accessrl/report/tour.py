@@ -4,10 +4,9 @@ Define the model, solve it, add abandonment and watch the policy flip, simulate,
 learn it with Q-learning, audit the rewards, improve a policy by gradient, generate
 logs in the embedded SQLite store, estimate the workflow back from them, and evaluate
 candidates on held-out data.  Each step calls the library's public functions; a step
-whose module is not in this build is skipped with a note (it is imported inside the
-step, so it is picked up as soon as it exists), and one step failing does not stop
-the others.  Seeds become generators here, one per step, so every step is
-reproducible on its own.
+that fails raises (the report is not written), so a bug never passes for a skipped
+step.  Seeds become generators here, one per step, so every step is reproducible on
+its own.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ from accessrl.report.html import Section
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, title)``: called before each step and once at the end."""
-
-NOT_AVAILABLE = "not available in this build"
-
 
 @dataclass(frozen=True)
 class Budget:
@@ -233,7 +229,8 @@ def step_logs(ctx: Context) -> StepOutput:
     from accessrl.offline.logsim import simulate_logs
     from accessrl.planning.exact import policy_iteration
     from accessrl.storage import DecisionLog
-    from accessrl.storage.generated import start_us, write_generated
+    from accessrl.storage.generated import write_generated
+    from accessrl.storage.times import to_us
 
     risky = ctx.data["risky"]
     db = ctx.out / "decision_log.db"
@@ -241,7 +238,7 @@ def step_logs(ctx: Context) -> StepOutput:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     # Behaviour: the deterministic model's policy (evidence first) with 30% exploration.
     behavior = pair_probabilities(risky, policy_iteration(ctx.data["det"]).policy)
-    log = simulate_logs(risky, behavior, n_requests=ctx.budget.log_requests, start_us=start_us("2026-01-05"),
+    log = simulate_logs(risky, behavior, n_requests=ctx.budget.log_requests, start_us=to_us("2026-01-05"),
                         rng=ctx.rng(8), epsilon=0.3)
     dlog = DecisionLog(str(db))
     res = write_generated(dlog, log, risky, policy_id="evidence_first")
@@ -283,11 +280,12 @@ def step_evaluate(ctx: Context) -> StepOutput:
     from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
     from accessrl.planning.exact import policy_evaluation
     from accessrl.report.html import plot_intervals
+    from accessrl.storage.times import us_to_iso
 
     risky, steps = ctx.data["risky"], ctx.data.get("steps")
     if steps is None:
         return StepOutput((), None, "skipped: no logged steps (the estimate step did not run)")
-    split = temporal_split(steps, default_cutoffs(steps), prevent=True)
+    split = temporal_split(steps, default_cutoffs(steps), prevent=True, time_text=us_to_iso)
     candidates = {
         "always_review": {"new_request": "human_review", "evidence_ready": "human_review",
                           "review_queue": "approve_rotation"},
@@ -347,22 +345,17 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
     ctx = Context(out=out_dir, budget=Budget.quick() if quick else Budget(), seed=seed)
     t_all = time.perf_counter()
     sections = []
-    for i, (key, title, fn) in enumerate(STEPS):
-        if progress is not None:
-            progress(i, len(STEPS), title)
-        t0 = time.perf_counter()
-        try:
+    try:
+        for i, (key, title, fn) in enumerate(STEPS):
+            if progress is not None:
+                progress(i, len(STEPS), title)
+            t0 = time.perf_counter()
             res = fn(ctx)
             status = "skipped" if res.note.startswith("skipped") else "done"
-        except (ImportError, AttributeError) as exc:
-            res = StepOutput((), None, f"{NOT_AVAILABLE} ({type(exc).__name__}: {exc})")
-            status = "skipped"
-        except Exception as exc:  # one failing step must not sink the report
-            res = StepOutput((), None, f"failed: {type(exc).__name__}: {exc}")
-            status = "failed"
-        sections.append(Section(key, title, status, res.lines, res.figure, res.note, time.perf_counter() - t0))
-    if "dlog" in ctx.data:
-        ctx.data["dlog"].close()
+            sections.append(Section(key, title, status, res.lines, res.figure, res.note, time.perf_counter() - t0))
+    finally:
+        if "dlog" in ctx.data:
+            ctx.data["dlog"].close()
     if progress is not None:
         progress(len(STEPS), len(STEPS), "report")
     seconds = time.perf_counter() - t_all
@@ -372,4 +365,4 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
     return TourResult(index, tuple(sections), seconds)
 
 
-__all__ = ["NOT_AVAILABLE", "STEPS", "Budget", "TourResult", "run_tour"]
+__all__ = ["STEPS", "Budget", "TourResult", "run_tour"]

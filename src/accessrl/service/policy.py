@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from bisect import bisect_right
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from accessrl.errors import ModelError, ParameterError
 from accessrl.model.mdp import MDP
-from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
+from accessrl.model.policies import pair_probabilities, policy_from_mapping, policy_mapping
 from accessrl.model.spec import spec_from_mdp
 from accessrl.planning.exact import policy_evaluation
-from accessrl.planning.solver import solve
+from accessrl.simulation import pick_index
 
 
 @dataclass(frozen=True)
@@ -50,12 +48,7 @@ class StateDecision:
 
     def pick(self, u: float) -> int:
         """Index of the action drawn by the uniform number ``u`` (cumulative, declared order)."""
-        i = bisect_right(self.cumulative, u)
-        # Rounding can leave the last cumulative a hair below 1: step back to a positive entry.
-        i = min(i, len(self.actions) - 1)
-        while self.probabilities[i] == 0.0:
-            i -= 1
-        return i
+        return pick_index(self.cumulative, u)
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,26 +62,12 @@ class ServedPolicy:
     decisions: dict[str, StateDecision]
 
 
-def policy_mapping(mdp: MDP, probs: np.ndarray) -> dict[str, dict[str, float]]:
-    """``{state: {action: p}}`` of a pair-probability policy (non-zero entries only)."""
-    out: dict[str, dict[str, float]] = {}
-    for s in mdp.decision_states:
-        lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
-        out[mdp.state_names[s]] = {
-            mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi) if probs[k] > 0
-        }
-    return out
-
-
 def resolve_policy(mdp: MDP, spec: str) -> tuple[str, np.ndarray]:
     """``optimal`` (solved), ``uniform``, or a policy file; returns (policy id, pair probabilities)."""
-    if spec == "optimal":
-        return "optimal", pair_probabilities(mdp, solve(mdp).policy)
-    if spec == "uniform":
-        return "uniform", uniform_policy(mdp)
-    from accessrl.specfile import load_policy
+    from accessrl.specfile import resolve_policy as resolve
 
-    return Path(spec).stem, load_policy(mdp, spec)
+    resolved = resolve(mdp, spec)
+    return resolved.policy_id, resolved.probabilities
 
 
 def model_fingerprint(mdp: MDP) -> str:

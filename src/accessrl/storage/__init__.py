@@ -31,9 +31,8 @@ from accessrl.storage.store import (
     LoadedLog,
     Reject,
     WriteResult,
-    iso_to_us,
-    us_to_iso,
 )
+from accessrl.storage.times import iso_to_us, us_to_iso
 
 __all__ = [
     "DEFAULT_MODES",

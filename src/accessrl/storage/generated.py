@@ -10,35 +10,15 @@ the next state and the outcome's kind (``evidence_received`` also sets
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.offline.logsim import GeneratedLog
 from accessrl.storage.files import write_records
 from accessrl.storage.store import DecisionLog, IngestResult
-
-
-def start_us(date: str) -> int:
-    """Microseconds since the epoch of an ISO date or date-time (naive means UTC)."""
-    try:
-        dt = datetime.fromisoformat(date)
-    except (TypeError, ValueError):
-        raise ParameterError(f"--start: expected an ISO 8601 date such as 2026-01-05, got {date!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(round(dt.timestamp() * 1_000_000))
-
-
-def _iso(us: np.ndarray) -> np.ndarray:
-    text = np.datetime_as_string(us.astype("datetime64[us]"), unit="us")
-    return np.char.add(text, "+00:00")
+from accessrl.storage.times import us_to_iso_array
 
 
 def generated_records(log: GeneratedLog, mdp: MDP, *, policy_id: str = "behavior", policy_version: str = "1",
@@ -58,7 +38,7 @@ def generated_records(log: GeneratedLog, mdp: MDP, *, policy_id: str = "behavior
     eps = float(log.epsilon)
     for c0 in range(0, s.n_steps, chunk):
         sl = slice(c0, c0 + chunk)
-        dec, out = _iso(s.decided_at[sl]), _iso(s.outcome_at[sl])
+        dec, out = us_to_iso_array(s.decided_at[sl]), us_to_iso_array(s.outcome_at[sl])
         cols = [x[sl].tolist() for x in (s.episode, s.step, s.requester, s.state, s.action, s.propensity, s.reward,
                                          s.next_state, s.terminated, s.truncated)]
         kinds = s.kind[sl].tolist() if s.kind is not None else [0] * len(cols[0])
@@ -100,13 +80,4 @@ def write_generated(dlog: DecisionLog, log: GeneratedLog, mdp: MDP, **kw: Any) -
     return dlog.ingest_records(records, source="generated log")
 
 
-def policy_json(mdp: MDP, probs: np.ndarray) -> str:
-    """A behaviour policy as ``{state: {action: p}}`` JSON (for reports)."""
-    out = {}
-    for st in mdp.decision_states:
-        lo, hi = int(mdp.sa_ptr[st]), int(mdp.sa_ptr[st + 1])
-        out[mdp.state_names[st]] = {mdp.action_names[int(mdp.sa_action[k])]: float(probs[k]) for k in range(lo, hi)}
-    return json.dumps(out)
-
-
-__all__ = ["generated_records", "policy_json", "start_us", "write_generated", "write_generated_file"]
+__all__ = ["generated_records", "write_generated", "write_generated_file"]

@@ -13,13 +13,13 @@ expected; the ingester adds the file, line and event id.
 from __future__ import annotations
 
 import json
-import math
 import operator
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from accessrl.errors import DataError
+from accessrl.model.checks import number
+from accessrl.storage.times import utc_text
 
 MODES = ("live", "shadow", "logging-only")
 DECISION_REQUIRED = ("event_id", "episode_id", "step_index", "requester_id", "decided_at", "state",
@@ -27,28 +27,6 @@ DECISION_REQUIRED = ("event_id", "episode_id", "step_index", "requester_id", "de
                      "policy_version", "exploration", "mode")
 OUTCOME_REQUIRED = ("event_id", "kind", "occurred_at", "terminated")
 PROPENSITY_TOL = 1e-6
-
-
-def utc_text(value: Any, field: str) -> str:
-    """ISO 8601 UTC text with microseconds and '+00:00' (naive times are taken as UTC)."""
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        if not isinstance(value, str) or not value:
-            raise DataError(f"{field}: expected an ISO 8601 timestamp, got {value!r}")
-        if len(value) == 32 and value.endswith("+00:00") and value[10] == "T":
-            try:
-                datetime.fromisoformat(value)
-                return value
-            except ValueError:
-                pass
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise DataError(f"{field}: expected an ISO 8601 timestamp, got {value!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 try:  # orjson parses and encodes JSON several times faster; the standard library is the fallback
@@ -108,17 +86,6 @@ def _json_field(value: Any, field: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise DataError(f"{field}: expected a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
     return value
-
-
-def _number(value: Any, field: str) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise DataError(f"{field}: expected a number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise DataError(f"{field}: expected a finite number, got {value!r}")
-    return float(value)
 
 
 def _boolean(value: Any, field: str) -> bool:
@@ -185,7 +152,7 @@ def decision_row(rec: Mapping[str, Any]) -> tuple[Any, ...]:
             step = int(step)
     if type(step) is not int or step < 0:
         raise DataError(f"step_index: expected a non-negative integer, got {step!r}")
-    prop = prop_raw if type(prop_raw) is float else _number(prop_raw, "propensity")
+    prop = prop_raw if type(prop_raw) is float else number(prop_raw, "propensity", error=DataError, parse_text=True)
     if not 0.0 < prop <= 1.0:
         raise DataError(f"propensity: expected a number in (0, 1], got {prop_raw!r}")
     allowed = allowed_raw if type(allowed_raw) is list else _json_field(allowed_raw, "allowed_actions", list)
@@ -215,7 +182,7 @@ def decision_row(rec: Mapping[str, Any]) -> tuple[Any, ...]:
         _as_json(raw_features), _as_json(allowed_raw), action, _as_json(probs_raw), prop,
         policy_id if type(policy_id) is str else _text(policy_id, "policy_id"),
         policy_version if type(policy_version) is str else _text(policy_version, "policy_version"),
-        exploration if type(exploration) is float else _number(exploration, "exploration"), mode,
+        exploration if type(exploration) is float else number(exploration, "exploration", error=DataError, parse_text=True), mode,
     )
 
 
@@ -237,7 +204,7 @@ def outcome_row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "evidence_received_at": None if ev_at in (None, "") else utc_text(ev_at, "evidence_received_at"),
         "next_state": None if nxt in (None, "") else _text(nxt, "next_state"),
         "reward": None if reward is None or reward == "" else reward if type(reward) is float
-        else _number(reward, "reward"),
+        else number(reward, "reward", error=DataError, parse_text=True),
         "reward_components": None if comps in (None, "") else _as_json(_json_field(comps, "reward_components", dict)),
         "severe": False if rec.get("severe") in (None, "") else _boolean(rec["severe"], "severe"),
         "terminated": terminated if type(terminated) is bool else _boolean(terminated, "terminated"),
@@ -257,5 +224,4 @@ __all__ = [
         "decision_row",
     "outcome_row",
     "record_kind",
-    "utc_text",
 ]

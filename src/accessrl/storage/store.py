@@ -22,7 +22,7 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.offline.logged import LoggedSteps
 from accessrl.storage.columnar import ValidatedChunk
 from accessrl.storage.files import read_records, write_records
-from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind, utc_text
+from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind
 from accessrl.storage.schema import (
     DECISION_COLUMNS,
     OUTCOME_COLUMNS,
@@ -32,6 +32,7 @@ from accessrl.storage.schema import (
     outcome_events,
     upgrade,
 )
+from accessrl.storage.times import iso_to_us, utc_text
 
 LOOKUP_CHUNK = 500
 _OUTCOME_TUPLE = operator.itemgetter(*OUTCOME_COLUMNS)  # an outcome dict as a row tuple (one C call)
@@ -378,7 +379,8 @@ class DecisionLog:
                    state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
         """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.
 
-        Decisions with ``since <= decided_at < until`` in the given modes (shadow
+        Decisions with ``since <= decided_at < until`` (ISO text, a datetime or int
+        microseconds since the epoch; see :func:`~accessrl.storage.times.utc_text`) in the given modes (shadow
         decisions are not acted on, so they are left out by default).  With ``until``,
         outcomes are taken *as of* ``until``: those occurring later are ignored, as if
         the log were read at that moment.  A decision's reward is the sum of its outcomes'
@@ -468,19 +470,4 @@ class DecisionLog:
         return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending)
 
 
-def iso_to_us(texts: Sequence[str]) -> np.ndarray:
-    """Canonical UTC timestamps ('...+00:00') as int64 microseconds since the epoch."""
-    if not texts:
-        return np.zeros(0, dtype=np.int64)
-    if all(len(t) == 32 and t.endswith("+00:00") for t in texts):
-        return np.array([t[:26] for t in texts], dtype="datetime64[us]").astype(np.int64)
-    return np.array([utc_text(t, "timestamp")[:26] for t in texts], dtype="datetime64[us]").astype(np.int64)
-
-
-def us_to_iso(us: int) -> str:
-    """int64 microseconds since the epoch as canonical UTC text."""
-    return str(np.datetime64(int(us), "us")) + "+00:00"
-
-
-__all__ = ["DEFAULT_MODES", "DecisionLog", "IngestResult", "LoadedLog", "Reject", "WriteResult", "iso_to_us",
-           "us_to_iso"]
+__all__ = ["DEFAULT_MODES", "DecisionLog", "IngestResult", "LoadedLog", "Reject", "WriteResult"]
