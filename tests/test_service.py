@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 from accessrl.catalog.lesson import access_review_abandonment_spec
 from accessrl.cli import app as cli_app
 from accessrl.model.spec import compile_spec
-from accessrl.storage import writepath as st
 from accessrl.service.http import ServiceConfig, create_app, token_hash
 from accessrl.service.policy import resolve_policy, serve_policy
+from accessrl.storage import writepath as st
+from accessrl.storage.schema import normalise_url
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -358,7 +359,7 @@ def test_service_on_postgresql() -> None:
     import sqlalchemy as sa
 
     schema = f"svc_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(st.log_schema.normalise_url(PG_URL))
+    admin = sa.create_engine(normalise_url(PG_URL))
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
