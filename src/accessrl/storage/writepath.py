@@ -66,6 +66,15 @@ class StoredResponse:
     body: str
 
 
+@dataclass(frozen=True)
+class EpisodeView:
+    """One episode as people read it: its current row, its decision snapshots and its outcome events."""
+
+    episode: dict[str, Any]
+    decisions: tuple[dict[str, Any], ...]
+    outcomes: tuple[dict[str, Any], ...]
+
+
 class Store:
     """Reads and writes of the service.
 
@@ -168,13 +177,13 @@ class Store:
                         .where(t.c.episode_id == sa.bindparam("eid")), {"eid": episode_id}).fetchone()
         return None if row is None else dict(zip(self._EPISODE_COLS, row, strict=False))
 
-    def episode_view(self, episode_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
-        """An episode, its decision snapshots and its outcome events (for people)."""
+    def episode_view(self, episode_id: str) -> EpisodeView | None:
+        """An episode, its decision snapshots and its outcome events (for people); ``None`` if unknown."""
         with self.engine.connect() as conn:
             ep = conn.execute(sa.select(service_episodes).where(service_episodes.c.episode_id == episode_id)
                               ).mappings().first()
             if ep is None:
-                return None, [], []
+                return None
             d = conn.execute(
                 sa.select(decision_snapshots).where(decision_snapshots.c.episode_id == episode_id)
                 .order_by(decision_snapshots.c.step_index, decision_snapshots.c.mode)
@@ -183,7 +192,7 @@ class Store:
                 sa.select(outcome_events).where(outcome_events.c.episode_id == episode_id)
                 .order_by(outcome_events.c.outcome_id)
             ).mappings().all()
-        return _decode(dict(ep)), [_decode(dict(r)) for r in d], [_decode(dict(r)) for r in o]
+        return EpisodeView(_decode(dict(ep)), tuple(_decode(dict(r)) for r in d), tuple(_decode(dict(r)) for r in o))
 
     def deployments(self) -> list[dict[str, Any]]:
         """All deployment records, oldest first."""
@@ -242,6 +251,7 @@ def count_rows(engine: Engine) -> dict[str, int]:
 
 
 __all__ = [
+    "EpisodeView",
     "Store",
     "StoredResponse",
     "count_rows",
