@@ -66,6 +66,16 @@ class StoredResponse:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledStatement:
+    """Driver SQL of one statement, its parameter order (positional drivers; ``None`` for named
+    parameters) and the values of its literal parameters."""
+
+    sql: str
+    order: tuple[str, ...] | None
+    defaults: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class EpisodeView:
     """One episode as people read it: its current row, its decision snapshots and its outcome events."""
@@ -93,7 +103,7 @@ class Store:
         self._checkpointer: threading.Thread | None = None
         self._raw: Any = None
         self._cur: Any = None
-        self._compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[tuple[str, str], CompiledStatement] = {}
 
     def close(self) -> None:
         """Stop the checkpointer and release the connection."""
@@ -106,25 +116,23 @@ class Store:
             self._raw = self._cur = None
         self.engine.dispose()
 
-    def _sql(self, name: str, stmt: Any, keys: tuple[str, ...] = ()
-             ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-        """The driver SQL of a statement (compiled once), its parameter order for positional drivers, and
-        the values of its literal parameters."""
+    def _sql(self, name: str, stmt: Any, keys: tuple[str, ...] = ()) -> CompiledStatement:
+        """A statement compiled once for the engine's dialect (``stmt`` may be a function building it)."""
         cached = self._compiled.get((name, ",".join(keys)))
         if cached is None:
             if callable(stmt):
                 stmt = stmt()
             compiled = stmt.compile(dialect=self.engine.dialect, column_keys=list(keys) or None)
             order = tuple(compiled.positiontup) if compiled.positional else None
-            cached = (str(compiled), order, dict(compiled.params))
+            cached = CompiledStatement(str(compiled), order, dict(compiled.params))
             self._compiled[(name, ",".join(keys))] = cached
         return cached
 
     def _run(self, name: str, stmt: Any, params: dict[str, Any], keys: tuple[str, ...] = ()) -> Any:
-        sql, order, defaults = self._sql(name, stmt, keys)
-        if defaults:
-            params = {**defaults, **params}
-        self._cur.execute(sql, tuple(params[k] for k in order) if order is not None else params)
+        c = self._sql(name, stmt, keys)
+        if c.defaults:
+            params = {**c.defaults, **params}
+        self._cur.execute(c.sql, tuple(params[k] for k in c.order) if c.order is not None else params)
         return self._cur
 
     @contextmanager
