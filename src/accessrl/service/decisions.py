@@ -32,7 +32,8 @@ from accessrl.errors import AccessRLError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import spec_from_mdp
 from accessrl.service.policy import ServedPolicy, from_mapping
-from accessrl.storage import writepath as st
+from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
+from accessrl.storage.writepath import Store, open_engine
 
 MAX_BODY = 16 * 1024
 """Largest accepted request body in bytes."""
@@ -209,7 +210,7 @@ class DecisionService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.mdp = config.mdp
-        self.store = st.Store(st.open_engine(config.db_url), background_checkpoints=True)
+        self.store = Store(open_engine(config.db_url), background_checkpoints=True)
         self.rng = np.random.default_rng(config.seed)
         self.metrics = Metrics()
         self.policy = config.policy
@@ -271,7 +272,7 @@ class DecisionService:
         return ok
 
     # ---------------------------------------------------------- decisions
-    def _decide(self, tx: st.Store, episode_id: str, step: int, prev: str | None, requester: str | None,
+    def _decide(self, tx: Store, episode_id: str, step: int, prev: str | None, requester: str | None,
                 state: str, features_json: str) -> Decision:
         """Choose and log one decision (plus the shadow policy's choice)."""
         pol = self.policy
@@ -285,12 +286,12 @@ class DecisionService:
             "action_probabilities": sd.probabilities_json, "propensity": sd.probabilities[i],
             "policy_id": pol.policy_id, "policy_version": pol.version, "exploration": pol.epsilon, "mode": "live",
         }
-        tx.add(st.decision_snapshots, row)
+        tx.add(decision_snapshots, row)
         self.metrics.counts[("decisions", "live")] += 1
         if self.shadow is not None:
             sh = self.shadow.decisions[state]
             j = sh.pick(float(self.rng.random()))
-            tx.add(st.decision_snapshots, {
+            tx.add(decision_snapshots, {
                 **row, "event_id": uuid.uuid4().hex, "action": sh.actions[j], "allowed_actions": sh.allowed_json,
                 "action_probabilities": sh.probabilities_json, "propensity": sh.probabilities[j],
                 "policy_id": self.shadow.policy_id, "policy_version": self.shadow.version,
@@ -304,7 +305,7 @@ class DecisionService:
         })
         return Decision(event_id, sd.actions[i], JsonText(text))
 
-    def _replay(self, tx: st.Store, key: str | None, body_hash: str) -> Reply | None:
+    def _replay(self, tx: Store, key: str | None, body_hash: str) -> Reply | None:
         """The stored reply of an idempotency key already used with this body (409 with another body)."""
         if key is None:
             return None
@@ -333,7 +334,7 @@ class DecisionService:
                 raise ApiError(409, f"request {episode_id!r} already exists")
             features = json.dumps(body.features, sort_keys=True)
             decision = self._decide(tx, episode_id, 0, None, body.requester_id, state, features)
-            tx.add(st.service_episodes, {
+            tx.add(service_episodes, {
                 "episode_id": episode_id, "requester_id": body.requester_id, "opened_at": _now(),
                 "state": state, "status": "open", "steps": 1, "last_event_id": decision.event_id,
                 "last_action": decision.action, "features": features,
@@ -382,7 +383,7 @@ class DecisionService:
                 if ev.kind != "approval_reversed":
                     raise ApiError(409, f"request {episode_id!r} is closed; event {ev.kind!r} cannot follow "
                                         "(only approval_reversed may follow a closed request)")
-                tx.add(st.outcome_events, {**base, "next_state": None, "reward": None, "reward_components": None,
+                tx.add(outcome_events, {**base, "next_state": None, "reward": None, "reward_components": None,
                                            "severe": False, "terminated": True})
                 done = True
                 outcome: dict[str, Any] = {"kind": ev.kind}
@@ -398,7 +399,7 @@ class DecisionService:
                 severe = bool(mdp.severe[k]) if mdp.severe is not None else False
                 outcome = {"kind": ev.kind, "next_state": nxt_name, "reward": float(mdp.out_reward[k]),
                            "severe": severe, "terminated": done}
-                tx.add(st.outcome_events, {
+                tx.add(outcome_events, {
                     **base, "next_state": nxt_name, "reward": float(mdp.out_reward[k]),
                     "reward_components": json.dumps(comps) if comps else None, "severe": severe, "terminated": done,
                 })

@@ -30,8 +30,8 @@ from accessrl.offline.heldout import promotion_reasons as _rule
 from accessrl.offline.ope import target_matrix
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
 from accessrl.specfile import load_policy
-from accessrl.storage import writepath as st
 from accessrl.storage.store import DecisionLog
+from accessrl.storage.writepath import Store, open_engine
 
 ESTIMATOR = SELECTION_ESTIMATOR
 SEVERE_REWARD = SEVERE_RETURN
@@ -66,7 +66,7 @@ def promote(db: str, candidate: str, *, seed: int = 0) -> Promotion:
     """Evaluate ``candidate`` (a policy file) on the held-out tail of the log; deploy it only on evidence."""
     if seed < 0:
         raise ParameterError(f"seed: expected a non-negative integer, got {seed}")
-    store = st.Store(st.open_engine(db))
+    store = Store(open_engine(db))
     try:
         rows = store.deployments()
         dep = next((r for r in reversed(rows) if r["role"] == "deployed"), None)
