@@ -34,7 +34,6 @@ from accessrl.storage.store import DecisionLog
 from accessrl.storage.writepath import Store, open_engine
 
 ESTIMATOR = SELECTION_ESTIMATOR
-SEVERE_REWARD = SEVERE_RETURN
 MIN_TEST_EPISODES = 30
 
 
@@ -100,7 +99,7 @@ def promote(db: str, candidate: str, *, seed: int = 0) -> Promotion:
         evaluation = evaluate_heldout(
             split, [(inc_id, target_matrix(*names, json.loads(dep["policy"]), source=inc_id)),
                     (cand_id, target_matrix(*names, cand_map, source=cand_id))],
-            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_REWARD)
+            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN)
         inc, cand = evaluation.estimates(ESTIMATOR)
         for role, est, rep in (("incumbent", inc, evaluation.reports[0]), ("candidate", cand, evaluation.reports[1])):
             if est is None:
