@@ -10,7 +10,7 @@ Tables::
       decided_at (ISO 8601 UTC text, microseconds, '+00:00'), state, features (JSON),
       allowed_actions (JSON list), action, action_probabilities (JSON object),
       propensity, policy_id, policy_version, exploration, mode (live | shadow | logging-only)
-    outcome_events       appended later, joined by event id
+    outcome_events       appended later, joined by event_id
       outcome_id PK (autoincrement), event_id, episode_id, kind, occurred_at,
       evidence_received_at, next_state, reward, reward_components (JSON), severe,
       terminated, details (JSON), truncated [v2], outcome_key UNIQUE [v2]
