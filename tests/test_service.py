@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 from accessrl.catalog.lesson import access_review_abandonment_spec
 from accessrl.cli import app as cli_app
 from accessrl.model.spec import compile_spec
-from accessrl.storage import writepath as st
 from accessrl.service.http import ServiceConfig, create_app, token_hash
 from accessrl.service.policy import resolve_policy, serve_policy
+from accessrl.storage import writepath as st
+from accessrl.storage.schema import normalise_url
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -358,7 +359,7 @@ def test_service_on_postgresql() -> None:
     import sqlalchemy as sa
 
     schema = f"svc_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(st.log_schema.normalise_url(PG_URL))
+    admin = sa.create_engine(normalise_url(PG_URL))
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
@@ -396,13 +397,53 @@ def test_serve_refuses_bad_settings(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
-def test_documented_routes_answer_like_the_fast_path(tmp_path: Path) -> None:
+def test_openapi_documents_both_write_endpoints(tmp_path: Path) -> None:
     c = make_client(tmp_path)
-    c.app.user_middleware.clear()  # type: ignore[attr-defined]  # before the first call builds the stack
+    spec = c.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def resolve(node: dict) -> dict:
+        return schemas[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+
+    decision_fields = {"decision_id", "step", "state", "action", "action_probabilities", "propensity", "q_values",
+                       "policy"}
+    for path, status, body_field in (("/v1/requests", "201", "requester_id"),
+                                     ("/v1/requests/{request_id}/events", "200", "kind")):
+        op = spec["paths"][path]["post"]
+        body = resolve(op["requestBody"]["content"]["application/json"]["schema"])
+        assert body_field in body["required"] and body_field in body["properties"]
+        reply = resolve(op["responses"][status]["content"]["application/json"]["schema"])
+        assert {"request_id", "status", "decision"} <= set(reply["properties"])
+        decision = reply["properties"]["decision"]
+        ref = decision if "$ref" in decision else next(x for x in decision["anyOf"] if "$ref" in x)
+        assert set(resolve(ref)["properties"]) == decision_fields
+        assert {"401", "413", "422"} <= set(op["responses"])
+    # what is documented is what the service answers
     r = c.post("/v1/requests", json={"requester_id": "u"}, headers=AUTH)
-    assert r.status_code == 201 and r.json()["decision"]["action"] == "human_review"
-    rid = r.json()["request_id"]
-    r = c.post(f"/v1/requests/{rid}/events", json={"kind": "review_outcome"}, headers=AUTH)
-    assert r.status_code == 200 and r.json()["decision"]["action"] == "approve_rotation"
-    assert c.post("/v1/requests", content=b"x" * 20_000, headers=AUTH).status_code == 413
+    assert r.status_code == 201 and set(r.json()["decision"]) == decision_fields
+    r = c.post(f"/v1/requests/{r.json()['request_id']}/events", json={"kind": "review_outcome"}, headers=AUTH)
+    assert set(r.json()) == {"request_id", "status", "outcome", "decision"}
+    assert set(r.json()["decision"]) == decision_fields
+
+
+def test_body_limit_declared_or_streamed(tmp_path: Path) -> None:
+    c = make_client(tmp_path)
+    r = c.post("/v1/requests", content=b"x" * 20_000, headers=AUTH)
+    assert r.status_code == 413 and "16384 bytes" in r.json()["detail"]
+
+    def chunks():  # no content-length: the limit applies to what is streamed
+        for _ in range(20):
+            yield b"x" * 1024
+
+    r = c.post("/v1/requests/r1/events", content=chunks(), headers=AUTH)
+    assert r.status_code == 413
     assert c.post("/v1/requests", json={"requester_id": "u"}).status_code == 401
+    assert counts(tmp_path)["decision_snapshots"] == 0
+    assert 'accessrl_http_responses_total{status="413"} 2' in c.get("/metrics", headers=AUTH).text
+
+
+def test_decisions_module_needs_no_web_framework() -> None:
+    code = ("import sys; import accessrl.service.decisions; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'pydantic')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})

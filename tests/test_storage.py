@@ -281,6 +281,32 @@ def test_migration_from_the_version_1_layout(tmp_path):
     assert DecisionLog(url).found_version == SCHEMA_VERSION
 
 
+def test_migration_of_a_version_2_service_database(make_log):
+    """A database the decision service wrote before v3: its tables kept, service_meta dropped."""
+    from accessrl.storage import schema
+
+    log = make_log("v2")
+    q = f'"{log.schema}".' if log.schema else ""  # raw SQL is not schema-translated
+    with log.engine.begin() as conn:  # back to what the service left: v2 plus its own version table
+        conn.exec_driver_sql(f"UPDATE {q}accessrl_schema SET version = 2")
+        conn.exec_driver_sql(f"CREATE TABLE {q}service_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)")
+        conn.exec_driver_sql(f"INSERT INTO {q}service_meta VALUES ('schema_version', '1')")
+        conn.execute(schema.service_episodes.insert(), {
+            "episode_id": "r1", "requester_id": "u1", "opened_at": "2026-01-05T09:00:00.000000+00:00",
+            "state": "new_request", "status": "open", "steps": 1, "last_event_id": "e1",
+            "last_action": "human_review", "features": "{}"})
+        schema.service_deployments.drop(conn)  # as if written by a service without deployments
+    again = DecisionLog(log.url, schema=log.schema)
+    assert again.found_version == 2
+    with again.engine.connect() as conn:
+        assert current_version(conn, again.schema) == SCHEMA_VERSION == 3
+        tables = set(sa.inspect(conn).get_table_names(schema=again.schema))
+        assert {"service_episodes", "service_idempotency", "service_deployments"} <= tables
+        assert "service_meta" not in tables
+        assert conn.execute(sa.select(schema.service_episodes.c.episode_id)).scalars().all() == ["r1"]
+    assert DecisionLog(log.url, schema=log.schema).found_version == SCHEMA_VERSION
+
+
 def test_a_newer_database_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     log = DecisionLog(url)

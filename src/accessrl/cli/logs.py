@@ -181,15 +181,15 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
-        from accessrl.offline.batch import fitted_q_iteration, spibb
-        from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+        from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split
+        from accessrl.offline.ope import target_matrix
         from accessrl.specfile import read_mapping_file
         from accessrl.storage.times import us_to_iso as fmt_time
 
         if split not in ("valid", "test"):
             raise ParameterError(f"--split: expected 'valid' or 'test', got {split!r}")
         for name in learn:
-            if name not in ("fqi", "spibb"):
+            if name not in LEARNERS:
                 raise ParameterError(f"--learn: expected fqi or spibb, got {name!r}")
         if not policy and not learn:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
@@ -197,34 +197,17 @@ def register(app: typer.Typer) -> None:
         steps = loaded.steps
         if steps.n_steps == 0:
             raise ParameterError(f"--db {db}: the log has no complete decisions")
-        c1, c2 = default_cutoffs(steps)
-        c1 = _date_us(train_end, "--train-end") or c1
-        c2 = _date_us(valid_end, "--valid-end") or c2
-        parts = temporal_split(steps, (c1, c2), prevent=prevent_leakage, time_text=fmt_time)
-        held = parts.test if split == "test" else parts.valid
-        rng = np.random.default_rng(seed)
-        cands: dict[str, np.ndarray] = {}
-        for p in policy:
-            cands[p.stem] = target_matrix(steps.state_names, steps.action_names,
-                                          read_mapping_file(p, what="policy"), source=str(p))
-        learned: dict[str, np.ndarray] = {}
-        if "fqi" in learn:
-            learned["fqi"] = fitted_q_iteration(parts.train, gamma=gamma).target()
-        if "spibb" in learn:
-            learned[f"spibb(N={n_wedge})"] = spibb(parts.train, gamma=gamma, n_wedge=n_wedge).pi
-        chosen_note = ""
-        if learned:
-            scores = {}
-            for name, pi in learned.items():
-                r = evaluate_policy(parts.valid, pi, gamma=gamma, rng=rng, train=parts.train, name=name,
-                                    severe_threshold=severe, n_boot=n_boot)
-                iv = r.get("wis")
-                scores[name] = iv.low if (r.supported and iv is not None) else -np.inf
-            best = max(scores, key=lambda k: scores[k])
-            chosen_note = f"learned candidates chosen on validation by the WIS lower bound: {best}"
-            cands[best] = learned[best]
-        reports = [evaluate_policy(held, pi, gamma=gamma, rng=rng, train=parts.train, name=name,
-                                   severe_threshold=severe, n_boot=n_boot) for name, pi in cands.items()]
+        parts = heldout_split(steps, train_end=_date_us(train_end, "--train-end"),
+                              valid_end=_date_us(valid_end, "--valid-end"), prevent_leakage=prevent_leakage,
+                              time_text=fmt_time)
+        c1, c2 = parts.cutoffs
+        files = {p.stem: target_matrix(steps.state_names, steps.action_names, read_mapping_file(p, what="policy"),
+                                       source=str(p)) for p in policy}
+        evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=np.random.default_rng(seed),
+                                      period="test" if split == "test" else "valid", learners=learn, n_wedge=n_wedge,
+                                      severe_threshold=severe, n_boot=n_boot)
+        reports = evaluation.reports
+        chosen_note = "" if evaluation.selection is None else evaluation.selection.note
         lk = parts.leakage
         if json_out:
             print_json({

@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
 
         if not 0 < port < 65536:
             raise ParameterError(f"--port: expected 1-65535, got {port}")
+        if not 0.0 <= epsilon <= 1.0:
+            raise ParameterError(f"--epsilon: expected a probability in [0, 1], got {epsilon!r}")
         hashes = _token_hashes(token_hash)
         if not hashes and host not in LOOPBACK:
             raise ParameterError(f"--host {host}: refusing to serve beyond loopback without --token-hash")
@@ -76,9 +78,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     ) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
-        from accessrl.service.promotion import check_seed, promote
+        from accessrl.service.promotion import promote
 
-        check_seed(seed)
+        if seed < 0:
+            raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
         res = promote(db, candidate, seed=seed)
         for line in res.lines():
             console.print(line, markup=False)

@@ -4,6 +4,7 @@
 * :mod:`~accessrl.offline.logsim` — a simulator of realistic decision logs;
 * :mod:`~accessrl.offline.estimation` — a model estimated from logs, with Wilson intervals and drift;
 * :mod:`~accessrl.offline.ope` — time splits, leakage checks and off-policy evaluation;
+* :mod:`~accessrl.offline.heldout` — the held-out evaluation of ``evaluate-policy`` and ``promote``;
 * :mod:`~accessrl.offline.batch` — batch learning: fitted Q-iteration and SPIBB.
 """
 
@@ -26,6 +27,19 @@ from accessrl.offline.estimation import (
     drift_report,
     estimate_model,
     wilson_interval,
+)
+from accessrl.offline.heldout import (
+    LEARNERS,
+    SELECTION_ESTIMATOR,
+    SEVERE_RETURN,
+    Estimate,
+    HeldOutEvaluation,
+    Selection,
+    choose_candidate,
+    evaluate_heldout,
+    heldout_split,
+    learn_candidates,
+    promotion_reasons,
 )
 from accessrl.offline.logged import (
     COLUMNS,
@@ -65,15 +79,20 @@ from accessrl.offline.ope import (
 __all__ = [
     "COLUMNS",
     "ESTIMATORS",
+    "LEARNERS",
     "OUTCOME_KINDS",
+    "SELECTION_ESTIMATOR",
+    "SEVERE_RETURN",
     "US_PER_HOUR",
     "Z95",
     "BatchQResult",
     "DriftReport",
     "EpisodeTerms",
+    "Estimate",
     "EstimatedModel",
     "EstimatorResult",
     "GeneratedLog",
+    "HeldOutEvaluation",
     "Interval",
     "LeakageReport",
     "LogConfig",
@@ -82,22 +101,28 @@ __all__ = [
     "OutcomeEstimate",
     "PairDrift",
     "SafePolicy",
+    "Selection",
     "TemporalSplit",
     "TransitionCounts",
     "batch_policy_values",
     "bootstrap_ratio",
     "check_logged_steps",
+    "choose_candidate",
     "count_transitions",
     "default_cutoffs",
     "drift_report",
     "effective_sample_size",
     "episode_terms",
     "estimate_model",
+    "evaluate_heldout",
     "evaluate_policy",
     "exhaustive_logs",
     "exploring_policy",
     "fitted_q_iteration",
+    "heldout_split",
+    "learn_candidates",
     "outcome_kinds",
+    "promotion_reasons",
     "simulate_logs",
     "spibb",
     "support_problem",

@@ -1,9 +1,11 @@
 """Layer 2: the access assistant's decision service: decide, log, promote only on evidence.
 
 * :mod:`~accessrl.service.policy` — the served distribution under guardrails and exploration;
+* :mod:`~accessrl.service.decisions` — :class:`~accessrl.service.decisions.DecisionService`,
+  the decide/log/replay logic, free of any web framework;
 * :mod:`~accessrl.service.http` — the FastAPI application and its fast write path (the
   ``[serve]`` extra; import it directly, it is not imported here);
-* :mod:`~accessrl.service.promotion` — held-out evaluation and ``promote``.
+* :mod:`~accessrl.service.promotion` — ``promote``, on :mod:`accessrl.offline.heldout`'s held-out evaluation.
 
 The decision log it writes is :mod:`accessrl.storage`'s.
 """

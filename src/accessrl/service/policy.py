@@ -79,7 +79,7 @@ def model_fingerprint(mdp: MDP) -> str:
 def serve_policy(mdp: MDP, probs: np.ndarray, policy_id: str, *, epsilon: float = 0.0) -> ServedPolicy:
     """Guard ``probs`` with the model's forbidden/never-explore flags and mix in exploration."""
     if not 0.0 <= epsilon <= 1.0:
-        raise ParameterError(f"--epsilon: expected a probability in [0, 1], got {epsilon!r}")
+        raise ParameterError(f"epsilon: expected a probability in [0, 1], got {epsilon!r}")
     p = pair_probabilities(mdp, probs)
     forbidden = mdp.forbidden if mdp.forbidden is not None else np.zeros(mdp.n_pairs, dtype=bool)
     unsafe = mdp.unsafe if mdp.unsafe is not None else np.zeros(mdp.n_pairs, dtype=bool)

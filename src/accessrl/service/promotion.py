@@ -1,46 +1,40 @@
 r"""``accessrl promote``: held-out evaluation of a candidate on the service's own log.
 
-The log is read with :meth:`accessrl.storage.DecisionLog.load_steps` and split by time
-with :func:`accessrl.offline.temporal_split` at the 60% / 80% quantiles of the
-episodes' first decision times (leaky episodes dropped); the deployed policy and the
-candidate are both scored on the untouched test period by
-:func:`accessrl.offline.evaluate_policy` — weighted importance sampling with the
-logged (true) propensities (Precup, Sutton & Singh 2000), with a bootstrap interval —
-and severe errors (test episodes the candidate could have produced whose return is
--100 or worse, the lesson's held-out threshold) are counted apart from the mean.
+The log is read with :meth:`accessrl.storage.DecisionLog.load_steps`; the held-out
+evaluation is :mod:`accessrl.offline.heldout`'s, the same as ``accessrl evaluate-policy``:
+split by time at the 60% / 80% quantiles of the episodes' first decision times (leaky
+episodes dropped); the deployed policy and the candidate both scored on the untouched
+test period by :func:`accessrl.offline.evaluate_policy` — weighted importance sampling
+with the logged (true) propensities (Precup, Sutton & Singh 2000), with a bootstrap
+interval — and severe errors (test episodes the candidate could have produced whose
+return is -100 or worse, the lesson's held-out threshold) counted apart from the mean.
 
 The candidate is deployed only if its lower confidence bound beats the deployed
-policy's estimate and its severe-error count on test is zero; otherwise nothing changes.
+policy's estimate and its severe-error count on test is zero
+(:func:`accessrl.offline.heldout.promotion_reasons`); otherwise nothing changes.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from accessrl.errors import DataError, ParameterError
 from accessrl.model.spec import compile_spec
+from accessrl.offline.heldout import SELECTION_ESTIMATOR, SEVERE_RETURN, Estimate, evaluate_heldout, heldout_split
+from accessrl.offline.heldout import promotion_reasons as _rule
+from accessrl.offline.ope import target_matrix
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
-from accessrl.storage import writepath as st
+from accessrl.specfile import load_policy
+from accessrl.storage.store import DecisionLog
+from accessrl.storage.times import now_text, us_to_iso
+from accessrl.storage.writepath import Store, open_engine
 
-ESTIMATOR = "wis"
-SEVERE_REWARD = -100.0
+ESTIMATOR = SELECTION_ESTIMATOR
 MIN_TEST_EPISODES = 30
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One policy's held-out estimate, interval, support and severe errors."""
-
-    value: float
-    low: float
-    high: float
-    support: int
-    severe_errors: int
 
 
 @dataclass(frozen=True)
@@ -69,19 +63,17 @@ class Promotion:
 
 def promote(db: str, candidate: str, *, seed: int = 0) -> Promotion:
     """Evaluate ``candidate`` (a policy file) on the held-out tail of the log; deploy it only on evidence."""
-    from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
-    from accessrl.specfile import load_policy
-    from accessrl.storage import DecisionLog
-
-    store = st.Store(st.open_engine(db))
+    if seed < 0:
+        raise ParameterError(f"seed: expected a non-negative integer, got {seed}")
+    store = Store(open_engine(db))
     try:
         rows = store.deployments()
         dep = next((r for r in reversed(rows) if r["role"] == "deployed"), None)
         if dep is None:
-            raise DataError(f"--db {db}: no deployed policy recorded; run accessrl serve first")
+            raise DataError(f"database {db!r}: no deployed policy recorded; run accessrl serve first")
         mdp = compile_spec(json.loads(dep["model_spec"]), source=f"{db}: deployed model")
         cand_probs = load_policy(mdp, candidate)
-        cand_id = Path(candidate).stem
+        cand_id, inc_id = Path(candidate).stem, dep["policy_id"]
         reasons: list[str] = []
         forb = mdp.forbidden
         if forb is not None and bool((cand_probs[forb] > 0).any()):
@@ -96,51 +88,37 @@ def promote(db: str, candidate: str, *, seed: int = 0) -> Promotion:
         if steps.n_episodes < 3 * MIN_TEST_EPISODES:
             reasons.append(f"only {steps.n_episodes} logged episodes; at least {3 * MIN_TEST_EPISODES} are needed "
                            "for a held-out test period")
-            return Promotion(False, tuple(reasons), None, None, 0, cand_id, dep["policy_id"])
-        split = temporal_split(steps, default_cutoffs(steps), prevent=True)
+            return Promotion(False, tuple(reasons), None, None, 0, cand_id, inc_id)
+        split = heldout_split(steps, prevent_leakage=True, time_text=us_to_iso)
         n_test = split.test.n_episodes
         if n_test < MIN_TEST_EPISODES:
             reasons.append(f"only {n_test} held-out episodes; at least {MIN_TEST_EPISODES} are needed")
-            return Promotion(False, tuple(reasons), None, None, n_test, cand_id, dep["policy_id"])
-        rng = np.random.default_rng(seed)
-        estimates: dict[str, Estimate | None] = {}
+            return Promotion(False, tuple(reasons), None, None, n_test, cand_id, inc_id)
         cand_map = policy_mapping(mdp, cand_probs)
-        for role, name, mapping in (("incumbent", dep["policy_id"], json.loads(dep["policy"])),
-                                    ("candidate", cand_id, cand_map)):
-            target = target_matrix(split.test.state_names, split.test.action_names, mapping, source=name)
-            rep = evaluate_policy(split.test, target, gamma=mdp.gamma, rng=rng, train=split.train, name=name,
-                                  severe_threshold=SEVERE_REWARD)
-            iv = rep.get(ESTIMATOR)
-            if not rep.supported or iv is None:
-                estimates[role] = None
-                reasons.append(f"{role} {name}: {rep.reason or 'no estimate'}")
-            else:
-                estimates[role] = Estimate(iv.value, iv.low, iv.high, rep.matching_episodes, rep.severe_observed)
-        cand, inc = estimates.get("candidate"), estimates.get("incumbent")
-        if cand is not None and cand.severe_errors:
-            reasons.append(f"{cand.severe_errors} severe errors on test (must be 0)")
-        if cand is not None and inc is not None and not cand.low > inc.value:
-            reasons.append(f"lower bound {cand.low:.2f} does not beat the deployed estimate {inc.value:.2f}")
+        names = (split.test.state_names, split.test.action_names)
+        evaluation = evaluate_heldout(
+            split, [(inc_id, target_matrix(*names, json.loads(dep["policy"]), source=inc_id)),
+                    (cand_id, target_matrix(*names, cand_map, source=cand_id))],
+            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN)
+        inc, cand = evaluation.estimates(ESTIMATOR)
+        for role, est, rep in (("incumbent", inc, evaluation.reports[0]), ("candidate", cand, evaluation.reports[1])):
+            if est is None:
+                reasons.append(f"{role} {rep.policy}: {rep.reason or 'no estimate'}")
+        reasons += _rule(cand, inc)
         ok = not reasons
         if ok and cand is not None and inc is not None:
             served = serve_policy(mdp, cand_probs, cand_id)
             store.deploy({
                 "role": "deployed", "policy_id": cand_id, "policy_version": served.version,
                 "policy": json.dumps(cand_map), "model_spec": dep["model_spec"],
-                "deployed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "deployed_at": now_text(),
                 "reason": f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; 0 severe errors "
                           f"on {n_test} test episodes (model {model_fingerprint(mdp)})",
             })
             reasons.append(f"lower bound {cand.low:.2f} beats deployed {inc.value:.2f}, 0 severe errors")
-        return Promotion(ok, tuple(reasons), cand, inc, n_test, cand_id, dep["policy_id"])
+        return Promotion(ok, tuple(reasons), cand, inc, n_test, cand_id, inc_id)
     finally:
         store.close()
-
-
-def check_seed(seed: int) -> None:
-    """Seeds must be non-negative (numpy's rule), reported as a usage error."""
-    if seed < 0:
-        raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
 
 
 __all__ = ["ESTIMATOR", "Estimate", "Promotion", "promote"]

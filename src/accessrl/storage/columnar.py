@@ -20,8 +20,17 @@ from typing import Any
 import numpy as np
 
 from accessrl.errors import DataError
-from accessrl.storage.records import DECISION_REQUIRED, MODES, OUTCOME_REQUIRED, PROPENSITY_TOL, json_loads
+from accessrl.storage.records import (
+    DECISION_REQUIRED,
+    JSON_ERRORS,
+    MODES,
+    OUTCOME_REQUIRED,
+    PROPENSITY_TOL,
+    json_loads,
+)
 from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS
+
+_BAD_JSON: tuple[type[Exception], ...] = (*JSON_ERRORS, TypeError)  # unparsable text, or not text at all
 
 CANONICAL_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"
 
@@ -73,7 +82,7 @@ def _json_object_ok(texts: list[Any], cache: dict[Any, bool], forbid: str | None
             try:
                 v = json_loads(t) if t else {}
                 hit = isinstance(v, dict) and (forbid is None or forbid not in v)
-            except Exception:
+            except _BAD_JSON:
                 hit = False
             cache[t] = hit
         res.append(hit)
@@ -140,7 +149,7 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
                         ok = isinstance(al_v, list) and isinstance(pr_v, dict) and ac in al_v
                         v = pr_v.get(ac) if ok else None
                         logged = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-                    except Exception:
+                    except _BAD_JSON:
                         logged = None
                     cache[key] = logged
                 if not fo or logged is None or abs(logged - p) > PROPENSITY_TOL:

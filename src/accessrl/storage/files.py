@@ -85,6 +85,7 @@ def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
 
 def _read_parquet(p: Path) -> Iterator[tuple[str, Any]]:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow is in the [parquet] extra
         raise ParameterError("reading Parquet needs pyarrow: pip install 'accessrl[parquet]'") from None
@@ -92,7 +93,7 @@ def _read_parquet(p: Path) -> Iterator[tuple[str, Any]]:
 
     try:
         pf = pq.ParquetFile(p)
-    except Exception as exc:  # pyarrow raises its own error types
+    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid for a file that is not Parquet
         raise DataError(f"{p}: not a Parquet file ({exc})") from None
     first = 1
     for batch in pf.iter_batches(batch_size=65_536):

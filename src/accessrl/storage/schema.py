@@ -1,6 +1,9 @@
 """The decision-log schema (SQLAlchemy Core), engines, and the migration path.
 
-Tables (the names and columns the decision service writes too)::
+One metadata, one schema version, for everything that reads or writes a decision log:
+``accessrl logs``, estimation, held-out evaluation and the decision service.
+
+Tables::
 
     decision_snapshots   one row per decision, written once, never updated
       event_id PK, episode_id, step_index, previous_event_id, requester_id,
@@ -11,15 +14,28 @@ Tables (the names and columns the decision service writes too)::
       outcome_id PK (autoincrement), event_id, episode_id, kind, occurred_at,
       evidence_received_at, next_state, reward, reward_components (JSON), severe,
       terminated, details (JSON), truncated [v2], outcome_key UNIQUE [v2]
-    log_idempotency      keys of writes already applied (v2)
-    accessrl_schema      component -> version (v2)
+    log_idempotency      keys of DecisionLog.write calls already applied [v2]
+      key PK, decisions, outcomes
+    service_episodes     the decision service: current state of each request [v3]
+      episode_id PK, requester_id, opened_at, state, status (open | closed), steps,
+      last_event_id, last_action, features (JSON)
+    service_idempotency  the decision service: the stored response of each idempotency key [v3]
+      key PK, body_hash, status, response
+    service_deployments  the decision service: which policy is deployed or shadowed, with the model [v3]
+      id PK (autoincrement), role (deployed | shadow), policy_id, policy_version, policy (JSON),
+      model_spec (JSON), deployed_at, reason
+    accessrl_schema      component -> version [v2]
 
 Schema versions:
 
 * **1** — the two record tables as the decision service first created them (no version
   table, no ``outcome_key``/``truncated``);
 * **2** — adds ``outcome_events.truncated`` and ``outcome_events.outcome_key`` (unique:
-  makes outcome ingestion idempotent), ``log_idempotency`` and ``accessrl_schema``.
+  makes outcome ingestion idempotent), ``log_idempotency`` and ``accessrl_schema``;
+* **3** — the decision service's tables join this schema (``service_episodes``,
+  ``service_idempotency``, ``service_deployments``); the service's separate version
+  table ``service_meta`` (its own version 1) is dropped.  A service database written
+  before v3 keeps its episodes, idempotency records and deployments.
 
 :func:`upgrade` brings any older database to :data:`SCHEMA_VERSION` in one transaction;
 a database newer than this code is refused.
@@ -36,7 +52,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from accessrl.errors import DataError, ParameterError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 COMPONENT = "decision_log"
 
 metadata = sa.MetaData()
@@ -92,6 +108,41 @@ schema_versions = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+service_episodes = sa.Table(
+    "service_episodes", metadata,
+    sa.Column("episode_id", sa.String(64), primary_key=True),
+    sa.Column("requester_id", sa.String(128)),
+    sa.Column("opened_at", sa.String(40), nullable=False),
+    sa.Column("state", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("steps", sa.Integer, nullable=False),
+    sa.Column("last_event_id", sa.String(64)),
+    sa.Column("last_action", sa.String(256)),
+    sa.Column("features", sa.Text, nullable=False),
+)
+
+service_idempotency = sa.Table(
+    "service_idempotency", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+)
+
+service_deployments = sa.Table(
+    "service_deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("policy_id", sa.String(128), nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("model_spec", sa.Text, nullable=False),
+    sa.Column("deployed_at", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+SERVICE_TABLES = (service_episodes, service_idempotency, service_deployments)
+
 DECISION_COLUMNS = tuple(c.name for c in decision_snapshots.columns)
 OUTCOME_COLUMNS = tuple(c.name for c in outcome_events.columns if c.name != "outcome_id")
 
@@ -108,14 +159,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def normalise_url(url: str) -> str:
     """A SQLAlchemy URL: a bare path means a SQLite file; ``postgresql://`` uses psycopg 3."""
     if not isinstance(url, str) or not url:
-        raise ParameterError(f"--db: expected a database URL or a file path, got {url!r}")
+        raise ParameterError(f"database URL: expected a database URL or a file path, got {url!r}")
     if "://" not in url:
         return f"sqlite:///{url}"
     scheme, rest = url.split("://", 1)
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+psycopg://{rest}"
     if scheme not in ("sqlite", "postgresql+psycopg"):
-        raise ParameterError(f"--db {url!r}: expected sqlite:///PATH or postgresql://..., got scheme {scheme!r}")
+        raise ParameterError(f"database {url!r}: expected sqlite:///PATH or postgresql://..., got scheme {scheme!r}")
     return url
 
 
@@ -125,7 +176,7 @@ def make_engine(url: str) -> Engine:
     try:
         engine = sa.create_engine(full)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise ParameterError(f"--db {url!r}: not a usable database URL ({exc})") from None
+        raise ParameterError(f"database {url!r}: not a usable database URL ({exc})") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -154,8 +205,21 @@ def _v1_to_v2(conn: Connection, schema: str) -> None:
     conn.exec_driver_sql(f"CREATE UNIQUE INDEX {ix} ON {oe} (outcome_key)")
 
 
+def _v2_to_v3(conn: Connection, schema: str) -> None:
+    """The service's tables join the one schema; its own version table goes.
+
+    A database the service wrote before v3 already has ``service_episodes``,
+    ``service_idempotency`` and ``service_deployments`` (same columns): they are kept as
+    they are.  ``service_meta`` only held the service's separate schema version (1),
+    which ``accessrl_schema`` now records for the whole database, so it is dropped.
+    """
+    metadata.create_all(conn, tables=list(SERVICE_TABLES), checkfirst=True)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, schema or None, 'service_meta')}")
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(1, "outcome_key (idempotent outcomes), truncated, idempotency and version tables", _v1_to_v2),
+    2: Migration(2, "the decision service's tables in the one schema; service_meta dropped", _v2_to_v3),
 }
 """The migration from each version to the next; add one entry per future version."""
 
@@ -198,8 +262,15 @@ def upgrade(engine: Engine, schema: str | None = None, *, migrations: dict[int, 
                 conn.execute(sa.delete(schema_versions).where(schema_versions.c.component == COMPONENT))
                 conn.execute(sa.insert(schema_versions), {"component": COMPONENT, "version": target})
     except sa.exc.OperationalError as exc:
-        raise DataError(f"cannot open the decision log database: {str(exc.orig).splitlines()[0]}") from None
+        raise DataError(f"database {database_name(engine)!r}: cannot open it ({str(exc.orig).splitlines()[0]})") from None
     return found
+
+
+def database_name(engine: Engine) -> str:
+    """How messages name the database: the SQLite file, or the URL without its password."""
+    if engine.dialect.name == "sqlite":
+        return str(engine.url.database or ":memory:")
+    return engine.url.render_as_string(hide_password=True)
 
 
 __all__ = [
@@ -208,8 +279,10 @@ __all__ = [
     "MIGRATIONS",
     "OUTCOME_COLUMNS",
     "SCHEMA_VERSION",
+    "SERVICE_TABLES",
     "Migration",
     "current_version",
+    "database_name",
     "decision_snapshots",
     "log_idempotency",
     "make_engine",
@@ -217,5 +290,8 @@ __all__ = [
     "normalise_url",
     "outcome_events",
     "schema_versions",
+    "service_deployments",
+    "service_episodes",
+    "service_idempotency",
     "upgrade",
 ]

@@ -26,6 +26,7 @@ from accessrl.storage.records import decision_row, json_loads, outcome_row, reco
 from accessrl.storage.schema import (
     DECISION_COLUMNS,
     OUTCOME_COLUMNS,
+    database_name,
     decision_snapshots,
     log_idempotency,
     make_engine,
@@ -116,7 +117,8 @@ class DecisionLog:
                 with engine.begin() as conn:
                     conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             except sa.exc.OperationalError as exc:
-                raise DataError(f"cannot open the decision log database: {str(exc.orig).splitlines()[0]}") from None
+                raise DataError(f"database {database_name(engine)!r}: cannot open it "
+                                f"({str(exc.orig).splitlines()[0]})") from None
             engine = engine.execution_options(schema_translate_map={None: self.schema})
         self.engine = engine
         self.url = url

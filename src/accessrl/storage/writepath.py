@@ -11,11 +11,12 @@ Two kinds of record, kept apart as the lesson's last exercise asks:
   received, abandoned, review outcome, approval reversed), when it happened, the next
   state, reward and reward components, terminated.
 
-These are the tables of :mod:`accessrl.storage` (its schema, its migrations), so
-``accessrl logs``, estimation and held-out evaluation read what the service wrote.
-The service also keeps ``service_episodes`` (the current state of each request),
-``service_idempotency`` (the stored response of each idempotency key) and
-``service_deployments`` (which policy is deployed or shadowed, with the model).
+These and the service's own tables — ``service_episodes`` (the current state of each
+request), ``service_idempotency`` (the stored response of each idempotency key) and
+``service_deployments`` (which policy is deployed or shadowed, with the model) — are all
+in :mod:`accessrl.storage.schema` (one metadata, one schema version, one migration
+path), so ``accessrl logs``, estimation and held-out evaluation read what the service
+wrote.
 
 Every write of one API call happens in ONE transaction together with its idempotency
 record, and the response is sent only after the commit: what is acknowledged is
@@ -37,72 +38,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from accessrl.errors import DataError
-from accessrl.storage import schema as log_schema
-
-SCHEMA_VERSION = 1
-
-metadata = sa.MetaData()
-
-# The decision log's own tables (issue 5's schema, versioned and migrated by accessrl.storage).
-decision_snapshots = log_schema.decision_snapshots
-outcome_events = log_schema.outcome_events
-
-service_episodes = sa.Table(
-    "service_episodes", metadata,
-    sa.Column("episode_id", sa.String(64), primary_key=True),
-    sa.Column("requester_id", sa.String(128)),
-    sa.Column("opened_at", sa.String(40), nullable=False),
-    sa.Column("state", sa.String(256), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("steps", sa.Integer, nullable=False),
-    sa.Column("last_event_id", sa.String(64)),
-    sa.Column("last_action", sa.String(256)),
-    sa.Column("features", sa.Text, nullable=False),
-)
-
-service_idempotency = sa.Table(
-    "service_idempotency", metadata,
-    sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("body_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.Integer, nullable=False),
-    sa.Column("response", sa.Text, nullable=False),
-)
-
-service_deployments = sa.Table(
-    "service_deployments", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("policy_id", sa.String(128), nullable=False),
-    sa.Column("policy_version", sa.String(64), nullable=False),
-    sa.Column("policy", sa.Text, nullable=False),
-    sa.Column("model_spec", sa.Text, nullable=False),
-    sa.Column("deployed_at", sa.String(40), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-)
-
-service_meta = sa.Table(
-    "service_meta", metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
+from accessrl.storage.schema import (
+    decision_snapshots,
+    make_engine,
+    outcome_events,
+    service_deployments,
+    service_episodes,
+    service_idempotency,
+    upgrade,
 )
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for ``url`` (a path is a SQLite file, WAL mode); the decision log's tables are created or
-    migrated by :func:`accessrl.storage.schema.upgrade`, the service's own tables created on first use."""
-    engine = log_schema.make_engine(url)
-    log_schema.upgrade(engine)
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            row = conn.execute(sa.select(service_meta.c.value).where(service_meta.c.key == "schema_version")).first()
-            if row is None:
-                conn.execute(sa.insert(service_meta), {"key": "schema_version", "value": str(SCHEMA_VERSION)})
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise DataError(f"--db {url!r}: service schema version {row[0]}, expected {SCHEMA_VERSION}")
-    except sa.exc.OperationalError as exc:
-        raise DataError(f"--db {url!r}: cannot open the database ({exc.orig})") from None
+    """An engine for ``url`` (a path is a SQLite file, WAL mode) with every table of
+    :mod:`accessrl.storage.schema` created or migrated by :func:`~accessrl.storage.schema.upgrade`."""
+    engine = make_engine(url)
+    upgrade(engine)
     return engine
 
 
@@ -113,6 +64,25 @@ class StoredResponse:
     body_hash: str
     status: int
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStatement:
+    """Driver SQL of one statement, its parameter order (positional drivers; ``None`` for named
+    parameters) and the values of its literal parameters."""
+
+    sql: str
+    order: tuple[str, ...] | None
+    defaults: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EpisodeView:
+    """One episode as people read it: its current row, its decision snapshots and its outcome events."""
+
+    episode: dict[str, Any]
+    decisions: tuple[dict[str, Any], ...]
+    outcomes: tuple[dict[str, Any], ...]
 
 
 class Store:
@@ -133,7 +103,7 @@ class Store:
         self._checkpointer: threading.Thread | None = None
         self._raw: Any = None
         self._cur: Any = None
-        self._compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[tuple[str, str], CompiledStatement] = {}
 
     def close(self) -> None:
         """Stop the checkpointer and release the connection."""
@@ -146,25 +116,23 @@ class Store:
             self._raw = self._cur = None
         self.engine.dispose()
 
-    def _sql(self, name: str, stmt: Any, keys: tuple[str, ...] = ()
-             ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-        """The driver SQL of a statement (compiled once), its parameter order for positional drivers, and
-        the values of its literal parameters."""
+    def _sql(self, name: str, stmt: Any, keys: tuple[str, ...] = ()) -> CompiledStatement:
+        """A statement compiled once for the engine's dialect (``stmt`` may be a function building it)."""
         cached = self._compiled.get((name, ",".join(keys)))
         if cached is None:
             if callable(stmt):
                 stmt = stmt()
             compiled = stmt.compile(dialect=self.engine.dialect, column_keys=list(keys) or None)
             order = tuple(compiled.positiontup) if compiled.positional else None
-            cached = (str(compiled), order, dict(compiled.params))
+            cached = CompiledStatement(str(compiled), order, dict(compiled.params))
             self._compiled[(name, ",".join(keys))] = cached
         return cached
 
     def _run(self, name: str, stmt: Any, params: dict[str, Any], keys: tuple[str, ...] = ()) -> Any:
-        sql, order, defaults = self._sql(name, stmt, keys)
-        if defaults:
-            params = {**defaults, **params}
-        self._cur.execute(sql, tuple(params[k] for k in order) if order is not None else params)
+        c = self._sql(name, stmt, keys)
+        if c.defaults:
+            params = {**c.defaults, **params}
+        self._cur.execute(c.sql, tuple(params[k] for k in c.order) if c.order is not None else params)
         return self._cur
 
     @contextmanager
@@ -217,13 +185,13 @@ class Store:
                         .where(t.c.episode_id == sa.bindparam("eid")), {"eid": episode_id}).fetchone()
         return None if row is None else dict(zip(self._EPISODE_COLS, row, strict=False))
 
-    def episode_view(self, episode_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
-        """An episode, its decision snapshots and its outcome events (for people)."""
+    def episode_view(self, episode_id: str) -> EpisodeView | None:
+        """An episode, its decision snapshots and its outcome events (for people); ``None`` if unknown."""
         with self.engine.connect() as conn:
             ep = conn.execute(sa.select(service_episodes).where(service_episodes.c.episode_id == episode_id)
                               ).mappings().first()
             if ep is None:
-                return None, [], []
+                return None
             d = conn.execute(
                 sa.select(decision_snapshots).where(decision_snapshots.c.episode_id == episode_id)
                 .order_by(decision_snapshots.c.step_index, decision_snapshots.c.mode)
@@ -232,7 +200,7 @@ class Store:
                 sa.select(outcome_events).where(outcome_events.c.episode_id == episode_id)
                 .order_by(outcome_events.c.outcome_id)
             ).mappings().all()
-        return _decode(dict(ep)), [_decode(dict(r)) for r in d], [_decode(dict(r)) for r in o]
+        return EpisodeView(_decode(dict(ep)), tuple(_decode(dict(r)) for r in d), tuple(_decode(dict(r)) for r in o))
 
     def deployments(self) -> list[dict[str, Any]]:
         """All deployment records, oldest first."""
@@ -291,12 +259,11 @@ def count_rows(engine: Engine) -> dict[str, int]:
 
 
 __all__ = [
-    "SCHEMA_VERSION",
+    "EpisodeView",
     "Store",
     "StoredResponse",
     "count_rows",
     "decision_snapshots",
-    "metadata",
     "open_engine",
     "outcome_events",
     "service_deployments",

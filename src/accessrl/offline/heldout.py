@@ -1,0 +1,193 @@
+r"""Held-out evaluation of candidate policies on a decision log (layer 1: arrays in, results out).
+
+The one orchestration behind ``accessrl evaluate-policy`` and ``accessrl promote``:
+
+1. :func:`heldout_split` — split the episodes by the time of their first decision
+   (train < c1 <= valid < c2 <= test; by default c1, c2 are the 60% / 80% quantiles)
+   with :func:`~accessrl.offline.ope.temporal_split`'s leakage checks;
+2. :func:`learn_candidates` — optionally learn candidates on the training period
+   (fitted Q-iteration, SPIBB) and :func:`choose_candidate` — keep the one with the best
+   weighted-IS lower bound on the validation period;
+3. :func:`evaluate_heldout` — score every candidate (the deployed policy is one) on the
+   untouched held-out period with :func:`~accessrl.offline.ope.evaluate_policy`, the
+   model for model-based and doubly robust estimates fitted on train only;
+4. :class:`Estimate` and :func:`promotion_reasons` — one estimator's interval with the
+   support and the severe errors observed (returns at or below the severe threshold,
+   counted apart from the mean), and the rule that refuses a candidate with a severe
+   error or whose lower bound does not beat the deployed policy's estimate.
+
+The caller reads the log and the policies (storage, files) and passes arrays in; one
+``rng`` drives every bootstrap in the order above, so a seed fixes every number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from accessrl._types import FloatArray
+from accessrl.errors import ParameterError
+from accessrl.offline.batch import fitted_q_iteration, spibb
+from accessrl.offline.logged import LoggedSteps
+from accessrl.offline.ope import OffPolicyReport, TemporalSplit, default_cutoffs, evaluate_policy, temporal_split
+
+SEVERE_RETURN = -100.0
+"""A return at or below this is a severe error (the lesson's held-out threshold)."""
+
+SELECTION_ESTIMATOR = "wis"
+"""The estimator whose lower bound chooses among learned candidates and decides promotions."""
+
+LEARNERS = ("fqi", "spibb")
+"""Candidates :func:`learn_candidates` can learn on the training period."""
+
+Period = Literal["valid", "test"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One policy's held-out estimate and interval, its support and the severe errors observed."""
+
+    value: float
+    low: float
+    high: float
+    support: int
+    severe_errors: int
+
+    @classmethod
+    def from_report(cls, report: OffPolicyReport, estimator: str = SELECTION_ESTIMATOR) -> Estimate | None:
+        """The estimate of ``estimator`` in ``report``; ``None`` without support or without that estimator."""
+        iv = report.get(estimator)
+        if not report.supported or iv is None:
+            return None
+        return cls(iv.value, iv.low, iv.high, report.matching_episodes, report.severe_observed)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The learned candidate chosen on the validation period, and every candidate's score there."""
+
+    chosen: str
+    scores: Mapping[str, float]
+    estimator: str = SELECTION_ESTIMATOR
+
+    @property
+    def note(self) -> str:
+        """One line saying what was chosen and how."""
+        return f"learned candidates chosen on validation by the {self.estimator.upper()} lower bound: {self.chosen}"
+
+
+@dataclass(frozen=True, eq=False)
+class HeldOutEvaluation:
+    """Every candidate's report on the held-out period of one split."""
+
+    split: TemporalSplit
+    period: Period
+    reports: tuple[OffPolicyReport, ...]
+    selection: Selection | None = None
+
+    @property
+    def held(self) -> LoggedSteps:
+        """The episodes the candidates were scored on."""
+        return self.split.test if self.period == "test" else self.split.valid
+
+    def estimates(self, estimator: str = SELECTION_ESTIMATOR) -> tuple[Estimate | None, ...]:
+        """:meth:`Estimate.from_report` of each report, in order."""
+        return tuple(Estimate.from_report(r, estimator) for r in self.reports)
+
+
+def heldout_split(steps: LoggedSteps, *, train_end: int | None = None, valid_end: int | None = None,
+                  prevent_leakage: bool = False, fractions: tuple[float, float] = (0.6, 0.8),
+                  time_text: Callable[[int], str] = str) -> TemporalSplit:
+    """Train / validation / test by first decision time; a cutoff not given (microseconds since
+    the epoch) is the quantile ``fractions`` of the first decision times.  ``time_text`` writes a
+    time in an error message (see :func:`~accessrl.offline.ope.temporal_split`)."""
+    c1, c2 = default_cutoffs(steps, fractions)
+    return temporal_split(steps, (c1 if train_end is None else train_end, c2 if valid_end is None else valid_end),
+                          prevent=prevent_leakage, time_text=time_text)
+
+
+def learn_candidates(train: LoggedSteps, learners: Sequence[str], *, gamma: float,
+                     n_wedge: int = 20) -> dict[str, FloatArray]:
+    """Candidates learned on ``train``: ``fqi`` (fitted Q-iteration, greedy) and ``spibb``
+    (SPIBB with ``n_wedge``, named ``spibb(N=n_wedge)``)."""
+    for name in learners:
+        if name not in LEARNERS:
+            raise ParameterError(f"learners: expected one of {', '.join(LEARNERS)}, got {name!r}")
+    learned: dict[str, FloatArray] = {}
+    if "fqi" in learners:
+        learned["fqi"] = fitted_q_iteration(train, gamma=gamma).target()
+    if "spibb" in learners:
+        learned[f"spibb(N={n_wedge})"] = spibb(train, gamma=gamma, n_wedge=n_wedge).pi
+    return learned
+
+
+def choose_candidate(split: TemporalSplit, learned: Mapping[str, FloatArray], *, gamma: float,
+                     rng: np.random.Generator, severe_threshold: float = SEVERE_RETURN,
+                     n_boot: int = 1000) -> Selection:
+    """The learned candidate with the best lower bound of :data:`SELECTION_ESTIMATOR` on the
+    validation period (a candidate without support scores minus infinity; ties go to the first)."""
+    if not learned:
+        raise ParameterError("learned: expected at least one candidate to choose from")
+    scores: dict[str, float] = {}
+    for name, pi in learned.items():
+        report = evaluate_policy(split.valid, pi, gamma=gamma, rng=rng, train=split.train, name=name,
+                                 severe_threshold=severe_threshold, n_boot=n_boot)
+        est = Estimate.from_report(report)
+        scores[name] = est.low if est is not None else -np.inf
+    return Selection(max(scores, key=lambda k: scores[k]), scores)
+
+
+def evaluate_heldout(split: TemporalSplit, candidates: Sequence[tuple[str, FloatArray]], *, gamma: float,
+                     rng: np.random.Generator, period: Period = "test", learners: Sequence[str] = (),
+                     n_wedge: int = 20, severe_threshold: float = SEVERE_RETURN,
+                     n_boot: int = 1000) -> HeldOutEvaluation:
+    """Score ``candidates`` — ``(name, pi)`` pairs, ``pi`` an (S, A) matrix over the log's
+    names (see :func:`~accessrl.offline.ope.target_matrix`) — on the held-out ``period``.
+
+    With ``learners``, candidates are learned on train (:func:`learn_candidates`) and the
+    one :func:`choose_candidate` picks on validation is scored last.  Names need not be
+    unique (a candidate may share the deployed policy's name).
+    """
+    if period not in ("valid", "test"):
+        raise ParameterError(f"period: expected 'valid' or 'test', got {period!r}")
+    scored = list(candidates)
+    selection = None
+    if learners:
+        learned = learn_candidates(split.train, learners, gamma=gamma, n_wedge=n_wedge)
+        selection = choose_candidate(split, learned, gamma=gamma, rng=rng, severe_threshold=severe_threshold,
+                                     n_boot=n_boot)
+        scored.append((selection.chosen, learned[selection.chosen]))
+    held = split.test if period == "test" else split.valid
+    reports = tuple(evaluate_policy(held, pi, gamma=gamma, rng=rng, train=split.train, name=name,
+                                    severe_threshold=severe_threshold, n_boot=n_boot) for name, pi in scored)
+    return HeldOutEvaluation(split, period, reports, selection)
+
+
+def promotion_reasons(candidate: Estimate | None, incumbent: Estimate | None) -> tuple[str, ...]:
+    """Why ``candidate`` must not replace ``incumbent`` (empty: it may): a severe error on the
+    held-out period, or a lower bound that does not beat the incumbent's estimate."""
+    reasons = []
+    if candidate is not None and candidate.severe_errors:
+        reasons.append(f"{candidate.severe_errors} severe errors on test (must be 0)")
+    if candidate is not None and incumbent is not None and not candidate.low > incumbent.value:
+        reasons.append(f"lower bound {candidate.low:.2f} does not beat the deployed estimate {incumbent.value:.2f}")
+    return tuple(reasons)
+
+
+__all__ = [
+    "LEARNERS",
+    "SELECTION_ESTIMATOR",
+    "SEVERE_RETURN",
+    "Estimate",
+    "HeldOutEvaluation",
+    "Period",
+    "Selection",
+    "choose_candidate",
+    "evaluate_heldout",
+    "heldout_split",
+    "learn_candidates",
+    "promotion_reasons",
+]

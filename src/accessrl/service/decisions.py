@@ -1,0 +1,455 @@
+"""The decision service's logic: decide, log, replay idempotent calls (no web framework here).
+
+:class:`DecisionService` takes plain, already validated inputs (:class:`NewRequest`,
+:class:`ReportedEvent`) and returns a :class:`Reply` (status and JSON text); the HTTP
+application of :mod:`accessrl.service.http` validates the bodies, checks the size limit
+and sends the reply.  Every API call's writes and its idempotency record commit in one
+transaction (:class:`accessrl.storage.writepath.Store`) before the reply exists.
+Refusals are :class:`ApiError` with the HTTP status they map to; nothing has been
+written when one is raised.
+
+All JSON the service answers with is built by :func:`to_json`, which embeds the
+per-state fragments :mod:`accessrl.service.policy` encodes once (action probabilities,
+Q-values) as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from accessrl.errors import AccessRLError
+from accessrl.model.mdp import MDP
+from accessrl.model.spec import spec_from_mdp
+from accessrl.service.policy import ServedPolicy, from_mapping
+from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
+from accessrl.storage.times import now_text
+from accessrl.storage.writepath import Store, open_engine
+
+MAX_BODY = 16 * 1024
+"""Largest accepted request body in bytes."""
+
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
+
+
+class ApiError(AccessRLError):
+    """A refused call with one clear message and the HTTP status it maps to; nothing has been written."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ------------------------------------------------------------------ JSON
+class JsonText(str):
+    """Text that is already JSON; :func:`to_json` embeds it as it is."""
+
+    __slots__ = ()
+
+
+_encode_str = json.encoder.encode_basestring_ascii  # what json.dumps does for a str (ensure_ascii)
+_KEYS: dict[str, str] = {}
+
+
+def _key(k: str) -> str:
+    text = _KEYS.get(k)
+    if text is None:
+        text = _KEYS[k] = _encode_str(k) + ": "
+    return text
+
+
+def to_json(value: Any) -> str:
+    """The service's one JSON serializer (``json.dumps`` output, with :class:`JsonText` embedded).
+
+    Mappings are written key by key so that fragments inside them stay as they are;
+    anything else goes through :func:`json.dumps`.
+    """
+    if isinstance(value, JsonText):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join([_key(k) + to_json(v) for k, v in value.items()]) + "}"
+    if isinstance(value, str):
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value)
+
+
+def error_json(message: str) -> str:
+    """The body of every refusal: ``{"detail": message}``."""
+    return to_json({"detail": message})
+
+
+# ---------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class NewRequest:
+    """What opens an episode (``POST /v1/requests``), validated by the caller."""
+
+    requester_id: str
+    request_id: str | None = None
+    state: str | None = None
+    features: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportedEvent:
+    """What happened to an open or closed request (``POST /v1/requests/{id}/events``), validated by the caller."""
+
+    kind: str
+    next_state: str | None = None
+    occurred_at: datetime | None = None
+    evidence_received_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A call's HTTP status and JSON body (also what an idempotency key replays)."""
+
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One logged live decision: its event id, the chosen action and its JSON for the reply."""
+
+    event_id: str
+    action: str
+    json: JsonText
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the service needs: the model, policies, database and token hashes."""
+
+    mdp: MDP
+    policy: ServedPolicy
+    db_url: str
+    token_hashes: tuple[str, ...] = ()
+    shadow: ServedPolicy | None = None
+    seed: int | None = None
+    max_body: int = MAX_BODY
+    reload_every: float = 2.0
+    record_deployment: str = "serve"
+
+
+@dataclass
+class Metrics:
+    """Counters and a latency histogram, rendered in Prometheus text format."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
+    latency_sum: float = 0.0
+    latency_n: int = 0
+
+    def observe(self, seconds: float) -> None:
+        self.latency_sum += seconds
+        self.latency_n += 1
+        for i, b in enumerate(LATENCY_BUCKETS):
+            if seconds <= b:
+                self.buckets[i] += 1
+
+    def render(self) -> str:
+        lines = [
+            "# HELP accessrl_decisions_total Decisions logged, by mode.",
+            "# TYPE accessrl_decisions_total counter",
+        ]
+        for (name, label), v in sorted(self.counts.items()):
+            if name == "decisions":
+                lines.append(f'accessrl_decisions_total{{mode="{label}"}} {v}')
+        lines += ["# HELP accessrl_events_total Outcome events logged, by kind.", "# TYPE accessrl_events_total counter"]
+        lines += [f'accessrl_events_total{{kind="{label}"}} {v}'
+                  for (name, label), v in sorted(self.counts.items()) if name == "events"]
+        lines += ["# HELP accessrl_http_responses_total Responses, by status.",
+                  "# TYPE accessrl_http_responses_total counter"]
+        lines += [f'accessrl_http_responses_total{{status="{label}"}} {v}'
+                  for (name, label), v in sorted(self.counts.items()) if name == "status"]
+        lines += ["# HELP accessrl_idempotent_replays_total Retries answered from the stored response.",
+                  "# TYPE accessrl_idempotent_replays_total counter",
+                  f"accessrl_idempotent_replays_total {self.counts[('replays', '')]}",
+                  "# HELP accessrl_write_latency_seconds Latency of decision and event calls.",
+                  "# TYPE accessrl_write_latency_seconds histogram"]
+        for b, n in zip(LATENCY_BUCKETS, self.buckets, strict=False):
+            lines.append(f'accessrl_write_latency_seconds_bucket{{le="{b}"}} {n}')
+        lines += [f'accessrl_write_latency_seconds_bucket{{le="+Inf"}} {self.latency_n}',
+                  f"accessrl_write_latency_seconds_sum {self.latency_sum:.6f}",
+                  f"accessrl_write_latency_seconds_count {self.latency_n}"]
+        return "\n".join(lines) + "\n"
+
+
+def token_hash(token: str) -> str:
+    """The sha256 hex digest under which a bearer token is configured."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DecisionService:
+    """The service's logic, independent of HTTP framing (the FastAPI app is a thin shell)."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.mdp = config.mdp
+        self.store = Store(open_engine(config.db_url), background_checkpoints=True)
+        self.rng = np.random.default_rng(config.seed)
+        self.metrics = Metrics()
+        self.policy = config.policy
+        self.shadow = config.shadow
+        self._spec_json = json.dumps(spec_from_mdp(self.mdp), sort_keys=True)
+        self._deployment_id = 0
+        self._checked = 0.0
+        self._record_deployments()
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    # ----------------------------------------------------------- policies
+    def _record_deployments(self) -> None:
+        """Record the configured policies unless the latest records already say the same."""
+        rows = self.store.deployments()
+        for role, pol in (("deployed", self.policy), ("shadow", self.shadow)):
+            if pol is None:
+                continue
+            latest = next((r for r in reversed(rows) if r["role"] == role), None)
+            if latest is None or latest["policy_version"] != pol.version:
+                self.store.deploy({
+                    "role": role, "policy_id": pol.policy_id, "policy_version": pol.version,
+                    "policy": json.dumps(pol.mapping), "model_spec": self._spec_json,
+                    "deployed_at": now_text(), "reason": self.config.record_deployment,
+                })
+        with self.store.transaction() as tx:
+            self._deployment_id = tx.latest_deployment_id()
+
+    def maybe_reload(self) -> None:
+        """Pick up a promotion written by ``accessrl promote`` (checked every few seconds)."""
+        now = time.monotonic()
+        if now - self._checked < self.config.reload_every:
+            return
+        self._checked = now
+        with self.store.transaction() as tx:
+            latest = tx.latest_deployment_id()
+        if latest == self._deployment_id:
+            return
+        rows = self.store.deployments()
+        dep = next((r for r in reversed(rows) if r["role"] == "deployed"), None)
+        if dep is not None and dep["policy_version"] != self.policy.version and dep["model_spec"] == self._spec_json:
+            self.policy = from_mapping(self.mdp, json.loads(dep["policy"]), dep["policy_id"],
+                                       epsilon=self.config.policy.epsilon)
+        self._deployment_id = latest
+
+    # -------------------------------------------------------------- auth
+    def authorised(self, header: str | None) -> bool:
+        """Constant-time check of ``Authorization: Bearer TOKEN`` against the configured hashes."""
+        if not self.config.token_hashes:
+            return True
+        if not header or not header.startswith("Bearer "):
+            return False
+        digest = token_hash(header[7:].strip())
+        ok = False
+        for h in self.config.token_hashes:
+            ok |= hmac.compare_digest(digest, h)
+        return ok
+
+    # ---------------------------------------------------------- decisions
+    def _decide(self, tx: Store, episode_id: str, step: int, prev: str | None, requester: str | None,
+                state: str, features_json: str) -> Decision:
+        """Choose and log one decision (plus the shadow policy's choice)."""
+        pol = self.policy
+        sd = pol.decisions[state]
+        i = sd.pick(float(self.rng.random()))
+        event_id = uuid.uuid4().hex
+        row = {
+            "event_id": event_id, "episode_id": episode_id, "step_index": step, "previous_event_id": prev,
+            "requester_id": requester, "decided_at": now_text(), "state": state, "features": features_json,
+            "allowed_actions": sd.allowed_json, "action": sd.actions[i],
+            "action_probabilities": sd.probabilities_json, "propensity": sd.probabilities[i],
+            "policy_id": pol.policy_id, "policy_version": pol.version, "exploration": pol.epsilon, "mode": "live",
+        }
+        tx.add(decision_snapshots, row)
+        self.metrics.counts[("decisions", "live")] += 1
+        if self.shadow is not None:
+            sh = self.shadow.decisions[state]
+            j = sh.pick(float(self.rng.random()))
+            tx.add(decision_snapshots, {
+                **row, "event_id": uuid.uuid4().hex, "action": sh.actions[j], "allowed_actions": sh.allowed_json,
+                "action_probabilities": sh.probabilities_json, "propensity": sh.probabilities[j],
+                "policy_id": self.shadow.policy_id, "policy_version": self.shadow.version,
+                "exploration": self.shadow.epsilon, "mode": "shadow",
+            })
+            self.metrics.counts[("decisions", "shadow")] += 1
+        text = to_json({
+            "decision_id": event_id, "step": step, "state": state, "action": sd.actions[i],
+            "action_probabilities": JsonText(sd.probabilities_json), "propensity": sd.probabilities[i],
+            "q_values": JsonText(sd.q_json), "policy": {"id": pol.policy_id, "version": pol.version},
+        })
+        return Decision(event_id, sd.actions[i], JsonText(text))
+
+    def _replay(self, tx: Store, key: str | None, body_hash: str) -> Reply | None:
+        """The stored reply of an idempotency key already used with this body (409 with another body)."""
+        if key is None:
+            return None
+        prior = tx.idempotent(key)
+        if prior is None:
+            return None
+        if prior.body_hash != body_hash:
+            raise ApiError(409, "Idempotency-Key was already used with a different body")
+        self.metrics.counts[("replays", "")] += 1
+        return Reply(prior.status, prior.body)
+
+    def open_request(self, body: NewRequest, key: str | None, body_hash: str) -> Reply:
+        """``POST /v1/requests``: open an episode and decide."""
+        mdp = self.mdp
+        with self.store.transaction() as tx:
+            replay = self._replay(tx, key, body_hash)
+            if replay is not None:
+                return replay
+            state = body.state if body.state is not None else mdp.state_names[mdp.start or 0]
+            if state not in mdp._state_lookup:
+                raise ApiError(422, f"field 'state': unknown state {state!r}; expected one of {list(self.policy.decisions)}")
+            if state not in self.policy.decisions:
+                raise ApiError(422, f"field 'state': {state!r} is terminal; a request must start in a decision state")
+            episode_id = body.request_id or uuid.uuid4().hex
+            if body.request_id is not None and tx.episode(episode_id) is not None:
+                raise ApiError(409, f"request {episode_id!r} already exists")
+            features = json.dumps(body.features, sort_keys=True)
+            decision = self._decide(tx, episode_id, 0, None, body.requester_id, state, features)
+            tx.add(service_episodes, {
+                "episode_id": episode_id, "requester_id": body.requester_id, "opened_at": now_text(),
+                "state": state, "status": "open", "steps": 1, "last_event_id": decision.event_id,
+                "last_action": decision.action, "features": features,
+            })
+            reply = Reply(201, to_json({"request_id": episode_id, "status": "open", "decision": decision.json}))
+            if key is not None:
+                tx.remember(key, body_hash, reply.status, reply.body)
+        return reply
+
+    def _resolve(self, state: str, action: str, ev: ReportedEvent) -> int:
+        """The outcome (global index) of (state, action) that the event reports, or 409."""
+        mdp = self.mdp
+        pair = mdp.pair_index(state, action)
+        lo, hi = int(mdp.out_ptr[pair]), int(mdp.out_ptr[pair + 1])
+        labels = mdp.events or ("",) * mdp.n_outcomes
+        live = [k for k in range(lo, hi) if mdp.out_prob[k] > 0]
+        if ev.next_state is not None:
+            hits = [k for k in live if mdp.state_names[int(mdp.out_next[k])] == ev.next_state]
+        else:
+            hits = [k for k in live if labels[k] == ev.kind] or [k for k in live if not labels[k]]
+        if len(hits) != 1:
+            nexts = sorted({mdp.state_names[int(mdp.out_next[k])] for k in live})
+            raise ApiError(409, f"event {ev.kind!r} cannot follow action {action!r} in state {state!r}; "
+                                f"expected an outcome leading to one of {nexts} (give next_state)")
+        return hits[0]
+
+    def add_event(self, episode_id: str, ev: ReportedEvent, key: str | None, body_hash: str) -> Reply:
+        """``POST /v1/requests/{id}/events``: log an outcome and decide again unless the episode ended."""
+        mdp = self.mdp
+        with self.store.transaction() as tx:
+            ep = tx.episode(episode_id)
+            if ep is None:
+                raise ApiError(404, f"request {episode_id!r}: unknown request id")
+            replay = self._replay(tx, key, body_hash)
+            if replay is not None:
+                return replay
+            now = now_text()
+            occurred = ev.occurred_at.isoformat() if ev.occurred_at else now
+            evidence_at = ev.evidence_received_at.isoformat() if ev.evidence_received_at else None
+            if evidence_at is None and ev.kind == "evidence_received":
+                evidence_at = occurred
+            base = {"event_id": ep["last_event_id"], "episode_id": episode_id, "kind": ev.kind, "occurred_at": occurred,
+                    "evidence_received_at": evidence_at, "details": json.dumps(ev.details, sort_keys=True)}
+            decision: JsonText | None = None
+            if ep["status"] == "closed":
+                if ev.kind != "approval_reversed":
+                    raise ApiError(409, f"request {episode_id!r} is closed; event {ev.kind!r} cannot follow "
+                                        "(only approval_reversed may follow a closed request)")
+                tx.add(outcome_events, {**base, "next_state": None, "reward": None, "reward_components": None,
+                                           "severe": False, "terminated": True})
+                done = True
+                outcome: dict[str, Any] = {"kind": ev.kind}
+            else:
+                if ev.kind == "approval_reversed":
+                    raise ApiError(409, f"request {episode_id!r} is open; approval_reversed can only follow a "
+                                        "closed request")
+                k = self._resolve(ep["state"], ep["last_action"], ev)
+                nxt = int(mdp.out_next[k])
+                nxt_name = mdp.state_names[nxt]
+                done = bool(mdp.terminal[nxt]) or nxt_name not in self.policy.decisions
+                comps = {c: float(v[k]) for c, v in mdp.components.items()}
+                severe = bool(mdp.severe[k]) if mdp.severe is not None else False
+                outcome = {"kind": ev.kind, "next_state": nxt_name, "reward": float(mdp.out_reward[k]),
+                           "severe": severe, "terminated": done}
+                tx.add(outcome_events, {
+                    **base, "next_state": nxt_name, "reward": float(mdp.out_reward[k]),
+                    "reward_components": json.dumps(comps) if comps else None, "severe": severe, "terminated": done,
+                })
+                if done:
+                    tx.update_episode(episode_id, state=nxt_name, status="closed")
+                else:
+                    made = self._decide(tx, episode_id, int(ep["steps"]), ep["last_event_id"], ep["requester_id"],
+                                        nxt_name, ep["features"])
+                    decision = made.json
+                    tx.update_episode(episode_id, state=nxt_name, steps=int(ep["steps"]) + 1,
+                                      last_event_id=made.event_id, last_action=made.action)
+            reply = Reply(200, to_json({"request_id": episode_id, "status": "closed" if done else "open",
+                                        "outcome": outcome, "decision": decision}))
+            self.metrics.counts[("events", ev.kind)] += 1
+            if key is not None:
+                tx.remember(key, body_hash, reply.status, reply.body)
+        return reply
+
+    def episode(self, episode_id: str) -> dict[str, Any]:
+        """``GET /v1/requests/{id}``."""
+        view = self.store.episode_view(episode_id)
+        if view is None:
+            raise ApiError(404, f"request {episode_id!r}: unknown request id")
+        return {
+            "request": view.episode,
+            "decisions": [d for d in view.decisions if d["mode"] == "live"],
+            "shadow_decisions": [d for d in view.decisions if d["mode"] == "shadow"],
+            "outcomes": list(view.outcomes),
+        }
+
+    def policies(self) -> dict[str, Any]:
+        """``GET /v1/policies``."""
+        def info(p: ServedPolicy | None) -> dict[str, Any] | None:
+            if p is None:
+                return None
+            return {"id": p.policy_id, "version": p.version, "epsilon": p.epsilon, "policy": p.mapping}
+
+        return {"model": self.mdp.name, "deployed": info(self.policy), "shadow": info(self.shadow),
+                "history": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
+                            for r in self.store.deployments()]}
+
+
+__all__ = [
+    "MAX_BODY",
+    "ApiError",
+    "Decision",
+    "DecisionService",
+    "JsonText",
+    "Metrics",
+    "NewRequest",
+    "ReportedEvent",
+    "Reply",
+    "ServiceConfig",
+    "error_json",
+    "to_json",
+    "token_hash",
+]
