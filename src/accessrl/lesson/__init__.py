@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from accessrl.errors import ParameterError
+
 LAB_ORDER = (
     "returns",
     "bellman-backup",
@@ -29,7 +31,7 @@ EXERCISES: dict[int, Callable[[], list[str]]] = {}
 def lab(name: str) -> Callable[[Callable[[], list[str]]], Callable[[], list[str]]]:
     """Register a lab under its lesson name."""
     if name not in LAB_ORDER:
-        raise ValueError(f"unknown lab {name!r}")
+        raise ParameterError(f"lab: unknown lab {name!r}; expected one of {list(LAB_ORDER)}")
 
     def register(fn: Callable[[], list[str]]) -> Callable[[], list[str]]:
         LABS[name] = fn

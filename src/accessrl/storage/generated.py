@@ -30,7 +30,7 @@ def start_us(date: str) -> int:
     try:
         dt = datetime.fromisoformat(date)
     except (TypeError, ValueError):
-        raise ParameterError(f"--start: expected an ISO 8601 date such as 2026-01-05, got {date!r}") from None
+        raise ParameterError(f"start date: expected an ISO 8601 date such as 2026-01-05, got {date!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(round(dt.timestamp() * 1_000_000))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.logged import LoggedSteps
 from accessrl.storage.columnar import ValidatedChunk
@@ -29,6 +30,7 @@ from accessrl.storage.schema import (
     decision_snapshots,
     log_idempotency,
     make_engine,
+    normalise_url,
     outcome_events,
     upgrade,
 )
@@ -105,6 +107,8 @@ class DecisionLog:
     """
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
+        if normalise_url(url).startswith("postgresql"):
+            require("psycopg", "postgres", "a PostgreSQL decision log", package="psycopg 3")
         engine = make_engine(url)
         self.dialect = engine.dialect.name
         self.schema = schema if self.dialect == "postgresql" else None
