@@ -19,8 +19,9 @@ runner = CliRunner()
 
 
 def hide(monkeypatch, *modules: str, reload: tuple[str, ...] = ()) -> None:
-    """Make ``modules`` unimportable; drop the ``reload`` modules so their next import runs again."""
-    for m in modules:
+    """Make ``modules`` (and their loaded submodules) unimportable; drop the ``reload`` modules so
+    their next import runs again."""
+    for m in [*modules, *(k for k in sys.modules if k.split(".")[0] in modules and k not in modules)]:
         monkeypatch.setitem(sys.modules, m, None)
     for m in list(sys.modules):
         if any(m == r or m.startswith(r + ".") for r in reload):
@@ -62,7 +63,7 @@ def test_parquet_without_pyarrow_library(monkeypatch, tmp_path):
     from accessrl.storage.files import read_records, write_records
 
     (tmp_path / "log.parquet").write_bytes(b"PAR1")
-    hide(monkeypatch, "pyarrow", "pyarrow.parquet", "pyarrow.compute")
+    hide(monkeypatch, "pyarrow")
     with pytest.raises(DependencyError, match=r'reading Parquet needs pyarrow: pip install "accessrl\[parquet\]"'):
         list(read_records(tmp_path / "log.parquet"))
     with pytest.raises(DependencyError, match=r'writing Parquet needs pyarrow: pip install "accessrl\[parquet\]"'):
@@ -71,7 +72,7 @@ def test_parquet_without_pyarrow_library(monkeypatch, tmp_path):
 
 def test_parquet_without_pyarrow_cli(monkeypatch, tmp_path):
     (tmp_path / "log.parquet").write_bytes(b"PAR1")
-    hide(monkeypatch, "pyarrow", "pyarrow.parquet", "pyarrow.compute")
+    hide(monkeypatch, "pyarrow")
     r = runner.invoke(app, ["logs", "ingest", str(tmp_path / "log.parquet"), "--db", str(tmp_path / "log.db")])
     line = one_error_line(r)
     assert line == 'accessrl: error: reading Parquet needs pyarrow: pip install "accessrl[parquet]"'
