@@ -411,11 +411,11 @@ def spec_from_mdp(mdp: MDP) -> dict[str, Any]:
         arr = getattr(mdp, attr)
         if arr is not None and np.any(arr):
             pairs = []
-            for k in np.flatnonzero(arr):
-                a = acts_names[sa_action[k]]
-                if ":" in a:
-                    raise SpecValueError(f"{mdp.name}: action {a!r} contains ':' and cannot be listed in {key}")
-                pairs.append(f"{names[int(mdp.sa_state[k])]}:{a}")
+            for k in np.flatnonzero(arr).tolist():
+                act = acts_names[sa_action[k]]
+                if ":" in act:
+                    raise SpecValueError(f"{mdp.name}: action {act!r} contains ':' and cannot be listed in {key}")
+                pairs.append(f"{names[int(mdp.sa_state[k])]}:{act}")
             out[key] = pairs
     out["transitions"] = transitions
     return out
