@@ -178,6 +178,17 @@ def test_loads_binary_files_without_the_new_members(tmp_path):
     assert_same_model(replace(mdp, events=None), back)
 
 
+def test_damaged_binary_annotations(tmp_path):
+    mdp = catalog_model("access-review-deny")
+    save_binary(mdp, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as z:
+        members = {k: z[k] for k in z.files}
+    members["component_0"] = members["component_0"][:-1]
+    np.savez(tmp_path / "m.npz", **members)
+    with pytest.raises(SpecFileError, match="component 'user_outcome' has 12 entries, expected 13"):
+        load_binary(tmp_path / "m.npz")
+
+
 def test_unknown_binary_format(tmp_path):
     save_binary(catalog_model("access-review"), tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as z:

@@ -228,7 +228,7 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
         actions = tuple(np.asarray(z["actions"]).tobytes().decode().split("\n"))
     except (OSError, KeyError, IndexError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise SpecFileError(f"{p}: not an accessrl binary model ({exc.__class__.__name__}: {exc})") from None
-    return MDP(
+    mdp = MDP(
         gamma=float(meta["gamma"]),
         state_names=states,
         action_names=actions,
@@ -237,6 +237,15 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
         **arrays,
         **extra,
     )
+    sizes = {"severe": mdp.n_outcomes, "events": mdp.n_outcomes, "forbidden": mdp.n_pairs, "unsafe": mdp.n_pairs}
+    for k, n in sizes.items():
+        v = getattr(mdp, k)
+        if v is not None and len(v) != n:
+            raise SpecFileError(f"{p}: {k} has {len(v)} entries, expected {n}; the file is damaged")
+    for c, v in mdp.components.items():
+        if len(v) != mdp.n_outcomes:
+            raise SpecFileError(f"{p}: component {c!r} has {len(v)} entries, expected {mdp.n_outcomes}; the file is damaged")
+    return mdp
 
 
 def _member(z: Any, key: str) -> np.ndarray:
