@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-gym = pytest.importorskip("gymnasium")
+gym = pytest.importorskip("gymnasium", reason='accessrl.envs needs gymnasium: pip install "accessrl[gym]"')
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 from accessrl.catalog.lesson import access_review, access_review_abandonment  # noqa: E402

@@ -19,18 +19,19 @@ from accessrl.model.spec import compile_spec
 from accessrl.planning.exact import policy_iteration
 from accessrl.simulation import simulate
 
-gym = pytest.importorskip("gymnasium")
-from accessrl.envs import from_gymnasium  # noqa: E402
+GYM_EXTRA = 'the toy-text models need gymnasium: pip install "accessrl[gym]"'
 
 
 @pytest.fixture(scope="module")
 def frozen():
-    return from_gymnasium(gym.make("FrozenLake-v1"), gamma=0.95)
+    gym = pytest.importorskip("gymnasium", reason=GYM_EXTRA)
+    return MDP.from_gymnasium(gym.make("FrozenLake-v1"), gamma=0.95)
 
 
 @pytest.fixture(scope="module")
 def cliff():
-    return from_gymnasium(gym.make("CliffWalking-v1"))
+    gym = pytest.importorskip("gymnasium", reason=GYM_EXTRA)
+    return MDP.from_gymnasium(gym.make("CliffWalking-v1"))
 
 
 def test_lesson_q_learning_figures():

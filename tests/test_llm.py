@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason='accessrl.llm needs PyTorch: pip install "accessrl[llm]"')
 
 from typer.testing import CliRunner  # noqa: E402
 

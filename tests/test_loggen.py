@@ -116,7 +116,7 @@ def test_records_validate_and_name_outcomes():
 def test_bad_arguments():
     with pytest.raises(ParameterError, match="n_requests"):
         gen(n=0)
-    with pytest.raises(ParameterError, match="--start"):
-        to_us("next tuesday")
+    with pytest.raises(ParameterError, match="start date"):
+        to_us("next tuesday", "start date")
     with pytest.raises(ParameterError, match="drift_at"):
         gen(n=10, drift_model=MDP, drift_at=20)

@@ -11,19 +11,22 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from accessrl.catalog.lesson import access_review_abandonment_spec
-from accessrl.cli import app as cli_app
-from accessrl.model.spec import compile_spec
-from accessrl.service.http import ServiceConfig, create_app, token_hash
-from accessrl.service.policy import resolve_policy, serve_policy
-from accessrl.storage import writepath as st
-from accessrl.storage.schema import normalise_url
+SERVE_EXTRA = 'the decision service needs the [serve] extra: pip install "accessrl[serve]"'
+pytest.importorskip("fastapi", reason=SERVE_EXTRA)
+httpx = pytest.importorskip("httpx", reason=SERVE_EXTRA)
+from fastapi.testclient import TestClient  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from accessrl.catalog.lesson import access_review_abandonment_spec  # noqa: E402
+from accessrl.cli import app as cli_app  # noqa: E402
+from accessrl.model.spec import compile_spec  # noqa: E402
+from accessrl.service.http import ServiceConfig, create_app, token_hash  # noqa: E402
+from accessrl.service.policy import resolve_policy, serve_policy  # noqa: E402
+from accessrl.storage import writepath as st  # noqa: E402
+from accessrl.storage.schema import normalise_url  # noqa: E402
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -24,6 +24,14 @@ PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
 if os.environ.get("CI", "").lower() == "true" and not PG_URL:
     raise RuntimeError("CI=true but ACCESSRL_TEST_POSTGRES_URL is not set: the PostgreSQL storage tests must run in CI")
 
+try:
+    import pyarrow  # noqa: F401
+
+    HAVE_PYARROW = True
+except ImportError:
+    HAVE_PYARROW = False
+NEEDS_PYARROW = pytest.mark.skipif(not HAVE_PYARROW, reason='Parquet needs pyarrow: pip install "accessrl[parquet]"')
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.skipif(
     not PG_URL, reason="set ACCESSRL_TEST_POSTGRES_URL to run the PostgreSQL tests")])]
 
@@ -93,7 +101,7 @@ def test_round_trip_generated_logs(make_log, tmp_path):
     assert list(a.iter_records()) == list(b.iter_records())
 
 
-@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", pytest.param("parquet", marks=NEEDS_PYARROW)])
 def test_file_formats_round_trip(make_log, tmp_path, suffix):
     mdp, gen = _generated(n=60)
     path = tmp_path / f"gen.{suffix}"
@@ -137,7 +145,7 @@ def test_multirow_inserts_store_the_same_rows_as_one_row_executemany(tmp_path, m
 
     monkeypatch.setattr(store_mod, "SQLITE_ROWS_PER_STATEMENT", 7)
     mdp, gen = _generated(n=120)
-    for suffix in (".jsonl", ".parquet"):
+    for suffix in (".jsonl", ".parquet") if HAVE_PYARROW else (".jsonl",):
         path = tmp_path / f"gen{suffix}"
         write_generated_file(gen, mdp, path)
         fast, plain = (DecisionLog(str(tmp_path / f"{k}{suffix}.db")) for k in ("fast", "plain"))
@@ -388,6 +396,7 @@ def test_cli_empty_test_split_is_one_line(tmp_path):
     assert "Traceback" not in r.output
 
 
+@NEEDS_PYARROW
 def test_parquet_fast_path_keeps_good_rows_and_names_bad_ones(make_log, tmp_path):
     from accessrl.storage.columnar import ValidatedChunk
     from accessrl.storage.files import read_records, write_records

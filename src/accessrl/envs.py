@@ -40,16 +40,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
-from gymnasium.envs.registration import EnvSpec
 
+from accessrl._optional import dependency_error
 from accessrl.errors import ParameterError
 from accessrl.model.arrays import KNOWN_ACTION_NAMES
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import compile_spec
 from accessrl.simulation import step_tables
+
+try:
+    import gymnasium as gym
+    from gymnasium import spaces
+    from gymnasium.envs.registration import EnvSpec
+except ImportError as exc:  # the [gym] extra
+    raise dependency_error("gymnasium", "gym", "accessrl.envs (gymnasium environments)", exc) from exc
 
 
 def _as_mdp(model: Any) -> MDP:

@@ -12,7 +12,8 @@
     ├── PolicyError                    a policy names unknown states/actions or misses one
     ├── ParameterError                 an argument is out of range (also a ValueError)
     ├── DataError                      logged data is malformed or inconsistent
-    └── InfeasibleError                a constraint no policy can meet
+    ├── InfeasibleError                a constraint no policy can meet
+    └── DependencyError                an optional extra is not installed (also an ImportError)
 
 Every message names *where* (file, state, action, field) and *what was expected*,
 so the CLI can print it as one line and exit.  Usage mistakes (a flag's value) exit
@@ -74,9 +75,16 @@ class InfeasibleError(AccessRLError, ValueError):
     """No policy satisfies the requested constraints."""
 
 
+class DependencyError(AccessRLError, ImportError):
+    """An optional dependency is missing; the message names the extra to install, e.g.
+    ``reading Parquet needs pyarrow: pip install "accessrl[parquet]"``
+    (raised by :func:`accessrl._optional.require`)."""
+
+
 __all__ = [
     "AccessRLError",
     "DataError",
+    "DependencyError",
     "InfeasibleError",
     "ModelError",
     "NotTerminatingError",

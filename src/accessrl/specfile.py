@@ -135,19 +135,39 @@ def save_model(mdp: MDP, path: str | Path) -> None:
 
 
 _BINARY_ARRAYS = ("terminal", "sa_ptr", "sa_action", "out_ptr", "out_next", "out_prob", "out_reward")
+_BINARY_FLAGS = ("severe", "forbidden", "unsafe")  # optional bool arrays, stored when present
+_BINARY_FORMATS = ("accessrl-csr-1", "accessrl-csr-2")  # csr-1: no flags, events, components, weights
 
 
 def save_binary(mdp: MDP, path: str | Path) -> None:
-    """The CSR arrays and name tables in one uncompressed ``.npz``.
+    """The CSR arrays, name tables and annotations in one uncompressed ``.npz``.
 
     Names are stored as newline-joined text, except a generated workflow's computed
     names (:class:`~accessrl.catalog.workflows.FactoredNames`), which are stored as their factor
-    sizes in the metadata.  Uncompressed members let :func:`load_binary` map the arrays.
+    sizes in the metadata.  The optional ``severe``, ``forbidden`` and ``unsafe`` flags are
+    bool members, each component is a member ``component_<i>`` (names in the metadata),
+    ``events`` is an ``event_code`` member indexing the labels in the metadata, and the
+    weights are in the metadata.  Uncompressed members let :func:`load_binary` map the arrays.
     """
     from accessrl.catalog.workflows import FactoredNames
 
-    arrays = {k: getattr(mdp, k) for k in _BINARY_ARRAYS}
-    meta: dict[str, Any] = {"name": mdp.name, "gamma": mdp.gamma, "start": mdp.start, "format": "accessrl-csr-1"}
+    arrays: dict[str, Any] = {k: getattr(mdp, k) for k in _BINARY_ARRAYS}
+    meta: dict[str, Any] = {
+        "name": mdp.name, "gamma": float(mdp.gamma),
+        "start": None if mdp.start is None else int(mdp.start), "format": _BINARY_FORMATS[-1],
+        "weights": {str(k): float(v) for k, v in mdp.weights.items()},
+        "components": [str(c) for c in mdp.components],
+    }
+    for k in _BINARY_FLAGS:
+        if getattr(mdp, k) is not None:
+            arrays[k] = np.asarray(getattr(mdp, k), dtype=bool)
+    for i, c in enumerate(mdp.components):
+        arrays[f"component_{i}"] = np.asarray(mdp.components[c], dtype=np.float64)
+    if mdp.events is not None:
+        labels = sorted(set(mdp.events))
+        code = {e: i for i, e in enumerate(labels)}
+        meta["event_labels"] = labels
+        arrays["event_code"] = np.fromiter((code[e] for e in mdp.events), dtype=np.int32, count=len(mdp.events))
     names = mdp.state_names
     if isinstance(names, FactoredNames):
         meta["factored_names"] = {"radix": list(names.radix), "tail": list(names.tail)}
@@ -207,23 +227,49 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
             with np.load(p, allow_pickle=False) as zz:
                 z = {k: zz[k] for k in zz.files}
         meta = json.loads(np.asarray(z["meta"]).tobytes().decode())
-        arrays: dict[str, Any] = {k: z[k] if isinstance(z[k], np.memmap) else np.asarray(z[k]) for k in _BINARY_ARRAYS}
+        if meta.get("format", _BINARY_FORMATS[0]) not in _BINARY_FORMATS:
+            raise SpecFileError(f"{p}: unknown binary model format {meta.get('format')!r}; "
+                                f"expected one of {list(_BINARY_FORMATS)}")
+        arrays: dict[str, Any] = {k: _member(z, k) for k in _BINARY_ARRAYS}
+        extra: dict[str, Any] = {k: _member(z, k) for k in _BINARY_FLAGS if k in z}
+        comps = [str(c) for c in meta.get("components", [])]
+        extra["components"] = {c: _member(z, f"component_{i}") for i, c in enumerate(comps)}
+        extra["weights"] = {str(k): float(v) for k, v in meta.get("weights", {}).items()}
+        if "event_code" in z:
+            labels = [str(e) for e in meta["event_labels"]]
+            extra["events"] = tuple(labels[i] for i in np.asarray(z["event_code"]).tolist())
         if "factored_names" in meta:
             fn = meta["factored_names"]
             states: Any = FactoredNames(tuple(int(r) for r in fn["radix"]), tuple(str(t) for t in fn["tail"]))
         else:
             states = tuple(np.asarray(z["states"]).tobytes().decode().split("\n"))
         actions = tuple(np.asarray(z["actions"]).tobytes().decode().split("\n"))
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise SpecFileError(f"{p}: not an accessrl binary model ({exc})") from None
-    return MDP(
+    except (OSError, KeyError, IndexError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise SpecFileError(f"{p}: not an accessrl binary model ({exc.__class__.__name__}: {exc})") from None
+    mdp = MDP(
         gamma=float(meta["gamma"]),
         state_names=states,
         action_names=actions,
         name=str(meta.get("name", p.stem)),
-        start=meta.get("start"),
+        start=None if meta.get("start") is None else int(meta["start"]),
         **arrays,
+        **extra,
     )
+    sizes = {"severe": mdp.n_outcomes, "events": mdp.n_outcomes, "forbidden": mdp.n_pairs, "unsafe": mdp.n_pairs}
+    for k, n in sizes.items():
+        v = getattr(mdp, k)
+        if v is not None and len(v) != n:
+            raise SpecFileError(f"{p}: {k} has {len(v)} entries, expected {n}; the file is damaged")
+    for c, v in mdp.components.items():
+        if len(v) != mdp.n_outcomes:
+            raise SpecFileError(f"{p}: component {c!r} has {len(v)} entries, expected {mdp.n_outcomes}; the file is damaged")
+    return mdp
+
+
+def _member(z: Any, key: str) -> np.ndarray:
+    """A member as stored: a memory map stays one, anything else becomes an ndarray."""
+    v = z[key]
+    return v if isinstance(v, np.memmap) else np.asarray(v)
 
 
 def load_policy(mdp: MDP, path: str | Path) -> np.ndarray:

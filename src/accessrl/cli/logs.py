@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         mdp = load_model_arg(model)
         probs = _behavior(mdp, behavior)
         drifted = with_abandonment(mdp, drift) if drift is not None else None
-        log = simulate_logs(mdp, probs, n_requests=requests, start_us=to_us(start),
+        log = simulate_logs(mdp, probs, n_requests=requests, start_us=to_us(start, "--start"),
                             rng=np.random.default_rng(seed), epsilon=epsilon,
                             config=LogConfig(arrivals_per_hour=per_hour), drift_model=drifted,
                             drift_at=int(drift_at * requests) if drifted is not None else None)

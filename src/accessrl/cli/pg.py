@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import typer
 
+from accessrl._optional import require
 from accessrl.cli._common import console, load_model_arg, new_app, print_json, print_table
 from accessrl.cli.runners import LearnReport, LearnRequest, Runner
 from accessrl.errors import AccessRLError, ParameterError
@@ -107,8 +108,7 @@ def _llm_demo(
     algorithm: str, betas: list[float], seed: int, steps: int, group_size: int, prompts_per_step: int, max_len: int,
     kl_estimator: str | None, kl_in: str | None, log_every: int, plot: str | None, json_out: bool,
 ) -> None:
-    import torch
-
+    torch = require("torch", "llm", "the llm demo", package="PyTorch (the CPU build is enough)")
     torch.set_num_threads(1)  # tiny models: one thread is fastest, and bit-for-bit repeatable
     from accessrl.llm import DemoConfig, RLConfig, run_demo
 

@@ -131,7 +131,10 @@ def register(app: typer.Typer) -> None:
         if start >= stop:
             raise ParameterError(f"--from/--to: expected --from < --to, got {start} and {stop}")
         mdp = load_model_arg(spec)
-        s, a, n = parse_target(mdp, vary)
+        try:
+            s, a, n = parse_target(mdp, vary)
+        except ParameterError as exc:  # the library names the outcome, the command line its flag
+            raise ParameterError(f"--vary: {exc}") from None
         res = probability_sweep(mdp, s, a, n, np.linspace(start, stop, steps))
         points: list[dict[str, Any]] = [{"value": p.value, "policy": policy_names(mdp, p.policy),
                    "start_value": float(p.values[mdp.start]) if mdp.start is not None else None}

@@ -7,6 +7,7 @@ import re
 
 import typer
 
+from accessrl._optional import require
 from accessrl.cli._common import console, load_model_arg
 from accessrl.errors import ParameterError
 
@@ -40,12 +41,9 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     ) -> None:
         """Run the decision service (FastAPI + uvicorn): decide, log, and pick up promotions."""
-        try:
-            import uvicorn
-
-            from accessrl.service.http import ServiceConfig, create_app
-        except ImportError as exc:
-            raise ParameterError(f"serve: needs the [serve] extra (pip install 'accessrl[serve]'): {exc}") from None
+        require("fastapi", "serve", "accessrl serve")  # accessrl.service.http is built on it
+        uvicorn = require("uvicorn", "serve", "accessrl serve")
+        from accessrl.service.http import ServiceConfig, create_app
         from accessrl.service.policy import resolve_policy, serve_policy
 
         if not 0 < port < 65536:

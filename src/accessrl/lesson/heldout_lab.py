@@ -24,6 +24,7 @@ import copy
 import numpy as np
 
 from accessrl.catalog.lesson import access_review_abandonment, access_review_spec
+from accessrl.errors import DataError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import compile_spec
 from accessrl.offline.ope import evaluate_policy, exhaustive_logs
@@ -75,7 +76,7 @@ def held_out_lab() -> list[str]:
                                  name=name, severe_threshold=SEVERE, n_boot=200)
         mean = report.get("is")
         if mean is None or report.severe_rate is None:  # every candidate is supported by construction
-            raise RuntimeError(f"held-out lab: {report.reason}")
+            raise DataError(f"held-out lab: candidate {name!r} cannot be evaluated on the logs: {report.reason}")
         severe = int(round(report.severe_rate.value * len(HELD_OUT_KINDS)))
         lines.append(f"{name:13} mean={mean.value:5.1f} severe_errors={severe}")
     return lines

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from accessrl.catalog.lesson import access_review, access_review_abandonment
-from accessrl.errors import DataError, ParameterError
+from accessrl.errors import DataError, ModelError, ParameterError
 from accessrl.model.returns import discounted_return
 from accessrl.planning.exact import bellman_backup, policy_iteration, value_iteration
 from accessrl.planning.sensitivity import probability_sweep
@@ -86,7 +86,7 @@ def _choices(correct: str, others: Sequence[str], position: int) -> tuple[tuple[
     """Place ``correct`` at ``position`` among distinct distractors."""
     opts = [o for o in others if o != correct]
     if len(set(opts)) != len(opts) or len(opts) != len(LETTERS) - 1:
-        raise ValueError(f"quiz: distractors must be 3 distinct values, got {opts}")
+        raise ModelError(f"quiz: the model gives distractors that are not 3 distinct values other than the answer: {opts}")
     opts.insert(position, correct)
     return tuple(opts), position
 
@@ -271,18 +271,18 @@ def read_answers(path: str | Path, n: int) -> list[str]:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ParameterError(f"--answers {p}: cannot read the file ({exc.strerror or exc})") from None
+        raise ParameterError(f"answers file {p}: cannot read it ({exc.strerror or exc})") from None
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ParameterError(f"--answers {p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+            raise ParameterError(f"answers file {p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
         answers = [str(a) for a in data]
     else:
         answers = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
         answers = [a for a in answers if a]
     if len(answers) != n:
-        raise ParameterError(f"--answers {p}: expected {n} answers (one per question), got {len(answers)}")
+        raise ParameterError(f"answers file {p}: expected {n} answers (one per question), got {len(answers)}")
     return answers
 
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 try:
     import torch  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    from accessrl.errors import ParameterError
+except ImportError as exc:  # the [llm] extra
+    from accessrl._optional import dependency_error
 
-    raise ParameterError("accessrl.llm needs PyTorch: pip install 'accessrl[llm]' (CPU build is enough)") from exc
+    raise dependency_error("torch", "llm", "accessrl.llm", exc, package="PyTorch (the CPU build is enough)") from exc
 
 from accessrl.llm.demo import DEFAULT_BETAS, DemoConfig, DemoResult, run_demo
 from accessrl.llm.kl import KL_ESTIMATORS, entropy, exact_kl, kl_estimate

@@ -6,6 +6,7 @@ The schema, shared by YAML and JSON::
     gamma: number in (0, 1]        required
     start: state                   optional
     states: [state, ...]           optional: fixes the state order
+    actions: [action, ...]         optional: fixes the action order (and may name unused ones)
     terminal: [state, ...]         optional (a continuing task has none)
     weights: {component: number}   optional: scalar reward from named components
     forbidden: ["state:action"]    optional: never chosen by a served policy
@@ -23,6 +24,10 @@ re-weighting, :mod:`accessrl.rewards`).  A component an outcome does not name is
 
 States are ordered by first appearance as a key of ``transitions``, then the states
 that appear only as a ``next`` or in ``terminal``; an explicit ``states`` list wins.
+Actions are numbered in order of first appearance, unless an ``actions`` list is given.
+
+:func:`spec_from_mdp` is the inverse: ``compile_spec(spec_from_mdp(m))`` has the same
+arrays, names, order, start, weights, components and flags as ``m``.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from accessrl.model.checks import number as _number
 from accessrl.model.mdp import MDP
 
 _TOP_KEYS = {
-    "name", "gamma", "start", "states", "terminal", "weights", "forbidden",
+    "name", "gamma", "start", "states", "actions", "terminal", "weights", "forbidden",
     "never_explore", "transitions", "description", "components_doc",
 }
 _OUTCOME_KEYS = {"next", "p", "reward", "components", "severe", "event"}
@@ -120,6 +125,10 @@ class SpecCompiler:
         # ---- pairs and outcomes
         action_names: list[str] = []
         action_index: dict[str, int] = {}
+        fixed_actions = "actions" in spec
+        if fixed_actions:
+            action_names = self._name_list(spec["actions"], "actions", what="action")
+            action_index = {a: i for i, a in enumerate(action_names)}
         sa_ptr = [0]
         sa_action: list[int] = []
         out_ptr = [0]
@@ -148,6 +157,10 @@ class SpecCompiler:
                 a = _name(a, where_s)
                 where_a = self.at(f"state {s!r}", f"action {a!r}")
                 if a not in action_index:
+                    if fixed_actions:
+                        raise SpecValueError(
+                            f"{self.at('field actions')}: missing {a!r}, which state {s!r} uses"
+                        )
                     action_index[a] = len(action_names)
                     action_names.append(a)
                 sa_action.append(action_index[a])
@@ -250,13 +263,15 @@ class SpecCompiler:
         return mdp
 
     # ------------------------------------------------------------- helpers
-    def _name_list(self, x: Any, fieldname: str) -> list[str]:
+    def _name_list(self, x: Any, fieldname: str, what: str = "state") -> list[str]:
         if not isinstance(x, list):
-            raise SpecTypeError(f"{self.at('field ' + fieldname)}: expected a list of state names, got {kind_of(x)}")
+            raise SpecTypeError(f"{self.at('field ' + fieldname)}: expected a list of {what} names, got {kind_of(x)}")
         out = [_name(v, self.at("field " + fieldname)) for v in x]
-        dup = [v for i, v in enumerate(out) if v in out[:i]]
-        if dup:
-            raise SpecValueError(f"{self.at('field ' + fieldname)}: duplicate state name {dup[0]!r}")
+        seen: set[str] = set()
+        for v in out:
+            if v in seen:
+                raise SpecValueError(f"{self.at('field ' + fieldname)}: duplicate {what} name {v!r}")
+            seen.add(v)
         return out
 
     def _weights(self, x: Any) -> dict[str, float]:
@@ -314,42 +329,94 @@ def compile_spec(spec: Mapping[str, Any], *, source: str = "<spec>") -> MDP:
 
 
 def spec_from_mdp(mdp: MDP) -> dict[str, Any]:
-    """The spec mapping of a compiled model (inverse of :func:`compile_spec`)."""
-    transitions: dict[str, Any] = {}
+    """The spec mapping of a compiled model (inverse of :func:`compile_spec`).
+
+    ``compile_spec(spec_from_mdp(m))`` has ``m``'s arrays, names, state and action order,
+    start, weights, components, severe flags, events, ``forbidden`` and ``unsafe`` pairs
+    (written as ``never_explore``).  An outcome with components keeps its ``reward``
+    unless the weights recompute exactly the same number from the components.  A model
+    no spec can express (a terminal state with actions, a non-terminal one without, an
+    action twice in one state, a flagged action name containing ``:``) raises a
+    :class:`~accessrl.errors.SpecValueError`.
+
+    >>> from accessrl.catalog import access_review_components
+    >>> m = access_review_components()
+    >>> spec = spec_from_mdp(m)
+    >>> sorted(spec["weights"]) == sorted(m.weights), "reward" in spec["transitions"]["review_queue"]["approve_rotation"][0]
+    (True, False)
+    >>> bool((compile_spec(spec).out_reward == m.out_reward).all())
+    True
+    """
+    names = mdp.state_names
+    acts_names = mdp.action_names
     comp_names = list(mdp.components)
+    comp_values = {c: np.asarray(mdp.components[c], dtype=np.float64).tolist() for c in comp_names}
+    weights = {str(k): float(v) for k, v in mdp.weights.items()}
+    weighable = bool(comp_names) and all(c in weights for c in comp_names)
+    sa_ptr = np.asarray(mdp.sa_ptr).tolist()
+    sa_action = np.asarray(mdp.sa_action).tolist()
+    out_ptr = np.asarray(mdp.out_ptr).tolist()
+    out_next = np.asarray(mdp.out_next).tolist()
+    out_prob = np.asarray(mdp.out_prob, dtype=np.float64).tolist()
+    out_reward = np.asarray(mdp.out_reward, dtype=np.float64).tolist()
+    terminal = np.asarray(mdp.terminal, dtype=bool)
+    severe = None if mdp.severe is None else np.asarray(mdp.severe, dtype=bool)
+    transitions: dict[str, Any] = {}
+    first_seen: dict[int, None] = {}
     for s in range(mdp.n_states):
-        if mdp.terminal[s]:
+        lo, hi = sa_ptr[s], sa_ptr[s + 1]
+        if terminal[s]:
+            if hi > lo:
+                raise SpecValueError(f"{mdp.name}: terminal state {names[s]!r} has actions; a spec cannot express that")
             continue
+        if hi == lo:
+            raise SpecValueError(
+                f"{mdp.name}: state {names[s]!r} is not terminal and has no actions; a spec cannot express that"
+            )
         acts: dict[str, Any] = {}
-        for k in range(int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])):
+        for k in range(lo, hi):
+            a = sa_action[k]
+            if acts_names[a] in acts:
+                raise SpecValueError(f"{mdp.name}: state {names[s]!r} has action {acts_names[a]!r} twice")
+            first_seen.setdefault(a)
             outs = []
-            for j in range(int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])):
-                o: dict[str, Any] = {
-                    "next": mdp.state_names[int(mdp.out_next[j])],
-                    "p": float(mdp.out_prob[j]),
-                    "reward": _plain(float(mdp.out_reward[j])),
-                }
+            for j in range(out_ptr[k], out_ptr[k + 1]):
+                o: dict[str, Any] = {"next": names[out_next[j]], "p": out_prob[j]}
+                r = out_reward[j]
                 if comp_names:
-                    o["components"] = {c: _plain(float(mdp.components[c][j])) for c in comp_names}
-                if mdp.severe is not None and mdp.severe[j]:
+                    row = {c: comp_values[c][j] for c in comp_names}
+                    # exactly the sum compile_spec computes for an outcome without a reward
+                    if not (weighable and float(sum(weights[c] * v for c, v in row.items())) == r):
+                        o["reward"] = _plain(r)
+                    o["components"] = {c: _plain(v) for c, v in row.items()}
+                else:
+                    o["reward"] = _plain(r)
+                if severe is not None and severe[j]:
                     o["severe"] = True
                 if mdp.events is not None and mdp.events[j]:
-                    o["event"] = mdp.events[j]
+                    o["event"] = str(mdp.events[j])
                 outs.append(o)
-            acts[mdp.action_names[int(mdp.sa_action[k])]] = outs
-        transitions[mdp.state_names[s]] = acts
-    out: dict[str, Any] = {"name": mdp.name, "gamma": mdp.gamma}
+            acts[acts_names[a]] = outs
+        transitions[names[s]] = acts
+    out: dict[str, Any] = {"name": str(mdp.name), "gamma": float(mdp.gamma)}
     if mdp.start is not None:
-        out["start"] = mdp.state_names[mdp.start]
-    out["states"] = list(mdp.state_names)
-    out["terminal"] = [mdp.state_names[s] for s in np.flatnonzero(mdp.terminal)]
-    for flag in ("forbidden", "unsafe"):
-        arr = getattr(mdp, flag)
-        if arr is not None and arr.any():
-            out[flag] = [
-                f"{mdp.state_names[int(mdp.sa_state[k])]}:{mdp.action_names[int(mdp.sa_action[k])]}"
-                for k in np.flatnonzero(arr)
-            ]
+        out["start"] = names[int(mdp.start)]
+    out["states"] = list(names)
+    if list(first_seen) != list(range(mdp.n_actions)):  # first appearance would number them differently
+        out["actions"] = list(acts_names)
+    out["terminal"] = [names[s] for s in np.flatnonzero(terminal)]
+    if weights:
+        out["weights"] = {c: _plain(v) for c, v in weights.items()}
+    for attr, key in (("forbidden", "forbidden"), ("unsafe", "never_explore")):
+        arr = getattr(mdp, attr)
+        if arr is not None and np.any(arr):
+            pairs = []
+            for k in np.flatnonzero(arr).tolist():
+                act = acts_names[sa_action[k]]
+                if ":" in act:
+                    raise SpecValueError(f"{mdp.name}: action {act!r} contains ':' and cannot be listed in {key}")
+                pairs.append(f"{names[int(mdp.sa_state[k])]}:{act}")
+            out[key] = pairs
     out["transitions"] = transitions
     return out
 

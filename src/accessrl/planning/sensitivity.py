@@ -92,7 +92,7 @@ def parse_target(mdp: MDP, text: str) -> tuple[str, str, str]:
             if s in mdp._state_lookup and a in mdp._action_lookup and n in mdp._state_lookup:
                 return s, a, n
     raise ParameterError(
-        f"--vary {text!r}: expected STATE.ACTION.NEXT naming a state, one of its actions and an outcome's "
+        f"outcome {text!r}: expected STATE.ACTION.NEXT naming a state, one of its actions and an outcome's "
         f"next state (states: {list(mdp.state_names)})"
     )
 

@@ -19,9 +19,9 @@ from accessrl.errors import ParameterError
 def _save(fig: Figure, path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() != ".png":
-        raise ParameterError(f"--plot: expected a .png file name, got {str(p)!r}")
+        raise ParameterError(f"plot file: expected a .png file name, got {str(p)!r}")
     if not p.parent.exists():
-        raise ParameterError(f"--plot: directory {str(p.parent)!r} does not exist")
+        raise ParameterError(f"plot file {str(p)!r}: directory {str(p.parent)!r} does not exist")
     FigureCanvasAgg(fig)
     fig.savefig(p, dpi=100)
     return p

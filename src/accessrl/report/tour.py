@@ -340,7 +340,7 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
 
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError(f"--out {out_dir}: exists and is not a directory")
+        raise ParameterError(f"{out_dir}: exists and is not a directory; expected a folder for the tour")
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(out=out_dir, budget=Budget.quick() if quick else Budget(), seed=seed)
     t_all = time.perf_counter()

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accessrl._types import FloatArray
-from accessrl.errors import SpecValueError
+from accessrl.errors import ParameterError, SpecValueError
 from accessrl.model.mdp import MDP, segment_sum
 from accessrl.model.policies import pair_probabilities, start_distribution
 from accessrl.planning.exact import policy_evaluation
@@ -123,7 +123,7 @@ class Audit:
         for r in self.reports:
             if r.design == name:
                 return r
-        raise KeyError(name)
+        raise ParameterError(f"audit: no design named {name!r}; expected one of {[r.design for r in self.reports]}")
 
 
 def shortcut_pairs(mdp: MDP, violation: str = VIOLATION) -> NDArray[np.bool_]:

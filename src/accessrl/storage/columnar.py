@@ -19,18 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from accessrl._optional import require
 from accessrl.errors import DataError
-from accessrl.storage.records import (
-    DECISION_REQUIRED,
-    JSON_ERRORS,
-    MODES,
-    OUTCOME_REQUIRED,
-    PROPENSITY_TOL,
-    json_loads,
-)
+from accessrl.storage.records import DECISION_REQUIRED, JSON_ERRORS, MODES, OUTCOME_REQUIRED, PROPENSITY_TOL, json_loads
 from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS
 
-_BAD_JSON: tuple[type[Exception], ...] = (*JSON_ERRORS, TypeError)  # unparsable text, or not text at all
+_NOT_JSON: tuple[type[Exception], ...] = (*JSON_ERRORS, TypeError)
+"""What parsing a logged JSON text raises when it is not JSON text, or not text at all."""
 
 CANONICAL_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"
 
@@ -82,7 +77,7 @@ def _json_object_ok(texts: list[Any], cache: dict[Any, bool], forbid: str | None
             try:
                 v = json_loads(t) if t else {}
                 hit = isinstance(v, dict) and (forbid is None or forbid not in v)
-            except _BAD_JSON:
+            except _NOT_JSON:
                 hit = False
             cache[t] = hit
         res.append(hit)
@@ -92,8 +87,8 @@ def _json_object_ok(texts: list[Any], cache: dict[Any, bool], forbid: str | None
 def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, Any] | DataError | ValidatedChunk]]:
     """Validate one pyarrow RecordBatch: yield a :class:`ValidatedChunk`, then the rows that need
     the per-record validators (``("row N", record)``)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    pa = require("pyarrow", "parquet", "reading Parquet")
+    pc = require("pyarrow.compute", "parquet", "reading Parquet", package="pyarrow")
 
     n = batch.num_rows
     names = set(batch.schema.names)
@@ -149,7 +144,7 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
                         ok = isinstance(al_v, list) and isinstance(pr_v, dict) and ac in al_v
                         v = pr_v.get(ac) if ok else None
                         logged = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-                    except _BAD_JSON:
+                    except _NOT_JSON:
                         logged = None
                     cache[key] = logged
                 if not fo or logged is None or abs(logged - p) > PROPENSITY_TOL:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
 from accessrl.storage.records import JSON_ERRORS, json_dumps, json_loads
 
@@ -31,7 +32,7 @@ def file_format(path: str | Path, fmt: str | None = None) -> str:
     """'jsonl', 'csv' or 'parquet' from ``fmt`` or the file suffix."""
     if fmt is not None:
         if fmt not in ("jsonl", "csv", "parquet"):
-            raise ParameterError(f"--format: expected jsonl, csv or parquet, got {fmt!r}")
+            raise ParameterError(f"format: expected jsonl, csv or parquet, got {fmt!r}")
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
@@ -84,16 +85,13 @@ def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
 
 
 def _read_parquet(p: Path) -> Iterator[tuple[str, Any]]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow is in the [parquet] extra
-        raise ParameterError("reading Parquet needs pyarrow: pip install 'accessrl[parquet]'") from None
+    pa = require("pyarrow", "parquet", "reading Parquet")
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet", package="pyarrow")
     from accessrl.storage.columnar import split_batch
 
     try:
         pf = pq.ParquetFile(p)
-    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid for a file that is not Parquet
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ArrowInvalid: not Parquet; OSError: unreadable
         raise DataError(f"{p}: not a Parquet file ({exc})") from None
     first = 1
     for batch in pf.iter_batches(batch_size=65_536):
@@ -130,8 +128,8 @@ def write_records(path: str | Path, records: Iterable[Mapping[str, Any]], fmt: s
                 w.writerow({k: ("" if v is None else v) for k, v in _flat(rec).items()})
                 n += 1
         return n
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa = require("pyarrow", "parquet", "writing Parquet")
+    pq = require("pyarrow.parquet", "parquet", "writing Parquet", package="pyarrow")
 
     schema = pa.schema([(c, pa.int64() if c == "step_index" else pa.float64()
                          if c in ("propensity", "exploration", "reward") else pa.bool_()

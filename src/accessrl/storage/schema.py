@@ -50,6 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
 
 SCHEMA_VERSION = 3
@@ -173,6 +174,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files run in WAL mode with synchronous=NORMAL."""
     full = normalise_url(url)
+    if full.startswith("postgresql"):
+        require("psycopg", "postgres", "a PostgreSQL decision log", package="psycopg 3")
     try:
         engine = sa.create_engine(full)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:

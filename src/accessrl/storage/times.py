@@ -51,7 +51,7 @@ def utc_text(value: Any, field: str, *, error: type[AccessRLError] = DataError) 
     return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def to_us(value: Any, field: str = "--start", *, error: type[AccessRLError] = ParameterError) -> int:
+def to_us(value: Any, field: str = "start date", *, error: type[AccessRLError] = ParameterError) -> int:
     """Microseconds since the epoch of an ISO date or date-time (naive means UTC)."""
     try:
         text = utc_text(value, field, error=error)
