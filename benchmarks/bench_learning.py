@@ -42,7 +42,6 @@ SEED, EPSILON, OMEGA = 13, 0.15, 0.6
 TARGET_RATE, TARGET_RATIO = 20e6, 50.0
 
 
-# ------------------------------------------------------------ the lesson's loops
 def lesson_abandonment(episodes: int) -> int:
     """The lesson's Q-learning listing, verbatim apart from counting updates."""
     gamma = 0.90
@@ -134,7 +133,6 @@ def lesson_frozenlake(episodes: int, table: dict[int, dict[int, list[tuple[float
     return updates
 
 
-# ------------------------------------------------------------------ timing
 def measure(fn: Callable[[], int], repeats: int) -> dict[str, Any]:
     walls, cpus, updates = [], [], 0
     for _ in range(repeats):
@@ -220,7 +218,7 @@ def main() -> None:
             f"{ratio:.0f}x the lesson's loop — target 50x {'met' if ok_ratio else 'missed'}."
         )
     lines += [
-        "Targets (issue 4: at least 20 M updates/s per core and 50x the lesson's loop):", "", *verdicts, "",
+        "Targets (at least 20 M updates/s per core and 50x the lesson's loop):", "", *verdicts, "",
         "Notes: the fast engine re-derives numpy's draws from blocks of raw PCG64 output, so it gives",
         "the reference engine's numbers bit for bit (tests/test_learning.py).  The step size n^-0.6 costs a",
         "libm pow per update (about 20 ns here); the engine tabulates n^-omega, growing the table with the",

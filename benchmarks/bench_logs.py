@@ -1,6 +1,6 @@
 """Decision logs: SQLite ingest rate and the estimators over 10 million logged decisions.
 
-Part A, ingest (issue 5 target: >= 100,000 decision events/s into SQLite, nothing lost on
+Part A, ingest (target: >= 100,000 decision events/s into SQLite, nothing lost on
 a repeated or interrupted ingest).  A log of the lesson's abandonment workflow is drawn
 with :func:`accessrl.offline.logsim.simulate_logs` (uniform behaviour, epsilon 0.1) and written
 as JSON lines and Parquet: every decision is one snapshot record plus one outcome
@@ -76,7 +76,6 @@ def _fresh(tmp: Path, name: str) -> Path:
     return p
 
 
-# ------------------------------------------------------------------ ingest
 def naive_loader(path: Path, db: Path) -> int:
     """json.loads per line, plain INSERTs (what one writes first); returns decisions stored."""
     DecisionLog(str(db)).close()  # same tables
@@ -219,7 +218,6 @@ def bench_ingest(requests: int, repeats: int, tmp: Path) -> dict[str, Any]:
             "after_crash": after_crash, "decisions": n}
 
 
-# -------------------------------------------------------------- estimators
 def estimators_child(decisions: int, out_path: str) -> None:
     from accessrl.model.policies import pair_probabilities
     from accessrl.offline.batch import fitted_q_iteration, spibb
@@ -290,7 +288,6 @@ def bench_estimators(decisions: int, repeats: int, tmp: Path) -> dict[str, Any]:
     return best
 
 
-# ------------------------------------------------------------------ report
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=100_000)

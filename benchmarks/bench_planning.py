@@ -42,7 +42,6 @@ REF_TOL = 1e-10
 SOLVERS = ["accessrl", "qe-mpi", "qe-vi", "mdptoolbox-vi", "mdptoolbox-pim"]
 
 
-# ----------------------------------------------------------------- memory
 def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -58,7 +57,6 @@ def _reset_peak() -> bool:
         return False
 
 
-# ---------------------------------------------------------------- instances
 def build(kind: str, n: int, gamma: float):
     from accessrl.catalog.workflows import access_review_workflow, rand, workflow_params_for
 
@@ -122,7 +120,6 @@ def mdptoolbox_problem(mdp):
     return mats, rew
 
 
-# ------------------------------------------------------------------- worker
 def run_solver(solver: str, mdp, eps: float):
     """One timed solve; returns (values, seconds, extra peak bytes, info)."""
     info: dict = {}
@@ -194,7 +191,6 @@ def worker(args: dict) -> dict:
             "extra_bytes": extra, "attempts": runs, **info}
 
 
-# ------------------------------------------------------------ measurements
 def bandwidth() -> dict:
     import numba as nb
 
@@ -279,7 +275,6 @@ def reference(mdp) -> tuple[np.ndarray, dict]:
                         "crosscheck": other.method if other is not None else None, "crosscheck_diff": agree}
 
 
-# -------------------------------------------------------------- orchestrate
 def skip_reason(solver: str, kind: str, n: int, gamma: float, vmax: float, sweep_s: float, budget: float,
                 rows: list[dict]) -> str | None:
     for r in rows:  # too slow already at a smaller size of the same instance family
@@ -393,7 +388,6 @@ def cli_end_to_end(tmp: Path, n: int) -> dict:
     return {"n_states": n, "generate_seconds": gen, "solve_seconds": runs, "method_line": head}
 
 
-# ------------------------------------------------------------------ report
 def _get(rows, instance, solver):
     for r in rows:
         if r["instance"] == instance and r["solver"] == solver:
@@ -475,7 +469,6 @@ def why(rows: list[dict], floors: list[dict]) -> list[str]:
         "  near their state, so v stays in cache; below 1x means the streaming bandwidth we measured",
         "  under load understates the machine), missed on the random model for the latency reason above.",
     ]
-
 
 
 def targets(rows: list[dict], floors: list[dict]) -> list[str]:

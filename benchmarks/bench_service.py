@@ -43,8 +43,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from accessrl.catalog.lesson import access_review_abandonment
-from accessrl.storage import writepath as st
 from accessrl.service.http import token_hash
+from accessrl.storage import writepath as st
 
 HOST = "127.0.0.1"
 TOKEN = "bench-token"

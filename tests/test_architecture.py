@@ -14,6 +14,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import re
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,27 @@ def test_errors_form_one_tree():
     classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
     assert all(issubclass(c, errors.AccessRLError) for c in classes)
     assert set(errors.__all__) == {c.__name__ for c in classes}
+
+
+BANNER = re.compile(r"^\s*# ?[-=]{3,}")
+TRACKER = re.compile(r"\b(issue|ticket|task)s? ?#?\d+\b", re.I)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_banner_comments_or_tracker_references(name):
+    """Comments explain why; the tree, not ASCII rules, shows the structure; code outlives trackers."""
+    for i, line in enumerate(MODULES[name].read_text().splitlines(), 1):
+        assert not BANNER.match(line), f"{MODULES[name]}:{i}: banner comment"
+        assert not TRACKER.search(line), f"{MODULES[name]}:{i}: tracker reference {line.strip()!r}"
+
+
+def test_results_of_every_package_are_frozen():
+    """Every dataclass a layer 0-1 package exports is frozen (STYLE: results are frozen dataclasses)."""
+    loose = []
+    for package in ("model", "catalog", "planning", "learning", "rewards", "offline", "simulation"):
+        mod = importlib.import_module(f"accessrl.{package}")
+        for n in getattr(mod, "__all__", [n for n in dir(mod) if not n.startswith("_")]):
+            obj = getattr(mod, n)
+            if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and not obj.__dataclass_params__.frozen:
+                loose.append(f"accessrl.{package}.{n}")
+    assert not loose, f"not frozen: {loose}"

@@ -203,7 +203,7 @@ def test_api_raises_typed_errors():
     assert issubclass(SpecTypeError, TypeError) and issubclass(SpecValueError, ValueError)
 
 
-# --- hypothesis: malformed inputs only ever raise our errors -----------------------------
+# hypothesis: malformed inputs only ever raise our errors
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=6),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),

@@ -56,9 +56,6 @@ def test_installed_but_broken_module_says_so():
     assert "installed but failed to import" in msg and 'pip install "accessrl[parquet]"' in msg
 
 
-# --- parquet ------------------------------------------------------------------------------
-
-
 def test_parquet_without_pyarrow_library(monkeypatch, tmp_path):
     from accessrl.storage.files import read_records, write_records
 
@@ -80,9 +77,6 @@ def test_parquet_without_pyarrow_cli(monkeypatch, tmp_path):
     assert "writing Parquet needs pyarrow" in one_error_line(r)
 
 
-# --- postgres -----------------------------------------------------------------------------
-
-
 def test_postgres_without_psycopg_library(monkeypatch):
     from accessrl.storage.store import DecisionLog
 
@@ -95,9 +89,6 @@ def test_postgres_without_psycopg_cli(monkeypatch, tmp_path):
     hide(monkeypatch, "psycopg")
     r = runner.invoke(app, ["logs", "export", "--out", str(tmp_path / "o.jsonl"), "--db", "postgresql://nobody@localhost:1/x"])
     assert 'needs psycopg 3: pip install "accessrl[postgres]"' in one_error_line(r)
-
-
-# --- llm, gym, serve ----------------------------------------------------------------------
 
 
 def test_llm_without_torch(monkeypatch):

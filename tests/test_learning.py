@@ -214,7 +214,6 @@ def test_unknown_never_explore_names():
         learn(access_review_abandonment(), episodes=2, rng=np.random.default_rng(0), never_explore=["nowhere:x"])
 
 
-# ------------------------------------------------------------------ CLI
 runner = CliRunner()
 
 

@@ -60,7 +60,6 @@ def pipeline():
     return ref, fit
 
 
-# ------------------------------------------------------------------ the task
 def test_true_reward_known_cases():
     p7 = Prompt("high", "weak", "P-7")  # P-7 needs review unless evidence is strong
     assert p7.correct_decision() == "human_review"
@@ -113,7 +112,6 @@ def test_construction_leaves_the_global_rng_alone():
     assert torch.equal(state, torch.get_rng_state())
 
 
-# ------------------------------------------------------------------ reward model
 def test_k_wise_rankings_expand_to_all_pairs():
     assert len(ranking_pairs(4)) == math.comb(4, 2) == 6
     data = comparisons(10, np.random.default_rng(0), k=4)
@@ -135,7 +133,6 @@ def test_reward_model_beats_chance_on_held_out_pairs(pipeline):
     assert fit.true_agreement > 0.75
 
 
-# ------------------------------------------------------------------ KL estimators
 def test_k3_is_non_negative_and_unbiased_on_sampled_tokens(pipeline):
     ref, _ = pipeline
     pi = TokenPolicy(torch.Generator().manual_seed(9))  # an untrained policy, far from the reference
@@ -173,7 +170,6 @@ def test_k3_sequence_kl_matches_exact_per_state_kl(pipeline):
     assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(d.size)
 
 
-# ------------------------------------------------------------------ advantages
 def test_advantage_formulas():
     r = torch.tensor([[1.0, 2.0, 6.0, 3.0]])
     loo = leave_one_out_advantages(r)
@@ -190,7 +186,6 @@ def test_advantage_formulas():
     assert torch.allclose(gae(rew, val, mask, 1.0), expected)
 
 
-# ------------------------------------------------------------------ RL
 @pytest.mark.parametrize("algorithm", ["rloo", "grpo", "ppo"])
 def test_each_algorithm_raises_the_proxy_reward(pipeline, algorithm):
     ref, fit = pipeline
@@ -243,7 +238,6 @@ def test_beta_zero_loses_on_most_seeds():
     assert sum(wins) >= 4
 
 
-# ------------------------------------------------------------------ CLI
 @pytest.mark.parametrize("args, needle", [
     (["--beta", "-0.1"], "beta"),
     (["--algorithm", "dpo"], "algorithm"),

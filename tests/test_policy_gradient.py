@@ -31,7 +31,6 @@ def _value(policy, theta):
     return policy_evaluation(mdp, policy.probabilities(theta)).values[mdp.start]
 
 
-# ------------------------------------------------------------------ softmax and scores
 def test_softmax_is_stable_and_matches_the_naive_formula():
     x = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(softmax(x), np.exp(x) / np.exp(x).sum())
@@ -69,7 +68,6 @@ def test_bandit_score_is_the_lesson_formula():
     np.testing.assert_allclose(score_function(p, np.arange(3)), np.eye(3) - p)
 
 
-# ------------------------------------------------------------------ exact gradient
 @pytest.mark.parametrize("model", ["abandonment", "corridor"])
 def test_exact_gradient_matches_finite_differences_of_the_value(model):
     if model == "abandonment":
@@ -87,7 +85,6 @@ def test_exact_gradient_matches_finite_differences_of_the_value(model):
     assert ex.value == pytest.approx(_value(pol, theta))
 
 
-# ------------------------------------------------------------------ sampled vs exact
 @pytest.fixture(scope="module", params=["abandonment", "corridor"])
 def batch(request):
     if request.param == "abandonment":
@@ -152,7 +149,6 @@ def test_batch_mean_baseline_shrinks_the_expectation_by_n_minus_1_over_n():
         assert np.max(np.abs(z)) < 4.0
 
 
-# ------------------------------------------------------------------ learning
 def test_reinforce_converges_to_the_optimal_policy_on_the_abandonment_model():
     mdp = access_review_abandonment()
     pol = tabular_policy(mdp)
@@ -196,7 +192,6 @@ def test_short_corridor_optimum_is_2_minus_sqrt2():
     np.testing.assert_allclose(g, 0.0, atol=1e-9)
 
 
-# ------------------------------------------------------------------ sampler
 def test_deterministic_steps_draw_nothing():
     mdp = access_review()
     probs = pair_probabilities(mdp, policy_iteration(mdp).policy)
@@ -226,7 +221,6 @@ def test_truncation_is_marked():
     assert ep.truncated and ep.rewards.size == 5
 
 
-# ------------------------------------------------------------------ bad input
 def test_bad_input_is_one_clear_error():
     mdp = access_review_abandonment()
     pol = tabular_policy(mdp)
@@ -244,7 +238,6 @@ def test_bad_input_is_one_clear_error():
                            baseline="value")
 
 
-# ------------------------------------------------------------------ CLI
 def test_learn_reinforce_cli_finds_the_optimal_start_action():
     import json
 

@@ -54,7 +54,6 @@ def test_lesson_exercises_command_includes_exercise_2():
     assert "exercise 2: add deny_request" in r.stdout
 
 
-# ------------------------------------------------------------------ CLI
 def test_audit_json(root):
     r = runner.invoke(app, ["audit", str(root / "examples/access_review_deny.yaml"),
                             "--designs", str(root / "examples/designs.yaml"), "--json"])

@@ -55,7 +55,6 @@ def random_spec(rng, n_states=4, n_actions=3, gamma=0.9, terminal=True, n_out=2)
     return spec
 
 
-# ------------------------------------------------------------- catalog models
 def test_components_model_compiles_to_the_lessons_rewards():
     # The lesson's teaching scores (-120, -4, -54, -18, +70, -10, +80), seed/lesson.txt tables.
     comp, lesson = access_review_components(), access_review_abandonment()
@@ -101,7 +100,6 @@ def test_deny_model_rejects_bad_probability():
         access_review_deny(p_illegitimate=1.5)
 
 
-# ------------------------------------------------------------- semantics
 def test_reward_besides_components_wins_and_components_are_kept():
     spec = {"gamma": 0.9, "terminal": ["done"], "weights": {"x": 10},
             "transitions": {"s": {"go": {"next": "done", "reward": 3, "components": {"x": 1}},
@@ -129,7 +127,6 @@ def test_reweight_is_linear(rng):
     np.testing.assert_allclose(both.out_reward, a.out_reward + b.out_reward)
 
 
-# ------------------------------------------------------------- occupancy
 @pytest.mark.parametrize("seed", range(5))
 def test_occupancy_return_equals_policy_evaluation(seed):
     rng = np.random.default_rng(seed)
@@ -169,7 +166,6 @@ def test_visits_per_request_need_a_policy_that_ends():
     assert state_visits(mdp, stay, np.array([1.0, 0.0]), 0.9)[0] == pytest.approx(10.0)
 
 
-# ------------------------------------------------------------------ audit
 @pytest.mark.parametrize("factory", [access_review_components, access_review_deny])
 def test_audit_flags_speed_only_and_not_outcome_aware(factory):
     result = audit(factory(), LESSON)
@@ -209,7 +205,6 @@ def test_single_design_is_never_flagged():
     assert r.shortcuts == ("new_request:auto_approve",) and not r.flagged
 
 
-# ------------------------------------------------------------ bad designs
 def test_unknown_component_is_one_line():
     with pytest.raises(SpecValueError, match=r"design 'typo', weights, component 'speed': unknown component; expected one of"):
         audit(access_review_components(), [RewardDesign("typo", {"speed": 1})])
@@ -236,7 +231,6 @@ def test_parse_limit():
         parse_limit("policy_violation < 0")
 
 
-# ----------------------------------------------------- simulation cross-check
 def test_simulated_rates_agree_with_exact_ones():
     from accessrl.rewards.audits import simulate_rates
 

@@ -38,9 +38,6 @@ def binary_round_trip(mdp: MDP, folder: Path, *, mmap: bool = True) -> MDP:
     return load_binary(path, mmap=mmap)
 
 
-# --- every catalog model ------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("name", sorted(CATALOG))
 def test_catalog_spec_round_trip(name):
     mdp = catalog_model(name)
@@ -199,8 +196,6 @@ def test_unknown_binary_format(tmp_path):
     with pytest.raises(SpecFileError, match="unknown binary model format 'accessrl-csr-99'"):
         load_binary(tmp_path / "m.npz")
 
-
-# --- hypothesis: random specs -------------------------------------------------------------
 
 _NAMES = st.sampled_from(["a", "b", "c", "d", "new request", "é"])
 _VALUES = st.one_of(st.integers(-50, 50), st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))

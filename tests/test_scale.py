@@ -203,7 +203,7 @@ def test_default_value_iteration_stays_synchronous():
     assert res.iterations == 3 and res.method == "value-iteration"
 
 
-# ------------------------------------------- ordered fast path (states already in topological order)
+# ordered fast path (states already in topological order)
 def relabel(mdp, new_of_old):
     """The same model with state s renamed new_of_old[s] (pairs and outcomes keep their order)."""
     new_of_old = np.asarray(new_of_old, dtype=np.int64)

@@ -169,7 +169,6 @@ def test_bad_policy():
         simulate(access_review(), np.array([3, 0, 3, -1]), 5, rng=np.random.default_rng(0))
 
 
-# ------------------------------------------------------------------ CLI
 runner = CliRunner()
 
 

@@ -347,7 +347,6 @@ def test_generated_records_are_valid_snapshots():
     assert all(r["action"] in r["allowed_actions"] for r in dec)
 
 
-# ------------------------------------------------------------------ CLI
 runner = CliRunner()
 
 

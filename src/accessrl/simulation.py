@@ -53,7 +53,6 @@ Z95 = 1.959963984540054
 """The standard normal 97.5% quantile (two-sided 95% interval)."""
 
 
-# ------------------------------------------------------------ step tables
 class StepTables:
     """Plain-Python copies of one model's arrays for fast single steps (read-only).
 
@@ -122,7 +121,6 @@ def sole_outcome(mdp: MDP) -> IntArray:
     return out
 
 
-# ---------------------------------------------------------- single steps
 @dataclass(frozen=True)
 class Transition:
     """One sampled step: ``(state, action) -> (next_state, reward)``, by index.
@@ -230,7 +228,6 @@ def pick_rows(cumulative: FloatArray, lo: IntArray, hi: IntArray, u: FloatArray)
     return out
 
 
-# ------------------------------------------------------------ statistics
 @dataclass(frozen=True)
 class ReturnStats:
     r"""Statistics of a sample of returns G_1..G_n.
@@ -310,7 +307,6 @@ def summarize(returns: Any, *, severe: Any = None, severe_threshold: float | Non
     )
 
 
-# ------------------------------------------------------------- episodes
 @dataclass(frozen=True, eq=False)
 class Episodes:
     """Recorded trajectories, flat: the steps of episode ``i`` are ``ptr[i]:ptr[i+1]``.

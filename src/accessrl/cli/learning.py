@@ -23,7 +23,6 @@ from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
 
 
-# ----------------------------------------------------------- the runners
 def _q_family(req: LearnRequest) -> LearnReport:
     from accessrl.learning.tabular import learn
 
@@ -53,7 +52,6 @@ ALGORITHMS: Mapping[str, Runner] = MappingProxyType({
 """``--algorithm`` name -> runner (read-only; another learner is one more entry here)."""
 
 
-# ------------------------------------------------------------- helpers
 def _check_common(episodes: int, seed: int) -> None:
     if episodes <= 0:
         raise ParameterError(f"--episodes: expected a positive whole number, got {episodes}")
@@ -86,7 +84,6 @@ def _q_json(mdp: MDP, q: np.ndarray, visits: np.ndarray | None) -> dict[str, Any
     return out
 
 
-# ------------------------------------------------------------ commands
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_cmd(

@@ -78,7 +78,8 @@ def _learn_runner(baseline: str) -> Runner:
         except ValueError:
             step = DEFAULT_STEP_SIZE  # learn's default "visits" schedule means nothing here
         res, extra = _run_reinforce(
-            req.mdp, baseline=req.baseline or baseline, episodes=req.episodes, batch_size=DEFAULT_BATCH, step_size=_check_step(step),
+            req.mdp, baseline=req.baseline or baseline, episodes=req.episodes, batch_size=DEFAULT_BATCH,
+            step_size=_check_step(step),
             seed=req.seed, max_steps=req.max_steps,
             progress=(lambda d, t: req.progress(d * DEFAULT_BATCH, t * DEFAULT_BATCH)) if req.progress else None,
         )

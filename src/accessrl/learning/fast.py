@@ -202,7 +202,7 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
                 disc *= gamma
                 t += 1
                 done = ends[nxt]
-                # ---- the target: the only place the four algorithms differ
+                # the target: the only place the four algorithms differ
                 next_pair = -1
                 which = 0
                 if alg == Q_LEARNING:
@@ -235,7 +235,6 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
                         target = r + gamma * q2[_greedy(q, allow_ptr, allow_pair, nxt)]
                     else:
                         target = r + gamma * q[_greedy(q2, allow_ptr, allow_pair, nxt)]
-                # ---- the update
                 if which == 0:
                     visits[pair] += 1
                     n = visits[pair]

@@ -62,7 +62,6 @@ BASELINES = ("none", "mean", "loo", "value")
 """Baselines :func:`reinforce_gradient` knows: none, batch mean, leave-one-out, a state value."""
 
 
-# ------------------------------------------------------------------ softmax
 def softmax(logits: Any, axis: int = -1) -> FloatArray:
     """Numerically stable softmax: subtract the max before exponentiating.
 
@@ -106,7 +105,6 @@ def score_function(probs: Any, actions: Any) -> FloatArray:
     return out
 
 
-# ------------------------------------------------------------------ policies
 @dataclass(frozen=True, eq=False)
 class SoftmaxPolicy:
     """A softmax policy over the pairs of ``mdp`` with logits ``features @ theta``.
@@ -175,7 +173,6 @@ def linear_policy(mdp: MDP, features: Any) -> SoftmaxPolicy:
     return SoftmaxPolicy(mdp, f)
 
 
-# ------------------------------------------------------------------ episodes
 @dataclass(frozen=True, eq=False)
 class Episode:
     """One sampled episode: the state and pair of each step and the reward that followed."""
@@ -242,7 +239,6 @@ def sample_episodes(
     return tuple(_sample(mdp, p, rng, s0, max_steps) for _ in range(n))
 
 
-# ------------------------------------------------------------------ estimators
 @dataclass(frozen=True, eq=False)
 class GradientEstimate:
     """A Monte Carlo policy-gradient estimate.
@@ -379,7 +375,6 @@ def reinforce_gradient(
     return _estimate(samples, baseline)
 
 
-# ------------------------------------------------------------------ exact gradient
 @dataclass(frozen=True, eq=False)
 class ExactGradient:
     """grad J from the model (policy gradient theorem) with its ingredients."""
@@ -424,7 +419,6 @@ def exact_policy_gradient(policy: SoftmaxPolicy, theta: Any, *, start: int | Non
     )
 
 
-# ------------------------------------------------------------------ training
 @dataclass(frozen=True, eq=False)
 class ReinforceResult:
     """Outcome of :func:`reinforce`: final parameters, the batch mean return of each
@@ -506,7 +500,6 @@ def most_probable_actions(mdp: MDP, probs: Any) -> IntArray:
     return out
 
 
-# ------------------------------------------------------------------ short corridor
 SHORT_CORRIDOR_OPTIMUM = 2.0 - np.sqrt(2.0)
 """Optimal right-probability in Sutton & Barto (2018), Example 13.1: 2 - sqrt(2) ~ 0.586."""
 

@@ -37,7 +37,6 @@ class ReferenceEngine:
         self.visits2 = [0] * n_pairs
         self.steps = self.truncated = self.unsafe_taken = 0
 
-    # ---------------------------------------------------------- behaviour
     def value(self, pair: int) -> float:
         """The behaviour's estimate of a pair (Double Q: the sum of both tables)."""
         return self.q[pair] + self.q2[pair] if self.alg == "double-q" else self.q[pair]
@@ -67,7 +66,6 @@ class ReferenceEngine:
             return best
         return self.greedy(self.q, state)
 
-    # ------------------------------------------------------------ targets
     def target(self, reward: float, nxt: int, done: bool, epsilon: float) -> tuple[float, int, int]:
         """(target, next pair for SARSA or -1, table to update: 0 first, 1 second)."""
         g = self.gamma
@@ -102,7 +100,6 @@ class ReferenceEngine:
         else:
             table[pair] += step.rate(n) * (target - table[pair])
 
-    # ------------------------------------------------------------ episodes
     def run(self, first: int, last: int, returns: FloatArray, lengths: IntArray) -> None:
         tab, rng, g = self.tab, self.rng, self.gamma
         for ep in range(first, last):

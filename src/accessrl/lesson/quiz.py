@@ -251,7 +251,6 @@ def questions() -> tuple[Question, ...]:
     return tuple(qs)
 
 
-# ------------------------------------------------------------------ answers
 def parse_answer(text: str, question: Question) -> int | None:
     """The choice index for a letter (a-d), a number (1-4) or the exact choice text; None if unclear."""
     t = text.strip().lower().rstrip(".)")
@@ -330,7 +329,6 @@ def summary(attempt: Attempt) -> list[str]:
     return [f"score: {attempt.correct}/{attempt.total} ({pct:.0f}%) - {verdict}"]
 
 
-# ------------------------------------------------------------------ progress
 def data_dir() -> Path:
     """Where progress is kept: ``$ACCESSRL_DATA_DIR`` or the platform's user data directory."""
     env = os.environ.get(DATA_ENV)

@@ -148,7 +148,6 @@ class RLResult:
     final: StepLog
 
 
-# ------------------------------------------------------------------ pieces
 def leave_one_out_advantages(rewards: torch.Tensor) -> torch.Tensor:
     """RLOO: A_i = R_i - mean_{j != i} R_j within each row (groups of k >= 2).
 

@@ -166,7 +166,6 @@ def true_reward(prompt: Prompt, tokens: Sequence[int], max_len: int = DEFAULT_MA
     return true_reward_parts(prompt, tokens, max_len).total
 
 
-# ------------------------------------------------------------------ token MDP
 @dataclass(frozen=True)
 class TokenMDP:
     r"""The token-level MDP of one prompt, made explicit.
@@ -262,7 +261,6 @@ def _prefix_name(prefix: tuple[int, ...]) -> str:
     return " ".join(VOCAB[t] for t in prefix) if prefix else "<start>"
 
 
-# ------------------------------------------------------------------ data
 def demonstration(prompt: Prompt, rng: np.random.Generator, *, accuracy: float = 0.8) -> tuple[str, ...]:
     """One demonstrator response: the right route with probability ``accuracy``, then
     ``because`` (half the time) and each true fact with probability 0.6, shuffled; a

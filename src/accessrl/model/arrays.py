@@ -193,7 +193,8 @@ def from_transition_table(env: Any, *, gamma: float = 1.0, name: str | None = No
         try:
             return [(float(p), int(n), float(r), bool(d)) for p, n, r, d in table[s][a]]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"from_transition_table: P[{s}][{a}] is not a list of (p, next, reward, terminated): {exc}") from None
+            raise ModelError(f"from_transition_table: P[{s}][{a}] is not a list of "
+                             f"(p, next, reward, terminated): {exc}") from None
 
     absorbing = np.array(
         [all(n == s and r == 0.0 and d for a in range(n_a) for _, n, r, d in rows(s, a)) for s in range(n_s)]

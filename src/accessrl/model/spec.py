@@ -89,7 +89,6 @@ class SpecCompiler:
         terminal_list = self._name_list(spec.get("terminal", []), "terminal")
         weights = self._weights(spec.get("weights", {}))
 
-        # ---- state order
         order: list[str] = []
         seen: set[str] = set()
 
@@ -122,7 +121,6 @@ class SpecCompiler:
         for t in terminal_list:
             terminal[index[t]] = True
 
-        # ---- pairs and outcomes
         action_names: list[str] = []
         action_index: dict[str, int] = {}
         fixed_actions = "actions" in spec
@@ -181,7 +179,8 @@ class SpecCompiler:
                         raise SpecTypeError(f"{where_o}: expected a mapping with next, p, reward, got {kind_of(o)}")
                     bad = sorted(set(map(str, o)) - _OUTCOME_KEYS)
                     if bad:
-                        raise SpecValueError(f"{where_o}, field {bad[0]!r}: unknown field; expected one of {sorted(_OUTCOME_KEYS)}")
+                        raise SpecValueError(f"{where_o}, field {bad[0]!r}: unknown field; "
+                                             f"expected one of {sorted(_OUTCOME_KEYS)}")
                     if "next" not in o:
                         raise SpecValueError(f"{where_o}, field 'next': missing; expected a state name")
                     n = _name(o["next"], f"{where_o}, field 'next'")
@@ -262,7 +261,6 @@ class SpecCompiler:
             mdp = replace(mdp, **flags)
         return mdp
 
-    # ------------------------------------------------------------- helpers
     def _name_list(self, x: Any, fieldname: str, what: str = "state") -> list[str]:
         if not isinstance(x, list):
             raise SpecTypeError(f"{self.at('field ' + fieldname)}: expected a list of {what} names, got {kind_of(x)}")

@@ -48,7 +48,6 @@ BoolArray = NDArray[np.bool_]
 ESTIMATORS = ("model_based", "is", "wis", "pdis", "dr")
 
 
-# ================================================================ splits
 @dataclass(frozen=True)
 class LeakageReport:
     """Leakage found around the split cutoffs (counts of episodes, with a few examples)."""
@@ -147,7 +146,6 @@ def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: boo
     return TemporalSplit(parts[0], parts[1], parts[2], (c1, c2), report)
 
 
-# ============================================================ estimators
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with a (bootstrap) confidence interval."""

@@ -426,7 +426,6 @@ def _k(name: str, mdp: MDP):  # type: ignore[no-untyped-def]
     return _KERNELS[name][mdp.n_outcomes >= PARALLEL_MIN_NNZ]
 
 
-# --------------------------------------------------------------- public API
 def _arrays(mdp: MDP) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
     return mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob
 

@@ -69,7 +69,6 @@ class TourResult:
     seconds: float
 
 
-# ----------------------------------------------------------------- steps
 def step_define(ctx: Context) -> StepOutput:
     from accessrl.catalog.lesson import access_review, access_review_abandonment
 

@@ -51,7 +51,6 @@ class ApiError(AccessRLError):
         self.message = message
 
 
-# ------------------------------------------------------------------ JSON
 class JsonText(str):
     """Text that is already JSON; :func:`to_json` embeds it as it is."""
 
@@ -97,7 +96,6 @@ def error_json(message: str) -> str:
     return to_json({"detail": message})
 
 
-# ---------------------------------------------------------------- inputs
 @dataclass(frozen=True)
 class NewRequest:
     """What opens an episode (``POST /v1/requests``), validated by the caller."""
@@ -220,7 +218,6 @@ class DecisionService:
         """Release the database."""
         self.store.close()
 
-    # ----------------------------------------------------------- policies
     def _record_deployments(self) -> None:
         """Record the configured policies unless the latest records already say the same."""
         rows = self.store.deployments()
@@ -254,7 +251,6 @@ class DecisionService:
                                        epsilon=self.config.policy.epsilon)
         self._deployment_id = latest
 
-    # -------------------------------------------------------------- auth
     def authorised(self, header: str | None) -> bool:
         """Constant-time check of ``Authorization: Bearer TOKEN`` against the configured hashes."""
         if not self.config.token_hashes:
@@ -267,7 +263,6 @@ class DecisionService:
             ok |= hmac.compare_digest(digest, h)
         return ok
 
-    # ---------------------------------------------------------- decisions
     def _decide(self, tx: Store, episode_id: str, step: int, prev: str | None, requester: str | None,
                 state: str, features_json: str) -> Decision:
         """Choose and log one decision (plus the shadow policy's choice)."""

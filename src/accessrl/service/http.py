@@ -55,7 +55,6 @@ Scalar = str | float | int | bool | None
 JSON = "application/json"
 
 
-# ------------------------------------------------------------ request bodies
 class OpenRequest(BaseModel):
     """Body of ``POST /v1/requests``."""
 
@@ -79,7 +78,6 @@ class EventIn(BaseModel):
     details: dict[str, Scalar] = Field(default_factory=dict, max_length=64)
 
 
-# ---------------------------------------------------------- response bodies
 class PolicyRef(BaseModel):
     """The policy that made a decision."""
 
@@ -230,7 +228,6 @@ class WritePath:
         return Reply(413, error_json(f"body: larger than the limit of {self.max_body} bytes"))
 
 
-# ------------------------------------------------------------------- OpenAPI
 _ERRORS = {
     "401": "Missing or invalid bearer token.",
     "404": "Unknown request id.",
@@ -288,7 +285,6 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-# ---------------------------------------------------------------- the app
 def create_app(config: ServiceConfig) -> FastAPI:
     """The FastAPI application of one service instance."""
     svc = DecisionService(config)

@@ -105,7 +105,6 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
     def col(name: str) -> Any:
         return batch.column(name)
 
-    # ---- decisions
     if all(f in names for f in DECISION_REQUIRED) and dec_ok.any():
         for f in DECISION_REQUIRED:
             c = col(f)
@@ -152,7 +151,6 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
     else:
         dec_ok[:] = False
 
-    # ---- outcomes
     if all(f in names for f in OUTCOME_REQUIRED) and out_ok.any():
         types = {"event_id": "string", "kind": "string", "occurred_at": "string", "terminated": "bool"}
         for f, want in types.items():

@@ -151,7 +151,6 @@ class DecisionLog:
         with self.engine.begin() as conn:
             yield conn
 
-    # ------------------------------------------------------------ writing
     def _insert(self, conn: Connection, decisions: Sequence[tuple[Any, ...]],
                 outcomes: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Insert row tuples (decision columns; outcome columns without outcome_id), ignoring
@@ -251,7 +250,6 @@ class DecisionLog:
         n_d, n_o = self._insert(conn, d_rows, [_OUTCOME_TUPLE(o) for o in o_rows])
         return WriteResult(n_d, len(d_rows) - n_d, n_o, len(o_rows) - n_o, False)
 
-    # ------------------------------------------------------------- ingest
     def ingest(self, path: str | Path, *, fmt: str | None = None, batch_size: int = 50_000) -> IngestResult:
         """Ingest a JSONL / CSV / Parquet log file (see :meth:`ingest_records`)."""
         return self.ingest_records(read_records(path, fmt), source=str(path), batch_size=batch_size)
@@ -345,7 +343,6 @@ class DecisionLog:
         flush(True)
         return IngestResult(source, totals[0], totals[1], totals[2], totals[3], tuple(rejects), batches)
 
-    # ------------------------------------------------------------- export
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every stored decision, then every outcome, as records that :meth:`ingest` reads back."""
         with self.engine.connect() as conn:
@@ -376,7 +373,6 @@ class DecisionLog:
             return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                     for t in (decision_snapshots, outcome_events)}
 
-    # --------------------------------------------------------------- load
     def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
                    state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
         """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.

@@ -168,7 +168,6 @@ class Store:
         finally:
             conn.close()
 
-    # --------------------------------------------------------------- reads
     def idempotent(self, key: str) -> StoredResponse | None:
         t = service_idempotency
         row = self._run("idem", lambda: sa.select(t.c.body_hash, t.c.status, t.c.response)
@@ -218,7 +217,6 @@ class Store:
         """A trivial query (health check)."""
         self._run("ping", lambda: sa.select(sa.literal(1)), {}).fetchone()
 
-    # -------------------------------------------------------------- writes
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         keys = tuple(row)
         self._run("insert:" + table.name, lambda: sa.insert(table), row, keys)
