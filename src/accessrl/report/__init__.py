@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from accessrl.report.html import (
     Section,
+    write_html,
+)
+from accessrl.report.plots import (
+    DPI,
+    learning_curve,
     new_figure,
     plot_bars,
     plot_curves,
@@ -16,12 +21,8 @@ from accessrl.report.html import (
     plot_histograms,
     plot_intervals,
     plot_sweeps,
-    save,
-    write_html,
-)
-from accessrl.report.plots import (
-    learning_curve,
     returns_histogram,
+    save_png,
 )
 from accessrl.report.tour import (
     STEPS,
@@ -31,6 +32,7 @@ from accessrl.report.tour import (
 )
 
 __all__ = [
+    "DPI",
     "STEPS",
     "Budget",
     "Section",
@@ -45,6 +47,6 @@ __all__ = [
     "plot_sweeps",
     "returns_histogram",
     "run_tour",
-    "save",
+    "save_png",
     "write_html",
 ]

@@ -1,4 +1,4 @@
-"""PNG plots for ``accessrl simulate --plot`` and ``accessrl learn --plot`` (layer 2: writes files).
+"""PNG plots: the tour's figures and ``accessrl simulate --plot`` / ``accessrl learn --plot`` (layer 2: writes files).
 
 Drawn with matplotlib's object API on an Agg canvas: no pyplot, no global figure
 state, no display needed.
@@ -6,6 +6,7 @@ state, no display needed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,26 @@ from matplotlib.figure import Figure
 
 from accessrl.errors import ParameterError
 
+DPI = 100
+"""Resolution of every PNG written here."""
 
-def _save(fig: Figure, path: str | Path) -> Path:
+
+def new_figure(width: float = 6.4, height: float = 3.6) -> Figure:
+    """A figure on an Agg canvas."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` (a ``.png`` in an existing directory)."""
     p = Path(path)
     if p.suffix.lower() != ".png":
         raise ParameterError(f"plot file: expected a .png file name, got {str(p)!r}")
     if not p.parent.exists():
         raise ParameterError(f"plot file {str(p)!r}: directory {str(p.parent)!r} does not exist")
     FigureCanvasAgg(fig)
-    fig.savefig(p, dpi=100)
+    fig.savefig(p, dpi=DPI)
     return p
 
 
@@ -50,7 +62,7 @@ def returns_histogram(
     if exact is not None or mean is not None:
         ax.legend()
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def learning_curve(returns: Any, path: str | Path, *, optimum: float | None = None, title: str = "") -> Path:
@@ -71,7 +83,124 @@ def learning_curve(returns: Any, path: str | Path, *, optimum: float | None = No
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
-__all__ = ["learning_curve", "returns_histogram"]
+def plot_sweeps(sweeps: Sequence[Any], labels: Sequence[str], out: Path, name: str) -> str:
+    """Value of each state after each value-iteration sweep."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    v = np.array([np.asarray(s) for s in sweeps])
+    x = np.arange(1, len(v) + 1)
+    for j, label in enumerate(labels):
+        ax.plot(x, v[:, j], marker="o", label=label)
+    ax.set_xlabel("sweep")
+    ax.set_ylabel("V(s)")
+    ax.set_xticks(x)
+    ax.set_title("Value iteration from V = 0")
+    ax.legend(fontsize=8)
+    save_png(fig, out / name)
+    return name
+
+
+def plot_flip(p: Any, curves: dict[str, Any], breakeven: float | None, out: Path, name: str) -> str:
+    """Q at the start state against the abandonment probability, with the breakeven marked."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    for label, y in curves.items():
+        ax.plot(p, y, label=label)
+    if breakeven is not None:
+        ax.axvline(breakeven, color="k", linestyle="--", linewidth=1)
+        ax.annotate(f"breakeven p = {breakeven:.4f}", (breakeven, ax.get_ylim()[0]), xytext=(6, 12),
+                    textcoords="offset points", fontsize=8)
+    ax.set_xlabel("p(abandon | request_evidence)")
+    ax.set_ylabel("Q(new_request, a)")
+    ax.set_title("The policy flips as abandonment grows")
+    ax.legend(fontsize=8)
+    save_png(fig, out / name)
+    return name
+
+
+def plot_histograms(samples: dict[str, Any], out: Path, name: str) -> str:
+    """Distributions of discounted returns."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    values = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
+    bins = np.linspace(values.min() - 1, values.max() + 1, 40).tolist()
+    for label, v in samples.items():
+        ax.hist(np.asarray(v, dtype=float), bins=bins, alpha=0.6, label=f"{label} (mean {np.mean(v):.2f})")
+    ax.set_xlabel("discounted return")
+    ax.set_ylabel("episodes")
+    ax.set_title("Return distributions by first action")
+    ax.legend(fontsize=8)
+    save_png(fig, out / name)
+    return name
+
+
+def plot_curves(curves: dict[str, Any], out: Path, name: str, *, xlabel: str, ylabel: str, title: str,
+                hlines: dict[str, float] | None = None, window: int = 1) -> str:
+    """Learning curves (moving average over ``window``)."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    for label, y in curves.items():
+        y = np.asarray(y, dtype=float)
+        if window > 1 and y.size >= window:
+            y = np.convolve(y, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(y.size) + 1, y, label=label)
+    for i, (label, y0) in enumerate((hlines or {}).items()):
+        ax.axhline(y0, color=f"C{i + 3}", linestyle="--", linewidth=1, label=f"{label} {y0:.2f}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    save_png(fig, out / name)
+    return name
+
+
+def plot_bars(groups: Sequence[str], series: dict[str, Sequence[float]], out: Path, name: str, *, title: str,
+              ylabel: str) -> str:
+    """Grouped bars (one group per design or policy)."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(groups))
+    for i, (label, vals) in enumerate(series.items()):
+        ax.bar(x + i * width, vals, width, label=label)
+    ax.set_xticks(x + width * (len(series) - 1) / 2, groups)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    save_png(fig, out / name)
+    return name
+
+
+def plot_intervals(rows: Sequence[tuple[str, float, float, float, float | None]], out: Path, name: str, *,
+                   title: str, xlabel: str) -> str:
+    """Point estimates with intervals, and (where known) the true value as a cross."""
+    fig = new_figure(6.4, 0.5 + 0.45 * max(1, len(rows)))
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    for yi, (_, v, lo, hi, truth) in zip(y, rows, strict=True):
+        ax.errorbar([v], [yi], xerr=[[max(0.0, v - lo)], [max(0.0, hi - v)]], fmt="o", color="C0", capsize=3)
+        if truth is not None:
+            ax.plot([truth], [yi], "x", color="C3", markersize=9)
+    ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title + " (x: true value)")
+    save_png(fig, out / name)
+    return name
+
+
+__all__ = [
+    "DPI",
+    "learning_curve",
+    "new_figure",
+    "plot_bars",
+    "plot_curves",
+    "plot_flip",
+    "plot_histograms",
+    "plot_intervals",
+    "plot_sweeps",
+    "returns_histogram",
+    "save_png",
+]

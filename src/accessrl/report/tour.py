@@ -19,8 +19,25 @@ from typing import Any
 
 import numpy as np
 
+from accessrl.catalog.components import OUTCOME_AWARE, SPEED_ONLY, access_review_components
+from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.errors import ParameterError
-from accessrl.report.html import Section
+from accessrl.learning.policy_gradient import reinforce, tabular_policy
+from accessrl.learning.tabular import learn
+from accessrl.model.policies import pair_probabilities, policy_from_mapping, policy_names
+from accessrl.offline.estimation import estimate_model
+from accessrl.offline.logsim import exploring_policy, simulate_logs
+from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+from accessrl.planning.exact import policy_evaluation, policy_iteration, q_values, value_iteration
+from accessrl.planning.sensitivity import locate_outcome, probability_sweep, with_probability
+from accessrl.report.html import Section, write_html
+from accessrl.report.plots import plot_bars, plot_curves, plot_flip, plot_histograms, plot_intervals, plot_sweeps
+from accessrl.rewards.audits import audit
+from accessrl.rewards.components import RewardDesign
+from accessrl.simulation import simulate
+from accessrl.storage import DecisionLog
+from accessrl.storage.generated import write_generated
+from accessrl.storage.times import to_us, us_to_iso
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, title)``: called before each step and once at the end."""
@@ -70,8 +87,6 @@ class TourResult:
 
 
 def step_define(ctx: Context) -> StepOutput:
-    from accessrl.catalog.lesson import access_review, access_review_abandonment
-
     det, risky = access_review(), access_review_abandonment()
     ctx.data["det"], ctx.data["risky"] = det, risky
     lines = [f"model {det.name}: {det.n_states} states, {det.n_pairs} state-actions, gamma {det.gamma}"]
@@ -84,10 +99,6 @@ def step_define(ctx: Context) -> StepOutput:
 
 
 def step_solve(ctx: Context) -> StepOutput:
-    from accessrl.model.policies import policy_names
-    from accessrl.planning.exact import policy_iteration, value_iteration
-    from accessrl.report.html import plot_sweeps
-
     det = ctx.data["det"]
     vi = value_iteration(det, record=True)
     pi = policy_iteration(det)
@@ -103,10 +114,6 @@ def step_solve(ctx: Context) -> StepOutput:
 
 
 def step_abandonment(ctx: Context) -> StepOutput:
-    from accessrl.planning.exact import policy_iteration, q_values
-    from accessrl.planning.sensitivity import locate_outcome, probability_sweep, with_probability
-    from accessrl.report.html import plot_flip
-
     risky = ctx.data["risky"]
     grid = np.linspace(0.0, 0.3, ctx.budget.sweep_points)
     sweep = probability_sweep(risky, "new_request", "request_evidence", "closed", grid)
@@ -134,9 +141,6 @@ def step_abandonment(ctx: Context) -> StepOutput:
 
 
 def step_simulate(ctx: Context) -> StepOutput:
-    from accessrl.report.html import plot_histograms
-    from accessrl.simulation import simulate
-
     risky = ctx.data["risky"]
     rng = ctx.rng(4)
     n = ctx.budget.simulate_episodes
@@ -153,12 +157,6 @@ def step_simulate(ctx: Context) -> StepOutput:
 
 
 def step_learn(ctx: Context) -> StepOutput:
-    from accessrl.learning.tabular import learn
-    from accessrl.model.policies import pair_probabilities
-    from accessrl.offline.logsim import exploring_policy
-    from accessrl.planning.exact import policy_evaluation
-    from accessrl.report.html import plot_curves
-
     risky = ctx.data["risky"]
     res = learn(risky, episodes=ctx.budget.q_episodes, rng=ctx.rng(5), epsilon=0.15, exact=True)
     s0 = risky.state_index("new_request")
@@ -182,11 +180,6 @@ def step_learn(ctx: Context) -> StepOutput:
 
 
 def step_audit(ctx: Context) -> StepOutput:
-    from accessrl.catalog.components import OUTCOME_AWARE, SPEED_ONLY, access_review_components
-    from accessrl.report.html import plot_bars
-    from accessrl.rewards.audits import audit
-    from accessrl.rewards.components import RewardDesign
-
     designs = [RewardDesign("speed_only", dict(SPEED_ONLY)), RewardDesign("outcome_aware", dict(OUTCOME_AWARE))]
     result = audit(access_review_components(), designs)
     lines = []
@@ -202,11 +195,6 @@ def step_audit(ctx: Context) -> StepOutput:
 
 
 def step_gradient(ctx: Context) -> StepOutput:
-    from accessrl.learning.policy_gradient import reinforce, tabular_policy
-    from accessrl.model.policies import pair_probabilities
-    from accessrl.planning.exact import policy_evaluation
-    from accessrl.report.html import plot_curves
-
     risky = ctx.data["risky"]
     res = reinforce(tabular_policy(risky), ctx.rng(7), iterations=ctx.budget.pg_iterations, batch_size=16,
                     step_size=0.01, baseline="loo")
@@ -224,13 +212,6 @@ def step_gradient(ctx: Context) -> StepOutput:
 
 
 def step_logs(ctx: Context) -> StepOutput:
-    from accessrl.model.policies import pair_probabilities
-    from accessrl.offline.logsim import simulate_logs
-    from accessrl.planning.exact import policy_iteration
-    from accessrl.storage import DecisionLog
-    from accessrl.storage.generated import write_generated
-    from accessrl.storage.times import to_us
-
     risky = ctx.data["risky"]
     db = ctx.out / "decision_log.db"
     for suffix in ("", "-wal", "-shm"):
@@ -251,9 +232,6 @@ def step_logs(ctx: Context) -> StepOutput:
 
 
 def step_estimate(ctx: Context) -> StepOutput:
-    from accessrl.offline.estimation import estimate_model
-    from accessrl.report.html import plot_intervals
-
     risky, dlog = ctx.data["risky"], ctx.data.get("dlog")
     if dlog is None:
         return StepOutput((), None, "skipped: no logs (the log step did not run)")
@@ -275,12 +253,6 @@ def step_estimate(ctx: Context) -> StepOutput:
 
 
 def step_evaluate(ctx: Context) -> StepOutput:
-    from accessrl.model.policies import policy_from_mapping
-    from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
-    from accessrl.planning.exact import policy_evaluation
-    from accessrl.report.html import plot_intervals
-    from accessrl.storage.times import us_to_iso
-
     risky, steps = ctx.data["risky"], ctx.data.get("steps")
     if steps is None:
         return StepOutput((), None, "skipped: no logged steps (the estimate step did not run)")
@@ -335,8 +307,6 @@ STEPS: tuple[tuple[str, str, Callable[[Context], StepOutput]], ...] = (
 
 def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: Progress | None = None) -> TourResult:
     """Run every step into ``out`` (created if needed) and write ``out/index.html``."""
-    from accessrl.report.html import write_html
-
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"{out_dir}: exists and is not a directory; expected a folder for the tour")
