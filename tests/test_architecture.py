@@ -259,3 +259,14 @@ def test_results_of_every_package_are_frozen():
             if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and not obj.__dataclass_params__.frozen:
                 loose.append(f"accessrl.{package}.{n}")
     assert not loose, f"not frozen: {loose}"
+
+
+def test_tests_mirror_the_tree():
+    """One test folder per package (and per top-level module that has tests), named like it."""
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    units = set(LAYERS) - {"errors", "_types", "_optional", "__main__", "studio", "specfile"}
+    assert folders <= set(LAYERS), f"test folders with no package: {sorted(folders - set(LAYERS))}"
+    assert not sorted(units - folders), f"packages without a test folder: {sorted(units - folders)}"
+    loose = sorted(p.name for p in tests.glob("test_*.py"))
+    assert loose == ["test_architecture.py", "test_dependencies.py", "test_readme.py"], loose
