@@ -92,3 +92,20 @@ def test_python_api_example_runs():
     assert blocks
     for block in blocks:
         exec(compile(block, "README.md (Python API)", "exec"), {})
+
+
+def test_layout_section_names_every_module():
+    """The README's tree names every package and module of src/accessrl, and nothing else."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Layout.*?```\n(.*?)```", text, re.S).group(1)
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", block))
+    src = ROOT / "src" / "accessrl"
+    modules = {p.stem for p in src.glob("*.py") if p.stem != "__init__"}
+    packages = {p.name for p in src.iterdir() if (p / "__init__.py").exists()}
+    inner = {p.stem for pkg in packages - {"cli", "lesson", "llm"} for p in (src / pkg).glob("*.py")
+             if p.stem != "__init__"}
+    missing = sorted((modules | packages | inner) - words - {"__main__"})
+    assert not missing, f"the README's layout does not name: {missing}"
+    named = set(re.findall(r"^\s*([a-z_]+)/", block, re.M)) | set(re.findall(r"\b([a-z_]+)\.py\b", block))
+    stray = sorted(named - modules - packages - {"src", "accessrl"})
+    assert not stray, f"the README's layout names what does not exist: {stray}"
