@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from accessrl._optional import dependency_error, require
 from accessrl.cli import app
 from accessrl.errors import AccessRLError, DependencyError
+from cli_checks import one_error_line
 
 runner = CliRunner()
 
@@ -26,14 +27,6 @@ def hide(monkeypatch, *modules: str, reload: tuple[str, ...] = ()) -> None:
     for m in list(sys.modules):
         if any(m == r or m.startswith(r + ".") for r in reload):
             monkeypatch.delitem(sys.modules, m)
-
-
-def one_error_line(r, code: int = 1) -> str:
-    assert r.exit_code == code, r.output
-    lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1, r.stderr
-    assert "Traceback" not in r.output
-    return lines[0]
 
 
 def test_dependency_error_in_the_tree():

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from accessrl import compile_spec
 from accessrl.cli import app
 from accessrl.errors import AccessRLError, SpecError, SpecTypeError, SpecValueError
+from cli_checks import one_error_line
 
 runner = CliRunner()
 
@@ -29,17 +30,6 @@ transitions:
 
 def run(*args):
     return runner.invoke(app, list(args))
-
-
-def one_line_error(result, *needles, code=(1, 2)):
-    assert result.exit_code in code, (result.exit_code, result.output)
-    err = result.stderr.strip()
-    assert "Traceback" not in result.output and "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("accessrl: error: ")
-    for n in needles:
-        assert n in err, (n, err)
-    return err
 
 
 def write(tmp_path, text, name="spec.yaml"):
@@ -85,22 +75,22 @@ def test_good_spec_solves(tmp_path):
 )
 def test_spec_errors(tmp_path, text, needles):
     path = write(tmp_path, text)
-    err = one_line_error(run("solve", path), *needles, code=(1,))
+    err = one_error_line(run("solve", path), *needles, code=(1,))
     assert path in err
 
 
 def test_missing_file(tmp_path):
-    one_line_error(run("solve", str(tmp_path / "nope.yaml")), "nope.yaml", "no such spec file", code=(1,))
+    one_error_line(run("solve", str(tmp_path / "nope.yaml")), "nope.yaml", "no such spec file", code=(1,))
 
 
 def test_json_spec_errors(tmp_path):
     p = write(tmp_path, '{"gamma": 0.9, "gamma": 0.8, "transitions": {}}', "s.json")
-    one_line_error(run("solve", p), "duplicate key 'gamma'")
+    one_error_line(run("solve", p), "duplicate key 'gamma'", code=(1, 2))
     p = write(tmp_path, '{"gamma": 0.9,', "t.json")
-    one_line_error(run("solve", p), "line 1", "not valid JSON")
+    one_error_line(run("solve", p), "line 1", "not valid JSON", code=(1, 2))
     spec = {"gamma": 0.9, "terminal": ["e"], "transitions": {"s": {"a": [{"next": "e", "p": float("nan"), "reward": 0}]}}}
     p = write(tmp_path, json.dumps(spec), "n.json")
-    one_line_error(run("solve", p), "'p'", "finite")
+    one_error_line(run("solve", p), "'p'", "finite", code=(1, 2))
 
 
 GAMMA1_LOOP = """gamma: 1
@@ -115,22 +105,22 @@ transitions:
 def test_gamma_one_policy_never_terminates(tmp_path):
     spec = write(tmp_path, GAMMA1_LOOP % "-1")
     pol = write(tmp_path, "a: loop\n", "pol.yaml")
-    one_line_error(run("evaluate", spec, "--policy", pol), "never reaches a terminal state", "'a'", code=(1,))
+    one_error_line(run("evaluate", spec, "--policy", pol), "never reaches a terminal state", "'a'", code=(1,))
     ok = run("evaluate", spec, "--policy", write(tmp_path, "a: leave\n", "p2.yaml"), "--json")
     assert ok.exit_code == 0 and json.loads(ok.stdout)["values"]["a"] == -1
 
 
 def test_gamma_one_no_policy_terminates(tmp_path):
     spec = write(tmp_path, "gamma: 1\nterminal: [end]\ntransitions:\n  a: {x: {next: b, reward: -1}}\n  b: {y: {next: a, reward: -1}}\n  c: {z: {next: end, reward: 0}}\n")
-    one_line_error(run("solve", spec), "no policy reaches a terminal state", "'a'", "'b'", code=(1,))
+    one_error_line(run("solve", spec), "no policy reaches a terminal state", "'a'", "'b'", code=(1,))
     spec = write(tmp_path, "gamma: 1\ntransitions:\n  a: {x: {next: a, reward: -1}}\n", "n.yaml")
-    one_line_error(run("solve", spec), "needs terminal states", code=(1,))
+    one_error_line(run("solve", spec), "needs terminal states", code=(1,))
 
 
 @pytest.mark.parametrize("reward", ["0", "1", "0.5"])
 def test_gamma_one_nonnegative_cycle(tmp_path, reward):
     spec = write(tmp_path, GAMMA1_LOOP % reward)
-    one_line_error(run("solve", spec), "cycle forever", "'a'", code=(1,))
+    one_error_line(run("solve", spec), "cycle forever", "'a'", code=(1,))
 
 
 def test_gamma_one_negative_cycle_is_fine(tmp_path):
@@ -154,7 +144,7 @@ def test_gamma_one_negative_cycle_is_fine(tmp_path):
 def test_policy_file_errors(tmp_path, policy, needles):
     spec = write(tmp_path, GOOD)
     pol = write(tmp_path, policy, "policy.yaml")
-    one_line_error(run("evaluate", spec, "--policy", pol), *needles, code=(1,))
+    one_error_line(run("evaluate", spec, "--policy", pol), *needles, code=(1,))
 
 
 @pytest.mark.parametrize(
@@ -169,7 +159,7 @@ def test_policy_file_errors(tmp_path, policy, needles):
 )
 def test_vary_errors(tmp_path, vary, needles):
     spec = write(tmp_path, GOOD)
-    one_line_error(run("sweep", spec, "--vary", vary), *needles)
+    one_error_line(run("sweep", spec, "--vary", vary), *needles, code=(1, 2))
 
 
 @pytest.mark.parametrize(
@@ -181,18 +171,18 @@ def test_vary_errors(tmp_path, vary, needles):
     ],
 )
 def test_usage_errors_exit_2(tmp_path, args, needles):
-    one_line_error(run("solve", write(tmp_path, GOOD), *args), *needles, code=(2,))
+    one_error_line(run("solve", write(tmp_path, GOOD), *args), *needles, code=(2,))
 
 
 def test_sweep_range_errors(tmp_path):
     spec = write(tmp_path, GOOD)
-    one_line_error(run("sweep", spec, "--vary", "a.go.b", "--from", "0.5", "--to", "0.1"), "--from", code=(2,))
-    one_line_error(run("sweep", spec, "--vary", "a.go.b", "--to", "1.5"), "--to", code=(2,))
-    one_line_error(run("sweep", spec, "--vary", "a.go.b", "--steps", "1"), "--steps", code=(2,))
+    one_error_line(run("sweep", spec, "--vary", "a.go.b", "--from", "0.5", "--to", "0.1"), "--from", code=(2,))
+    one_error_line(run("sweep", spec, "--vary", "a.go.b", "--to", "1.5"), "--to", code=(2,))
+    one_error_line(run("sweep", spec, "--vary", "a.go.b", "--steps", "1"), "--steps", code=(2,))
 
 
 def test_unknown_lab():
-    one_line_error(run("lesson", "no-such-lab"), "unknown lab", code=(2,))
+    one_error_line(run("lesson", "no-such-lab"), "unknown lab", code=(2,))
 
 
 def test_api_raises_typed_errors():
@@ -262,7 +252,7 @@ def test_random_text_files_give_one_line(tmp_path_factory, text):
     ],
 )
 def test_click_usage_errors_are_one_line(args, needles):
-    one_line_error(run(*args), *needles, code=(2,))
+    one_error_line(run(*args), *needles, code=(2,))
 
 
 def test_unexpected_errors_are_not_masked(monkeypatch):

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from accessrl.cli import app
 from accessrl.lesson import EXERCISES, LABS
+from cli_checks import one_error_line
 from lab_lines import assert_lab_prints
 
 runner = CliRunner()
@@ -81,13 +82,6 @@ def write(tmp_path, text, name="designs.yaml"):
     p = tmp_path / name
     p.write_text(text)
     return str(p)
-
-
-def one_error_line(result, code=1):
-    assert result.exit_code == code, result.output
-    lines = [x for x in result.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output
-    return lines[0]
 
 
 def test_audit_unknown_component(tmp_path):

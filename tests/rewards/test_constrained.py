@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from test_rewards import random_spec
 
 from accessrl.catalog.components import SPEED_ONLY, access_review_deny
 from accessrl.errors import InfeasibleError, SpecValueError
@@ -14,7 +15,6 @@ from accessrl.planning.exact import policy_evaluation
 from accessrl.planning.solver import solve
 from accessrl.rewards.components import Limit, reweight
 from accessrl.rewards.constrained import constrained_solve
-from test_rewards import random_spec
 
 
 def deterministic_policies(mdp: MDP):
