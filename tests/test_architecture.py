@@ -29,7 +29,7 @@ LAYERS = {
     # 1 algorithms
     "planning": 1, "simulation": 1, "learning": 1, "rewards": 1, "offline": 1, "llm": 1,
     # 2 adapters (I/O lives here and above)
-    "storage": 2, "service": 2, "report": 2, "lesson": 2, "studio": 2, "envs": 2, "specfile": 2,
+    "storage": 2, "service": 2, "report": 2, "lesson": 2, "envs": 2, "specfile": 2,
     # 3 entry points
     "cli": 3, "__main__": 3,
 }
@@ -90,7 +90,7 @@ def imports(path: Path) -> Iterator[tuple[str, int]]:
 def test_every_module_has_a_layer_and_every_layer_a_module():
     tops = {top(m) for m in MODULES if m != "accessrl"}
     assert not sorted(tops - set(LAYERS)), f"classify these in LAYERS: {sorted(tops - set(LAYERS))}"
-    stale = sorted(set(LAYERS) - tops - {"studio", "_optional"})
+    stale = sorted(set(LAYERS) - tops)
     assert not stale, f"LAYERS names modules that do not exist: {stale}"
 
 
@@ -265,7 +265,7 @@ def test_tests_mirror_the_tree():
     """One test folder per package (and per top-level module that has tests), named like it."""
     tests = Path(__file__).resolve().parent
     folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
-    units = set(LAYERS) - {"errors", "_types", "_optional", "__main__", "studio", "specfile"}
+    units = set(LAYERS) - {"errors", "_types", "_optional", "__main__", "specfile"}
     assert folders <= set(LAYERS), f"test folders with no package: {sorted(folders - set(LAYERS))}"
     assert not sorted(units - folders), f"packages without a test folder: {sorted(units - folders)}"
     loose = sorted(p.name for p in tests.glob("test_*.py"))

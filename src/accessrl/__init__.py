@@ -21,24 +21,31 @@ from accessrl.errors import (
     PolicyError,
     SpecError,
 )
-from accessrl.learning.config import LearningResult
-from accessrl.learning.tabular import learn
-from accessrl.model.mdp import MDP
-from accessrl.model.policies import policy_from_mapping, policy_names, uniform_policy
-from accessrl.model.returns import discounted_return, rewards_to_go
-from accessrl.model.spec import compile_spec, spec_from_mdp
-from accessrl.planning.exact import (
+from accessrl.learning import LearningResult, learn
+from accessrl.model import (
+    MDP,
+    compile_spec,
+    discounted_return,
+    policy_from_mapping,
+    policy_names,
+    rewards_to_go,
+    spec_from_mdp,
+    uniform_policy,
+)
+from accessrl.planning import (
+    Backup,
+    PolicyEvaluation,
+    SolveResult,
     bellman_backup,
     greedy_policy,
     modified_policy_iteration,
     policy_evaluation,
     policy_iteration,
+    probability_sweep,
     q_values,
+    solve,
     value_iteration,
 )
-from accessrl.planning.results import Backup, PolicyEvaluation, SolveResult
-from accessrl.planning.sensitivity import probability_sweep
-from accessrl.planning.solver import solve
 from accessrl.simulation import Simulation, simulate
 
 __version__ = "0.1.0"

@@ -2,9 +2,10 @@
 
 * :mod:`~accessrl.learning.config` — what a run is given, checked once: algorithms, epsilon
   schedules, step sizes, safe-exploration masks;
-* :mod:`~accessrl.learning.reference` — the readable engine (the lesson's loop);
+* :mod:`~accessrl.learning.reference` — the readable engine (the lesson's loop) and the
+  targets as pure functions;
 * :mod:`~accessrl.learning.fast` — the same loop compiled with numba, bit for bit;
-* :mod:`~accessrl.learning.tabular` — :func:`learn`, Q-learning, SARSA, Expected SARSA and Double Q;
+* :mod:`~accessrl.learning.tabular` — :func:`learn`: Q-learning, SARSA, Expected SARSA and Double Q;
 * :mod:`~accessrl.learning.policy_gradient` — softmax policies, REINFORCE and the exact gradient.
 """
 
@@ -55,6 +56,10 @@ from accessrl.learning.policy_gradient import (
 )
 from accessrl.learning.reference import (
     ReferenceEngine,
+    double_q_target,
+    expected_sarsa_target,
+    q_learning_target,
+    sarsa_target,
 )
 from accessrl.learning.tabular import (
     exact_q,
@@ -85,19 +90,23 @@ __all__ = [
     "bandit_gradient",
     "check_probability",
     "discounted_occupancy",
+    "double_q_target",
     "epsilon_values",
     "exact_policy_gradient",
     "exact_q",
+    "expected_sarsa_target",
     "greedy_allowed_policy",
     "learn",
     "linear_policy",
     "most_probable_actions",
     "one_state_bandit",
     "prepare",
+    "q_learning_target",
     "reinforce",
     "reinforce_gradient",
     "sample_episode",
     "sample_episodes",
+    "sarsa_target",
     "score_function",
     "segment_softmax",
     "short_corridor",

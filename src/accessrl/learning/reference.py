@@ -1,9 +1,15 @@
 """The readable learning engine: the lesson's loop, one statement per idea (layer 1).
 
-The per-step target of each algorithm is a pure function of the step and the tables
-(:meth:`ReferenceEngine.target`); the episode loop that calls it is short and separate.
+The per-step target of each algorithm is a pure function of the step (:func:`q_learning_target`,
+:func:`sarsa_target`, :func:`expected_sarsa_target`, :func:`double_q_target`; Sutton & Barto
+2018, eqs. 6.8, 6.7, 6.9 and §6.7); :meth:`ReferenceEngine.target` reads what they need from
+the tables, and the episode loop that calls it is short and separate.
+
 :class:`~accessrl.learning.fast.FastEngine` runs the same loop compiled and is checked
 against this one bit for bit.
+
+>>> q_learning_target(-4.0, 0.9, 70.0, done=False), sarsa_target(-54.0, 0.9, 12.0, done=True)
+(59.0, -54.0)
 """
 
 from __future__ import annotations
@@ -14,6 +20,27 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.learning.config import ALGORITHMS, Prepared
 from accessrl.model.mdp import MDP
 from accessrl.simulation import sample_pair, step_tables
+
+
+def q_learning_target(reward: float, gamma: float, next_max: float, *, done: bool) -> float:
+    """R + gamma max_a Q(S', a); R alone at a terminal S'."""
+    return reward + (0.0 if done else gamma * next_max)
+
+
+def sarsa_target(reward: float, gamma: float, next_q: float, *, done: bool) -> float:
+    """R + gamma Q(S', A') for the next action A' actually chosen; R alone at a terminal S'."""
+    return reward if done else reward + gamma * next_q
+
+
+def expected_sarsa_target(reward: float, gamma: float, next_max: float, next_mean: float, epsilon: float, *,
+                          done: bool) -> float:
+    """R + gamma E_pi[Q(S', .)] under the epsilon-greedy policy: (1 - epsilon) max + epsilon mean."""
+    return reward if done else reward + gamma * ((1.0 - epsilon) * next_max + epsilon * next_mean)
+
+
+def double_q_target(reward: float, gamma: float, other_at_argmax: float, *, done: bool) -> float:
+    """R + gamma Q_other(S', argmax_a Q_own(S', a)): the table updated picks, the other scores."""
+    return reward if done else reward + gamma * other_at_argmax
 
 
 class ReferenceEngine:
@@ -70,25 +97,25 @@ class ReferenceEngine:
         """(target, next pair for SARSA or -1, table to update: 0 first, 1 second)."""
         g = self.gamma
         if self.alg == "q-learning":
-            return reward + (0.0 if done else g * self.q[self.greedy(self.q, nxt)]), -1, 0
+            best = 0.0 if done else self.q[self.greedy(self.q, nxt)]
+            return q_learning_target(reward, g, best, done=done), -1, 0
         if self.alg == "sarsa":
-            if done:
-                return reward, -1, 0
+            if done:  # no next action is chosen (and no random number drawn) at a terminal state
+                return sarsa_target(reward, g, 0.0, done=True), -1, 0
             a2 = self.choose(nxt, epsilon)
-            return reward + g * self.q[a2], a2, 0
+            return sarsa_target(reward, g, self.q[a2], done=False), a2, 0
         if self.alg == "expected-sarsa":
             if done:
-                return reward, -1, 0
+                return expected_sarsa_target(reward, g, 0.0, 0.0, epsilon, done=True), -1, 0
             lo, hi = self.allow_ptr[nxt], self.allow_ptr[nxt + 1]
             mean = sum(self.q[self.allow_pair[j]] for j in range(lo, hi)) / (hi - lo)
             best = self.q[self.greedy(self.q, nxt)]
-            return reward + g * ((1.0 - epsilon) * best + epsilon * mean), -1, 0
-        # double-q: the coin picks the table to update; the other one scores its argmax
-        which = 0 if self.rng.random() < 0.5 else 1
+            return expected_sarsa_target(reward, g, best, mean, epsilon, done=False), -1, 0
+        which = 0 if self.rng.random() < 0.5 else 1  # the coin is drawn even at a terminal S'
         if done:
-            return reward, -1, which
+            return double_q_target(reward, g, 0.0, done=True), -1, which
         own, other = (self.q, self.q2) if which == 0 else (self.q2, self.q)
-        return reward + g * other[self.greedy(own, nxt)], -1, which
+        return double_q_target(reward, g, other[self.greedy(own, nxt)], done=False), -1, which
 
     def update(self, pair: int, target: float, which: int) -> None:
         table, visits = (self.q, self.visits) if which == 0 else (self.q2, self.visits2)
@@ -131,4 +158,10 @@ class ReferenceEngine:
             lengths[ep] = t
 
 
-__all__ = ["ReferenceEngine"]
+__all__ = [
+    "ReferenceEngine",
+    "double_q_target",
+    "expected_sarsa_target",
+    "q_learning_target",
+    "sarsa_target",
+]
