@@ -111,7 +111,8 @@ def test_gamma_one_policy_never_terminates(tmp_path):
 
 
 def test_gamma_one_no_policy_terminates(tmp_path):
-    spec = write(tmp_path, "gamma: 1\nterminal: [end]\ntransitions:\n  a: {x: {next: b, reward: -1}}\n  b: {y: {next: a, reward: -1}}\n  c: {z: {next: end, reward: 0}}\n")
+    spec = write(tmp_path, "gamma: 1\nterminal: [end]\ntransitions:\n  a: {x: {next: b, reward: -1}}\n"
+                           "  b: {y: {next: a, reward: -1}}\n  c: {z: {next: end, reward: 0}}\n")
     one_error_line(run("solve", spec), "no policy reaches a terminal state", "'a'", "'b'", code=(1,))
     spec = write(tmp_path, "gamma: 1\ntransitions:\n  a: {x: {next: a, reward: -1}}\n", "n.yaml")
     one_error_line(run("solve", spec), "needs terminal states", code=(1,))
@@ -210,7 +211,8 @@ spec_like = st.fixed_dictionaries(
     {"gamma": st.one_of(st.floats(allow_nan=True), st.integers(-1, 2), st.text(max_size=3)),
      "transitions": st.one_of(
          json_values,
-         st.dictionaries(names, st.one_of(json_values, st.dictionaries(names, st.one_of(outcome, st.lists(outcome, max_size=3)), max_size=3)), max_size=3),
+         st.dictionaries(names, st.one_of(json_values, st.dictionaries(
+             names, st.one_of(outcome, st.lists(outcome, max_size=3)), max_size=3)), max_size=3),
      )},
     optional={"terminal": st.one_of(json_values, st.lists(names, max_size=3)), "start": names,
               "states": st.lists(names, max_size=4), "weights": json_values},
