@@ -24,7 +24,8 @@ from accessrl.catalog.lesson import access_review_abandonment_spec  # noqa: E402
 from accessrl.cli import app as cli_app  # noqa: E402
 from accessrl.model.spec import compile_spec  # noqa: E402
 from accessrl.service.http import ServiceConfig, create_app, token_hash  # noqa: E402
-from accessrl.service.policy import resolve_policy, serve_policy  # noqa: E402
+from accessrl.service.policy import serve_policy  # noqa: E402
+from accessrl.specfile import resolve_policy  # noqa: E402
 from accessrl.storage import writepath as st  # noqa: E402
 from accessrl.storage.schema import normalise_url  # noqa: E402
 
@@ -41,10 +42,10 @@ def guarded_spec() -> dict:
 def make_client(tmp_path: Path, *, policy: str = "optimal", epsilon: float = 0.0, shadow: str | None = None,
                 spec: dict | None = None, seed: int = 1) -> TestClient:
     mdp = compile_spec(spec or guarded_spec())
-    pid, probs = resolve_policy(mdp, policy)
+    pid, probs = (r := resolve_policy(mdp, policy)).policy_id, r.probabilities
     sh = None
     if shadow:
-        sid, sp = resolve_policy(mdp, shadow)
+        sid, sp = (r := resolve_policy(mdp, shadow)).policy_id, r.probabilities
         sh = serve_policy(mdp, sp, sid)
     cfg = ServiceConfig(mdp=mdp, policy=serve_policy(mdp, probs, pid, epsilon=epsilon), shadow=sh,
                         db_url=str(tmp_path / "log.db"), token_hashes=(token_hash(TOKEN),), seed=seed)
@@ -321,7 +322,7 @@ def counts_at(path: Path) -> dict[str, int]:
 
 def test_running_service_picks_up_a_promotion(tmp_path: Path) -> None:
     mdp = compile_spec(access_review_abandonment_spec())
-    pid, probs = resolve_policy(mdp, "optimal")
+    pid, probs = (r := resolve_policy(mdp, "optimal")).policy_id, r.probabilities
     cfg = ServiceConfig(mdp=mdp, policy=serve_policy(mdp, probs, pid), db_url=str(tmp_path / "log.db"),
                         token_hashes=(token_hash(TOKEN),), seed=1, reload_every=0.0)
     c = TestClient(create_app(cfg))
@@ -369,7 +370,7 @@ def test_service_on_postgresql() -> None:
     url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
     try:
         mdp = compile_spec(guarded_spec())
-        pid, probs = resolve_policy(mdp, "optimal")
+        pid, probs = (r := resolve_policy(mdp, "optimal")).policy_id, r.probabilities
         cfg = ServiceConfig(mdp=mdp, policy=serve_policy(mdp, probs, pid), db_url=url,
                             token_hashes=(token_hash(TOKEN),), seed=1)
         with TestClient(create_app(cfg)) as c:

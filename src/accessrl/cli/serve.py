@@ -44,7 +44,8 @@ def register(app: typer.Typer) -> None:
         require("fastapi", "serve", "accessrl serve")  # accessrl.service.http is built on it
         uvicorn = require("uvicorn", "serve", "accessrl serve")
         from accessrl.service.http import ServiceConfig, create_app
-        from accessrl.service.policy import resolve_policy, serve_policy
+        from accessrl.service.policy import serve_policy
+        from accessrl.specfile import resolve_policy
 
         if not 0 < port < 65536:
             raise ParameterError(f"--port: expected 1-65535, got {port}")
@@ -54,12 +55,12 @@ def register(app: typer.Typer) -> None:
         if not hashes and host not in LOOPBACK:
             raise ParameterError(f"--host {host}: refusing to serve beyond loopback without --token-hash")
         mdp = load_model_arg(model)
-        pid, probs = resolve_policy(mdp, policy)
-        served = serve_policy(mdp, probs, pid, epsilon=epsilon)
+        deployed = resolve_policy(mdp, policy)
+        served = serve_policy(mdp, deployed.probabilities, deployed.policy_id, epsilon=epsilon)
         shadow_pol = None
         if shadow:
-            sid, sprobs = resolve_policy(mdp, shadow)
-            shadow_pol = serve_policy(mdp, sprobs, sid)
+            shadowed = resolve_policy(mdp, shadow)
+            shadow_pol = serve_policy(mdp, shadowed.probabilities, shadowed.policy_id)
         config = ServiceConfig(mdp=mdp, policy=served, shadow=shadow_pol, db_url=db, token_hashes=hashes,
                                seed=seed, record_deployment=f"accessrl serve --policy {policy}")
         application = create_app(config)

@@ -62,14 +62,6 @@ class ServedPolicy:
     decisions: dict[str, StateDecision]
 
 
-def resolve_policy(mdp: MDP, spec: str) -> tuple[str, np.ndarray]:
-    """``optimal`` (solved), ``uniform``, or a policy file; returns (policy id, pair probabilities)."""
-    from accessrl.specfile import resolve_policy as resolve
-
-    resolved = resolve(mdp, spec)
-    return resolved.policy_id, resolved.probabilities
-
-
 def model_fingerprint(mdp: MDP) -> str:
     """A short hash of the model's spec (changes when any probability or reward changes)."""
     text = json.dumps(spec_from_mdp(mdp), sort_keys=True)
@@ -138,6 +130,5 @@ __all__ = [
     "from_mapping",
     "model_fingerprint",
     "policy_mapping",
-    "resolve_policy",
     "serve_policy",
 ]
