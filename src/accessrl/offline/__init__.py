@@ -17,7 +17,6 @@ from accessrl.offline.batch import (
     spibb,
 )
 from accessrl.offline.estimation import (
-    Z95,
     DriftReport,
     EstimatedModel,
     OutcomeEstimate,
@@ -84,7 +83,6 @@ __all__ = [
     "SELECTION_ESTIMATOR",
     "SEVERE_RETURN",
     "US_PER_HOUR",
-    "Z95",
     "BatchQResult",
     "DriftReport",
     "EpisodeTerms",

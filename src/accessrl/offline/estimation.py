@@ -37,12 +37,11 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import compile_spec
 from accessrl.offline.logged import LoggedSteps
+from accessrl.simulation import Z95
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-Z95 = 1.959963984540054
-"""The standard normal 97.5% quantile."""
 
 
 def wilson_interval(k: Any, n: Any, z: float = Z95) -> tuple[FloatArray, FloatArray]:
@@ -284,7 +283,6 @@ def drift_report(before: LoggedSteps, after: LoggedSteps, *, alpha: float = 0.01
 
 
 __all__ = [
-    "Z95",
     "DriftReport",
     "EstimatedModel",
     "OutcomeEstimate",
