@@ -222,7 +222,8 @@ def estimators_child(decisions: int, out_path: str) -> None:
     from accessrl.model.policies import pair_probabilities
     from accessrl.offline.batch import fitted_q_iteration, spibb
     from accessrl.offline.estimation import estimate_model
-    from accessrl.offline.ope import default_cutoffs, evaluate_policy, temporal_split
+    from accessrl.offline.ope import evaluate_policy
+    from accessrl.offline.splits import default_cutoffs, temporal_split
     from accessrl.planning.exact import policy_iteration
 
     mdp = access_review_abandonment()

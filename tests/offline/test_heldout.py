@@ -18,7 +18,8 @@ from accessrl.offline import (
     promotion_reasons,
 )
 from accessrl.offline.logsim import simulate_logs
-from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+from accessrl.offline.ope import evaluate_policy, target_matrix
+from accessrl.offline.splits import default_cutoffs, temporal_split
 
 MDP = access_review_abandonment()
 REVIEW_FIRST = {"new_request": "human_review", "evidence_ready": "auto_approve", "review_queue": "approve_rotation"}

@@ -11,14 +11,8 @@ from accessrl.model.policies import pair_probabilities, uniform_policy
 from accessrl.offline.batch import fitted_q_iteration, spibb
 from accessrl.offline.logged import LoggedSteps
 from accessrl.offline.logsim import simulate_logs
-from accessrl.offline.ope import (
-    _segment_cumprod,
-    bootstrap_ratio,
-    effective_sample_size,
-    episode_terms,
-    evaluate_policy,
-    temporal_split,
-)
+from accessrl.offline.ope import _segment_cumprod, bootstrap_ratio, effective_sample_size, episode_terms, evaluate_policy
+from accessrl.offline.splits import temporal_split
 from accessrl.planning.exact import policy_evaluation, policy_iteration
 from lab_lines import assert_lab_prints
 

@@ -429,7 +429,7 @@ def test_parquet_fast_path_keeps_good_rows_and_names_bad_ones(make_log, tmp_path
 
 
 def test_features_recorded_after_the_decision_reach_the_leakage_check(make_log):
-    from accessrl.offline.ope import temporal_split
+    from accessrl.offline.splits import temporal_split
     from accessrl.storage import iso_to_us
 
     log = make_log()

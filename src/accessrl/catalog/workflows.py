@@ -58,14 +58,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, overload
 
 import numpy as np
-from numpy.typing import NDArray
 
+from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.checks import check_gamma
 from accessrl.model.mdp import MDP
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 TIERS = ("low", "medium", "high")
 EVIDENCE = ("none", "requested", "partial", "strong")

@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from numpy.typing import NDArray
 
+from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ModelError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities
@@ -54,9 +54,6 @@ from accessrl.model.returns import rewards_to_go
 from accessrl.model.spec import compile_spec
 from accessrl.planning.exact import policy_evaluation, state_max
 from accessrl.simulation import sample_outcome, sample_pair
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 BASELINES = ("none", "mean", "loo", "value")
 """Baselines :func:`reinforce_gradient` knows: none, batch mean, leave-one-out, a state value."""

@@ -3,8 +3,9 @@
 * :mod:`~accessrl.offline.logged` — :class:`LoggedSteps`, the one array form of a log, and its validator;
 * :mod:`~accessrl.offline.logsim` — a simulator of realistic decision logs;
 * :mod:`~accessrl.offline.estimation` — a model estimated from logs, with Wilson intervals and drift;
-* :mod:`~accessrl.offline.ope` — time splits, leakage checks and off-policy evaluation;
-* :mod:`~accessrl.offline.heldout` — the held-out evaluation of ``evaluate-policy`` and ``promote``;
+* :mod:`~accessrl.offline.splits` — train / validation / test by time, and leakage checks;
+* :mod:`~accessrl.offline.ope` — off-policy estimators with bootstrap intervals;
+* :mod:`~accessrl.offline.heldout` — the held-out evaluation ``evaluate-policy`` and ``promote`` share;
 * :mod:`~accessrl.offline.batch` — batch learning: fitted Q-iteration and SPIBB.
 """
 
@@ -33,6 +34,7 @@ from accessrl.offline.heldout import (
     SEVERE_RETURN,
     Estimate,
     HeldOutEvaluation,
+    Period,
     Selection,
     choose_candidate,
     evaluate_heldout,
@@ -60,18 +62,20 @@ from accessrl.offline.ope import (
     EpisodeTerms,
     EstimatorResult,
     Interval,
-    LeakageReport,
     OffPolicyReport,
-    TemporalSplit,
     batch_policy_values,
     bootstrap_ratio,
-    default_cutoffs,
     effective_sample_size,
     episode_terms,
     evaluate_policy,
     exhaustive_logs,
     support_problem,
     target_matrix,
+)
+from accessrl.offline.splits import (
+    LeakageReport,
+    TemporalSplit,
+    default_cutoffs,
     temporal_split,
 )
 
@@ -98,6 +102,7 @@ __all__ = [
     "OffPolicyReport",
     "OutcomeEstimate",
     "PairDrift",
+    "Period",
     "SafePolicy",
     "Selection",
     "TemporalSplit",

@@ -36,13 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.checks import check_gamma
 from accessrl.offline.estimation import count_transitions
 from accessrl.offline.logged import LoggedSteps
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,18 +30,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy import stats
 
+from accessrl._types import FloatArray, IntArray
 from accessrl.errors import DataError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import compile_spec
 from accessrl.offline.logged import LoggedSteps
 from accessrl.simulation import Z95
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-
 
 
 def wilson_interval(k: Any, n: Any, z: float = Z95) -> tuple[FloatArray, FloatArray]:

@@ -32,7 +32,8 @@ from accessrl._types import FloatArray
 from accessrl.errors import ParameterError
 from accessrl.offline.batch import fitted_q_iteration, spibb
 from accessrl.offline.logged import LoggedSteps
-from accessrl.offline.ope import OffPolicyReport, TemporalSplit, default_cutoffs, evaluate_policy, temporal_split
+from accessrl.offline.ope import OffPolicyReport, evaluate_policy
+from accessrl.offline.splits import TemporalSplit, default_cutoffs, temporal_split
 
 SEVERE_RETURN = -100.0
 """A return at or below this is a severe error (the lesson's held-out threshold)."""

@@ -36,10 +36,8 @@ import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
+from accessrl._types import FloatArray, IntArray
 from accessrl.model.mdp import MDP
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 _BLOCKS = 256  # parallel work units per sweep
 

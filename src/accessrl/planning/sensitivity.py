@@ -20,16 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.typing import NDArray
 
+from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError, SpecValueError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import policy_iteration
 from accessrl.planning.results import SolveResult
 from accessrl.planning.solver import solve
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,10 +19,9 @@ from numpy.typing import NDArray
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from accessrl._types import BoolArray
 from accessrl.errors import ModelError, NotTerminatingError
 from accessrl.model.mdp import MDP
-
-BoolArray = NDArray[np.bool_]
 
 
 def _name_list(mdp: MDP, states: NDArray[np.int64], limit: int = 5) -> str:

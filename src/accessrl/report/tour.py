@@ -27,7 +27,8 @@ from accessrl.learning.tabular import learn
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, policy_names
 from accessrl.offline.estimation import estimate_model
 from accessrl.offline.logsim import exploring_policy, simulate_logs
-from accessrl.offline.ope import default_cutoffs, evaluate_policy, target_matrix, temporal_split
+from accessrl.offline.ope import evaluate_policy, target_matrix
+from accessrl.offline.splits import default_cutoffs, temporal_split
 from accessrl.planning.exact import policy_evaluation, policy_iteration, q_values, value_iteration
 from accessrl.planning.sensitivity import locate_outcome, probability_sweep, with_probability
 from accessrl.report.html import Section, write_html

@@ -45,13 +45,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
+from accessrl._types import FloatArray
 from accessrl.errors import InfeasibleError, ModelError, SpecValueError
 from accessrl.model.mdp import MDP, segment_sum
 from accessrl.model.policies import start_distribution
 from accessrl.planning.structure import check_ssp
 from accessrl.rewards.components import Limit, component_names, occupancy, pair_component
-
-FloatArray = NDArray[np.float64]
 
 PROB_FLOOR = 1e-9
 """Policy probabilities below this (relative to the state's occupancy) are rounding noise."""
