@@ -4,7 +4,8 @@
   schedules, step sizes, safe-exploration masks;
 * :mod:`~accessrl.learning.reference` — the readable engine (the lesson's loop) and the
   targets as pure functions;
-* :mod:`~accessrl.learning.fast` — the same loop compiled with numba, bit for bit;
+* :mod:`~accessrl.learning.fast` — the same loop compiled with numba, bit for bit (loaded by
+  ``learn(engine="fast")`` on first use, not here);
 * :mod:`~accessrl.learning.tabular` — :func:`learn`: Q-learning, SARSA, Expected SARSA and Double Q;
 * :mod:`~accessrl.learning.policy_gradient` — softmax policies, REINFORCE and the exact gradient.
 """
@@ -25,9 +26,6 @@ from accessrl.learning.config import (
     prepare,
     step_size_from,
     unsafe_mask,
-)
-from accessrl.learning.fast import (
-    FastEngine,
 )
 from accessrl.learning.policy_gradient import (
     BASELINES,
@@ -77,7 +75,6 @@ __all__ = [
     "EpisodeProgress",
     "EpsilonSchedule",
     "ExactGradient",
-    "FastEngine",
     "GradientEstimate",
     "LearningResult",
     "Prepared",

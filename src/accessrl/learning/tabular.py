@@ -57,7 +57,6 @@ from accessrl.learning.config import (
     allowed_model,
     prepare,
 )
-from accessrl.learning.fast import FastEngine
 from accessrl.learning.reference import ReferenceEngine
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import default_start
@@ -129,6 +128,8 @@ def learn(
     lengths = np.zeros(n, dtype=np.int64)
     bounds = np.unique(np.linspace(0, n, max(1, min(chunks, n)) + 1).astype(np.int64))
     if engine == "fast":
+        from accessrl.learning.fast import FastEngine  # numba loads on first use, not at start-up
+
         runner: FastEngine | ReferenceEngine = FastEngine(mdp, prep, rng)
     else:
         runner = ReferenceEngine(mdp, prep, rng)

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from accessrl._types import FloatArray, IntArray
 from accessrl.errors import DataError, ParameterError
@@ -246,6 +245,7 @@ def drift_report(before: LoggedSteps, after: LoggedSteps, *, alpha: float = 0.01
     ``drifted`` when p < ``alpha``.  Pairs with fewer than ``min_count`` decisions in either
     period are reported with p = 1 (too little data to say).
     """
+    from scipy import stats  # scipy.stats takes 0.4 s to import: only drift reports need it
     if before.state_names != after.state_names or before.action_names != after.action_names:
         raise DataError("drift: the two periods use different state or action names")
     if not 0.0 < alpha < 1.0:

@@ -5,7 +5,8 @@
   value iteration (as the lesson prints it), policy iteration, modified policy iteration;
 * :mod:`~accessrl.planning.scalable` — the solvers that scale to millions of states: compiled
   MPI, Gauss-Seidel, Krylov policy iteration, topological value iteration;
-* :mod:`~accessrl.planning.kernels` — the numba CSR kernels behind them;
+* :mod:`~accessrl.planning.kernels` — the numba CSR kernels behind them (import it directly:
+  it is not loaded until a compiled solver runs, since numba takes a fifth of a second to load);
 * :mod:`~accessrl.planning.solver` — :func:`solve` by method name or ``"auto"``;
 * :mod:`~accessrl.planning.structure` — stochastic-shortest-path checks (does a policy end?);
 * :mod:`~accessrl.planning.finite_horizon` — backward induction over a fixed horizon;
@@ -29,21 +30,6 @@ from accessrl.planning.exact import (
 from accessrl.planning.finite_horizon import (
     FiniteHorizonResult,
     backward_induction,
-)
-from accessrl.planning.kernels import (
-    bellman_sweep,
-    bellman_sweep_active,
-    eliminate_actions,
-    gauss_seidel_sweep,
-    greedy_pairs,
-    order_direction,
-    ordered_pass,
-    pair_rewards,
-    pair_values,
-    policy_sweep,
-    strong_components,
-    sweep_bytes,
-    topological_block,
 )
 from accessrl.planning.results import (
     TIE_RTOL,
@@ -103,20 +89,15 @@ __all__ = [
     "almost_sure_termination",
     "backward_induction",
     "bellman_backup",
-    "bellman_sweep",
-    "bellman_sweep_active",
     "can_reach",
     "check_ssp",
     "check_tol",
     "check_values",
     "choose_method",
     "compiled_modified_policy_iteration",
-    "eliminate_actions",
     "end_components",
     "finish_compiled",
-    "gauss_seidel_sweep",
     "gauss_seidel_value_iteration",
-    "greedy_pairs",
     "greedy_policy",
     "improper_states",
     "krylov_mpi",
@@ -124,23 +105,15 @@ __all__ = [
     "locate_outcome",
     "max_gain",
     "modified_policy_iteration",
-    "order_direction",
-    "ordered_pass",
-    "pair_rewards",
-    "pair_values",
     "parse_target",
     "policy_evaluation",
     "policy_from_pairs",
     "policy_iteration",
-    "policy_sweep",
     "probability_sweep",
     "q_values",
     "require_proper",
     "solve",
     "state_max",
-    "strong_components",
-    "sweep_bytes",
-    "topological_block",
     "topological_value_iteration",
     "value_iteration",
     "with_probability",

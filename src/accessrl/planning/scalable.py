@@ -7,7 +7,8 @@ r"""Planners that scale: compiled (numba) sweeps with memory linear in the trans
 * :func:`topological_value_iteration` — strongly connected components solved sinks first.
 
 Each returns a :class:`~accessrl.planning.results.SolveResult` whose ``error_bound`` bounds
-max|V - V*|.
+max|V - V*|.  The kernels are imported inside each solver: loading numba takes a fifth of a
+second, which every command (``accessrl --help`` included) would otherwise pay at start-up.
 
 Topological value iteration. Dai, Mausam, Weld & Goldsmith (2011), "Topological value iteration algorithms", JAIR 42:
 decompose the state graph (an edge s -> s' for every positive-probability outcome of any
@@ -53,25 +54,14 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import check_values, policy_from_pairs, policy_iteration, value_iteration
-from accessrl.planning.kernels import (
-    bellman_sweep,
-    bellman_sweep_active,
-    eliminate_actions,
-    gauss_seidel_sweep,
-    greedy_pairs,
-    order_direction,
-    ordered_pass,
-    pair_rewards,
-    policy_sweep,
-    strong_components,
-    topological_block,
-)
 from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_tol
 from accessrl.planning.structure import check_ssp
 
 
 def finish_compiled(mdp: MDP, v: FloatArray, r_pair: FloatArray | None = None, **kw: Any) -> SolveResult:
     """A :class:`SolveResult` for values ``v``: Q by the parallel kernel, greedy policy with ties."""
+    from accessrl.planning.kernels import greedy_pairs, pair_rewards
+
     q, best = greedy_pairs(mdp, pair_rewards(mdp) if r_pair is None else r_pair, v, TIE_RTOL)
     return SolveResult(values=v, policy=policy_from_pairs(mdp, best), q_values=q, **kw)
 
@@ -117,6 +107,8 @@ def compiled_modified_policy_iteration(
     transitions.  Memory: three vectors of S and one float and one flag per pair on top
     of the model.  gamma = 1 falls back to :func:`value_iteration`.
     """
+    from accessrl.planning.kernels import bellman_sweep_active, eliminate_actions, pair_rewards, policy_sweep
+
     tol = check_tol(tol)
     if m < 0:
         raise ParameterError(f"m: expected a non-negative number of evaluation sweeps, got {m}")
@@ -178,6 +170,8 @@ def gauss_seidel_value_iteration(
     the error by ``tol``.  Unlike :func:`value_iteration` the sweeps are not Jacobi
     sweeps: the iterates differ from the textbook's (the lesson prints Jacobi sweeps).
     """
+    from accessrl.planning.kernels import gauss_seidel_sweep, pair_rewards, strong_components
+
     tol = check_tol(tol)
     g = mdp.gamma
     if g >= 1.0:
@@ -239,6 +233,8 @@ def krylov_policy_iteration(
     is returned only when the stopping rule of :func:`_mpi_stop` bounds its error by ``tol``.
     gamma = 1 falls back to :func:`policy_iteration` with Krylov evaluation.
     """
+    from accessrl.planning.kernels import bellman_sweep, pair_rewards
+
     tol = check_tol(tol)
     name = "krylov-mpi" if inexact else "krylov-policy-iteration"
     g = mdp.gamma
@@ -299,6 +295,8 @@ def topological_value_iteration(
     solved exactly; cyclic components are swept to a small change and the result is then
     finished by :func:`~accessrl.planning.value_iteration`'s exact check.
     """
+    from accessrl.planning.kernels import order_direction, pair_rewards, strong_components, topological_block
+
     tol = check_tol(tol)
     g = mdp.gamma
     if g >= 1.0:
@@ -337,6 +335,8 @@ def topological_value_iteration(
 
 def _ordered(mdp: MDP, direction: int, progress: Progress | None) -> SolveResult:
     """The one-pass solve of a model whose indices order its state graph (exact)."""
+    from accessrl.planning.kernels import ordered_pass
+
     v, q, best = ordered_pass(mdp, direction, TIE_RTOL)
     if progress is not None:
         progress(1.0, f"{mdp.n_states} states in one ordered pass")

@@ -19,7 +19,6 @@ from accessrl._types import IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import modified_policy_iteration, policy_iteration, value_iteration
-from accessrl.planning.kernels import order_direction, strong_components
 from accessrl.planning.results import Progress, SolveResult, check_tol
 from accessrl.planning.scalable import (
     compiled_modified_policy_iteration,
@@ -96,6 +95,8 @@ def choose_method(mdp: MDP) -> MethodChoice:
     if mdp.gamma < 1.0 and not mdp.terminal.any():
         return MethodChoice("compiled-mpi", (f"{n} states, no terminal states (every path cycles), gamma {mdp.gamma}: "
                                              "compiled modified policy iteration with the span (MacQueen) stopping rule"))
+
+    from accessrl.planning.kernels import order_direction, strong_components
 
     direction = order_direction(mdp)
     if direction:
