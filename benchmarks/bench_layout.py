@@ -50,6 +50,64 @@ def workloads(quick: bool) -> list[tuple[str, list[str]]]:
     ]
 
 
+IN_PROCESS = r"""
+import json, os, sys, tempfile, time
+import numpy as np
+import accessrl
+from accessrl import catalog
+try:
+    from accessrl.offline.logsim import simulate_logs
+    from accessrl.storage.generated import write_generated
+    from accessrl.catalog.workflows import access_review_workflow
+except ImportError:  # the layout before the packages
+    from accessrl.logsim import simulate_logs
+    from accessrl.loggen import write_generated
+    from accessrl.workflows import access_review_workflow
+from accessrl.storage import DecisionLog
+
+quick = sys.argv[1] == "quick"
+m = catalog.access_review_abandonment()
+pol = accessrl.solve(m).policy
+wf = access_review_workflow(max_days=30 if quick else 120, queue_capacity=8)
+
+def logs():
+    d = tempfile.mkdtemp()
+    log = simulate_logs(m, accessrl.uniform_policy(m), n_requests=5_000 if quick else 50_000,
+                        start_us=1767571200000000, rng=np.random.default_rng(1), epsilon=0.1)
+    write_generated(DecisionLog(os.path.join(d, "l.db")), log, m)
+
+calls = {
+    "simulate 200,000 episodes": lambda: accessrl.simulate(m, pol, 200_000, rng=np.random.default_rng(7)),
+    "learn fast 2,000,000 episodes": lambda: accessrl.learn(m, episodes=2_000_000, rng=np.random.default_rng(13),
+                                                             engine="fast"),
+    "learn reference 50,000 episodes": lambda: accessrl.learn(m, episodes=50_000, rng=np.random.default_rng(13)),
+    f"solve workflow S={wf.n_states:,} (auto)": lambda: accessrl.solve(wf),
+    "value iteration, lesson model, 10,000 times": lambda: [accessrl.value_iteration(m) for _ in range(10_000)],
+    "logs: simulate and store": logs,
+}
+out = {}
+for name, f in calls.items():
+    f()
+    best = float("inf")
+    for _ in range(3):
+        c = time.process_time()
+        f()
+        best = min(best, time.process_time() - c)
+    out[name] = best
+print(json.dumps(out))
+"""
+
+
+def in_process(tree: Path, quick: bool) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-c", IN_PROCESS, "quick" if quick else "full"], env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{tree}: in-process workloads failed:\n{r.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(r.stdout.strip().splitlines()[-1])
+    return result
+
+
 def run(tree: Path, args: list[str], cwd: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MPLBACKEND": "Agg"}
     t0 = time.perf_counter()
@@ -98,6 +156,12 @@ def main() -> None:
                     for label, args in jobs:
                         times[side][label].append(run(trees[side], args, work))
                 print(f"repeat {rep + 1}/{opts.repeats} done", flush=True)
+            cpu: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
+            for rep in range(opts.repeats):
+                for side in (list(trees) if rep % 2 == 0 else list(reversed(trees))):
+                    for name, t in in_process(trees[side], opts.quick).items():
+                        cpu[side].setdefault(name, []).append(t)
+                print(f"in-process repeat {rep + 1}/{opts.repeats} done", flush=True)
             load1 = os.getloadavg()
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=ROOT, check=False)
@@ -107,11 +171,16 @@ def main() -> None:
         b = statistics.median(times["this tree"][label])
         rows.append({"workload": label, "reference_s": a, "this_s": b, "ratio": b / a,
                      "reference_all": times["reference"][label], "this_all": times["this tree"][label]})
+    cpu_rows = []
+    for name in cpu["reference"]:
+        a, b = statistics.median(cpu["reference"][name]), statistics.median(cpu["this tree"][name])
+        cpu_rows.append({"workload": name, "reference_s": a, "this_s": b, "ratio": b / a,
+                         "reference_all": cpu["reference"][name], "this_all": cpu["this tree"][name]})
     env = {"python": platform.python_version(), "cpus": os.cpu_count(), "loadavg_start": load0, "loadavg_end": load1,
            "reference": rev, "this": head, "repeats": opts.repeats, "quick": opts.quick}
     RESULTS.mkdir(exist_ok=True)
     suffix = "-quick" if opts.quick else ""
-    (RESULTS / f"layout{suffix}.json").write_text(json.dumps({"env": env, "rows": rows}, indent=2) + "\n")
+    (RESULTS / f"layout{suffix}.json").write_text(json.dumps({"env": env, "rows": rows, "in_process": cpu_rows}, indent=2) + "\n")
     lines = [
         f"# This tree ({head}) against {rev}, command for command",
         "",
@@ -123,6 +192,12 @@ def main() -> None:
         f"| workload | {rev} (s) | {head} (s) | ratio |",
         "|---|---|---|---|",
         *[f"| {r['workload']} | {r['reference_s']:.3f} | {r['this_s']:.3f} | {r['ratio']:.3f} |" for r in rows],
+        "",
+        "In-process CPU seconds of the work alone (least of 3 calls per process, median over the repeats):",
+        "",
+        f"| call | {rev} (s) | {head} (s) | ratio |",
+        "|---|---|---|---|",
+        *[f"| {r['workload']} | {r['reference_s']:.3f} | {r['this_s']:.3f} | {r['ratio']:.3f} |" for r in cpu_rows],
         "",
     ]
     (RESULTS / f"layout{suffix}.md").write_text("\n".join(lines))
