@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -108,14 +109,17 @@ def in_process(tree: Path, quick: bool) -> dict[str, float]:
     return result
 
 
-def run(tree: Path, args: list[str], cwd: Path) -> float:
+def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child) of one ``accessrl`` command."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MPLBACKEND": "Agg"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "accessrl", *args], cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"{tree.name}: accessrl {' '.join(args)} failed:\n{r.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def fresh_dir(base: Path, name: str) -> Path:
@@ -144,6 +148,7 @@ def main() -> None:
         try:
             trees = {"reference": ref_tree, "this tree": ROOT}
             times: dict[str, dict[str, list[float]]] = {k: {label: [] for label, _ in jobs} for k in trees}
+            cpu_times: dict[str, dict[str, list[float]]] = {k: {label: [] for label, _ in jobs} for k in trees}
             load0 = os.getloadavg()
             for side, tree in trees.items():  # untimed: fills each tree's numba cache
                 work = fresh_dir(base, f"warm-{side}")
@@ -154,7 +159,9 @@ def main() -> None:
                 for side in order:
                     work = fresh_dir(base, f"run-{side}")
                     for label, args in jobs:
-                        times[side][label].append(run(trees[side], args, work))
+                        wall, used = run(trees[side], args, work)
+                        times[side][label].append(wall)
+                        cpu_times[side][label].append(used)
                 print(f"repeat {rep + 1}/{opts.repeats} done", flush=True)
             cpu: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
             for rep in range(opts.repeats):
@@ -169,7 +176,10 @@ def main() -> None:
     for label, _ in jobs:
         a = statistics.median(times["reference"][label])
         b = statistics.median(times["this tree"][label])
+        ca = statistics.median(cpu_times["reference"][label])
+        cb = statistics.median(cpu_times["this tree"][label])
         rows.append({"workload": label, "reference_s": a, "this_s": b, "ratio": b / a,
+                     "reference_cpu_s": ca, "this_cpu_s": cb, "cpu_ratio": cb / ca,
                      "reference_all": times["reference"][label], "this_all": times["this tree"][label]})
     cpu_rows = []
     for name in cpu["reference"]:
@@ -189,9 +199,10 @@ def main() -> None:
         f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} at the start, {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
         "at the end.",
         "",
-        f"| workload | {rev} (s) | {head} (s) | ratio |",
-        "|---|---|---|---|",
-        *[f"| {r['workload']} | {r['reference_s']:.3f} | {r['this_s']:.3f} | {r['ratio']:.3f} |" for r in rows],
+        f"| workload | {rev} wall (s) | {head} wall (s) | wall ratio | {rev} CPU (s) | {head} CPU (s) | CPU ratio |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r['workload']} | {r['reference_s']:.3f} | {r['this_s']:.3f} | {r['ratio']:.3f} | "
+          f"{r['reference_cpu_s']:.3f} | {r['this_cpu_s']:.3f} | {r['cpu_ratio']:.3f} |" for r in rows],
         "",
         "In-process CPU seconds of the work alone (least of 3 calls per process, median over the repeats):",
         "",
