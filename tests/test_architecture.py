@@ -270,3 +270,24 @@ def test_tests_mirror_the_tree():
     assert not sorted(units - folders), f"packages without a test folder: {sorted(units - folders)}"
     loose = sorted(p.name for p in tests.glob("test_*.py"))
     assert loose == ["test_architecture.py", "test_dependencies.py", "test_readme.py"], loose
+
+
+SPHINX_REF = re.compile(r":(?:func|class|mod|data|meth|attr):`~?(accessrl\.[A-Za-z0-9_.]+)`")
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_docstring_references_resolve(name):
+    """Every ``:func:`accessrl.x.y``` a docstring names still exists after a move."""
+    for path in SPHINX_REF.findall(MODULES[name].read_text()):
+        parts = path.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ModuleNotFoundError:
+                continue
+            except ImportError as exc:  # a module built on a missing optional extra
+                pytest.skip(f"{path}: {exc}")
+            for attr in parts[i:]:
+                assert hasattr(obj, attr), f"{MODULES[name]}: docstring names {path}, which does not exist"
+                obj = getattr(obj, attr)
+            break

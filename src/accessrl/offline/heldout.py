@@ -4,7 +4,7 @@ The one orchestration behind ``accessrl evaluate-policy`` and ``accessrl promote
 
 1. :func:`heldout_split` — split the episodes by the time of their first decision
    (train < c1 <= valid < c2 <= test; by default c1, c2 are the 60% / 80% quantiles)
-   with :func:`~accessrl.offline.ope.temporal_split`'s leakage checks;
+   with :func:`~accessrl.offline.splits.temporal_split`'s leakage checks;
 2. :func:`learn_candidates` — optionally learn candidates on the training period
    (fitted Q-iteration, SPIBB) and :func:`choose_candidate` — keep the one with the best
    weighted-IS lower bound on the validation period;
@@ -104,7 +104,7 @@ def heldout_split(steps: LoggedSteps, *, train_end: int | None = None, valid_end
                   time_text: Callable[[int], str] = str) -> TemporalSplit:
     """Train / validation / test by first decision time; a cutoff not given (microseconds since
     the epoch) is the quantile ``fractions`` of the first decision times.  ``time_text`` writes a
-    time in an error message (see :func:`~accessrl.offline.ope.temporal_split`)."""
+    time in an error message (see :func:`~accessrl.offline.splits.temporal_split`)."""
     c1, c2 = default_cutoffs(steps, fractions)
     return temporal_split(steps, (c1 if train_end is None else train_end, c2 if valid_end is None else valid_end),
                           prevent=prevent_leakage, time_text=time_text)
