@@ -8,6 +8,8 @@ extra          packages                            used by
 ``serve``      fastapi, uvicorn, httptools, httpx  the decision service
 ``llm``        torch                               :mod:`accessrl.llm`
 ``gym``        gymnasium                           :mod:`accessrl.envs`
+``sb3``        stable-baselines3, sb3-contrib      agents over :mod:`accessrl.envs` (tests, README)
+``quantecon``  quantecon                           :meth:`MDP.to_quantecon <accessrl.model.MDP.to_quantecon>`
 =============  ==================================  ===============================
 
 >>> require("json", "none", "reading JSON").__name__

@@ -5,17 +5,20 @@ arguments; :meth:`MDP.from_arrays` and its siblings build the model from them.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from accessrl._types import FloatArray
 from accessrl.errors import ModelError, SpecTypeError, SpecValueError
 from accessrl.model.checks import PROB_TOL, check_gamma
 
 
 def _as_csr_list(P: Any) -> list[sp.csr_matrix]:
+    P = matrices_by_action(P, "P")
     if isinstance(P, np.ndarray):
         if P.ndim != 3 or P.shape[1] != P.shape[2]:
             raise SpecValueError(f"P: expected an (A, S, S) array, got shape {P.shape}")
@@ -57,6 +60,7 @@ def from_pymdptoolbox(P: Any, R: Any, gamma: float, *, name: str) -> dict[str, A
     rows = np.repeat(np.arange(n_s * n_a), np.diff(big.indptr))
     s_of_row, a_of_row = rows // n_a, rows % n_a
     cols = big.indices.astype(np.int64)
+    R = matrices_by_action(R, "R")
     if isinstance(R, (list, tuple)) or (isinstance(R, np.ndarray) and R.ndim == 3):
         rmats = [sp.csr_matrix(m) for m in R]
         if len(rmats) != n_a or any(m.shape != (n_s, n_s) for m in rmats):
@@ -123,8 +127,14 @@ def from_pairs(R: Any, Q: Any, gamma: float, s_indices: Any, a_indices: Any, *, 
         )
     if n_pairs and (s_idx.min() < 0 or s_idx.max() >= n_s or a_idx.min() < 0):
         raise SpecValueError(f"s_indices: expected states in [0, {n_s}) and non-negative actions")
-    if not np.all(np.isfinite(r)):
-        raise SpecValueError("R: expected finite rewards")
+    n_a_declared = int(a_idx.max()) + 1 if n_pairs else 0
+    if np.any(np.isnan(r)) or np.any(r == np.inf):
+        raise SpecValueError("R: expected finite rewards (or -inf to mark an unavailable state-action pair)")
+    if np.any(r == -np.inf):
+        # QuantEcon's convention: R = -inf marks the pair as unavailable, so it is dropped.
+        keep = r != -np.inf
+        r, s_idx, a_idx, q = r[keep], s_idx[keep], a_idx[keep], q[np.flatnonzero(keep)]
+        n_pairs = r.size
     order = np.lexsort((a_idx, s_idx))
     s_idx, a_idx, r = s_idx[order], a_idx[order], r[order]
     dup = np.flatnonzero((np.diff(s_idx) == 0) & (np.diff(a_idx) == 0))
@@ -132,7 +142,7 @@ def from_pairs(R: Any, Q: Any, gamma: float, s_indices: Any, a_indices: Any, *, 
         raise SpecValueError(f"pairs: duplicate (state {s_idx[dup[0]]}, action {a_idx[dup[0]]})")
     missing = np.setdiff1d(np.arange(n_s), s_idx)
     if missing.size:
-        raise SpecValueError(f"s_indices: state {int(missing[0])} has no action; every state needs one")
+        raise SpecValueError(f"s_indices: state {int(missing[0])} has no available action; every state needs one")
     q = q[order]
     q.eliminate_zeros()
     q.sort_indices()
@@ -143,7 +153,7 @@ def from_pairs(R: Any, Q: Any, gamma: float, s_indices: Any, a_indices: Any, *, 
     if bad.size:
         k = int(bad[0])
         raise SpecValueError(f"Q, pair (state {s_idx[k]}, action {a_idx[k]}): probabilities sum to {sums[k]:.12g}, expected 1")
-    n_a = int(a_idx.max()) + 1 if n_pairs else 0
+    n_a = n_a_declared
     sa_ptr = np.searchsorted(s_idx, np.arange(n_s + 1)).astype(np.int64)
     return dict(
         gamma=g,
@@ -251,3 +261,96 @@ def from_transition_table(env: Any, *, gamma: float = 1.0, name: str | None = No
 
 
 __all__ = ["KNOWN_ACTION_NAMES", "from_pairs", "from_pymdptoolbox", "from_transition_table"]
+
+
+def matrices_by_action(X: Any, what: str) -> Any:
+    """pymdptoolbox's other containers for per-action matrices as a list: a 1-d numpy object
+    array of matrices (its ``P_sparse`` fixtures) or a dict ``{a: matrix}`` with keys
+    ``0..A-1``.  Anything else is returned unchanged."""
+    if isinstance(X, Mapping):
+        keys = list(X)
+        if set(keys) != set(range(len(keys))):
+            raise SpecValueError(f"{what}: expected a dict keyed by the actions 0..{len(keys) - 1}, got keys {keys[:6]!r}")
+        return [X[a] for a in range(len(keys))]
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        if X.ndim != 1:
+            raise SpecValueError(f"{what}: expected a 1-d object array of (S, S) matrices, got shape {X.shape}")
+        return list(X)
+    return X
+
+
+@dataclass(frozen=True)
+class ArrayForm:
+    """A model as pymdptoolbox's arrays: ``P`` (A, S, S) dense, or a list of A sparse
+    (S, S) CSR matrices, and ``R`` (S, A) expected rewards.  Unpacks as ``P, R``.
+
+    Terminal states loop to themselves with reward 0 under every action; an action a
+    state does not offer loops there with reward ``unavailable`` (``-inf``, QuantEcon's
+    mark for an unavailable pair, by default)."""
+
+    P: Any
+    R: FloatArray
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.P, self.R))
+
+
+def to_pymdptoolbox(mdp: Any, *, sparse: bool | None = None, unavailable: float = -np.inf) -> ArrayForm:
+    """The :class:`ArrayForm` of a compiled model (see :meth:`MDP.to_arrays`).
+
+    ``sparse=None`` chooses CSR matrices when the dense array would hold more than
+    :data:`DENSE_LIMIT` entries.
+    """
+    n_s, n_a = mdp.n_states, mdp.n_actions
+    if sparse is None:
+        sparse = n_a * n_s * n_s > DENSE_LIMIT
+    pair_s = np.repeat(np.arange(n_s), np.diff(mdp.sa_ptr))
+    live = ~mdp.terminal[pair_s]
+    R = np.full((n_s, n_a), float(unavailable))
+    R[mdp.terminal] = 0.0
+    R[pair_s[live], mdp.sa_action[live]] = mdp.expected_reward[live]
+    # every (s, a) without a live pair loops to s
+    has = np.zeros((n_s, n_a), dtype=bool)
+    has[pair_s[live], mdp.sa_action[live]] = True
+    loop_s, loop_a = np.nonzero(~has)
+    counts = np.diff(mdp.out_ptr)
+    out_pair = np.repeat(np.arange(mdp.n_pairs), counts)
+    keep = live[out_pair]
+    rows_a = np.concatenate((mdp.sa_action[out_pair[keep]], loop_a))
+    rows_s = np.concatenate((pair_s[out_pair[keep]], loop_s))
+    cols = np.concatenate((mdp.out_next[keep], loop_s))
+    vals = np.concatenate((mdp.out_prob[keep], np.ones(loop_s.size)))
+    mats = []
+    for a in range(n_a):
+        sel = rows_a == a
+        m = sp.csr_matrix((vals[sel], (rows_s[sel], cols[sel])), shape=(n_s, n_s))
+        m.sum_duplicates()
+        mats.append(m)
+    P: Any = mats if sparse else np.stack([m.toarray() for m in mats])
+    return ArrayForm(P=P, R=R)
+
+
+def to_state_action_pairs(mdp: Any) -> dict[str, Any]:
+    """QuantEcon's state-action-pair arrays of a compiled model: ``R`` (L,), ``Q`` (L, S)
+    CSR, ``s_indices``, ``a_indices``.  A terminal state becomes one pair (its first
+    action, or action 0) looping to itself with reward 0, as QuantEcon needs an action in
+    every state."""
+    n_s = mdp.n_states
+    pair_s = np.repeat(np.arange(n_s), np.diff(mdp.sa_ptr))
+    live = ~mdp.terminal[pair_s]
+    q = mdp.transition_matrix[np.flatnonzero(live)]
+    term = np.flatnonzero(mdp.terminal)
+    first = np.zeros(term.size, dtype=np.int64)
+    owned = mdp.sa_ptr[term] < mdp.sa_ptr[term + 1]
+    first[owned] = mdp.sa_action[mdp.sa_ptr[term][owned]]
+    loops = sp.csr_matrix((np.ones(term.size), (np.arange(term.size), term)), shape=(term.size, n_s))
+    return {
+        "R": np.concatenate((mdp.expected_reward[live], np.zeros(term.size))),
+        "Q": sp.vstack([q, loops], format="csr"),
+        "s_indices": np.concatenate((pair_s[live], term)),
+        "a_indices": np.concatenate((mdp.sa_action[live], first)),
+    }
+
+
+DENSE_LIMIT = 10_000_000
+"""Above this many A x S x S entries :func:`to_pymdptoolbox` returns sparse matrices by default."""

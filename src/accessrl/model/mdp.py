@@ -2,8 +2,10 @@
 
 A *spec* is the human form of a workflow (named states, actions in declared order,
 outcomes ``(next, p, reward)``); :func:`compile_spec` turns it into a frozen
-:class:`MDP`.  :meth:`MDP.from_arrays` accepts pymdptoolbox's ``(P, R)`` arrays and
-:meth:`MDP.from_state_action_pairs` QuantEcon's state-action-pair form.
+:class:`MDP`.  :meth:`MDP.from_arrays` accepts pymdptoolbox's ``(P, R)`` arrays,
+:meth:`MDP.from_state_action_pairs` QuantEcon's state-action-pair form and
+:meth:`MDP.from_quantecon` a QuantEcon ``DiscreteDP``; :meth:`MDP.to_arrays` and
+:meth:`MDP.to_quantecon` go back.
 
 Storage grows with the number of non-zero transitions, never with S x A x S:
 
@@ -38,7 +40,14 @@ import scipy.sparse as sp
 
 from accessrl._types import BoolArray, FloatArray, IntArray
 from accessrl.errors import SpecValueError
-from accessrl.model.arrays import from_pairs, from_pymdptoolbox, from_transition_table
+from accessrl.model.arrays import (
+    ArrayForm,
+    from_pairs,
+    from_pymdptoolbox,
+    from_transition_table,
+    to_pymdptoolbox,
+    to_state_action_pairs,
+)
 from accessrl.model.checks import check_gamma
 
 
@@ -215,11 +224,12 @@ class MDP:
     def from_arrays(cls, P: Any, R: Any, gamma: float, *, name: str = "arrays") -> MDP:
         """Build from pymdptoolbox's convention.
 
-        ``P``: an (A, S, S) array, or a list of A scipy.sparse (S, S) matrices, where
-        ``P[a][s, s']`` is the probability of moving from s to s' under a.
-        ``R``: (S,) per state, (S, A) per state-action, or (A, S, S) / a list of A
-        sparse (S, S) per transition.  Every state has every action; zero-probability
-        transitions are not stored.
+        ``P``: an (A, S, S) array, or A scipy.sparse (S, S) matrices as a list, a 1-d
+        numpy object array (pymdptoolbox's ``P_sparse`` style) or a dict ``{a: matrix}``,
+        where ``P[a][s, s']`` is the probability of moving from s to s' under a.
+        ``R``: (S,) per state, (S, A) per state-action (``-inf`` marks an unavailable
+        action, QuantEcon's convention), or (A, S, S) / A sparse (S, S) per transition in
+        any of P's containers.  Zero-probability transitions are not stored.
 
         >>> import numpy as np
         >>> P = np.array([[[0.5, 0.5], [0.8, 0.2]], [[0.0, 1.0], [0.1, 0.9]]])
@@ -243,9 +253,54 @@ class MDP:
         """Build from QuantEcon's state-action-pair form.
 
         ``R`` (L,) rewards, ``Q`` (L, S) dense or sparse transition rows, and the
-        state and action index of each pair.  Pairs are sorted by state, then action.
+        state and action index of each pair.  Pairs are sorted by state, then action; a
+        pair whose reward is ``-inf`` is unavailable and dropped (QuantEcon's convention).
+
+        >>> mdp = MDP.from_state_action_pairs([5, 10, -1, -np.inf], [[0.5, 0.5], [0, 1], [0, 1], [0.5, 0.5]],
+        ...                                   0.95, [0, 0, 1, 1], [0, 1, 0, 1])
+        >>> mdp.n_pairs, mdp.n_actions
+        (3, 2)
         """
         return cls(**from_pairs(R, Q, gamma, s_indices, a_indices, name=name))
+
+    @classmethod
+    def from_quantecon(cls, ddp: Any, *, name: str = "quantecon") -> MDP:
+        """Build from a ``quantecon.markov.DiscreteDP`` in either of its forms: product
+        (``R`` (S, A), ``Q`` (S, A, S)) or state-action pairs; ``-inf`` rewards mark
+        unavailable pairs, ``beta`` becomes ``gamma``.  Reads the arrays only."""
+        R = np.asarray(ddp.R, dtype=np.float64)
+        if R.ndim == 2:  # product form: every (s, a) a pair, -inf ones dropped by from_pairs
+            n_s, n_a = R.shape
+            Q = ddp.Q.reshape(n_s * n_a, -1) if not sp.issparse(ddp.Q) else ddp.Q
+            s_idx, a_idx = np.repeat(np.arange(n_s), n_a), np.tile(np.arange(n_a), n_s)
+            return cls(**from_pairs(R.ravel(), Q, float(ddp.beta), s_idx, a_idx, name=name))
+        return cls(**from_pairs(R, ddp.Q, float(ddp.beta), ddp.s_indices, ddp.a_indices, name=name))
+
+    def to_arrays(self, *, sparse: bool | None = None, unavailable: float = -np.inf) -> ArrayForm:
+        """The model as pymdptoolbox's ``(P, R)``: ``P`` (A, S, S) dense or a list of CSR
+        matrices (``sparse=None``: sparse above ``DENSE_LIMIT`` entries), ``R`` (S, A)
+        expected rewards.  Terminal states loop with reward 0; an action a state does not
+        offer loops with reward ``unavailable`` (rules in
+        :class:`~accessrl.model.arrays.ArrayForm`).  ``MDP.from_arrays(P, R, mdp.gamma)``
+        reads it back with the same optimal values.
+
+        >>> from accessrl.catalog import access_review
+        >>> P, R = access_review().to_arrays()
+        >>> P.shape, R[0].tolist()
+        ((4, 4, 4), [-120.0, -4.0, -18.0, -inf])
+        """
+        return to_pymdptoolbox(self, sparse=sparse, unavailable=unavailable)
+
+    def to_quantecon(self) -> Any:
+        """The model as a ``quantecon.markov.DiscreteDP`` in state-action-pair form (sparse
+        ``Q``; terminal states become a zero-reward self-loop).  Needs the ``quantecon``
+        extra; QuantEcon's infinite-horizon solvers need ``gamma < 1``.
+        """
+        from accessrl._optional import require
+
+        ddp = require("quantecon.markov", "quantecon", "MDP.to_quantecon", package="quantecon")
+        a = to_state_action_pairs(self)
+        return ddp.DiscreteDP(a["R"], a["Q"], self.gamma, a["s_indices"], a["a_indices"])
 
     @classmethod
     def from_gymnasium(cls, env: Any, *, gamma: float = 1.0, name: str | None = None) -> MDP:
