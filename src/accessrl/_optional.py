@@ -5,7 +5,8 @@ extra          packages                            used by
 =============  ==================================  ===============================
 ``parquet``    pyarrow                             Parquet log files
 ``postgres``   psycopg 3                           a PostgreSQL decision log
-``serve``      fastapi, uvicorn, httptools, httpx  the decision service
+``serve``      fastapi, uvicorn, httptools, httpx, the decision service (Swagger UI assets
+               fastapi-offline, prometheus-client  served locally; Prometheus metrics)
 ``llm``        torch                               :mod:`accessrl.llm`
 ``gym``        gymnasium                           :mod:`accessrl.envs`
 ``sb3``        stable-baselines3, sb3-contrib      agents over :mod:`accessrl.envs` (tests, README)

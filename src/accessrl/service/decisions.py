@@ -21,7 +21,6 @@ import json
 import math
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ import numpy as np
 from accessrl.errors import AccessRLError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import spec_from_mdp
+from accessrl.service.metrics import Metrics
 from accessrl.service.policy import ServedPolicy, from_mapping
 from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
 from accessrl.storage.times import now_text
@@ -39,7 +39,6 @@ from accessrl.storage.writepath import Store, open_engine
 MAX_BODY = 16 * 1024
 """Largest accepted request body in bytes."""
 
-LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
 class ApiError(AccessRLError):
@@ -149,50 +148,6 @@ class ServiceConfig:
     record_deployment: str = "serve"
 
 
-@dataclass
-class Metrics:
-    """Counters and a latency histogram, rendered in Prometheus text format."""
-
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
-    latency_sum: float = 0.0
-    latency_n: int = 0
-
-    def observe(self, seconds: float) -> None:
-        self.latency_sum += seconds
-        self.latency_n += 1
-        for i, b in enumerate(LATENCY_BUCKETS):
-            if seconds <= b:
-                self.buckets[i] += 1
-
-    def render(self) -> str:
-        lines = [
-            "# HELP accessrl_decisions_total Decisions logged, by mode.",
-            "# TYPE accessrl_decisions_total counter",
-        ]
-        for (name, label), v in sorted(self.counts.items()):
-            if name == "decisions":
-                lines.append(f'accessrl_decisions_total{{mode="{label}"}} {v}')
-        lines += ["# HELP accessrl_events_total Outcome events logged, by kind.", "# TYPE accessrl_events_total counter"]
-        lines += [f'accessrl_events_total{{kind="{label}"}} {v}'
-                  for (name, label), v in sorted(self.counts.items()) if name == "events"]
-        lines += ["# HELP accessrl_http_responses_total Responses, by status.",
-                  "# TYPE accessrl_http_responses_total counter"]
-        lines += [f'accessrl_http_responses_total{{status="{label}"}} {v}'
-                  for (name, label), v in sorted(self.counts.items()) if name == "status"]
-        lines += ["# HELP accessrl_idempotent_replays_total Retries answered from the stored response.",
-                  "# TYPE accessrl_idempotent_replays_total counter",
-                  f"accessrl_idempotent_replays_total {self.counts[('replays', '')]}",
-                  "# HELP accessrl_write_latency_seconds Latency of decision and event calls.",
-                  "# TYPE accessrl_write_latency_seconds histogram"]
-        for b, n in zip(LATENCY_BUCKETS, self.buckets, strict=False):
-            lines.append(f'accessrl_write_latency_seconds_bucket{{le="{b}"}} {n}')
-        lines += [f'accessrl_write_latency_seconds_bucket{{le="+Inf"}} {self.latency_n}',
-                  f"accessrl_write_latency_seconds_sum {self.latency_sum:.6f}",
-                  f"accessrl_write_latency_seconds_count {self.latency_n}"]
-        return "\n".join(lines) + "\n"
-
-
 def token_hash(token: str) -> str:
     """The sha256 hex digest under which a bearer token is configured."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -206,7 +161,7 @@ class DecisionService:
         self.mdp = config.mdp
         self.store = Store(open_engine(config.db_url), background_checkpoints=True)
         self.rng = np.random.default_rng(config.seed)
-        self.metrics = Metrics()
+        self.metrics = Metrics(event_kinds=self.mdp.events or ())
         self.policy = config.policy
         self.shadow = config.shadow
         self._spec_json = json.dumps(spec_from_mdp(self.mdp), sort_keys=True)

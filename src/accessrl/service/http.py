@@ -7,7 +7,11 @@ Endpoints (JSON unless noted; OpenAPI at ``/openapi.json``, docs at ``/docs``):
 * ``GET /v1/requests/{id}`` — the episode so far (decisions, shadow decisions, outcomes);
 * ``GET /v1/policies`` — the deployed and shadow policies;
 * ``GET /healthz`` — liveness and database reachability (no token);
-* ``GET /metrics`` — Prometheus text format.
+* ``GET /metrics`` — Prometheus text format (:mod:`accessrl.service.metrics`, prometheus_client).
+
+``/docs`` is Swagger UI served from the installed ``fastapi-offline`` package's copy of
+its assets (no CDN, so it renders offline); every endpoint's replies have schemas
+(:mod:`accessrl.service.schemas`).
 
 Every API call's writes and its idempotency record commit in one transaction before the
 response is sent.  Bad input writes nothing: 401 (token), 404 (unknown request),
@@ -36,6 +40,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from accessrl._optional import dependency_error
+from accessrl.service import schemas
 from accessrl.service.decisions import (
     MAX_BODY,
     ApiError,
@@ -48,6 +54,12 @@ from accessrl.service.decisions import (
     to_json,
     token_hash,
 )
+from accessrl.service.metrics import CONTENT_TYPE
+
+try:  # Swagger UI's assets, packaged: /docs renders without a CDN
+    from fastapi_offline import FastAPIOffline
+except ImportError as exc:  # the [serve] extra
+    raise dependency_error("fastapi_offline", "serve", "the decision service", exc, package="fastapi-offline") from exc
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -294,7 +306,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         yield
         svc.close()
 
-    app = FastAPI(title="accessrl decision service", version="1", lifespan=lifespan,
+    app = FastAPIOffline(title="accessrl decision service", version="1", lifespan=lifespan,
                   description="Decides, logs every decision and outcome, and is promoted only on evidence.")
     app.state.service = svc
     app.openapi = _openapi(app)  # type: ignore[method-assign]
@@ -313,33 +325,33 @@ def create_app(config: ServiceConfig) -> FastAPI:
             return json_response(exc.status, error_json(exc.message))
         return json_response(200, to_json(value))
 
-    @app.get("/v1/requests/{request_id}")
+    @app.get("/v1/requests/{request_id}", responses=schemas.read_responses(schemas.EpisodeOut, 401, 404))
     async def get_request(request_id: str, request: Request) -> Response:
         """The episode so far."""
         async def work() -> Any:
             return svc.episode(request_id)
         return await guarded(request, work)
 
-    @app.get("/v1/policies")
+    @app.get("/v1/policies", responses=schemas.read_responses(schemas.PoliciesOut, 401))
     async def get_policies(request: Request) -> Response:
         """The deployed and shadow policies, and the deployment history."""
         async def work() -> Any:
             return svc.policies()
         return await guarded(request, work)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses=schemas.read_responses(schemas.HealthOut))
     async def healthz() -> Response:
         """Liveness: the database answers."""
         with svc.store.transaction() as tx:
             tx.ping()
         return Response(to_json({"status": "ok"}), media_type=JSON)
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse, responses=schemas.METRICS_RESPONSES)
     async def metrics(request: Request) -> Response:
         """Prometheus text format."""
         if not svc.authorised(request.headers.get("authorization")):
             return json_response(401, error_json("missing or invalid bearer token"))
-        return PlainTextResponse(svc.metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(svc.metrics.render(), media_type=CONTENT_TYPE)
 
     return app
 
