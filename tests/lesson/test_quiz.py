@@ -111,3 +111,23 @@ def test_missing_answers_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
     res = runner.invoke(app, ["lesson", "quiz", "--answers", str(tmp_path / "nope.txt")])
     assert res.exit_code == 2 and "cannot read" in res.output
+
+
+def test_terminal_quiz_asks_again_on_an_answer_that_names_no_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
+    right = _answers(10)
+    # "e" is no letter of a-d, "54" is neither 1-4 nor a choice's text of question 1: both asked again
+    res = runner.invoke(app, ["lesson", "quiz"], input="\n".join(["e", "54", *right]) + "\n")
+    assert res.exit_code == 0, res.output
+    assert res.output.count("is not one of the choices") == 2
+    assert res.output.count("answer (a-d)") == 12
+    assert "score: 10/10" in res.output
+
+
+def test_a_number_equal_to_a_numeric_choice_names_it() -> None:
+    q = quiz.Question("n", "How much?", ("54.00", "30.75", "59.00", "0.00"), 0, "because")
+    assert quiz.parse_answer("54", q) == 0 and quiz.parse_answer("30.750", q) == 1
+    assert quiz.parse_answer("2", q) == 1  # 1-4 stay choice numbers
+    assert quiz.parse_answer("55", q) is None
+    assert quiz.unclear_answer("55", q) == "'55' is not one of the choices: answer a-d, 1-4 or the choice's text"
+    assert quiz.unclear_answer("a", q) is None

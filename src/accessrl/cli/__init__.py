@@ -6,6 +6,8 @@ become one line on stderr and exit status 1 (domain) or 2 (usage).
 
 from __future__ import annotations
 
+import typer
+
 from accessrl.cli import audit as _audit
 from accessrl.cli import generate as _generate
 from accessrl.cli import learning as _learning
@@ -15,9 +17,17 @@ from accessrl.cli import pg as _pg
 from accessrl.cli import planning as _planning
 from accessrl.cli import serve as _serve
 from accessrl.cli import tour as _tour
-from accessrl.cli._common import new_app
+from accessrl.cli._common import new_app, plain_help, version_callback
 
 app = new_app("accessrl: reinforcement learning for access-review workflows.")
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """accessrl: reinforcement learning for access-review workflows."""
 
 _planning.register(app)
 _lesson.register(app)
@@ -28,6 +38,7 @@ _serve.register(app)
 _tour.register(app)
 _audit.register(app)
 _pg.register(app)
+plain_help(app)
 
 
 def main() -> None:

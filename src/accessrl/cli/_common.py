@@ -15,7 +15,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
@@ -41,7 +41,9 @@ class ErrorHandlingGroup(TyperGroup):
                 exc.show()
                 sys.exit(exc.exit_code)
             ctx = getattr(exc, "ctx", None)
-            where = f"{ctx.command_path}: " if ctx is not None else ""
+            # "accessrl: error: " already names the program: say only the subcommand ("solve: ")
+            sub = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+            where = f"{sub}: " if sub else ""
             msg = " ".join(exc.format_message().split())
             hint = " (see --help)" if isinstance(exc, click.exceptions.UsageError) else ""
             err_console.print(f"accessrl: error: {where}{msg}{hint}", markup=False, soft_wrap=True)
@@ -62,6 +64,69 @@ class ErrorHandlingGroup(TyperGroup):
             fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "), 1)
 
 
+class PlainCommand(TyperCommand):
+    """A command whose help reads like click's: ``Usage: accessrl solve [OPTIONS] SPEC``,
+    arguments by upper-case name without a type tag, flags without ``<bool>``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(argument_label(param))
+        return pieces
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                args.append((argument_label(param), record[1]))
+            else:
+                name = record[0]
+                if getattr(param, "is_flag", False):
+                    name = name.replace(" <bool>", "")
+                opts.append((name, record[1]))
+        if args:
+            with formatter.section("Arguments"):
+                formatter.write_dl(args)
+        if opts:
+            with formatter.section("Options"):
+                formatter.write_dl(opts)
+
+
+def argument_label(param: Any) -> str:
+    """``SPEC`` for a required argument, ``[SPEC]`` for an optional one, ``...`` when repeated."""
+    name = param.metavar or (param.name or "").upper()
+    if param.nargs != 1:
+        name += "..."
+    return name if param.required else f"[{name}]"
+
+
+def plain_help(app: typer.Typer) -> None:
+    """Give every command registered on ``app`` (and its sub-apps) :class:`PlainCommand`'s help."""
+    for info in app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = PlainCommand
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            plain_help(group.typer_instance)
+
+
+def version_callback(value: bool) -> None:
+    """``--version``: one line, ``accessrl X.Y.Z``."""
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("accessrl")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            v = "unknown"
+        console.print(f"accessrl {v}", markup=False)
+        raise typer.Exit()
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print one error line to stderr and exit with ``code``."""
     err_console.print(f"accessrl: error: {message}", markup=False, soft_wrap=True)
@@ -76,6 +141,7 @@ def new_app(help_text: str) -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        rich_markup_mode=None,
     )
 
 
@@ -87,7 +153,9 @@ def load_model_arg(spec: str) -> MDP:
 
 
 def to_plain(x: Any) -> Any:
-    """JSON-safe numbers: numpy scalars to Python, non-finite floats to strings."""
+    """JSON-safe values: numpy scalars to Python, arrays to lists, and a non-finite float
+    (NaN: not defined, e.g. a rate over no episodes; +-inf: not available) to ``None``,
+    so every number field holds a number or null, never a string."""
     if isinstance(x, dict):
         return {str(k): to_plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -98,7 +166,7 @@ def to_plain(x: Any) -> Any:
         return int(x)
     if isinstance(x, (float, np.floating)):
         f = float(x)
-        return f if math.isfinite(f) else str(f)
+        return f if math.isfinite(f) else None
     return x
 
 

@@ -48,7 +48,12 @@ def _quiz(answers_file: str | None) -> None:
         if given is not None:
             typer.echo(f"answer: {given[i - 1]}")
             return given[i - 1]
-        return str(typer.prompt("answer (a-d)"))
+        while True:  # an answer that names no choice is asked again, not scored
+            raw = str(typer.prompt("answer (a-d)"))
+            why = quiz.unclear_answer(raw, q)
+            if why is None:
+                return raw
+            typer.echo(f"  {why}")
 
     attempt = quiz.run_quiz(ask, typer.echo, qs=qs)
     for line in quiz.summary(attempt):

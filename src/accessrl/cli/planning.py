@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         ev = policy_evaluation(mdp, probs)
         pol = policy_mapping(mdp, probs, compact=True)
         if json_out:
+            # one type per field: every state "action" when the policy is deterministic, else {action: p}
+            if any(isinstance(v, dict) for v in pol.values()):
+                pol = policy_mapping(mdp, probs)
             out = _values_json(mdp, ev.values, ev.q_values, pol)
             out.update(iterations=ev.iterations, method=ev.method, residual=ev.residual)
             print_json(out)

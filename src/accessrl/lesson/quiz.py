@@ -252,7 +252,8 @@ def questions() -> tuple[Question, ...]:
 
 
 def parse_answer(text: str, question: Question) -> int | None:
-    """The choice index for a letter (a-d), a number (1-4) or the exact choice text; None if unclear."""
+    """The choice index for a letter (a-d), a number (1-4), the exact choice text, or a number
+    equal to a numeric choice (``54`` for ``54.00``); None if it names no choice."""
     t = text.strip().lower().rstrip(".)")
     if len(t) == 1 and t in LETTERS[: len(question.choices)]:
         return LETTERS.index(t)
@@ -261,7 +262,28 @@ def parse_answer(text: str, question: Question) -> int | None:
     for i, c in enumerate(question.choices):
         if t == c.lower():
             return i
+    value = _number(t)
+    if value is not None:
+        for i, c in enumerate(question.choices):
+            if _number(c) == value:
+                return i
     return None
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def unclear_answer(text: str, question: Question) -> str | None:
+    """Why ``text`` names no choice of ``question`` (the terminal quiz then asks again), or None."""
+    if parse_answer(text, question) is not None:
+        return None
+    n = len(question.choices)
+    return (f"{text.strip()!r} is not one of the choices: answer {LETTERS[0]}-{LETTERS[n - 1]}, 1-{n} "
+            "or the choice's text")
 
 
 def read_answers(path: str | Path, n: int) -> list[str]:
@@ -293,7 +315,8 @@ def run_quiz(
 ) -> Attempt:
     """Ask each question in turn (``ask`` returns the raw answer), report each miss with its explanation.
 
-    An answer that names no choice counts as wrong.
+    An answer that names no choice counts as wrong (the terminal quiz never passes one on:
+    it asks again, see :func:`unclear_answer`; an answers file cannot be asked again).
     """
     quiz = tuple(qs) if qs is not None else questions()
     given: list[str] = []
@@ -392,6 +415,7 @@ __all__ = [
     "format_question",
     "load_progress",
     "parse_answer",
+    "unclear_answer",
     "passes",
     "questions",
     "quiz_sheet",
