@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from accessrl.cli._common import console, load_model_arg, print_json, print_table
+from accessrl.cli._common import TABLE_ROWS, console, load_model_arg, print_json, print_table
 from accessrl.cli._progress import DelayedProgress
 from accessrl.cli.pg import REINFORCE_RUNNERS
 from accessrl.cli.runners import LearnReport, LearnRequest, Runner
@@ -163,10 +163,16 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("auto", "--engine", help="reference, fast (numba) or auto; same numbers."),
         baseline: str = typer.Option(None, "--baseline",
                                      help="REINFORCE only: none, mean, loo (leave-one-out) or value."),
-        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output (a summary instead of every "
+                                                            "state above 10000 states: use --out)."),
         plot: str = typer.Option(None, "--plot", help="Write the learning curve to FILE.png."),
+        out: str = typer.Option(None, "--out", help="Write the learned Q-values, visits and greedy policy to "
+                                                    "FILE.npz, FILE.parquet or FILE.json."),
     ) -> None:
         """Learn action values from sampled episodes; compare with the exact solution."""
+        from accessrl.cli import results
+
+        out_path = results.check_out(out)
         if algorithm not in ALGORITHMS:
             raise ParameterError(f"--algorithm: expected one of {list(ALGORITHMS)}, got {algorithm!r}")
         _check_common(episodes, seed)
@@ -200,8 +206,20 @@ def register(app: typer.Typer) -> None:
                 baseline=baseline,
             )
             rep = ALGORITHMS[algorithm](req)
-        policy = {mdp.state_names[s]: mdp.action_names[int(rep.policy[s])] for s in mdp.decision_states
-                  if rep.policy[s] >= 0}
+        big = mdp.n_states > results.FULL_JSON_STATES  # naming millions of pairs takes longer than learning
+        many = mdp.n_states > TABLE_ROWS  # more states than a table shows: a summary instead
+
+        def policy_names() -> dict[str, str]:
+            return {mdp.state_names[s]: mdp.action_names[int(rep.policy[s])] for s in mdp.decision_states
+                    if rep.policy[s] >= 0}
+
+        summary = None
+        if rep.q is not None and (many or json_out or out_path is not None):
+            greedy_values = mdp.dense_q(rep.q).max(axis=1)  # -inf where a state has no action
+            summary = results.summarise(mdp, rep.policy, greedy_values, rep.visits)
+            if out_path is not None:
+                results.write_result(out_path, mdp, values=greedy_values, policy=rep.policy, q=rep.q,
+                                     visits=rep.visits)
         tail = rep.episode_returns[-max(1, episodes // 10):]
         if plot:
             from accessrl.planning.solver import solve
@@ -214,18 +232,23 @@ def register(app: typer.Typer) -> None:
                 opt = None
             learning_curve(rep.episode_returns, plot, optimum=opt, title=f"{algorithm} on {mdp.name}")
         if json_out:
-            out: dict[str, Any] = {
+            data: dict[str, Any] = {
                 "model": mdp.name, "algorithm": algorithm, "episodes": episodes, "epsilon": epsilon, "seed": seed,
-                "policy": policy, "unsafe_actions": rep.unsafe_actions, "max_abs_error": rep.max_error,
-                "mean_return_last_10pct": float(tail.mean()),
+                "policy": None if big else policy_names(), "unsafe_actions": rep.unsafe_actions,
+                "max_abs_error": rep.max_error, "mean_return_last_10pct": float(tail.mean()),
             }
-            if rep.q is not None:
-                out["q_values"] = _q_json(mdp, rep.q, rep.visits)
-            out.update(rep.extra)
-            print_json(out)
+            if rep.q is not None and not big:
+                data["q_values"] = _q_json(mdp, rep.q, rep.visits)
+            if summary is not None:
+                data["summary"] = results.summary_json(summary)
+            data["out"] = str(out_path) if out_path is not None and rep.q is not None else None
+            data.update(rep.extra)
+            print_json(data)
             return
         console.print(f"[bold]{mdp.name}[/]: {algorithm}, {episodes} episodes, epsilon {epsilon}, seed {seed}")
-        if rep.q is not None:
+        if summary is not None and many:
+            results.print_summary(summary)
+        elif rep.q is not None:
             rows = []
             for s in mdp.decision_states:
                 for k in range(int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])):
@@ -241,3 +264,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"mean return over the last {tail.size} episodes: {tail.mean():.4f}")
         if plot:
             console.print(f"learning curve written to {plot}")
+        if out_path is not None and rep.q is not None:
+            console.print(f"full result written to {out_path}", markup=False, soft_wrap=True)
+        elif many and rep.q is not None:
+            console.print("every pair's Q-value and visits: --out FILE.npz|.parquet|.json", markup=False, soft_wrap=True)

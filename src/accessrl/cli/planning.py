@@ -36,9 +36,14 @@ def register(app: typer.Typer) -> None:
         spec: str = typer.Argument(..., help="Workflow spec (YAML/JSON), binary .npz, or catalog:NAME."),
         method: str = typer.Option("auto", "--method", "-m", help=f"One of {', '.join(METHODS)}."),
         tol: float = typer.Option(1e-6, "--tol", help="Bound on max|V - V*|."),
-        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output (a summary instead of every "
+                                                            "state above 10000 states: use --out)."),
+        out: str = typer.Option(None, "--out", help="Write the full result to FILE.npz, FILE.parquet or FILE.json."),
     ) -> None:
         """Solve a workflow exactly: optimal values, policy and Q-values."""
+        from accessrl.cli import results
+
+        out_path = results.check_out(out)
         if method not in METHODS:
             raise ParameterError(f"--method: expected one of {METHODS}, got {method!r}")
         check_positive(tol, "--tol")
@@ -48,23 +53,34 @@ def register(app: typer.Typer) -> None:
             progress(float("nan"), f"loading {spec}")
             mdp = load_model_arg(spec)
             res = solve(mdp, method, tol=tol, progress=progress)
+        if out_path is not None:
+            results.write_result(out_path, mdp, values=res.values, policy=res.policy, q=res.q_values)
+        big = mdp.n_states > TABLE_ROWS
         if json_out:
-            pol = policy_names(mdp, res.policy)
-            out = _values_json(mdp, res.values, res.q_values, pol)
-            out.update(iterations=res.iterations, method=res.method, residual=res.residual,
-                       error_bound=res.error_bound, note=res.note)
-            print_json(out)
+            info = dict(iterations=res.iterations, method=res.method, residual=res.residual,
+                        error_bound=res.error_bound, note=res.note)
+            summary = results.summary_json(results.summarise(mdp, res.policy, res.values))
+            if mdp.n_states > results.FULL_JSON_STATES:
+                data: dict[str, Any] = {"summary": summary, **info, "out": str(out_path) if out_path else None}
+            else:
+                data = _values_json(mdp, res.values, res.q_values, policy_names(mdp, res.policy))
+                data.update(info, summary=summary)
+            print_json(data)
             return
         console.print(f"[bold]{mdp.name}[/]: {mdp.n_states} states, {mdp.n_pairs} state-actions, gamma {mdp.gamma}")
         console.print(f"method: {res.method} ({res.note}); {res.iterations} iterations; "
                       f"error bound {res.error_bound:.3g}")
-        shown = min(mdp.n_states, TABLE_ROWS)  # names of millions of states are not built for a table
-        rows = [[mdp.state_names[s], res.values[s],
-                 mdp.action_names[int(res.policy[s])] if res.policy[s] >= 0 else "(terminal)"]
-                for s in range(shown)]
-        print_table("optimal values and policy", ["state", "V", "action"], rows)
-        if mdp.n_states > shown:
-            console.print(f"... {mdp.n_states - shown} more rows (use --json for all)")
+        if big:  # names of millions of states are not built for a table
+            results.print_summary(results.summarise(mdp, res.policy, res.values))
+        else:
+            rows = [[mdp.state_names[s], res.values[s],
+                     mdp.action_names[int(res.policy[s])] if res.policy[s] >= 0 else "(terminal)"]
+                    for s in range(mdp.n_states)]
+            print_table("optimal values and policy", ["state", "V", "action"], rows)
+        if out_path is not None:
+            console.print(f"full result written to {out_path}", markup=False, soft_wrap=True)
+        elif big:
+            console.print("every state's value and action: --out FILE.npz|.parquet|.json", markup=False, soft_wrap=True)
 
     @app.command("evaluate")
     def evaluate_cmd(

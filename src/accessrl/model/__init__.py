@@ -6,7 +6,8 @@
 * :mod:`~accessrl.model.arrays` — pymdptoolbox, QuantEcon and toy-text array forms;
 * :mod:`~accessrl.model.checks` — the shared checks (probability tolerance, gamma, numbers);
 * :mod:`~accessrl.model.policies` — policies as arrays, from and to names, the start rule;
-* :mod:`~accessrl.model.returns` — discounted returns of reward sequences.
+* :mod:`~accessrl.model.returns` — discounted returns of reward sequences;
+* :mod:`~accessrl.model.summary` — a big per-state result in a few numbers (by action, by factor).
 """
 
 from __future__ import annotations

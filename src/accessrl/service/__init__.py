@@ -5,6 +5,8 @@
   the decide/log/replay logic, free of any web framework;
 * :mod:`~accessrl.service.http` — the FastAPI application and its fast write path (the
   ``[serve]`` extra; import it directly, it is not imported here);
+* :mod:`~accessrl.service.schemas` — response models that document the read endpoints' JSON;
+* :mod:`~accessrl.service.metrics` — Prometheus metrics (prometheus_client, bounded labels);
 * :mod:`~accessrl.service.promotion` — ``promote``, on :mod:`accessrl.offline.heldout`'s held-out evaluation.
 
 The decision log it writes is :mod:`accessrl.storage`'s.
