@@ -132,6 +132,7 @@ def _llm_demo(
                       "final": {f: getattr(r.final, f) for f in fields},
                       "history": [{"step": h.step, **{f: getattr(h, f) for f in fields}} for h in r.history]}
                      for r in res.runs],
+            "samples": [{"policy": ps.label, "responses": [vars(x) for x in ps.responses]} for ps in res.samples],
         })
         return
     cfg0 = res.runs[0].config
@@ -150,6 +151,11 @@ def _llm_demo(
                 for r in res.runs]
     print_table("final evaluation (16 samples on each of the 12 prompts)",
                 ["policy", "proxy", "true", "KL", "entropy", "length", "route acc", "repeats"], summary)
+    from accessrl.llm import sample_lines
+
+    console.print("sample responses (the same random numbers for every policy):", markup=False)
+    for line in sample_lines(res):
+        console.print(line, markup=False, soft_wrap=True)
     zero = [r for r in res.runs if r.config.beta == 0.0]
     if zero:
         z = zero[0]

@@ -17,7 +17,9 @@ accessrl.llm                      counterpart
 :mod:`~accessrl.llm.optimise`     RLOO (Ahmadian et al. 2024), GRPO (Shao et al. 2024),
                                   PPO-clip with a KL penalty (InstructGPT eq. 2)
 :mod:`~accessrl.llm.demo`         the beta sweep that shows reward over-optimisation
-                                  (Gao, Schulman & Hilton 2023)
+                                  (Gao, Schulman & Hilton 2023), with sample responses
+:mod:`~accessrl.llm.config`       the algorithms' settings in TRL's vocabulary
+                                  (``RLOOConfig``, ``GRPOConfig``, ``PPOConfig``)
 ================================  ==========================================================
 
 Randomness comes from explicit ``numpy.random.Generator`` (data) and
@@ -35,7 +37,8 @@ except ImportError as exc:  # the [llm] extra
 
     raise dependency_error("torch", "llm", "accessrl.llm", exc, package="PyTorch (the CPU build is enough)") from exc
 
-from accessrl.llm.demo import DEFAULT_BETAS, DemoConfig, DemoResult, run_demo
+from accessrl.llm.config import GRPOConfig, PPOConfig, RLOOConfig
+from accessrl.llm.demo import DEFAULT_BETAS, DemoConfig, DemoResult, run_demo, sample_lines
 from accessrl.llm.kl import KL_ESTIMATORS, entropy, exact_kl, kl_estimate
 from accessrl.llm.optimise import (
     ALGORITHMS,
@@ -58,7 +61,10 @@ __all__ = [
     "PROMPTS",
     "DemoConfig",
     "DemoResult",
+    "GRPOConfig",
+    "PPOConfig",
     "Prompt",
+    "RLOOConfig",
     "RLConfig",
     "RLResult",
     "RewardModel",
@@ -79,6 +85,7 @@ __all__ = [
     "rl_train",
     "run_demo",
     "sample",
+    "sample_lines",
     "supervised_fine_tune",
     "train_reward_model",
     "true_reward",

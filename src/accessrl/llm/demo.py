@@ -22,20 +22,68 @@ import numpy as np
 import torch
 
 from accessrl.errors import ParameterError
+from accessrl.llm.config import GRPOConfig, PPOConfig, RLOOConfig, as_rl_config
 from accessrl.llm.optimise import RLConfig, RLResult, StepLog, evaluate, rl_train
-from accessrl.llm.policy import TokenPolicy, demonstrations, frozen_copy, supervised_fine_tune
-from accessrl.llm.reward_model import RewardModelFit, train_reward_model
-from accessrl.llm.task import comparisons
+from accessrl.llm.policy import TokenPolicy, demonstrations, frozen_copy, sample, supervised_fine_tune
+from accessrl.llm.reward_model import RewardModel, RewardModelFit, prompt_matrix, train_reward_model
+from accessrl.llm.task import Prompt, comparisons, decode, true_reward
 
 DEFAULT_BETAS = (0.0, 0.05, 0.2)
+
+SAMPLE_PROMPTS = (Prompt("high", "weak", "P-7"), Prompt("low", "none", "standard"), Prompt("high", "strong", "standard"))
+"""The requests whose responses the demo shows: one for each route the hidden rule wants
+(human_review, auto_approve, auto_approve on strong evidence)."""
+
+SAMPLES_PER_PROMPT = 2
+"""Responses shown per prompt and policy."""
+
+
+@dataclass(frozen=True)
+class SampleResponse:
+    """One sampled response, as text, with its learned (proxy) and true reward."""
+
+    prompt: str
+    response: str
+    proxy_reward: float
+    true_reward: float
+
+
+@dataclass(frozen=True)
+class PolicySamples:
+    """The responses of one policy (``"reference"``, ``"beta=0"``, ...) to :data:`SAMPLE_PROMPTS`."""
+
+    label: str
+    responses: tuple[SampleResponse, ...]
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """``tier:high evidence:weak policy:P-7``."""
+    return f"tier:{prompt.tier} evidence:{prompt.evidence} policy:{prompt.policy}"
+
+
+def sample_responses(policy: TokenPolicy, rm: RewardModel, generator: torch.Generator, *, label: str,
+                     max_len: int, prompts: tuple[Prompt, ...] = SAMPLE_PROMPTS,
+                     per_prompt: int = SAMPLES_PER_PROMPT) -> PolicySamples:
+    """``per_prompt`` sampled responses of ``policy`` to each of ``prompts``, decoded to words."""
+    batch = [p for p in prompts for _ in range(per_prompt)]
+    roll = sample(policy, batch, max_len, generator)
+    with torch.no_grad():
+        proxy = rm(prompt_matrix(batch), roll.tokens, roll.mask)
+    out = []
+    for i, p in enumerate(batch):
+        toks = [int(t) for t in roll.tokens[i]]
+        out.append(SampleResponse(prompt_text(p), " ".join(decode(toks)) or "(empty)", float(proxy[i]),
+                                  true_reward(p, toks, max_len)))
+    return PolicySamples(label, tuple(out))
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     """Budgets of the demo; the defaults run in well under a minute on one CPU thread."""
 
-    rl: RLConfig = field(default_factory=RLConfig)
-    """RL settings (``rl.beta`` is replaced by each value of ``betas``)."""
+    rl: RLConfig | RLOOConfig | GRPOConfig | PPOConfig = field(default_factory=RLConfig)
+    """RL settings, in the engine's terms or TRL's (the KL coefficient is replaced by each
+    value of ``betas``)."""
     betas: tuple[float, ...] = DEFAULT_BETAS
     """KL coefficients to sweep."""
     n_demonstrations: int = 2000
@@ -61,6 +109,9 @@ class DemoResult:
     reward_model: RewardModelFit
     runs: tuple[RLResult, ...]
     n_params: int
+    samples: tuple[PolicySamples, ...] = ()
+    """Responses of the reference and of each run's policy to the same prompts, drawn with
+    the same random numbers (a fresh generator of one seed per policy)."""
 
 
 def _gen(seed: int, stream: int) -> torch.Generator:
@@ -71,9 +122,9 @@ def run_demo(config: DemoConfig, seed: int) -> DemoResult:
     """Run SFT, reward modelling and the beta sweep, all driven by ``seed``."""
     if not config.betas:
         raise ParameterError("betas: expected at least one KL coefficient")
+    rl = as_rl_config(config.rl)
     for b in config.betas:
-        replace(config.rl, beta=b).resolved()
-    rl = config.rl.resolved()
+        replace(rl, beta=b).resolved()
     rng = np.random.default_rng(seed)
     prompts, tokens, mask = demonstrations(config.n_demonstrations, rng, rl.max_len)
     sft = TokenPolicy(_gen(seed, 1))
@@ -87,7 +138,44 @@ def run_demo(config: DemoConfig, seed: int) -> DemoResult:
     runs = tuple(
         rl_train(reference, reference, fit.model, replace(rl, beta=float(b)), _gen(seed, 5)) for b in config.betas
     )
-    return DemoResult(seed=seed, reference=ref_eval, reward_model=fit, runs=runs, n_params=sft.n_params())
+    # drawn after everything else, from their own stream: the numbers above do not depend on them
+    samples = (sample_responses(reference, fit.model, _gen(seed, 6), label="reference", max_len=rl.max_len),
+               *(sample_responses(r.policy, fit.model, _gen(seed, 6), label=f"beta={r.config.beta:g}",
+                                  max_len=rl.max_len) for r in runs))
+    return DemoResult(seed=seed, reference=ref_eval, reward_model=fit, runs=runs, n_params=sft.n_params(),
+                      samples=samples)
 
 
-__all__ = ["DEFAULT_BETAS", "DemoConfig", "DemoResult", "run_demo"]
+def demo_table(result: DemoResult) -> str:
+    """The final evaluation as the README's Markdown table (two decimals, one decimal for KL
+    and length): what ``python benchmarks/readme_llm_table.py`` writes and the tests compare."""
+    rows = ["| policy | proxy reward | true reward | KL (nats) | length | repeated tokens |",
+            "|---|---|---|---|---|---|"]
+
+    def row(label: str, e: StepLog) -> str:
+        kl = "0" if e.kl == 0 else f"{e.kl:.1f}"
+        return (f"| {label} | {e.proxy_reward:.2f} | {e.true_reward:.2f} | {kl} | {e.length:.1f} | "
+                f"{e.repeats:.2f} |")
+
+    rows.append(row("reference (SFT)", result.reference))
+    rows += [row(f"beta = {r.config.beta:g}", r.final) for r in result.runs]
+    return "\n".join(rows) + "\n"
+
+
+def sample_lines(result: DemoResult) -> list[str]:
+    """The sample responses as text, one block per prompt (what ``accessrl llm demo`` prints)."""
+    lines: list[str] = []
+    if not result.samples:
+        return lines
+    n = len(result.samples[0].responses)
+    per = SAMPLES_PER_PROMPT
+    for start in range(0, n, per):
+        lines.append(f"prompt: {result.samples[0].responses[start].prompt}")
+        for ps in result.samples:
+            for r in ps.responses[start:start + per]:
+                lines.append(f"  {ps.label:<10} {r.response}  (proxy {r.proxy_reward:+.2f}, true {r.true_reward:+.2f})")
+    return lines
+
+
+__all__ = ["DEFAULT_BETAS", "SAMPLES_PER_PROMPT", "SAMPLE_PROMPTS", "DemoConfig", "DemoResult", "PolicySamples",
+           "SampleResponse", "demo_table", "prompt_text", "run_demo", "sample_lines", "sample_responses"]
