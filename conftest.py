@@ -21,7 +21,10 @@ def _missing(module: str) -> bool:
 EXTRA_MODULES = {
     "torch": ["src/accessrl/llm/*.py"],
     "gymnasium": ["src/accessrl/envs.py"],
-    "fastapi": ["src/accessrl/service/http.py"],
+    "fastapi": ["src/accessrl/service/http.py", "src/accessrl/service/schemas.py"],
+    "fastapi_offline": ["src/accessrl/service/http.py"],
+    "prometheus_client": ["src/accessrl/service/metrics.py", "src/accessrl/service/decisions.py",
+                          "src/accessrl/service/http.py"],
 }
 """Modules whose doctests need an optional import at module level, by that import."""
 
