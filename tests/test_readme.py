@@ -158,6 +158,7 @@ README_RUNS: dict[str, list[Run] | str] = {
         [run(f"sweep {SPEC} --vary new_request.request_evidence.closed --from 0 --to 0.2 --steps 21")],
     'accessrl lesson [LAB ...]': [run("lesson returns bellman-backup value-iteration abandonment")],
     'accessrl lesson exercises': [run("lesson exercises")],
+    'accessrl --version': [run("--version")],
     'accessrl tour [--out DIR] [--quick]': [run("tour --out tour --quick")],
     'accessrl lesson quiz [--answers FILE]': [run("lesson quiz --answers answers.txt")],
     'accessrl serve --policy optimal --model catalog:access-review-abandonment --db decisions.db [--host 127.0.0.1 '

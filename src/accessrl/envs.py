@@ -21,8 +21,8 @@ without warnings.
   sb3-contrib's ``MaskablePPO`` calls.
 * **Discount**: ``env.unwrapped.gamma`` (also ``metadata["gamma"]`` and, for registered
   ids, ``gymnasium.spec(id).kwargs["gamma"]``).  Agents do not read it from the
-  environment, so pass it on: ``PPO("MlpPolicy", env, gamma=env.unwrapped.gamma)``;
-  SB3's default 0.99 optimises a different objective than the model's.  ``gamma=`` in
+  environment, so pass it on: ``PPO("MlpPolicy", env, gamma=env.unwrapped.gamma)``
+  (SB3's default 0.99 is another objective than the model's discount).  ``gamma=`` in
   the constructor replaces the model's discount.
 * **Rendering**: ``render_mode="ansi"`` (the state and its allowed actions as text) or
   ``"rgb_array"`` (a picture of the workflow, the current state highlighted, as a
