@@ -265,3 +265,86 @@ def test_demo_cli_prints_the_table_and_plots(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "reward model" in res.output and "beta=0.1" in res.output and "final evaluation" in res.output
     assert out.exists() and out.stat().st_size > 1000
+
+
+TINY = DemoConfig(rl=RLConfig(steps=5, prompts_per_step=4), betas=(0.0, 0.2), n_demonstrations=200, sft_steps=20,
+                  n_rankings=50, n_test_rankings=20, rm_steps=20)
+"""The smallest budget that runs every stage (for checks of the demo's plumbing, not its findings)."""
+
+
+@pytest.mark.parametrize("algorithm", ["rloo", "grpo", "ppo"])
+def test_trl_configs_are_the_engine_defaults(algorithm):
+    from accessrl.llm.config import TRL_CONFIGS
+
+    assert TRL_CONFIGS[algorithm]().to_rl_config() == RLConfig(algorithm=algorithm).resolved()
+
+
+def test_trl_vocabulary_maps_field_by_field():
+    from accessrl.llm import GRPOConfig, PPOConfig, RLOOConfig
+
+    r = RLOOConfig(beta=0.3, num_generations=6, learning_rate=1e-3, max_steps=7, max_completion_length=5).to_rl_config()
+    assert (r.algorithm, r.beta, r.group_size, r.lr, r.steps, r.max_len, r.epochs, r.kl_in) == \
+        ("rloo", 0.3, 6, 1e-3, 7, 5, 1, "reward")
+    g = GRPOConfig(num_iterations=3, epsilon=0.1, kl_estimator="k2").to_rl_config()
+    assert (g.epochs, g.clip, g.kl_estimator, g.kl_in) == (3, 0.1, "k2", "loss")
+    p = PPOConfig(kl_coef=0.05, num_ppo_epochs=2, cliprange=0.3, vf_coef=0.25, lam=0.9, response_length=6).to_rl_config()
+    assert (p.beta, p.epochs, p.clip, p.value_coef, p.gae_lambda, p.max_len) == (0.05, 2, 0.3, 0.25, 0.9, 6)
+    with pytest.raises(ParameterError, match="group_size"):
+        RLOOConfig(num_generations=1).to_rl_config()
+
+
+def test_demo_takes_a_trl_config_and_runs_the_same():
+    from dataclasses import replace
+
+    from accessrl.llm import RLOOConfig
+
+    a = run_demo(TINY, 3)
+    b = run_demo(replace(TINY, rl=RLOOConfig(max_steps=5, prompts_per_step=4)), 3)
+    assert [r.history for r in a.runs] == [r.history for r in b.runs]
+
+
+def test_demo_samples_are_decoded_and_scored():
+    from accessrl.llm.demo import SAMPLE_PROMPTS, SAMPLES_PER_PROMPT, prompt_text, sample_lines
+
+    res = run_demo(TINY, 1)
+    assert [s.label for s in res.samples] == ["reference", "beta=0", "beta=0.2"]
+    for ps in res.samples:
+        assert len(ps.responses) == len(SAMPLE_PROMPTS) * SAMPLES_PER_PROMPT
+        for i, r in enumerate(ps.responses):
+            prompt = SAMPLE_PROMPTS[i // SAMPLES_PER_PROMPT]
+            assert r.prompt == prompt_text(prompt)
+            words = [] if r.response == "(empty)" else r.response.split()
+            # the true reward recomputed from the printed words (encode is decode's inverse)
+            assert r.true_reward == pytest.approx(true_reward(prompt, encode(words)))
+    lines = sample_lines(res)
+    assert lines[0] == f"prompt: {prompt_text(SAMPLE_PROMPTS[0])}" and any(line.startswith("  beta=0 ") for line in lines)
+    # the samples come after every other draw: the runs are those of a run without them
+    assert res.runs[0].final == run_demo(TINY, 1).runs[0].final
+
+
+def test_demo_table_formats_the_final_evaluation():
+    from accessrl.llm.demo import demo_table
+
+    res = run_demo(TINY, 2)
+    rows = demo_table(res).splitlines()
+    assert rows[0].startswith("| policy | proxy reward") and len(rows) == 2 + 1 + len(res.runs)
+    z = res.runs[0].final
+    assert rows[3] == (f"| beta = 0 | {z.proxy_reward:.2f} | {z.true_reward:.2f} | {z.kl:.1f} | {z.length:.1f} | "
+                       f"{z.repeats:.2f} |")
+
+
+def test_demo_cli_prints_sample_responses_and_json_has_them(monkeypatch):
+    import json
+
+    import accessrl.llm
+
+    monkeypatch.setattr(accessrl.llm, "DemoConfig", lambda rl, betas: DemoConfig(
+        rl=rl, betas=betas, n_demonstrations=200, sft_steps=20, n_rankings=50, n_test_rankings=20, rm_steps=20))
+    res = CliRunner().invoke(app, ["llm", "demo", "--steps", "3", "--beta", "0", "--beta", "0.2"])
+    assert res.exit_code == 0, res.output
+    assert "sample responses" in res.output and "prompt: tier:high evidence:weak policy:P-7" in res.output
+    assert "no clip column" in res.output  # RLOO: one pass per batch
+    res = CliRunner().invoke(app, ["llm", "demo", "--steps", "3", "--beta", "0", "--json"])
+    data = json.loads(res.stdout)
+    assert [s["policy"] for s in data["samples"]] == ["reference", "beta=0"]
+    assert set(data["samples"][0]["responses"][0]) == {"prompt", "response", "proxy_reward", "true_reward"}

@@ -141,11 +141,15 @@ def _llm_demo(
     console.print(f"reward model: {fit.n_train_pairs} training pairs; held-out agreement "
                   f"{fit.label_agreement:.1%} with the labels, {fit.true_agreement:.1%} with the true reward "
                   f"({fit.n_test_pairs} pairs)")
-    cols = ["step", "proxy", "true", "KL", "entropy", "length", "clip"]
+    # one pass per batch (RLOO's default) keeps the ratio at 1: a clip column would be all zeros
+    shown = 6 if (cfg0.epochs or 1) > 1 else 5
+    cols = ["step", "proxy", "true", "KL", "entropy", "length", "clip"][: shown + 1]
     for r in res.runs:
-        rows = [[h.step, *(f"{getattr(h, f):.3f}" for f in fields[:6])]
+        rows = [[h.step, *(f"{getattr(h, f):.3f}" for f in fields[:shown])]
                 for h in r.history if h.step % log_every == 0 or h.step == len(r.history) - 1]
         print_table(f"beta = {r.config.beta:g}: per-step log (training batches)", cols, rows, limit=1000)
+    if shown == 5:
+        console.print("(no clip column: one pass per batch keeps the probability ratio at 1)", markup=False)
     summary = [["reference", *(f"{getattr(res.reference, f):.3f}" for f in fields if f != "clip_fraction")]]
     summary += [[f"beta={r.config.beta:g}", *(f"{getattr(r.final, f):.3f}" for f in fields if f != "clip_fraction")]
                 for r in res.runs]
