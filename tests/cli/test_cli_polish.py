@@ -78,3 +78,64 @@ def test_to_plain_rules():
 
     assert to_plain({"a": np.float64("nan"), "b": [np.inf, -np.inf, np.int64(3)], "c": np.array([1.5])}) == \
         {"a": None, "b": [None, None, 3], "c": [1.5]}
+
+
+JSON_COMMANDS = [
+    ["solve", "catalog:access-review-abandonment", "--json"],
+    ["evaluate", "catalog:access-review-deny", "--policy", "uniform", "--json"],
+    ["check", "catalog:access-review", "--json"],
+    ["sweep", "examples/access_review_abandonment.yaml", "--vary", "new_request.request_evidence.closed", "--from", "0",
+     "--to", "0.2", "--steps", "5", "--json"],
+    ["simulate", "catalog:access-review-deny", "--episodes", "50", "--json"],
+    ["simulate", "catalog:access-review", "--episodes", "50", "--first-action", "auto_approve", "--json"],
+    ["learn", "catalog:access-review-abandonment", "--episodes", "300", "--json"],
+    ["learn", "catalog:access-review-abandonment", "--algorithm", "reinforce", "--episodes", "240", "--json"],
+    ["reinforce", "catalog:access-review-abandonment", "--episodes", "240", "--json"],
+    ["audit", "examples/access_review_deny.yaml", "--designs", "examples/designs.yaml", "--json"],
+    ["constrain", "catalog:access-review-deny", "--weight", "resolved=100", "--limit", "policy_violation<=0", "--json"],
+]
+
+
+@pytest.mark.parametrize("args", JSON_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_json_is_strict_and_one_type_per_field(args, root, monkeypatch):
+    """Every --json parses as strict JSON (no NaN/Infinity tokens, no "nan" strings), and a
+    field that holds numbers in one place never holds a string in another of its kind."""
+    monkeypatch.chdir(root)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON number {token}")
+
+    data = json.loads(r.stdout, parse_constant=refuse)
+    kinds: dict[str, set[str]] = {}
+
+    def walk(x, path):
+        kind = ("number" if isinstance(x, (int, float)) and not isinstance(x, bool) else type(x).__name__)
+        if x is not None:
+            kinds.setdefault(path, set()).add(kind)
+        if isinstance(x, dict):
+            for k, v in x.items():  # a state or action name is a map key, not a field
+                walk(v, f"{path}.{'*' if k in NAMES else k}")
+        elif isinstance(x, list):
+            for v in x:
+                walk(v, f"{path}[]")
+        else:
+            assert not (isinstance(x, str) and x.lower() in {"nan", "inf", "-inf", "infinity"}), (path, x)
+
+    walk(data, "")
+    mixed = {k: v for k, v in kinds.items() if len(v) > 1}
+    assert not mixed, mixed
+
+
+def _names() -> set[str]:
+    from accessrl.catalog import CATALOG
+
+    out: set[str] = set()
+    for name in ("access-review", "access-review-abandonment", "access-review-deny", "access-review-components"):
+        m = CATALOG[name]()
+        out |= set(m.state_names) | set(m.action_names)
+    return out
+
+
+NAMES = _names()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -87,6 +88,7 @@ class PlainCommand(TyperCommand):
                 name = record[0]
                 if getattr(param, "is_flag", False):
                     name = name.replace(" <bool>", "")
+                name = re.sub(r"<list\[(\w+)\]>", r"<\1>", name)  # repeatable: the help says so
                 opts.append((name, record[1]))
         if args:
             with formatter.section("Arguments"):
