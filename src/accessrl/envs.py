@@ -419,9 +419,15 @@ class MDPVectorEnv(VectorEnv):
         return s.copy(), rewards, terminated, truncated, self._infos(invalid_action=invalid, event=events)
 
     def render(self) -> Any:
-        """The first copy rendered as :meth:`MDPEnv.render` would."""
-        self.single.state = int(self.states[0])
-        return self.single.render()
+        """Each copy rendered as :meth:`MDPEnv.render` would (a tuple, gymnasium's vector
+        convention; None without a render mode)."""
+        if self.render_mode is None:
+            return None
+        frames = []
+        for s in self.states:
+            self.single.state = int(s)
+            frames.append(self.single.render())
+        return tuple(frames)
 
 
 def from_gymnasium(env: Any, *, gamma: float = 1.0, name: str | None = None) -> MDP:

@@ -123,6 +123,11 @@ def test_vector_env_next_step_autoreset_and_penalty():
     assert trunc.tolist() == [False, True]  # copy 1: third step of its episode
     with pytest.raises(ParameterError, match="actions"):
         v.step([0, 9])
+    assert v.render() is None
+    r = MDPVectorEnv(2, "catalog:access-review-abandonment", render_mode="ansi")
+    r.reset(seed=0)
+    r.step([1, 2])
+    assert r.render() == ("evidence_ready  actions: auto_approve, human_review\n", "review_queue  actions: approve_rotation\n")
 
 
 def test_rgb_array_highlights_the_current_state():
