@@ -31,7 +31,7 @@ from accessrl.model.returns import discounted_return
 from accessrl.offline.logsim import simulate_logs
 from accessrl.offline.ope import evaluate_policy, target_matrix
 from accessrl.offline.splits import default_cutoffs, temporal_split
-from accessrl.planning.exact import greedy_policy, policy_evaluation, policy_iteration, q_values, value_iteration
+from accessrl.planning.exact import bellman_backup, greedy_policy, policy_evaluation, policy_iteration, q_values, value_iteration
 from accessrl.planning.sensitivity import locate_outcome, probability_sweep, with_probability
 from accessrl.report.diagram import workflow_layout
 from accessrl.rewards.audits import audit
@@ -103,6 +103,24 @@ def returns_lab(sequences: Mapping[str, Sequence[Any]] | None = None, gamma: Any
                      "line": f"{name:14} return={discounted_return(r, g):6.1f}"})
     best = max(rows, key=lambda row: row["return"])["route"] if rows else None
     return {"gamma": g, "routes": rows, "best": best}
+
+
+def bellman_backup_lab(gamma: Any = 0.9) -> dict[str, Any]:
+    """One :func:`~accessrl.planning.bellman_backup` at new_request from the successors' optimal values."""
+    mdp = access_review(number(gamma, "gamma", 0.0, 0.999999))
+    res = policy_iteration(mdp)
+    backup = bellman_backup(mdp, res.values)
+    s0 = _start(mdp)
+    rows = []
+    for k in _pairs(mdp, s0):
+        (nxt, _, r), = mdp.outcomes(k)
+        rows.append({"action": mdp.action_names[int(mdp.sa_action[k])], "reward": r, "next": mdp.state_names[nxt],
+                     "discounted_next": mdp.gamma * float(res.values[nxt]), "q": float(backup.q_values[k])})
+    greedy = mdp.action_names[int(backup.policy[s0])]
+    lines = [f"Q({mdp.state_names[s0]}, {row['action']:13}) = {row['q']:5.1f}" for row in rows]
+    lines.append(f"greedy action = {greedy}")
+    return {"rows": rows, "greedy": greedy, "lines": lines,
+            "diagram": workflow_layout(mdp, values=res.values, policy=backup.policy)}
 
 
 def _model(name: Any, p: Any = 0.25) -> MDP:
@@ -351,6 +369,7 @@ def held_out_lab_data(requests: Any = 2000, seed: Any = 1, epsilon: Any = 0.3, p
 __all__ = [
     "LESSON_ROUTES",
     "abandonment_lab",
+    "bellman_backup_lab",
     "exploration_lab",
     "held_out_lab_data",
     "monte_carlo_lab",
