@@ -91,38 +91,72 @@ def edge_label(edge: dict[str, Any]) -> str:
     return f"{edge['action']}{p} r={edge['reward']:g}"
 
 
+BOX_W, BOX_H = 150.0, 52.0
+"""Node size in diagram units (the studio's script uses the same geometry)."""
+
+
+def diagram_geometry(lay: dict[str, Any]) -> tuple[float, float, dict[str, tuple[float, float]]]:
+    """Width, height and node centres in diagram units: columns spread evenly, rows as laid out."""
+    rows = max(n["row"] for n in lay["nodes"]) + 1
+    w, h = max(720.0, 230.0 * lay["columns"]), max(240.0, 150.0 * rows + 80.0)
+    cols = lay["columns"]
+    pos = {n["name"]: (20 + BOX_W / 2 + (n["column"] / (cols - 1) if cols > 1 else 0.5) * (w - 40 - BOX_W),
+                       20 + n["y"] * (h - 80)) for n in lay["nodes"]}
+    return w, h, pos
+
+
+def _clip(c: tuple[float, float], toward: tuple[float, float]) -> tuple[float, float]:
+    """Where the segment from a box centre toward a point leaves the box."""
+    dx, dy = toward[0] - c[0], toward[1] - c[1]
+    t = min((BOX_W / 2 + 3) / abs(dx) if abs(dx) > 1e-9 else np.inf, (BOX_H / 2 + 3) / abs(dy) if abs(dy) > 1e-9 else np.inf)
+    return c[0] + dx * t, c[1] + dy * t
+
+
+def edge_curve(lay: dict[str, Any], e: dict[str, Any], h: float,
+               pos: dict[str, tuple[float, float]]) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+    """Start, control and end point of an edge's quadratic curve: parallel edges fan out by lane, and an
+    edge that skips a column bends below the states in between."""
+    col = {n["name"]: n["column"] for n in lay["nodes"]}
+    a, b = pos[e["source"]], pos[e["target"]]
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = float(np.hypot(dx, dy)) or 1.0
+    bend = 46 * e["lane"] + ((h - 60) * (1 if dx >= 0 else -1) if abs(col[e["target"]] - col[e["source"]]) > 1 else 0)
+    c = ((a[0] + b[0]) / 2 - dy / length * bend, (a[1] + b[1]) / 2 + dx / length * bend)
+    return _clip(a, c), c, _clip(b, c)
+
+
 def plot_workflow(mdp: MDP, values: Any, policy: Any, out: Path, name: str, *, title: str = "") -> str:
-    """The workflow diagram as an SVG file: V on each node, the policy's edges in bold."""
+    """The workflow diagram as an SVG file: V on each node, the policy's edges in red."""
     lay = workflow_layout(mdp, values=values, policy=policy)
-    fig = new_figure(8.0, 1.2 + 1.1 * max(n["row"] for n in lay["nodes"]) + 1.6)
+    w, h, pos = diagram_geometry(lay)
+    fig = new_figure(w / 90, h / 90)
     ax = fig.add_subplot()
-    ax.set_xlim(0, 1)
-    ax.set_ylim(1.04, -0.04)
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.set_aspect("equal")
     ax.axis("off")
-    pos = {n["name"]: (n["x"], n["y"]) for n in lay["nodes"]}
+    t = np.linspace(0, 1, 40)[:, None]
     for e in lay["edges"]:
-        (x0, y0), (x1, y1) = pos[e["source"]], pos[e["target"]]
-        span = abs(x1 - x0)
-        rad = 0.25 * e["lane"] + (0.3 if span > 1.2 / lay["columns"] else 0.0) + (0.5 if y0 == y1 and x0 == x1 else 0)
+        p0, c, p1 = (np.array(p) for p in edge_curve(lay, e, h, pos))
+        curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * c + t**2 * p1
         colour = "#b91c1c" if e["chosen"] else "#94a3b8"
-        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>",
-                                     mutation_scale=12, linewidth=2.4 if e["chosen"] else 1.0, color=colour,
-                                     shrinkA=38, shrinkB=38))
-        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
-        # The label sits on the arc's midpoint: offset perpendicular to the chord by rad/2.
-        mx, my = mx + rad * (y1 - y0) / 2, my - rad * (x1 - x0) / 2
-        ax.text(mx, my, edge_label(e), fontsize=7, ha="center", va="center", color="#7f1d1d" if e["chosen"] else "#334155",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+        ax.plot(curve[:-3, 0], curve[:-3, 1], color=colour, linewidth=2.6 if e["chosen"] else 1.2, zorder=1)
+        ax.add_patch(FancyArrowPatch(tuple(curve[-5]), tuple(curve[-1]), arrowstyle="-|>", mutation_scale=14,
+                                     color=colour, linewidth=2.6 if e["chosen"] else 1.2, shrinkA=0, shrinkB=0, zorder=2))
+        mid = 0.25 * p0 + 0.5 * c + 0.25 * p1
+        ax.text(mid[0], mid[1], edge_label(e), fontsize=7, ha="center", va="center", zorder=4,
+                color="#b91c1c" if e["chosen"] else "#334155", weight="bold" if e["chosen"] else "normal",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9})
     for n in lay["nodes"]:
-        x, y = n["x"], n["y"]
-        ax.add_patch(FancyBboxPatch((x - 0.085, y - 0.06), 0.17, 0.12, boxstyle="round,pad=0.01",
-                                    fc="#f1f5f9" if n["terminal"] else "#dbeafe", ec="#1e3a8a", linewidth=1.2))
-        ax.text(x, y - 0.018, n["name"], ha="center", va="center", fontsize=8.5, weight="bold")
-        ax.text(x, y + 0.025, f"V = {n['value']:.2f}", ha="center", va="center", fontsize=8)
+        x, y = pos[n["name"]]
+        ax.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0,rounding_size=9",
+                                    fc="#f1f5f9" if n["terminal"] else "#dbeafe", ec="#1e3a8a", linewidth=1.2, zorder=3))
+        ax.text(x, y - 8, n["name"], ha="center", va="center", fontsize=8.5, weight="bold", zorder=4)
+        ax.text(x, y + 12, f"V = {n['value']:.2f}", ha="center", va="center", fontsize=8, zorder=4)
     if title:
         ax.set_title(title, fontsize=10)
     save_svg(fig, out / name)
     return name
 
 
-__all__ = ["edge_label", "plot_workflow", "workflow_layout"]
+__all__ = ["BOX_H", "BOX_W", "diagram_geometry", "edge_curve", "edge_label", "plot_workflow", "workflow_layout"]

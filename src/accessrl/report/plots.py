@@ -178,6 +178,23 @@ def plot_curves(curves: dict[str, Any], out: Path, name: str, *, xlabel: str, yl
     return name
 
 
+def plot_convergence(episodes: Any, curves: dict[str, Any], targets: dict[str, float], out: Path, name: str, *,
+                     title: str) -> str:
+    """Estimates against episodes, each with its exact target as a dashed line of the same colour."""
+    fig = new_figure(7.2, 3.8)
+    ax = fig.add_subplot()
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(np.asarray(episodes), np.asarray(y, dtype=float), color=f"C{i}", linewidth=1.8, label=f"Q({label})")
+        if label in targets:
+            ax.axhline(targets[label], color=f"C{i}", linestyle="--", linewidth=1, label=f"Q*({label}) = {targets[label]:.2f}")
+    ax.set_xlabel("episodes")
+    ax.set_ylabel("estimate")
+    ax.set_title(title, fontsize=10)
+    outside_legend(ax)
+    save(fig, out / name)
+    return name
+
+
 def plot_bars(groups: Sequence[str], series: dict[str, Sequence[float]], out: Path, name: str, *, title: str,
               ylabel: str) -> str:
     """Grouped bars (one group per design or policy)."""
@@ -220,6 +237,7 @@ __all__ = [
     "learning_curve",
     "new_figure",
     "plot_bars",
+    "plot_convergence",
     "plot_curves",
     "plot_flip",
     "plot_histograms",

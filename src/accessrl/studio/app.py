@@ -18,9 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from accessrl.errors import AccessRLError, ParameterError
-from accessrl.lesson import LAB_ORDER
+from accessrl.lesson import LAB_ORDER, quiz
 from accessrl.lesson import exercises as ex
-from accessrl.lesson import quiz
 from accessrl.studio import editor, labs
 from accessrl.studio.pages import LAB_PAGES
 

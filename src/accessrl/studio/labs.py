@@ -18,13 +18,12 @@ import numpy as np
 from accessrl.catalog.components import COMPONENTS, OUTCOME_AWARE, SPEED_ONLY, access_review_components, access_review_deny
 from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.errors import ParameterError
-from accessrl.learning.config import prepare
 from accessrl.learning.policy_gradient import bandit_gradient, softmax
-from accessrl.learning.reference import ReferenceEngine
-from accessrl.learning.tabular import exact_q, greedy_allowed_policy, learn, one_state_bandit
+from accessrl.learning.tabular import learn, one_state_bandit
 from accessrl.lesson.heldout_lab import held_out_lab
 from accessrl.lesson.learning_labs import EXPLORATION_SEED, MONTE_CARLO_SEED, Q_LEARNING_SEED
 from accessrl.lesson.pg_lab import STEP_SIZE
+from accessrl.lesson.trajectory import q_learning_trajectory
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, policy_from_mapping
 from accessrl.model.returns import discounted_return
@@ -208,32 +207,22 @@ def monte_carlo_lab(episodes: Any = 10_000, seed: Any = MONTE_CARLO_SEED) -> dic
 
 def q_learning_lab(epsilon: Any = 0.15, omega: Any = 0.6, episodes: Any = 20_000, seed: Any = Q_LEARNING_SEED,
                    points: int = 100) -> dict[str, Any]:
-    """Tabular Q-learning (the library's reference engine, as :func:`~accessrl.learning.learn` runs it),
-    with Q(new_request, a) read after each of ``points`` equal slices of the run."""
+    """Tabular Q-learning by :func:`~accessrl.lesson.trajectory.q_learning_trajectory` (the engine
+    :func:`~accessrl.learning.learn` runs), with Q(new_request, a) after each of ``points`` slices."""
     eps = number(epsilon, "epsilon", 0.0, 1.0)
     om = number(omega, "omega", 0.5, 1.0)
     n = whole(episodes, "episodes", 1, MAX_EPISODES)
     mdp = access_review_abandonment()
-    prep = prepare(mdp, episodes=n, algorithm="q-learning", epsilon=eps, step_size="visits", omega=om,
-                   max_steps=10_000, start=None, never_explore=None, safe=True, initial_q=0.0)
-    engine = ReferenceEngine(mdp, prep, np.random.default_rng(whole(seed, "seed", 0, 2**32 - 1)))
-    returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
+    t = q_learning_trajectory(mdp, episodes=n, epsilon=eps, omega=om, points=points,
+                              rng=np.random.default_rng(whole(seed, "seed", 0, 2**32 - 1)))
     s0 = _start(mdp)
     names = [mdp.action_names[int(mdp.sa_action[k])] for k in _pairs(mdp, s0)]
-    bounds = np.unique(np.linspace(0, n, min(points, n) + 1).astype(np.int64))
-    curves: dict[str, list[float]] = {a: [] for a in names}
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        engine.run(int(a), int(b), returns, lengths)
-        for name, k in zip(names, _pairs(mdp, s0), strict=True):
-            curves[name].append(float(engine.q[k]))
-    q = np.asarray(engine.q, dtype=float)
-    visits = np.asarray(engine.visits, dtype=np.int64)
-    policy = greedy_allowed_policy(mdp, q, prep.allowed)
-    star = exact_q(mdp, prep.allowed)
+    curves = {name: t.history[:, k].tolist() for name, k in zip(names, _pairs(mdp, s0), strict=True)}
+    q, visits, policy, star = t.q, t.visits, t.policy, t.q_star
     assert star is not None  # the lesson's model always solves
     lines = [f"Q({mdp.state_names[s0]}, {name:13}) = {q[k]:6.1f}" for name, k in zip(names, _pairs(mdp, s0), strict=True)]
     lines.append(f"learned start action = {mdp.action_names[int(policy[s0])]}")
-    return {"episodes": bounds[1:].tolist(), "curves": curves, "q_star": q_table(mdp, star), "q": q_table(mdp, q),
+    return {"episodes": t.episodes.tolist(), "curves": curves, "q_star": q_table(mdp, star), "q": q_table(mdp, q),
             "visits": {s: {a: int(visits[mdp.pair_index(s, a)]) for a in acts} for s, acts in q_table(mdp, q).items()},
             "policy": policy_table(mdp, policy), "lines": lines,
             "max_error": float(np.max(np.abs(q - star)))}
