@@ -42,7 +42,17 @@ function showError(message) {
   if (message) { box.textContent = message; box.hidden = false; } else { box.textContent = ""; box.hidden = true; }
 }
 
+// body[data-idle="1"] once no request is in flight and its result is drawn (tests wait for it).
+let pending = 0;
+function markIdle() { document.body.dataset.idle = pending === 0 ? "1" : "0"; }
+
 async function api(path, body) {
+  pending += 1;
+  markIdle();
+  try { return await request(path, body); } finally { pending -= 1; setTimeout(markIdle, 0); }
+}
+
+async function request(path, body) {
   const opts = body === undefined ? {} : {
     method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
   };
@@ -574,4 +584,5 @@ PAGES["engineer"] = function () {
 document.addEventListener("DOMContentLoaded", () => {
   const init = PAGES[document.body.dataset.page];
   if (init) init();
+  markIdle();
 });
