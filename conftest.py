@@ -21,7 +21,8 @@ def _missing(module: str) -> bool:
 EXTRA_MODULES = {
     "torch": ["src/accessrl/llm/*.py"],
     "gymnasium": ["src/accessrl/envs.py"],
-    "fastapi": ["src/accessrl/service/http.py"],
+    "fastapi": ["src/accessrl/service/http.py", "src/accessrl/studio/app.py"],
+    "jinja2": ["src/accessrl/studio/app.py"],
 }
 """Modules whose doctests need an optional import at module level, by that import."""
 

@@ -30,7 +30,8 @@ BASE = spec_text("access-review-abandonment")
     ("gamma: 0.9", "gamma: 1.9", "gamma", "gamma: 1.9"),
     ("next: evidence_ready,", "next: evidence_redy,", "evidence_redy", "next: evidence_redy"),
     ("    human_review: [{next: review_queue, p: 1.0, reward: -10}]",
-     "    auto_approve: [{next: review_queue, p: 1.0, reward: -10}]", "duplicate key 'auto_approve'", "auto_approve: [{next: review_queue"),
+     "    auto_approve: [{next: review_queue, p: 1.0, reward: -10}]", "duplicate key 'auto_approve'",
+     "auto_approve: [{next: review_queue"),
 ])
 def test_a_broken_spec_names_the_error_and_its_line(old, new, needle, marked):
     assert old in BASE

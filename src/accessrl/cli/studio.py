@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            sock.listen(128)  # connections queue from now on, so the printed URL works at once
         except OSError as exc:
             raise ParameterError(f"--port {port}: cannot listen on {host} ({exc.strerror or exc})") from None
         url = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}/"

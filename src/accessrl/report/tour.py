@@ -21,19 +21,19 @@ import numpy as np
 
 from accessrl.catalog.components import OUTCOME_AWARE, SPEED_ONLY, access_review_components
 from accessrl.catalog.lesson import access_review, access_review_abandonment
-from accessrl.model.mdp import MDP
 from accessrl.errors import ParameterError
 from accessrl.learning.policy_gradient import reinforce, tabular_policy
 from accessrl.lesson.trajectory import q_learning_trajectory
+from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, policy_names
 from accessrl.offline.estimation import estimate_model
-from accessrl.offline.logsim import exploring_policy, simulate_logs
+from accessrl.offline.logsim import simulate_logs
 from accessrl.offline.ope import evaluate_policy, target_matrix
 from accessrl.offline.splits import default_cutoffs, temporal_split
 from accessrl.planning.exact import policy_evaluation, policy_iteration, q_values, value_iteration
 from accessrl.planning.sensitivity import locate_outcome, probability_sweep, with_probability
-from accessrl.report.html import Section, write_html
 from accessrl.report.diagram import plot_workflow
+from accessrl.report.html import Section, write_html
 from accessrl.report.plots import (
     plot_bars,
     plot_convergence,

@@ -30,7 +30,7 @@ STARTERS = ("access-review-abandonment", "access-review", "access-review-compone
 
 
 def _flow(x: Any) -> str:
-    return yaml.safe_dump(x, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return str(yaml.safe_dump(x, default_flow_style=True, sort_keys=False, width=10_000)).strip()
 
 
 def spec_text(name: str) -> str:
@@ -110,7 +110,7 @@ def error_line(text: str, message: str) -> int | None:
     return best
 
 
-def solve_text(text: str) -> dict[str, Any]:
+def solve_text(text: Any) -> dict[str, Any]:
     """``{"ok": True, ...solution}`` or ``{"ok": False, "error": one line, "line": N or None}``."""
     if not isinstance(text, str):
         return {"ok": False, "error": f"{EDITOR_NAME}: expected the spec as text", "line": None}

@@ -92,7 +92,7 @@ def returns_lab(sequences: Mapping[str, Sequence[Any]] | None = None, gamma: Any
     """G = sum_t gamma^t r_{t+1} of each reward sequence (:func:`~accessrl.model.returns.discounted_return`)."""
     g = number(gamma, "gamma", 0.0, 1.0)
     seqs = LESSON_ROUTES if sequences is None else sequences
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, rewards in seqs.items():
         if not isinstance(rewards, (list, tuple)) or not 1 <= len(rewards) <= MAX_SEQUENCE:
             raise ParameterError(f"rewards of {name}: expected a list of 1 to {MAX_SEQUENCE} numbers, got {rewards!r}")
