@@ -74,6 +74,21 @@ def test_monte_carlo_is_the_lesson_lab_and_its_interval_covers_the_exact_value()
         assert sum(b["count"] for b in r["histogram"]) == data["episodes"]
 
 
+@pytest.mark.parametrize("seed", [3, 11])
+def test_monte_carlo_forced_start_policy_is_first_action(seed):
+    """The lab forces the first action through the policy (the start is never revisited); the
+    simulator's own first_action gives the same draws and so the same returns."""
+    from accessrl.simulation import simulate
+
+    mdp = access_review_abandonment()
+    best = policy_iteration(mdp).policy
+    rng = np.random.default_rng(seed)
+    means = [simulate(mdp, best, 500, rng=rng, first_action=a, record=False).stats.mean
+             for a in ("request_evidence", "human_review")]
+    data = labs.monte_carlo_lab(episodes=500, seed=seed)
+    assert [r["mean"] for r in data["rows"]] == means
+
+
 def test_q_learning_seed_13_is_the_lesson_lab_and_the_curves_end_at_q():
     data = labs.q_learning_lab()
     assert_same_lines(data["lines"], run_lab("q-learning"))

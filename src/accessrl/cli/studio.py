@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
             engineer_view(db)  # a bad URL or an empty log fails here, in one line, not in the browser
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit this: a reply's headers and body go out without waiting for
+        # the browser's delayed ACK (otherwise ~40 ms per call on a kept-alive connection).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((host, port))
             sock.listen(128)  # connections queue from now on, so the printed URL works at once

@@ -18,6 +18,7 @@ The studio's exercise page and ``accessrl exercise check`` call these same funct
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +78,13 @@ def _parse_probability(text: str) -> float:
         raise ParameterError(f"answer: expected a probability such as 0.05, 1/20 or 5%, got {text.strip()!r}") from None
 
 
+@functools.lru_cache(maxsize=1)
+def _breakeven() -> float:
+    """Where human_review overtakes request_evidence on the lesson's model (computed once: it is fixed)."""
+    mdp = access_review_abandonment()
+    return float(probability_sweep(mdp, "new_request", "request_evidence", "closed", [0.0, 0.25, 1.0]).breakevens[0].value)
+
+
 def grade_breakeven(text: str) -> Grade:
     """Exercise 1: the breakeven abandonment probability (5/113 on the lesson's model)."""
     try:
@@ -84,7 +92,7 @@ def grade_breakeven(text: str) -> Grade:
     except ParameterError as exc:
         return Grade(1, False, (str(exc),))
     mdp = access_review_abandonment()
-    b = probability_sweep(mdp, "new_request", "request_evidence", "closed", [0.0, 0.25, 1.0]).breakevens[0]
+    breakeven = _breakeven()
     if not 0.0 <= p <= 1.0:
         return Grade(1, False, (f"{p:g} is not a probability: expected a number in [0, 1]",))
     pair, outcome = locate_outcome(mdp, "new_request", "request_evidence", "closed")
@@ -93,8 +101,8 @@ def grade_breakeven(text: str) -> Grade:
     s0 = at.state_index("new_request")
     q_re, q_hr = float(q[at.pair_index(s0, "request_evidence")]), float(q[at.pair_index(s0, "human_review")])
     where = f"at p = {p:.4g}, request_evidence is worth {q_re:.2f} and human_review {q_hr:.2f}"
-    if abs(p - b.value) <= TOLERANCE:
-        return Grade(1, True, (f"right: {where}; they are equal at p = {b.value:.6f} = 5/113, and above it "
+    if abs(p - breakeven) <= TOLERANCE:
+        return Grade(1, True, (f"right: {where}; they are equal at p = {breakeven:.6f} = 5/113, and above it "
                                "human_review is better",))
     lines = [f"not the breakeven: {where}, so they are not equal there"]
     if abs(p - 0.25) < 1e-9:

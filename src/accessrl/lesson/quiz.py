@@ -404,8 +404,10 @@ def record_exercise(exercise: int, passed: bool, directory: Path | None = None) 
     return _store(data, d)
 
 
-def lesson_progress(labs: Sequence[str], exercises: Sequence[int], directory: Path | None = None) -> dict[str, Any]:
-    """The whole lesson's progress: each lab visited or not, each exercise passed or not, and the quiz."""
+def lesson_progress(labs: Sequence[str], exercises: Sequence[int], directory: Path | None = None, *,
+                    quiz_total: int | None = None) -> dict[str, Any]:
+    """The whole lesson's progress: each lab visited or not, each exercise passed or not, and the quiz
+    (``quiz_total``: the number of questions, when the caller already has them)."""
     data = load_progress(directory).get("lesson", {})
     visited = data.get("labs", {})
     done = data.get("exercises", {})
@@ -414,7 +416,7 @@ def lesson_progress(labs: Sequence[str], exercises: Sequence[int], directory: Pa
         "labs": {lab: int(visited.get(lab, 0)) for lab in labs},
         "exercises": {str(n): bool(done.get(str(n), {}).get("passed", False)) for n in exercises},
         "quiz": {"attempts": int(quiz.get("attempts", 0)), "best": int(quiz.get("best", 0)),
-                 "last": quiz.get("last"), "total": len(questions())},
+                 "last": quiz.get("last"), "total": len(questions()) if quiz_total is None else quiz_total},
         "complete": bool(data.get("complete", False)),
     }
 

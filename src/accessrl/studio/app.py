@@ -76,6 +76,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     app = FastAPI(title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = {p.name: p for p in LAB_PAGES}
+    questions = quiz.questions()  # computed by the library once; they depend on the catalog only
+    engineer_cache: dict[str, Any] = {}
     nav = [{"href": f"/lab/{p.name}", "title": p.title} for p in LAB_PAGES]
 
     def render(template: str, page: str, **context: Any) -> HTMLResponse:
@@ -146,18 +148,18 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @app.get("/quiz", response_class=HTMLResponse)
     def quiz_page() -> HTMLResponse:
-        return render("quiz.html", "quiz", total=len(quiz.questions()),
+        return render("quiz.html", "quiz", total=len(questions),
                       pass_percent=round(quiz.PASS_FRACTION * 100))
 
     @app.get("/api/quiz")
     def quiz_questions() -> JSONResponse:
         return JSONResponse({"questions": [{"topic": q.topic, "prompt": q.prompt, "choices": list(q.choices)}
-                                           for q in quiz.questions()]})
+                                           for q in questions]})
 
     @app.post("/api/quiz/check")
     async def quiz_check(request: Request) -> JSONResponse:
         data = await body(request)
-        qs = quiz.questions()
+        qs = questions
         i = data.get("index")
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(qs):
             return _error(f"index: expected a question number 0-{len(qs) - 1}, got {i!r}")
@@ -169,7 +171,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     @app.post("/api/quiz/submit")
     async def quiz_submit(request: Request) -> JSONResponse:
         answers = (await body(request)).get("answers")
-        qs = quiz.questions()
+        qs = questions
         if not isinstance(answers, list) or len(answers) != len(qs):
             return _error(f"answers: expected a list of {len(qs)} answers")
         said: list[str] = []
@@ -180,13 +182,13 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @app.get("/progress", response_class=HTMLResponse)
     def progress_page() -> HTMLResponse:
-        prog = quiz.lesson_progress(LAB_ORDER, sorted(ex.GRADERS), cfg.data_dir)
+        prog = quiz.lesson_progress(LAB_ORDER, sorted(ex.GRADERS), cfg.data_dir, quiz_total=len(questions))
         return render("progress.html", "progress", progress=prog, labs=LAB_PAGES,
                       store=str((cfg.data_dir or quiz.data_dir()) / quiz.PROGRESS_FILE))
 
     @app.get("/api/progress")
     def progress_api() -> JSONResponse:
-        return JSONResponse(quiz.lesson_progress(LAB_ORDER, sorted(ex.GRADERS), cfg.data_dir))
+        return JSONResponse(quiz.lesson_progress(LAB_ORDER, sorted(ex.GRADERS), cfg.data_dir, quiz_total=len(questions)))
 
     @app.get("/engineer", response_class=HTMLResponse)
     def engineer_page() -> HTMLResponse:
@@ -196,9 +198,13 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     def engineer_api() -> JSONResponse:
         if cfg.db is None:
             return _error("engineer view: start the studio with --db URL to see a decision log", 404)
-        from accessrl.studio.engineer import engineer_view
+        from accessrl.studio.engineer import engineer_view, log_version
 
-        return JSONResponse(plain(engineer_view(cfg.db)))
+        # Recomputed only when the log or the deployments changed since the last look.
+        version = log_version(cfg.db)
+        if engineer_cache.get("version") != version:
+            engineer_cache.update(version=version, view=plain(engineer_view(cfg.db)))
+        return JSONResponse(engineer_cache["view"])
 
     return app
 

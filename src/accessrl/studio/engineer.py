@@ -39,6 +39,21 @@ def _gamma(deployments: list[dict[str, Any]]) -> float:
     return LESSON_GAMMA
 
 
+def log_version(db: str) -> tuple[int, int, int]:
+    """Rows of decisions, outcomes and deployments: when these stay put, the view would not change."""
+    log = DecisionLog(db)
+    try:
+        counts = log.counts()
+    finally:
+        log.close()
+    store = Store(open_engine(db))
+    try:
+        latest = len(store.deployments())
+    finally:
+        store.engine.dispose()
+    return counts["decision_snapshots"], counts["outcome_events"], latest
+
+
 def engineer_view(db: str, *, seed: int = 0) -> dict[str, Any]:
     """Everything the engineer's page shows, for the database at ``db``."""
     store = Store(open_engine(db))
@@ -106,4 +121,4 @@ def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]]
                     f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval", "rows": rows}
 
 
-__all__ = ["engineer_view"]
+__all__ = ["engineer_view", "log_version"]

@@ -8,6 +8,7 @@ opened without touching a control shows the lesson's own numbers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -151,10 +152,10 @@ def value_iteration_lab(model: Any = "deterministic", p: Any = 0.25) -> dict[str
             "diagram": workflow_layout(mdp), "converged_after": res.iterations}
 
 
-def abandonment_lab(p: Any = 0.25, points: int = 61, p_max: float = 0.3) -> dict[str, Any]:
-    """Q(new_request, .) at abandonment probability p, the curve over [0, p_max] with the breakevens
-    of :func:`~accessrl.planning.sensitivity.probability_sweep`, and the diagram at p."""
-    pv = number(p, "p", 0.0, 1.0)
+@functools.lru_cache(maxsize=8)
+def _flip_curves(points: int, p_max: float) -> tuple[tuple[float, ...], dict[str, tuple[float, ...]], tuple[Any, ...]]:
+    """Q(new_request, a) over the grid and the breakevens: they do not depend on the slider, so they
+    are computed once per grid (the model is the catalog's, fixed)."""
     base = access_review_abandonment()
     grid = np.linspace(0.0, p_max, points)
     sweep = probability_sweep(base, "new_request", "request_evidence", "closed", grid)
@@ -166,14 +167,26 @@ def abandonment_lab(p: Any = 0.25, points: int = 61, p_max: float = 0.3) -> dict
         q = q_values(with_probability(base, pair, outcome, pt.value), pt.values)
         for a, k in zip(names, _pairs(base, s0), strict=True):
             curves[a].append(float(q[k]))
+    return tuple(grid.tolist()), {a: tuple(v) for a, v in curves.items()}, tuple(sweep.breakevens)
+
+
+def abandonment_lab(p: Any = 0.25, points: int = 61, p_max: float = 0.3) -> dict[str, Any]:
+    """Q(new_request, .) at abandonment probability p, the curve over [0, p_max] with the breakevens
+    of :func:`~accessrl.planning.sensitivity.probability_sweep`, and the diagram at p."""
+    pv = number(p, "p", 0.0, 1.0)
+    base = access_review_abandonment()
+    grid, curves, found = _flip_curves(whole(points, "points", 2, 1001), number(p_max, "p_max", 0.0, 1.0))
+    pair, outcome = locate_outcome(base, "new_request", "request_evidence", "closed")
+    s0 = _start(base)
+    names = list(curves)
     at = with_probability(base, pair, outcome, pv)
     res = policy_iteration(at)
     breakevens = [{"p": b.value, "fraction": str(Fraction(b.value).limit_denominator(1000)),
                    "from": base.action_names[b.from_action], "to": base.action_names[b.to_action]}
-                  for b in sweep.breakevens]
+                  for b in found]
     q_now = {a: float(res.q_values[k]) for a, k in zip(names, _pairs(at, s0), strict=True)}
-    return {"p": pv, "grid": grid.tolist(), "curves": curves, "breakevens": breakevens, "q": q_now,
-            "action": at.action_names[int(res.policy[s0])],
+    return {"p": pv, "grid": list(grid), "curves": {a: list(v) for a, v in curves.items()}, "breakevens": breakevens,
+            "q": q_now, "action": at.action_names[int(res.policy[s0])],
             "diagram": workflow_layout(at, values=res.values, policy=res.policy)}
 
 
@@ -194,9 +207,17 @@ def monte_carlo_lab(episodes: Any = 10_000, seed: Any = MONTE_CARLO_SEED) -> dic
     best = policy_iteration(mdp)
     s0 = _start(mdp)
     rows = []
+    revisits = bool(np.any(mdp.out_next == s0))
     for name in ("request_evidence", "human_review"):
         a = mdp.action_index(name)
-        sim = simulate(mdp, best.policy, n, rng=rng, first_action=a, record=False)
+        if revisits:
+            sim = simulate(mdp, best.policy, n, rng=rng, first_action=a, record=False)
+        else:
+            # The start is never revisited, so "take a first, then the policy" is the policy with a at
+            # the start: the same random draws as first_action=a, without a per-episode lookup.
+            forced = best.policy.copy()
+            forced[s0] = a
+            sim = simulate(mdp, forced, n, rng=rng, record=False)
         lo, hi = sim.stats.ci95
         rows.append({"action": name, "mean": sim.stats.mean, "ci95": [lo, hi], "std": sim.stats.std,
                      "exact": float(best.q_values[mdp.pair_index(s0, name)]),
