@@ -18,3 +18,6 @@ def test_trajectory_ends_where_learn_ends():
         assert np.array_equal(t.policy, res.policy)
         assert t.episodes.tolist() == np.unique(np.linspace(0, 3000, 8).astype(int))[1:].tolist()
         assert np.array_equal(t.history[-1], t.q)
+        fast = q_learning_trajectory(mdp, episodes=3000, epsilon=eps, omega=omega, rng=np.random.default_rng(2),
+                                     points=7, engine="fast", max_steps=50)
+        assert np.array_equal(fast.history, t.history) and fast.truncated == 0

@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
             sock.listen(128)  # connections queue from now on, so the printed URL works at once
         except OSError as exc:
             raise ParameterError(f"--port {port}: cannot listen on {host} ({exc.strerror or exc})") from None
+        from accessrl.studio.labs import q_learning_lab
+
+        q_learning_lab(episodes=10)  # compiles (or loads) the numba engine now, not on the learner's first click
         url = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}/"
         console.print(f"accessrl studio at {url} (Ctrl-C to stop)", markup=False)
         if open_browser:
