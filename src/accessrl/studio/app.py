@@ -5,8 +5,9 @@ network: every file the pages use is served from this package.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,18 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     cfg = config or StudioConfig()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
-    app = FastAPI(title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None)
+    engineer_cache: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if "reader" in engineer_cache:
+            engineer_cache.pop("reader").close()
+
+    app = FastAPI(title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = {p.name: p for p in LAB_PAGES}
     questions = quiz.questions()  # computed by the library once; they depend on the catalog only
-    engineer_cache: dict[str, Any] = {}
     nav = [{"href": f"/lab/{p.name}", "title": p.title} for p in LAB_PAGES]
 
     def render(template: str, page: str, **context: Any) -> HTMLResponse:
@@ -198,13 +206,17 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     def engineer_api() -> JSONResponse:
         if cfg.db is None:
             return _error("engineer view: start the studio with --db URL to see a decision log", 404)
-        from accessrl.studio.engineer import engineer_view, log_version
+        from accessrl.studio.engineer import LogReader
 
+        if "reader" not in engineer_cache:
+            engineer_cache["reader"] = LogReader(cfg.db)
+        reader = engineer_cache["reader"]
         # Recomputed only when the log or the deployments changed since the last look.
-        version = log_version(cfg.db)
+        version = reader.version()
         if engineer_cache.get("version") != version:
-            engineer_cache.update(version=version, view=plain(engineer_view(cfg.db)))
+            engineer_cache.update(version=version, view=plain(reader.view()))
         return JSONResponse(engineer_cache["view"])
+
 
     return app
 

@@ -39,54 +39,58 @@ def _gamma(deployments: list[dict[str, Any]]) -> float:
     return LESSON_GAMMA
 
 
-def log_version(db: str) -> tuple[int, int, int]:
-    """Rows of decisions, outcomes and deployments: when these stay put, the view would not change."""
-    log = DecisionLog(db)
-    try:
-        counts = log.counts()
-    finally:
-        log.close()
-    store = Store(open_engine(db))
-    try:
-        latest = len(store.deployments())
-    finally:
-        store.engine.dispose()
-    return counts["decision_snapshots"], counts["outcome_events"], latest
+class LogReader:
+    """One database opened once (the studio keeps one for its engineer's view)."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.log = DecisionLog(db)
+        self.store = Store(open_engine(db))
+
+    def close(self) -> None:
+        """Release both connections pools."""
+        self.log.close()
+        self.store.engine.dispose()
+
+    def version(self) -> tuple[int, int, int]:
+        """Rows of decisions, outcomes and deployments: while these stay put the view would not change."""
+        counts = self.log.counts()
+        return counts["decision_snapshots"], counts["outcome_events"], len(self.store.deployments())
+
+    def view(self, *, seed: int = 0) -> dict[str, Any]:
+        """Everything the engineer's page shows."""
+        deployments = self.store.deployments()
+        counts = self.log.counts()
+        steps = self.log.load_steps().steps
+        kinds: Counter[str] = Counter(r.get("kind", "?") for r in self.log.iter_records() if r.get("record") == "outcome")
+        if steps.n_steps == 0:
+            raise DataError(f"database {self.db!r}: no decisions logged yet")
+        per_day: dict[str, Counter[str]] = defaultdict(Counter)
+        for t, a in zip(steps.decided_at.tolist(), steps.action.tolist(), strict=True):
+            per_day[us_to_iso(int(t))[:10]][steps.action_names[int(a)]] += 1
+        gamma = _gamma(deployments)
+        est = estimate_model(steps, gamma=gamma)
+        return {
+            "db": self.db, "counts": counts, "actions": list(steps.action_names),
+            "per_day": [{"day": d, **{a: per_day[d].get(a, 0) for a in steps.action_names}} for d in sorted(per_day)],
+            "outcomes": [{"kind": k, "count": n, "per_decision": n / steps.n_steps, "per_episode": n / steps.n_episodes}
+                         for k, n in kinds.most_common()],
+            "severe_rate": float(np.mean(steps.reward <= -100)),
+            "estimated": [o.__dict__ for o in est.outcomes], "low_support": [list(x) for x in est.low_support],
+            "episodes": steps.n_episodes, "decisions": steps.n_steps,
+            "heldout": _heldout(steps, est.spec, deployments, gamma, seed),
+            "deployments": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
+                            | {"policy": json.loads(r["policy"])} for r in deployments],
+        }
 
 
 def engineer_view(db: str, *, seed: int = 0) -> dict[str, Any]:
     """Everything the engineer's page shows, for the database at ``db``."""
-    store = Store(open_engine(db))
+    reader = LogReader(db)
     try:
-        deployments = store.deployments()
+        return reader.view(seed=seed)
     finally:
-        store.engine.dispose()
-    log = DecisionLog(db)
-    try:
-        counts = log.counts()
-        steps = log.load_steps().steps
-        kinds: Counter[str] = Counter(r.get("kind", "?") for r in log.iter_records() if r.get("record") == "outcome")
-    finally:
-        log.close()
-    if steps.n_steps == 0:
-        raise DataError(f"database {db!r}: no decisions logged yet")
-    per_day: dict[str, Counter[str]] = defaultdict(Counter)
-    for t, a in zip(steps.decided_at.tolist(), steps.action.tolist(), strict=True):
-        per_day[us_to_iso(int(t))[:10]][steps.action_names[int(a)]] += 1
-    gamma = _gamma(deployments)
-    est = estimate_model(steps, gamma=gamma)
-    heldout = _heldout(steps, est.spec, deployments, gamma, seed)
-    return {
-        "db": db, "counts": counts, "actions": list(steps.action_names),
-        "per_day": [{"day": d, **{a: per_day[d].get(a, 0) for a in steps.action_names}} for d in sorted(per_day)],
-        "outcomes": [{"kind": k, "count": n, "per_decision": n / steps.n_steps, "per_episode": n / steps.n_episodes}
-                     for k, n in kinds.most_common()],
-        "severe_rate": float(np.mean(steps.reward <= -100)),
-        "estimated": [o.__dict__ for o in est.outcomes], "low_support": [list(x) for x in est.low_support],
-        "episodes": steps.n_episodes, "decisions": steps.n_steps, "heldout": heldout,
-        "deployments": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
-                        | {"policy": json.loads(r["policy"])} for r in deployments],
-    }
+        reader.close()
 
 
 def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]], gamma: float,
@@ -121,4 +125,4 @@ def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]]
                     f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval", "rows": rows}
 
 
-__all__ = ["engineer_view", "log_version"]
+__all__ = ["LogReader", "engineer_view"]
