@@ -84,3 +84,17 @@ def test_figures_are_svg_with_the_workflow_tables_and_commands(report: tuple[Pat
     text = re.sub(r"<[^>]+>", " ", page).replace("&#x27;", "'")
     assert not re.search(r"\{'|\['|Result\(|\bnp\.|array\(", text), re.findall(r".{20}(?:\{'|\['|Result\().{20}", text)
 
+
+
+def test_every_reproducing_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command the report prints beside each step is a working ``accessrl`` command."""
+    import shlex
+
+    (tmp_path / "examples").symlink_to(Path(__file__).resolve().parents[2] / "examples")
+    monkeypatch.chdir(tmp_path)
+    assert set(tour.COMMANDS) == {k for k, _, _ in tour.STEPS}
+    for key, _, _ in tour.STEPS:  # in order: logs before estimate and evaluate
+        words = shlex.split(tour.COMMANDS[key])
+        assert words[0] == "accessrl"
+        res = runner.invoke(app, words[1:])
+        assert res.exit_code == 0, (key, res.output)

@@ -102,3 +102,14 @@ def test_editor_endpoints(client):
 def test_engineer_view_needs_a_database(client):
     assert client.get("/api/engineer").status_code == 404
     assert "--db URL" in client.get("/engineer").text
+
+
+def test_the_front_end_is_small_and_local():
+    """README: no CDN, no front-end package; the whole front end is a few dozen kilobytes."""
+    studio = Path(__file__).resolve().parents[2] / "src" / "accessrl" / "studio"
+    files = [*(studio / "static").iterdir(), *(studio / "templates").rglob("*.html")]
+    assert sum(f.stat().st_size for f in files) < 80_000
+    for f in files:
+        text = f.read_text()
+        assert "://" not in text.replace("http://www.w3.org/2000/svg", ""), f  # nothing fetched from elsewhere
+        assert "import " not in text or f.suffix != ".js"
