@@ -57,8 +57,12 @@ def _fill_log(url: str) -> None:
 @pytest.fixture(scope="session")
 def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The studio with a small decision log, its progress in a temporary directory."""
-    uvicorn = pytest.importorskip("uvicorn")
-    from accessrl.studio.app import StudioConfig, create_app
+    try:
+        import uvicorn
+
+        from accessrl.studio.app import StudioConfig, create_app
+    except ImportError as exc:
+        _unavailable(f'the studio needs its extra: pip install "accessrl[studio]" ({exc})')
 
     root = tmp_path_factory.mktemp("studio")
     db = str(root / "decisions.db")
