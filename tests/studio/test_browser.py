@@ -84,6 +84,8 @@ def test_value_iteration_stepper_shows_the_lessons_three_sweeps(page):
         page.locator("#step").click()
         expect(page.locator("#k")).to_have_text(str(k))
         assert [norm(x) for x in lines.inner_text().splitlines()] == expected[:k]
+        if k == 2:  # Q_2(new_request, request_evidence) = -4 + 0.9 x V_1(evidence_ready) = -4 + 63 = 59
+            expect(page.locator(".workflow .edge-label", has_text="request_evidence r=-4")).to_contain_text("Q=59.0")
     expect(page.locator("#step")).to_be_disabled()
     expect(page.locator(".workflow g.node[data-state='new_request']")).to_contain_text("V = 59.00")
     page.locator("#reset").click()

@@ -224,6 +224,7 @@ function drawDiagram(container, layout, opts) {
     return {x: c.x + dx * t, y: c.y + dy * t};
   };
   const edges = svg("g", {class: "edges"}), labels = svg("g", {class: "labels"});
+  const labelled = new Set();  // with o.q, the first arrow of each action also shows its Q
   for (const e of layout.edges) {
     const a = pos[e.source], b = pos[e.target];
     const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
@@ -237,7 +238,12 @@ function drawDiagram(container, layout, opts) {
       "marker-end": `url(#${chosen ? "arrow-chosen" : "arrow"})`, "data-source": e.source, "data-action": e.action, "data-target": e.target});
     edges.append(path);
     const mid = {x: 0.25 * p0.x + 0.5 * c.x + 0.25 * p1.x, y: 0.25 * p0.y + 0.5 * c.y + 0.25 * p1.y};
-    const text = e.action + (e.p === 1 ? "" : ` p=${Number(e.p.toPrecision(6))}`) + ` r=${Number(e.reward.toPrecision(6))}`;
+    let text = e.action + (e.p === 1 ? "" : ` p=${Number(e.p.toPrecision(6))}`) + ` r=${Number(e.reward.toPrecision(6))}`;
+    const key = e.source + "\u0000" + e.action;
+    if (o.q && o.q[e.source] && o.q[e.source][e.action] !== undefined && !labelled.has(key)) {
+      labelled.add(key);
+      text += ` | Q=${fmt(o.q[e.source][e.action], 1)}`;
+    }
     const w = text.length * 6.1 + 8;
     const g = svg("g", {class: "edge-label" + (chosen ? " chosen" : "")});
     g.append(svg("rect", {x: mid.x - w / 2, y: mid.y - 9, width: w, height: 16, rx: 3}));
@@ -304,7 +310,7 @@ PAGES["value-iteration"] = function () {
     $("k").textContent = String(k);
     $("kmax").textContent = String(kmax);
     $("converged").textContent = k === kmax ? "(converged: the last sweep changed nothing beyond the tolerance)" : "";
-    drawDiagram($("diagram"), data.diagram, {values: s.values, policy: s.policy});
+    drawDiagram($("diagram"), data.diagram, {values: s.values, policy: s.policy, q: s.q});
     const states = Object.keys(s.values);
     fillTable("vi-table", states.map((st) => [st, fmt(s.values[st], 2),
       s.q && s.q[st] ? Object.entries(s.q[st]).map(([a, q]) => `${a} ${fmt(q, 2)}${s.policy[st] === a ? " *" : ""}`).join(", ") : (k === 0 ? "" : "terminal")]));
