@@ -113,3 +113,11 @@ def test_the_front_end_is_small_and_local():
         text = f.read_text()
         assert "://" not in text.replace("http://www.w3.org/2000/svg", ""), f  # nothing fetched from elsewhere
         assert "import " not in text or f.suffix != ".js"
+
+
+def test_concurrent_visits_are_all_counted(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: client.get("/lab/returns"), range(24)))
+    assert client.get("/api/progress").json()["labs"]["returns"] == 24

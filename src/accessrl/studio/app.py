@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = {p.name: p for p in LAB_PAGES}
     questions = quiz.questions()  # computed by the library once; they depend on the catalog only
+    # Sync endpoints run in a thread pool: one writer at a time on the progress file (read, update, replace).
+    progress_lock = threading.Lock()
     nav = [{"href": f"/lab/{p.name}", "title": p.title} for p in LAB_PAGES]
 
     def render(template: str, page: str, **context: Any) -> HTMLResponse:
@@ -114,7 +117,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         if name not in pages:
             return HTMLResponse(env.get_template("missing.html").render(nav=nav, page="missing", has_db=cfg.db
                                                                          is not None, what=name), status_code=404)
-        quiz.record_lab_visit(name, cfg.data_dir)
+        with progress_lock:
+            quiz.record_lab_visit(name, cfg.data_dir)
         i = LAB_ORDER.index(name)
         prev = pages[LAB_ORDER[i - 1]] if i > 0 else None
         nxt = pages[LAB_ORDER[i + 1]] if i + 1 < len(LAB_ORDER) else None
@@ -151,7 +155,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     async def exercise_api(n: int, request: Request) -> JSONResponse:
         answer = (await body(request)).get("answer")
         g = ex.grade(n, answer if isinstance(answer, str) else "" if answer is None else str(answer))
-        quiz.record_exercise(n, g.passed, cfg.data_dir)
+        with progress_lock:
+            quiz.record_exercise(n, g.passed, cfg.data_dir)
         return JSONResponse({"exercise": g.exercise, "passed": g.passed, "feedback": list(g.feedback)})
 
     @app.get("/quiz", response_class=HTMLResponse)
@@ -184,7 +189,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
             return _error(f"answers: expected a list of {len(qs)} answers")
         said: list[str] = []
         attempt = quiz.run_quiz(lambda i, q: str(answers[i - 1]), said.append, qs=qs)
-        quiz.save_attempt(attempt, cfg.data_dir)
+        with progress_lock:
+            quiz.save_attempt(attempt, cfg.data_dir)
         return JSONResponse({"correct": attempt.correct, "total": attempt.total, "passed": attempt.passed,
                              "misses": list(attempt.misses), "summary": quiz.summary(attempt)[0]})
 
