@@ -218,3 +218,19 @@ def test_engineer_view_shows_the_log(page):
     expect(page.locator("#deploy-table")).to_contain_text("always_review")
     expect(page.locator("#estimate-table")).to_contain_text("request_evidence")
     expect(page.locator("#heldout-table")).to_contain_text("deployed always_review")
+
+
+def test_quiz_by_keyboard_alone(page):
+    qs = quiz.questions()
+    page.goto("/quiz")
+    _settle(page)
+    assert page.evaluate("document.activeElement.id") == "choice-0"  # focus starts on the first choice
+    page.keyboard.press("Space")  # choose (a)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "answer"
+    page.keyboard.press("Enter")
+    expect(page.locator("#feedback")).to_contain_text("Correct." if qs[0].answer == 0 else "Not quite")
+    assert page.evaluate("document.activeElement.id") == "next"
+    page.keyboard.press("Enter")
+    expect(page.locator("#quiz-progress")).to_have_text(f"Question 2 of {len(qs)}")
+    assert page.evaluate("document.activeElement.id") == "choice-0"
