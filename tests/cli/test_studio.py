@@ -53,3 +53,14 @@ def test_exercise_check(tmp_path, monkeypatch):
     assert runner.invoke(app, ["exercise", "check", "3", f"@{f}"]).exit_code == 0
     one_error_line(runner.invoke(app, ["exercise", "check", "4", "x"]), "expected 1, 2 or 3", code=2)
     one_error_line(runner.invoke(app, ["exercise", "check", "2", "@/nonexistent"]), "cannot read", code=2)
+
+
+def test_studio_export_writes_every_lab(tmp_path):
+    r = runner.invoke(app, ["studio", "--export", str(tmp_path / "site")])
+    assert r.exit_code == 0, r.output
+    from accessrl.lesson import LAB_ORDER
+
+    for name in LAB_ORDER:
+        html = (tmp_path / "site" / "lab" / f"{name}.html").read_text()
+        assert 'id="static-data"' in html and "../static/studio.js" in html and "http://" not in html
+    assert (tmp_path / "site" / "static" / "studio.js").exists()

@@ -98,3 +98,11 @@ def test_every_reproducing_command_runs(tmp_path: Path, monkeypatch: pytest.Monk
         assert words[0] == "accessrl"
         res = runner.invoke(app, words[1:])
         assert res.exit_code == 0, (key, res.output)
+
+
+def test_the_tour_writes_the_studio_pages_and_links_them(report: tuple[Path, str]) -> None:
+    pytest.importorskip("jinja2")
+    out, _ = report
+    assert '<a href="studio/index.html">' in (out / "index.html").read_text()
+    for page in ("index.html", "lab/abandonment.html", "lab/held-out.html", "static/studio.js"):
+        assert (out / "studio" / page).exists(), page

@@ -234,3 +234,25 @@ def test_quiz_by_keyboard_alone(page):
     page.keyboard.press("Enter")
     expect(page.locator("#quiz-progress")).to_have_text(f"Question 2 of {len(qs)}")
     assert page.evaluate("document.activeElement.id") == "choice-0"
+
+
+def test_the_static_export_draws_the_same_numbers_from_disk(page, tmp_path):
+    from accessrl.studio.export import export_site
+
+    export_site(tmp_path)
+    page.goto((tmp_path / "lab" / "abandonment.html").as_uri())
+    _settle(page)
+    expect(page.locator("#action")).to_have_text("human_review")
+    expect(page.locator("#p")).to_be_disabled()
+    expect(page.locator(".static-note")).to_contain_text("accessrl studio")
+    page.goto((tmp_path / "lab" / "value-iteration.html").as_uri())
+    _settle(page)
+    for _ in range(3):
+        page.locator("#step").click()
+    expected = [norm(x) for x in run_lab("value-iteration")[:3]]
+    assert [norm(x) for x in page.locator("#sweep-lines").inner_text().splitlines()] == expected
+    page.goto((tmp_path / "lab" / "q-learning.html").as_uri())
+    _settle(page)
+    expect(page.locator("#lines")).to_contain_text("=   30.5")
+    page.locator("a[rel='next']").click()  # relative links between exported pages
+    expect(page.locator("h1")).to_contain_text("Why explore")

@@ -23,8 +23,16 @@ def register(app: typer.Typer) -> None:
         open_browser: bool = typer.Option(False, "--open", help="Open the studio in the default browser."),
         db: str = typer.Option(None, "--db", help="A decision-log database for the engineer's view."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        export: str = typer.Option(None, "--export", help="Write the lab pages as static files into DIR and exit."),
     ) -> None:
         """Serve the lesson as an interactive web app on this machine (offline)."""
+        if export is not None:
+            require("jinja2", "studio", "accessrl studio --export")
+            from accessrl.studio.export import export_site
+
+            pages = export_site(export)
+            console.print(f"wrote {len(pages)} pages to {Path(export) / 'index.html'}", markup=False)
+            return
         for module in ("fastapi", "jinja2"):
             require(module, "studio", "accessrl studio")
         uvicorn = require("uvicorn", "studio", "accessrl studio")

@@ -70,11 +70,14 @@ def write_html(out: Path, sections: Sequence[Section], *, title: str, subtitle: 
                 parts.append(f'<img src="{esc(fig)}" alt="{esc(s.title)}">')
         parts.append("</section>")
         body.append("".join(parts))
+    studio = ('<p>The lesson\'s labs as pages, with the workflow diagram and every chart: '
+              '<a href="studio/index.html">studio/index.html</a> (a static export of <code>accessrl studio</code>).</p>'
+              if (out / "studio" / "index.html").exists() else "")
     doc = (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1><p class=sub>{esc(subtitle)}</p>"
         f"<table><tr><th>step</th><th>status</th><th>time</th></tr>{toc}</table>"
-        f"<p>Total: {total_seconds:.1f} s.</p>{''.join(body)}</body></html>\n"
+        f"<p>Total: {total_seconds:.1f} s.</p>{studio}{''.join(body)}</body></html>\n"
     )
     path = out / "index.html"
     path.write_text(doc, encoding="utf-8")

@@ -8,12 +8,11 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -22,24 +21,10 @@ from fastapi.staticfiles import StaticFiles
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.lesson import LAB_ORDER, quiz
 from accessrl.lesson import exercises as ex
-from accessrl.studio import editor, labs
+from accessrl.studio import editor
+from accessrl.studio.labs import LAB_FUNCTIONS
 from accessrl.studio.pages import LAB_PAGES
-
-HERE = Path(__file__).resolve().parent
-
-LAB_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
-    "returns": labs.returns_lab,
-    "bellman-backup": labs.bellman_backup_lab,
-    "value-iteration": labs.value_iteration_lab,
-    "abandonment": labs.abandonment_lab,
-    "monte-carlo": labs.monte_carlo_lab,
-    "q-learning": labs.q_learning_lab,
-    "exploration": labs.exploration_lab,
-    "reward-design": labs.reward_design_lab,
-    "policy-gradient": labs.policy_gradient_lab,
-    "held-out": labs.held_out_lab_data,
-}
-"""Lab name -> the function its page's controls call (keyword arguments from the JSON body)."""
+from accessrl.studio.render import HERE, NAV, template_env
 
 
 @dataclass(frozen=True)
@@ -73,8 +58,7 @@ def _error(message: str, status: int = 422) -> JSONResponse:
 def create_app(config: StudioConfig | None = None) -> FastAPI:
     """The studio application for ``config``."""
     cfg = config or StudioConfig()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                             autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    env = template_env()
     engineer_cache: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -89,10 +73,10 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     questions = quiz.questions()  # computed by the library once; they depend on the catalog only
     # Sync endpoints run in a thread pool: one writer at a time on the progress file (read, update, replace).
     progress_lock = threading.Lock()
-    nav = [{"href": f"/lab/{p.name}", "title": p.title} for p in LAB_PAGES]
 
     def render(template: str, page: str, **context: Any) -> HTMLResponse:
-        html = env.get_template(template).render(nav=nav, page=page, has_db=cfg.db is not None, **context)
+        html = env.get_template(template).render(nav=NAV, page=page, has_db=cfg.db is not None, live=True,
+                                                 url=str, **context)
         return HTMLResponse(html)
 
     async def body(request: Request) -> dict[str, Any]:
@@ -115,8 +99,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     @app.get("/lab/{name}", response_class=HTMLResponse)
     def lab_page(name: str) -> HTMLResponse:
         if name not in pages:
-            return HTMLResponse(env.get_template("missing.html").render(nav=nav, page="missing", has_db=cfg.db
-                                                                         is not None, what=name), status_code=404)
+            return HTMLResponse(env.get_template("missing.html").render(
+                nav=NAV, page="missing", has_db=cfg.db is not None, live=True, url=str, what=name), status_code=404)
         with progress_lock:
             quiz.record_lab_visit(name, cfg.data_dir)
         i = LAB_ORDER.index(name)
@@ -227,4 +211,4 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     return app
 
 
-__all__ = ["LAB_FUNCTIONS", "StudioConfig", "create_app", "plain"]
+__all__ = ["StudioConfig", "create_app", "plain"]

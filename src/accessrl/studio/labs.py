@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -380,7 +380,22 @@ def held_out_lab_data(requests: Any = 2000, seed: Any = 1, epsilon: Any = 0.3, p
     }
 
 
+LAB_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "returns": returns_lab,
+    "bellman-backup": bellman_backup_lab,
+    "value-iteration": value_iteration_lab,
+    "abandonment": abandonment_lab,
+    "monte-carlo": monte_carlo_lab,
+    "q-learning": q_learning_lab,
+    "exploration": exploration_lab,
+    "reward-design": reward_design_lab,
+    "policy-gradient": policy_gradient_lab,
+    "held-out": held_out_lab_data,
+}
+"""Lab name -> the function its page's controls call (keyword arguments from the JSON body)."""
+
 __all__ = [
+    "LAB_FUNCTIONS",
     "LESSON_ROUTES",
     "abandonment_lab",
     "bellman_backup_lab",

@@ -52,7 +52,15 @@ async function api(path, body) {
   try { return await request(path, body); } finally { pending -= 1; setTimeout(markIdle, 0); }
 }
 
+// A static export embeds each page's answers; the server is not there to compute others.
+const STATIC = (() => { const node = document.getElementById("static-data"); return node ? JSON.parse(node.textContent) : null; })();
+
 async function request(path, body) {
+  if (STATIC) {
+    if (path in STATIC) return STATIC[path];
+    showError("This is a static export: run accessrl studio for live controls.");
+    return null;
+  }
   const opts = body === undefined ? {} : {
     method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
   };
@@ -590,5 +598,11 @@ PAGES["engineer"] = function () {
 document.addEventListener("DOMContentLoaded", () => {
   const init = PAGES[document.body.dataset.page];
   if (init) init();
+  if (STATIC) {  // only what the page can redraw from its embedded data stays enabled
+    const keep = document.body.dataset.page === "value-iteration" ? ["reset", "step", "run"] : [];
+    for (const c of document.querySelectorAll("main input, main select, main textarea, main button")) {
+      if (!keep.includes(c.id)) c.disabled = true;
+    }
+  }
   markIdle();
 });
