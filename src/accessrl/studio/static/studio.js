@@ -384,7 +384,7 @@ PAGES["q-learning"] = function () {
     try {
       const data = await api("/api/lab/q-learning", {epsilon: numberOf("epsilon"), omega: numberOf("omega"), episodes: numberOf("episodes"), seed: numberOf("seed")});
       if (!data) return;
-      const start = Object.keys(data.q)[0], names = Object.keys(data.curves), colours = colourOf(names);
+      const start = data.start, names = Object.keys(data.curves), colours = colourOf(names);
       const last = data.episodes[data.episodes.length - 1];
       const series = names.map((a) => ({name: `Q(${start}, ${a})`, x: data.episodes, y: data.curves[a], color: colours[a]}));
       for (const a of names) series.push({name: `Q*(${start}, ${a}) = ${fmt(data.q_star[start][a])}`, x: [0, last], y: [data.q_star[start][a], data.q_star[start][a]], color: colours[a], dash: true});
