@@ -247,7 +247,8 @@ def q_learning_lab(epsilon: Any = 0.15, omega: Any = 0.6, episodes: Any = 20_000
     assert star is not None  # the lesson's model always solves
     lines = [f"Q({mdp.state_names[s0]}, {name:13}) = {q[k]:6.1f}" for name, k in zip(names, _pairs(mdp, s0), strict=True)]
     lines.append(f"learned start action = {mdp.action_names[int(policy[s0])]}")
-    return {"start": mdp.state_names[s0], "episodes": t.episodes.tolist(), "curves": curves, "q_star": q_table(mdp, star), "q": q_table(mdp, q),
+    return {"start": mdp.state_names[s0], "episodes": t.episodes.tolist(), "curves": curves,
+            "q_star": q_table(mdp, star), "q": q_table(mdp, q),
             "visits": {s: {a: int(visits[mdp.pair_index(s, a)]) for a in acts} for s, acts in q_table(mdp, q).items()},
             "policy": policy_table(mdp, policy), "lines": lines,
             "max_error": float(np.max(np.abs(q - star)))}
