@@ -21,10 +21,11 @@ def _missing(module: str) -> bool:
 EXTRA_MODULES = {
     "torch": ["src/accessrl/llm/*.py"],
     "gymnasium": ["src/accessrl/envs.py"],
-    "fastapi": ["src/accessrl/service/http.py", "src/accessrl/service/schemas.py"],
+    "fastapi": ["src/accessrl/service/http.py", "src/accessrl/service/schemas.py", "src/accessrl/studio/app.py"],
     "fastapi_offline": ["src/accessrl/service/http.py"],
     "prometheus_client": ["src/accessrl/service/metrics.py", "src/accessrl/service/decisions.py",
                           "src/accessrl/service/http.py"],
+    "jinja2": ["src/accessrl/studio/app.py"],
 }
 """Modules whose doctests need an optional import at module level, by that import."""
 

@@ -16,6 +16,7 @@ from accessrl.cli import logs as _logs
 from accessrl.cli import pg as _pg
 from accessrl.cli import planning as _planning
 from accessrl.cli import serve as _serve
+from accessrl.cli import studio as _studio
 from accessrl.cli import tour as _tour
 from accessrl.cli._common import new_app, plain_help, version_callback
 
@@ -38,6 +39,7 @@ _serve.register(app)
 _tour.register(app)
 _audit.register(app)
 _pg.register(app)
+_studio.register(app)
 plain_help(app)
 
 

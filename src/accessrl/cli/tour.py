@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -16,7 +18,16 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of every sampling step."),
     ) -> None:
         """Define, solve, simulate, learn, audit, log, estimate and evaluate - then write a report."""
+        import importlib.util
+
         from accessrl.report.tour import run_tour
+
+        target = Path(out)
+        if importlib.util.find_spec("jinja2") is not None and (target.is_dir() or not target.exists()):
+            # the studio's lab pages beside the report (the report links to them)
+            from accessrl.studio.export import export_site
+
+            export_site(f"{out}/studio")
 
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=console, transient=True) as bar:

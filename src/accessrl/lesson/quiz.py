@@ -398,6 +398,52 @@ def save_attempt(attempt: Attempt, directory: Path | None = None) -> Path:
     return path
 
 
+def _store(data: dict[str, Any], d: Path) -> Path:
+    """Write the progress mapping atomically (a temporary file, then a rename)."""
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / PROGRESS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def record_lab_visit(lab: str, directory: Path | None = None) -> Path:
+    """Count one visit of ``lab`` (the studio records each lab page it shows)."""
+    d = directory or data_dir()
+    data = load_progress(d)
+    labs = data.setdefault("lesson", {}).setdefault("labs", {})
+    labs[lab] = int(labs.get(lab, 0)) + 1
+    return _store(data, d)
+
+
+def record_exercise(exercise: int, passed: bool, directory: Path | None = None) -> Path:
+    """Record an answer to an exercise; an exercise stays passed once any answer passed."""
+    d = directory or data_dir()
+    data = load_progress(d)
+    ex = data.setdefault("lesson", {}).setdefault("exercises", {}).setdefault(str(exercise), {})
+    ex["attempts"] = int(ex.get("attempts", 0)) + 1
+    ex["passed"] = bool(ex.get("passed", False) or passed)
+    return _store(data, d)
+
+
+def lesson_progress(labs: Sequence[str], exercises: Sequence[int], directory: Path | None = None, *,
+                    quiz_total: int | None = None) -> dict[str, Any]:
+    """The whole lesson's progress: each lab visited or not, each exercise passed or not, and the quiz
+    (``quiz_total``: the number of questions, when the caller already has them)."""
+    data = load_progress(directory).get("lesson", {})
+    visited = data.get("labs", {})
+    done = data.get("exercises", {})
+    quiz = data.get("quiz", {})
+    return {
+        "labs": {lab: int(visited.get(lab, 0)) for lab in labs},
+        "exercises": {str(n): bool(done.get(str(n), {}).get("passed", False)) for n in exercises},
+        "quiz": {"attempts": int(quiz.get("attempts", 0)), "best": int(quiz.get("best", 0)),
+                 "last": quiz.get("last"), "total": len(questions()) if quiz_total is None else quiz_total},
+        "complete": bool(data.get("complete", False)),
+    }
+
+
 def quiz_sheet() -> list[str]:
     """All questions as text (what ``accessrl lesson quiz`` asks, without the answers)."""
     qs = questions()
@@ -413,6 +459,7 @@ __all__ = [
     "Question",
     "data_dir",
     "format_question",
+    "lesson_progress",
     "load_progress",
     "parse_answer",
     "unclear_answer",
@@ -420,6 +467,8 @@ __all__ = [
     "questions",
     "quiz_sheet",
     "read_answers",
+    "record_exercise",
+    "record_lab_visit",
     "run_quiz",
     "save_attempt",
     "summary",

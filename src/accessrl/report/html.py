@@ -1,5 +1,5 @@
-"""The tour's HTML report (layer 2: writes files): one self-contained ``index.html`` beside the
-PNG files of :mod:`accessrl.report.plots`."""
+"""The tour's HTML report (layer 2: writes files): one ``index.html`` beside the SVG figures of
+:mod:`accessrl.report.plots` and :mod:`accessrl.report.diagram`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ class Section:
     figure: str | None
     note: str
     seconds: float
+    command: str = ""
+    """The command that reproduces the step on its own."""
+    table: tuple[tuple[str, ...], ...] = ()
+    """A small table (first row: the header)."""
+    figures: tuple[str, ...] = ()
+    """Further figures after ``figure``."""
 
 
 _CSS = """
@@ -32,7 +38,7 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
 .badge{font-size:.75em;padding:.15em .5em;border-radius:.6em;margin-left:.5em;vertical-align:middle}
 .done{background:#dcfce7;color:#166534}.skipped{background:#fef9c3;color:#854d0e}
 table{border-collapse:collapse;font-size:.9em} td,th{padding:.2em .8em;border-bottom:1px solid #eee;text-align:left}
-img{max-width:100%}
+img{max-width:100%} .cmd code{background:#f1f5f9;padding:.1em .35em;font-size:.85em}
 """
 
 
@@ -50,17 +56,28 @@ def write_html(out: Path, sections: Sequence[Section], *, title: str, subtitle: 
                  f"{esc(s.status)}</span></h2>"]
         if s.note:
             parts.append(f"<p>{esc(s.note)}</p>")
+        if s.command:
+            parts.append(f'<p class="cmd">Reproduce: <code>{esc(s.command)}</code></p>')
         if s.lines:
             parts.append("<pre>" + esc("\n".join(s.lines)) + "</pre>")
-        if s.figure:
-            parts.append(f'<img src="{esc(s.figure)}" alt="{esc(s.title)}">')
+        if s.table:
+            head, *rows = s.table
+            parts.append("<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in head) + "</tr>"
+                         + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+                         + "</table>")
+        for fig in (s.figure, *s.figures):
+            if fig:
+                parts.append(f'<img src="{esc(fig)}" alt="{esc(s.title)}">')
         parts.append("</section>")
         body.append("".join(parts))
+    studio = ('<p>The lesson\'s labs as pages, with the workflow diagram and every chart: '
+              '<a href="studio/index.html">studio/index.html</a> (a static export of <code>accessrl studio</code>).</p>'
+              if (out / "studio" / "index.html").exists() else "")
     doc = (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1><p class=sub>{esc(subtitle)}</p>"
         f"<table><tr><th>step</th><th>status</th><th>time</th></tr>{toc}</table>"
-        f"<p>Total: {total_seconds:.1f} s.</p>{''.join(body)}</body></html>\n"
+        f"<p>Total: {total_seconds:.1f} s.</p>{studio}{''.join(body)}</body></html>\n"
     )
     path = out / "index.html"
     path.write_text(doc, encoding="utf-8")

@@ -1,7 +1,8 @@
-"""PNG plots: the tour's figures and ``accessrl simulate --plot`` / ``accessrl learn --plot`` (layer 2: writes files).
+"""Plots: the tour's figures (SVG) and ``accessrl simulate --plot`` / ``accessrl learn --plot`` (PNG) (layer 2: writes files).
 
 Drawn with matplotlib's object API on an Agg canvas: no pyplot, no global figure
-state, no display needed.
+state, no display needed.  The tour's figures are vector SVG (crisp at any zoom);
+PNGs are written at :data:`DPI`.  Legends sit outside the axes, never over the data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 
 from accessrl.errors import ParameterError
 
-DPI = 100
+DPI = 200
 """Resolution of every PNG written here."""
 
 
@@ -39,12 +40,34 @@ def save_png(fig: Figure, path: str | Path) -> Path:
     return p
 
 
+def save_svg(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` as SVG (text kept as paths, so it looks the same everywhere)."""
+    p = Path(path)
+    if p.suffix.lower() != ".svg":
+        raise ParameterError(f"plot file: expected a .svg file name, got {str(p)!r}")
+    if not p.parent.exists():
+        raise ParameterError(f"plot file {str(p)!r}: directory {str(p.parent)!r} does not exist")
+    FigureCanvasAgg(fig)
+    fig.savefig(p, format="svg", metadata={"Date": None})
+    return p
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """SVG or PNG by the file name's suffix."""
+    return save_svg(fig, path) if str(path).lower().endswith(".svg") else save_png(fig, path)
+
+
+def outside_legend(ax: Any) -> None:
+    """A legend to the right of the axes, so it never covers a curve."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8, frameon=False)
+
+
 def returns_histogram(
     returns: Any, path: str | Path, *, exact: float | None = None, mean: float | None = None, title: str = ""
 ) -> Path:
     """Histogram of sampled returns, the sample mean and (if known) the exact expected value."""
     x = np.asarray(returns, dtype=np.float64)
-    fig = Figure(figsize=(7, 4))
+    fig = new_figure(7, 4)
     ax = fig.add_subplot()
     distinct = np.unique(x)
     bins: Any = distinct.size if distinct.size <= 50 else 50
@@ -60,8 +83,7 @@ def returns_histogram(
     ax.set_ylabel("episodes")
     ax.set_title(title)
     if exact is not None or mean is not None:
-        ax.legend()
-    fig.tight_layout()
+        outside_legend(ax)
     return save_png(fig, path)
 
 
@@ -69,7 +91,7 @@ def learning_curve(returns: Any, path: str | Path, *, optimum: float | None = No
     """Per-episode return while learning, with a moving average and (if known) V*(start)."""
     x = np.asarray(returns, dtype=np.float64)
     window = max(1, x.size // 50)
-    fig = Figure(figsize=(7, 4))
+    fig = new_figure(7, 4)
     ax = fig.add_subplot()
     ep = np.arange(1, x.size + 1)
     ax.plot(ep, x, color="#4c72b0", alpha=0.25, linewidth=0.5, label="episode return")
@@ -81,8 +103,7 @@ def learning_curve(returns: Any, path: str | Path, *, optimum: float | None = No
     ax.set_xlabel("episode")
     ax.set_ylabel("discounted return")
     ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
+    outside_legend(ax)
     return save_png(fig, path)
 
 
@@ -98,8 +119,8 @@ def plot_sweeps(sweeps: Sequence[Any], labels: Sequence[str], out: Path, name: s
     ax.set_ylabel("V(s)")
     ax.set_xticks(x)
     ax.set_title("Value iteration from V = 0")
-    ax.legend(fontsize=8)
-    save_png(fig, out / name)
+    outside_legend(ax)
+    save(fig, out / name)
     return name
 
 
@@ -116,8 +137,8 @@ def plot_flip(p: Any, curves: dict[str, Any], breakeven: float | None, out: Path
     ax.set_xlabel("p(abandon | request_evidence)")
     ax.set_ylabel("Q(new_request, a)")
     ax.set_title("The policy flips as abandonment grows")
-    ax.legend(fontsize=8)
-    save_png(fig, out / name)
+    outside_legend(ax)
+    save(fig, out / name)
     return name
 
 
@@ -132,8 +153,8 @@ def plot_histograms(samples: dict[str, Any], out: Path, name: str) -> str:
     ax.set_xlabel("discounted return")
     ax.set_ylabel("episodes")
     ax.set_title("Return distributions by first action")
-    ax.legend(fontsize=8)
-    save_png(fig, out / name)
+    outside_legend(ax)
+    save(fig, out / name)
     return name
 
 
@@ -152,8 +173,25 @@ def plot_curves(curves: dict[str, Any], out: Path, name: str, *, xlabel: str, yl
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    save_png(fig, out / name)
+    outside_legend(ax)
+    save(fig, out / name)
+    return name
+
+
+def plot_convergence(episodes: Any, curves: dict[str, Any], targets: dict[str, float], out: Path, name: str, *,
+                     title: str) -> str:
+    """Estimates against episodes, each with its exact target as a dashed line of the same colour."""
+    fig = new_figure(7.2, 3.8)
+    ax = fig.add_subplot()
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(np.asarray(episodes), np.asarray(y, dtype=float), color=f"C{i}", linewidth=1.8, label=f"Q({label})")
+        if label in targets:
+            ax.axhline(targets[label], color=f"C{i}", linestyle="--", linewidth=1, label=f"Q*({label}) = {targets[label]:.2f}")
+    ax.set_xlabel("episodes")
+    ax.set_ylabel("estimate")
+    ax.set_title(title, fontsize=10)
+    outside_legend(ax)
+    save(fig, out / name)
     return name
 
 
@@ -169,8 +207,8 @@ def plot_bars(groups: Sequence[str], series: dict[str, Sequence[float]], out: Pa
     ax.set_xticks(x + width * (len(series) - 1) / 2, groups)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    save_png(fig, out / name)
+    outside_legend(ax)
+    save(fig, out / name)
     return name
 
 
@@ -187,15 +225,19 @@ def plot_intervals(rows: Sequence[tuple[str, float, float, float, float | None]]
     ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_title(title + " (x: true value)")
-    save_png(fig, out / name)
+    save(fig, out / name)
     return name
 
 
 __all__ = [
     "DPI",
+    "outside_legend",
+    "save",
+    "save_svg",
     "learning_curve",
     "new_figure",
     "plot_bars",
+    "plot_convergence",
     "plot_curves",
     "plot_flip",
     "plot_histograms",

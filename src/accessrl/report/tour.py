@@ -23,16 +23,26 @@ from accessrl.catalog.components import OUTCOME_AWARE, SPEED_ONLY, access_review
 from accessrl.catalog.lesson import access_review, access_review_abandonment
 from accessrl.errors import ParameterError
 from accessrl.learning.policy_gradient import reinforce, tabular_policy
-from accessrl.learning.tabular import learn
+from accessrl.lesson.trajectory import q_learning_trajectory
+from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, policy_names
 from accessrl.offline.estimation import estimate_model
-from accessrl.offline.logsim import exploring_policy, simulate_logs
+from accessrl.offline.logsim import simulate_logs
 from accessrl.offline.ope import evaluate_policy, target_matrix
 from accessrl.offline.splits import default_cutoffs, temporal_split
 from accessrl.planning.exact import policy_evaluation, policy_iteration, q_values, value_iteration
 from accessrl.planning.sensitivity import locate_outcome, probability_sweep, with_probability
+from accessrl.report.diagram import plot_workflow
 from accessrl.report.html import Section, write_html
-from accessrl.report.plots import plot_bars, plot_curves, plot_flip, plot_histograms, plot_intervals, plot_sweeps
+from accessrl.report.plots import (
+    plot_bars,
+    plot_convergence,
+    plot_curves,
+    plot_flip,
+    plot_histograms,
+    plot_intervals,
+    plot_sweeps,
+)
 from accessrl.rewards.audits import audit
 from accessrl.rewards.components import RewardDesign
 from accessrl.simulation import simulate
@@ -76,6 +86,10 @@ class StepOutput:
     lines: tuple[str, ...]
     figure: str | None = None
     note: str = ""
+    table: tuple[tuple[str, ...], ...] = ()
+    """Rows of a small table; the first row is the header."""
+    figures: tuple[str, ...] = ()
+    """Further figures after ``figure``."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,16 @@ class TourResult:
     seconds: float
 
 
+def value_policy_table(mdp: MDP, values: Any, policy: Any, q: Any) -> tuple[tuple[str, ...], ...]:
+    """One row per state: V, the chosen action and every Q (terminal states: V = 0, no action)."""
+    rows: list[tuple[str, ...]] = [("state", "V", "policy", "Q(s, a)")]
+    for s, name in enumerate(mdp.state_names):
+        pairs = range(int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1]))
+        qs = ", ".join(f"{mdp.action_names[int(mdp.sa_action[k])]} {q[k]:.2f}" for k in pairs)
+        rows.append((name, f"{values[s]:.2f}", mdp.action_names[int(policy[s])] if policy[s] >= 0 else "(terminal)", qs))
+    return tuple(rows)
+
+
 def step_define(ctx: Context) -> StepOutput:
     det, risky = access_review(), access_review_abandonment()
     ctx.data["det"], ctx.data["risky"] = det, risky
@@ -96,7 +120,11 @@ def step_define(ctx: Context) -> StepOutput:
             for nxt, p, r in det.outcomes(k):
                 lines.append(f"  {det.state_names[s]:15} {det.action_names[int(det.sa_action[k])]:17} -> "
                              f"{det.state_names[nxt]:15} p={p:<5g} reward={r:+g}")
-    return StepOutput(tuple(lines), note="The lesson's deterministic access-review workflow (accessrl.catalog).")
+    best = policy_iteration(det)
+    fig = plot_workflow(det, best.values, best.policy, ctx.out, "workflow.svg",
+                        title="access-review: V* on each state, the optimal action in red")
+    return StepOutput(tuple(lines), fig, "The lesson's deterministic access-review workflow (accessrl.catalog): "
+                                         "states as boxes, each arrow an action outcome with its probability and reward.")
 
 
 def step_solve(ctx: Context) -> StepOutput:
@@ -106,12 +134,13 @@ def step_solve(ctx: Context) -> StepOutput:
     shown = [int(s) for s in det.decision_states]
     lines = [f"sweep {k}: " + " ".join(f"{det.state_names[s]}={v[s]:.1f}" for s in shown)
              for k, v in enumerate(vi.sweeps, start=1)]
-    lines.append(f"policy = {policy_names(det, vi.policy)}")
+    lines.append("policy: " + ", ".join(f"{s} -> {a}" for s, a in policy_names(det, vi.policy).items()))
     lines.append(f"policy iteration agrees: {bool(np.array_equal(vi.policy, pi.policy))}; "
                  f"max |V_vi - V_pi| = {float(np.max(np.abs(vi.values - pi.values))):.2g}")
-    fig = plot_sweeps([v[shown] for v in vi.sweeps], [det.state_names[s] for s in shown], ctx.out, "solve.png")
+    fig = plot_sweeps([v[shown] for v in vi.sweeps], [det.state_names[s] for s in shown], ctx.out, "solve.svg")
     return StepOutput(tuple(lines), fig, "Value iteration applies the Bellman backup to every state until "
-                                         "values stop changing; policy iteration gives the same answer.")
+                                         "values stop changing; policy iteration gives the same answer.",
+                      table=value_policy_table(det, vi.values, vi.policy, vi.q_values))
 
 
 def step_abandonment(ctx: Context) -> StepOutput:
@@ -136,9 +165,12 @@ def step_abandonment(ctx: Context) -> StepOutput:
                  f"{risky.action_names[int(res.policy[s0])]}")
     ctx.data["risky_policy"] = res.policy
     brk = sweep.breakevens[0].value if sweep.breakevens else None
-    fig = plot_flip(grid, curves, brk, ctx.out, "abandonment.png")
+    fig = plot_flip(grid, curves, brk, ctx.out, "abandonment.svg")
+    flipped = plot_workflow(risky, res.values, res.policy, ctx.out, "workflow_abandonment.svg",
+                            title="with abandonment p = 0.25: the optimal first action is human_review")
     return StepOutput(tuple(lines), fig, "Some requesters never send evidence: with a 25% abandonment rate "
-                                         "the recommended first action flips to human_review.")
+                                         "the recommended first action flips to human_review.",
+                      table=value_policy_table(risky, res.values, res.policy, q), figures=(flipped,))
 
 
 def step_simulate(ctx: Context) -> StepOutput:
@@ -152,31 +184,27 @@ def step_simulate(ctx: Context) -> StepOutput:
         lo, hi = sim.stats.ci95
         lines.append(f"{first:16} mean={sim.stats.mean:6.2f} 95% CI [{lo:.2f}, {hi:.2f}] "
                      f"abandoned={sim.event_counts.get('abandoned', 0)} of {n}")
-    fig = plot_histograms(samples, ctx.out, "simulate.png")
+    fig = plot_histograms(samples, ctx.out, "simulate.svg")
     return StepOutput(tuple(lines), fig, "Expected values describe many requests; simulation shows the spread "
                                          "(a bimodal return for the evidence route).")
 
 
 def step_learn(ctx: Context) -> StepOutput:
     risky = ctx.data["risky"]
-    res = learn(risky, episodes=ctx.budget.q_episodes, rng=ctx.rng(5), epsilon=0.15, exact=True)
+    t = q_learning_trajectory(risky, episodes=ctx.budget.q_episodes, epsilon=0.15, rng=ctx.rng(5))
     s0 = risky.state_index("new_request")
+    star = t.q_star if t.q_star is not None else np.full(risky.n_pairs, np.nan)
     lines = []
     for k in range(int(risky.sa_ptr[s0]), int(risky.sa_ptr[s0 + 1])):
-        star = f" (exact {res.q_star[k]:.2f})" if res.q_star is not None else ""
-        lines.append(f"Q(new_request, {risky.action_names[int(risky.sa_action[k])]:16}) = {res.q[k]:7.2f}{star}")
-    lines.append(f"learned start action = {risky.action_names[int(res.policy[s0])]}; "
-                 f"max |Q - Q*| = {res.max_error:.3f} after {ctx.budget.q_episodes} episodes")
-    best = ctx.data["risky_policy"]
-    # While learning, the agent still explores: its returns approach the value of the
-    # epsilon-greedy optimal policy, below the greedy optimum.
-    levels = {"greedy optimum": float(policy_evaluation(risky, pair_probabilities(risky, best)).values[s0]),
-              "epsilon-greedy optimum": float(policy_evaluation(risky, exploring_policy(risky, best, 0.15)).values[s0])}
-    window = max(1, ctx.budget.q_episodes // 20)
-    fig = plot_curves({"return while learning (epsilon 0.15)": res.episode_returns}, ctx.out, "learn.png",
-                      xlabel="episode", ylabel=f"return (moving mean of {window})", title="Q-learning",
-                      hlines=levels, window=window)
-    return StepOutput(tuple(lines), fig, "Tabular Q-learning from sampled episodes, epsilon-greedy with a "
+        lines.append(f"Q(new_request, {risky.action_names[int(risky.sa_action[k])]:16}) = {t.q[k]:7.2f} "
+                     f"(exact {star[k]:.2f}, {t.visits[k]} visits)")
+    lines.append(f"learned start action = {risky.action_names[int(t.policy[s0])]}; "
+                 f"max |Q - Q*| = {float(np.nanmax(np.abs(t.q - star))):.3f} after {ctx.budget.q_episodes} episodes")
+    pairs = range(int(risky.sa_ptr[s0]), int(risky.sa_ptr[s0 + 1]))
+    fig = plot_convergence(t.episodes, {risky.action_names[int(risky.sa_action[k])]: t.history[:, k] for k in pairs},
+                           {risky.action_names[int(risky.sa_action[k])]: float(star[k]) for k in pairs},
+                           ctx.out, "learn.svg", title="Q(new_request, a) while learning, towards Q* (dashed)")
+    return StepOutput(tuple(lines), fig, "Tabular Q-learning from sampled episodes, epsilon-greedy (0.15) with a "
                                          "visit-count learning rate, as in the lesson.")
 
 
@@ -186,11 +214,11 @@ def step_audit(ctx: Context) -> StepOutput:
     lines = []
     for r in result.reports:
         lines.append(f"{r.design:13} chooses {r.start_action:16} violations/1000={r.violations_per_1000:7.1f} "
-                     f"severe/1000={r.severe_per_1000:7.1f} shortcuts={list(r.shortcuts)}")
+                     f"severe/1000={r.severe_per_1000:7.1f} shortcuts: {', '.join(r.shortcuts) or 'none'}")
     names = [r.design for r in result.reports]
     fig = plot_bars(names, {"policy violations per 1000": [r.violations_per_1000 for r in result.reports],
                             "severe outcomes per 1000": [r.severe_per_1000 for r in result.reports]},
-                    ctx.out, "audit.png", title="Reward audit", ylabel="per 1000 requests")
+                    ctx.out, "audit.svg", title="Reward audit", ylabel="per 1000 requests")
     return StepOutput(tuple(lines), fig, "A reward that scores only speed prefers unsupported approvals; the "
                                          "audit measures each design's policy on what the designer meant.")
 
@@ -204,7 +232,7 @@ def step_gradient(ctx: Context) -> StepOutput:
              for k in range(int(risky.sa_ptr[s0]), int(risky.sa_ptr[s0 + 1]))]
     lines.append(f"batch mean return: first {res.mean_returns[0]:.2f}, last {res.mean_returns[-1]:.2f} "
                  f"({ctx.budget.pg_iterations} iterations of 16 episodes, leave-one-out baseline)")
-    fig = plot_curves({"batch mean return": res.mean_returns}, ctx.out, "gradient.png", xlabel="iteration",
+    fig = plot_curves({"batch mean return": res.mean_returns}, ctx.out, "gradient.svg", xlabel="iteration",
                       ylabel="mean return", title="REINFORCE from a uniform softmax policy",
                       hlines={"optimum": float(policy_evaluation(risky, pair_probabilities(
                           risky, ctx.data["risky_policy"])).values[s0])})
@@ -225,9 +253,11 @@ def step_logs(ctx: Context) -> StepOutput:
     res = write_generated(dlog, log, risky, policy_id="evidence_first")
     ctx.data["dlog"] = dlog
     counts = dlog.counts()
-    lines = [f"{ctx.budget.log_requests} requests -> {counts}",
+    lines = [f"{ctx.budget.log_requests} requests -> {counts['decision_snapshots']} decision snapshots and "
+             f"{counts['outcome_events']} outcome events",
              f"behaviour: evidence_first with epsilon 0.3 (true propensities logged); stored in {db.name}",
-             f"ingest: {res}"]
+             f"ingest: {res.decisions_inserted} decisions and {res.outcomes_inserted} outcomes written, "
+             f"{len(res.rejected)} records rejected"]
     return StepOutput(tuple(lines), None, "Synthetic but realistic logs: arrivals over time, evidence delays, "
                                           "abandonment, reviewer decisions, in the embedded SQLite store.")
 
@@ -247,7 +277,7 @@ def step_estimate(ctx: Context) -> StepOutput:
         rows.append((label, o.p, o.p_low, o.p_high, truth))
         lines.append(f"{label:48} p={o.p:.3f} [{o.p_low:.3f}, {o.p_high:.3f}] n={o.count}/{o.pair_count}"
                      + (f" true={truth:g}" if truth is not None else ""))
-    fig = plot_intervals(rows, ctx.out, "estimate.png", title="Estimated probabilities",
+    fig = plot_intervals(rows, ctx.out, "estimate.svg", title="Estimated probabilities",
                          xlabel="probability (95% Wilson interval)")
     return StepOutput(tuple(lines), fig, "The workflow estimated back from its own logs: each probability with "
                                          "its count and interval.")
@@ -286,11 +316,30 @@ def step_evaluate(ctx: Context) -> StepOutput:
         rows.append((f"{name} (wis)", wis.value, wis.low, wis.high, truth))
         lines.append(f"{name:14} wis={wis.value:7.2f} [{wis.low:7.2f}, {wis.high:7.2f}] true={truth:7.2f} "
                      f"ess={rep.effective_sample_size:7.1f} severe_errors={rep.severe_observed}")
-    fig = plot_intervals(rows, ctx.out, "evaluate.png", title="Held-out off-policy estimates",
+    fig = plot_intervals(rows, ctx.out, "evaluate.svg", title="Held-out off-policy estimates",
                          xlabel="value from new_request (95% bootstrap interval)") if rows else None
     return StepOutput(tuple(lines), fig, "Candidates scored on the untouched test period by weighted importance "
                                          "sampling with the logged propensities; severe errors counted apart.")
 
+
+COMMANDS: dict[str, str] = {
+    "define": "accessrl solve catalog:access-review",
+    "solve": "accessrl lesson value-iteration",
+    "abandonment": "accessrl sweep catalog:access-review-abandonment --vary new_request.request_evidence.closed "
+                   "--from 0 --to 0.3 --steps 31",
+    "simulate": "accessrl simulate catalog:access-review-abandonment --episodes 10000 --seed 7 "
+                "--first-action request_evidence",
+    "learn": "accessrl learn catalog:access-review-abandonment --algorithm q-learning --episodes 20000 "
+             "--epsilon 0.15 --seed 13",
+    "audit": "accessrl audit examples/access_review_deny.yaml --designs examples/designs.yaml",
+    "gradient": "accessrl reinforce catalog:access-review-abandonment --baseline loo",
+    "logs": "accessrl logs generate --model catalog:access-review-abandonment --behavior uniform --epsilon 0.1 "
+            "--requests 4000 --start 2026-01-05 --seed 1 --db logs.db",
+    "estimate": "accessrl logs estimate --db logs.db --out estimated.yaml",
+    "evaluate": "accessrl evaluate-policy --db logs.db --split test --policy examples/policy_always_review.yaml "
+                "--prevent-leakage",
+}
+"""The command that reproduces each step on its own (the tour's seeds differ; the lesson's are used here)."""
 
 STEPS: tuple[tuple[str, str, Callable[[Context], StepOutput]], ...] = (
     ("define", "Define the model", step_define),
@@ -322,7 +371,8 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
             t0 = time.perf_counter()
             res = fn(ctx)
             status = "skipped" if res.note.startswith("skipped") else "done"
-            sections.append(Section(key, title, status, res.lines, res.figure, res.note, time.perf_counter() - t0))
+            sections.append(Section(key, title, status, res.lines, res.figure, res.note, time.perf_counter() - t0,
+                                    command=COMMANDS.get(key, ""), table=res.table, figures=res.figures))
     finally:
         if "dlog" in ctx.data:
             ctx.data["dlog"].close()
@@ -335,4 +385,4 @@ def run_tour(out: str | Path, *, quick: bool = False, seed: int = 0, progress: P
     return TourResult(index, tuple(sections), seconds)
 
 
-__all__ = ["STEPS", "Budget", "TourResult", "run_tour"]
+__all__ = ["COMMANDS", "STEPS", "Budget", "TourResult", "run_tour", "value_policy_table"]

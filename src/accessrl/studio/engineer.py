@@ -1,0 +1,128 @@
+"""The engineer's view of a decision-log database: what the router did, what happened, the
+workflow estimated back from the log, a held-out comparison and the deployment history.
+
+Only reads: :class:`accessrl.storage.DecisionLog` loads the logged steps, the
+:class:`~accessrl.storage.writepath.Store` lists the deployments, :mod:`accessrl.offline`
+estimates and evaluates.  (Opening a database creates the log's tables when they are missing,
+as every accessrl command does; nothing else is written.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+from accessrl.catalog.lesson import LESSON_GAMMA
+from accessrl.errors import AccessRLError, DataError
+from accessrl.model.spec import compile_spec
+from accessrl.offline.estimation import estimate_model
+from accessrl.offline.heldout import SELECTION_ESTIMATOR, Estimate, evaluate_heldout, heldout_split
+from accessrl.offline.ope import target_matrix
+from accessrl.planning.solver import solve
+from accessrl.storage.store import DecisionLog
+from accessrl.storage.times import us_to_iso
+from accessrl.storage.writepath import Store, open_engine
+
+MIN_EPISODES = 30
+"""Fewer logged episodes than this: no held-out comparison (the test period would be too small)."""
+
+
+def _gamma(deployments: list[dict[str, Any]]) -> float:
+    for row in reversed(deployments):
+        try:
+            return float(json.loads(row["model_spec"])["gamma"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return LESSON_GAMMA
+
+
+class LogReader:
+    """One database opened once (the studio keeps one for its engineer's view)."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.log = DecisionLog(db)
+        self.store = Store(open_engine(db))
+
+    def close(self) -> None:
+        """Release both connections pools."""
+        self.log.close()
+        self.store.engine.dispose()
+
+    def version(self) -> tuple[int, int, int]:
+        """Rows of decisions, outcomes and deployments: while these stay put the view would not change."""
+        counts = self.log.counts()
+        return counts["decision_snapshots"], counts["outcome_events"], len(self.store.deployments())
+
+    def view(self, *, seed: int = 0) -> dict[str, Any]:
+        """Everything the engineer's page shows."""
+        deployments = self.store.deployments()
+        counts = self.log.counts()
+        steps = self.log.load_steps().steps
+        kinds: Counter[str] = Counter(r.get("kind", "?") for r in self.log.iter_records() if r.get("record") == "outcome")
+        if steps.n_steps == 0:
+            raise DataError(f"database {self.db!r}: no decisions logged yet")
+        per_day: dict[str, Counter[str]] = defaultdict(Counter)
+        for t, a in zip(steps.decided_at.tolist(), steps.action.tolist(), strict=True):
+            per_day[us_to_iso(int(t))[:10]][steps.action_names[int(a)]] += 1
+        gamma = _gamma(deployments)
+        est = estimate_model(steps, gamma=gamma)
+        return {
+            "db": self.db, "counts": counts, "actions": list(steps.action_names),
+            "per_day": [{"day": d, **{a: per_day[d].get(a, 0) for a in steps.action_names}} for d in sorted(per_day)],
+            "outcomes": [{"kind": k, "count": n, "per_decision": n / steps.n_steps, "per_episode": n / steps.n_episodes}
+                         for k, n in kinds.most_common()],
+            "severe_rate": float(np.mean(steps.reward <= -100)),
+            "estimated": [o.__dict__ for o in est.outcomes], "low_support": [list(x) for x in est.low_support],
+            "episodes": steps.n_episodes, "decisions": steps.n_steps,
+            "heldout": _heldout(steps, est.spec, deployments, gamma, seed),
+            "deployments": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
+                            | {"policy": json.loads(r["policy"])} for r in deployments],
+        }
+
+
+def engineer_view(db: str, *, seed: int = 0) -> dict[str, Any]:
+    """Everything the engineer's page shows, for the database at ``db``."""
+    reader = LogReader(db)
+    try:
+        return reader.view(seed=seed)
+    finally:
+        reader.close()
+
+
+def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]], gamma: float,
+             seed: int) -> dict[str, Any]:
+    """The deployed policy against the estimated model's optimal policy on the untouched test period."""
+    if steps.n_episodes < MIN_EPISODES:
+        return {"note": f"only {steps.n_episodes} episodes logged; a held-out comparison needs {MIN_EPISODES}",
+                "rows": []}
+    split = heldout_split(steps, prevent_leakage=True, time_text=us_to_iso)
+    test = split.test
+    candidates: list[tuple[str, Any]] = []
+    dep = next((r for r in reversed(deployments) if r["role"] == "deployed"), None)
+    try:
+        if dep is not None:
+            candidates.append((f"deployed {dep['policy_id']}",
+                               target_matrix(test.state_names, test.action_names, json.loads(dep["policy"]))))
+        mdp = compile_spec(spec, source="estimated model")
+        pol = solve(mdp).policy
+        mapping = {mdp.state_names[int(s)]: mdp.action_names[int(pol[s])] for s in mdp.decision_states}
+        candidates.append(("optimal under the estimated model",
+                           target_matrix(test.state_names, test.action_names, mapping)))
+        ev = evaluate_heldout(split, candidates, gamma=gamma, rng=np.random.default_rng(seed), n_boot=300)
+    except AccessRLError as exc:
+        return {"note": str(exc), "rows": []}
+    rows = []
+    for (name, _), rep in zip(candidates, ev.reports, strict=True):
+        e = Estimate.from_report(rep)
+        rows.append({"policy": name, "estimate": None if e is None else [e.value, e.low, e.high],
+                     "support": None if e is None else e.support,
+                     "severe_errors": None if e is None else e.severe_errors, "reason": rep.reason})
+    return {"note": f"test period: {test.n_episodes} episodes from {us_to_iso(split.cutoffs[1])}; "
+                    f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval", "rows": rows}
+
+
+__all__ = ["LogReader", "engineer_view"]

@@ -1,0 +1,116 @@
+"""Fixtures of the browser tests: the studio served by uvicorn on a free loopback port (in a thread),
+and Debian's Chromium driven headless by Playwright.
+
+Without Playwright or ``/usr/bin/chromium`` the browser tests skip locally, but fail under
+``CI=true``: CI must run them (``.ci/run`` installs Chromium).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+CHROMIUM = os.environ.get("ACCESSRL_CHROMIUM", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _fill_log(url: str) -> None:
+    from accessrl.catalog import access_review_abandonment
+    from accessrl.model.policies import uniform_policy
+    from accessrl.offline.logsim import simulate_logs
+    from accessrl.storage import DecisionLog
+    from accessrl.storage.generated import write_generated
+    from accessrl.storage.times import to_us
+    from accessrl.storage.writepath import Store, open_engine
+
+    mdp = access_review_abandonment()
+    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=400, start_us=to_us("2026-01-05"),
+                        rng=np.random.default_rng(4), epsilon=0.1)
+    dlog = DecisionLog(url)
+    write_generated(dlog, log, mdp)
+    dlog.close()
+    store = Store(open_engine(url))
+    store.deploy({"role": "deployed", "policy_id": "always_review", "policy_version": "v1",
+                  "policy": json.dumps({"new_request": "human_review", "evidence_ready": "human_review",
+                                        "review_queue": "approve_rotation"}),
+                  "model_spec": json.dumps({"gamma": 0.9}), "deployed_at": "2026-01-05T00:00:00+00:00",
+                  "reason": "accessrl serve --policy always_review.yaml"})
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The studio with a small decision log, its progress in a temporary directory."""
+    try:
+        import uvicorn
+
+        from accessrl.studio.app import StudioConfig, create_app
+    except ImportError as exc:
+        _unavailable(f'the studio needs its extra: pip install "accessrl[studio]" ({exc})')
+
+    root = tmp_path_factory.mktemp("studio")
+    db = str(root / "decisions.db")
+    _fill_log(db)
+    app = create_app(StudioConfig(db=db, data_dir=root / "progress"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the studio did not start within 20 s")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable('Playwright is not installed: pip install "accessrl[test]"')
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+    # No sandbox: Chromium's sandbox needs root-less user namespaces that CI containers often lack (and
+    # refuses to run as root with it); the browser only ever loads this test's own loopback studio.
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, studio_url: str) -> Iterator[Any]:
+    """A fresh page; any console error or uncaught exception on it fails the test."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=studio_url)
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.problems = problems
+    yield pg
+    context.close()
+    assert not problems, problems

@@ -1,0 +1,123 @@
+"""The studio's HTTP surface in-process (FastAPI's TestClient): pages render from templates, every
+lab endpoint answers with the library's numbers, bad input is one line, progress is the CLI's store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("jinja2")
+from fastapi.testclient import TestClient  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from accessrl.cli import app as cli  # noqa: E402
+from accessrl.lesson import LAB_ORDER, quiz  # noqa: E402
+from accessrl.studio.app import LAB_FUNCTIONS, StudioConfig, create_app  # noqa: E402
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
+    return TestClient(create_app(StudioConfig()))
+
+
+def test_every_page_renders_and_needs_nothing_from_the_network(client):
+    for path in ["/", *(f"/lab/{n}" for n in LAB_ORDER), "/editor", "/exercises", "/quiz", "/progress", "/engineer"]:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        html = r.text
+        assert "http://" not in html and "https://" not in html, path  # no CDN, no remote asset
+        assert '<script src="/static/studio.js">' in html
+    assert client.get("/static/studio.js").status_code == 200
+    assert client.get("/static/studio.css").status_code == 200
+    assert client.get("/lab/nothing").status_code == 404
+
+
+def test_lab_pages_follow_the_lessons_order(client):
+    html = client.get("/").text
+    positions = [html.index(f'href="/lab/{n}"') for n in LAB_ORDER]
+    assert positions == sorted(positions)
+    assert list(LAB_FUNCTIONS) == list(LAB_ORDER)
+
+
+def test_each_lab_endpoint_answers_with_the_defaults(client):
+    for name in LAB_ORDER:
+        r = client.post(f"/api/lab/{name}", json={})
+        assert r.status_code == 200, (name, r.text)
+    assert client.post("/api/lab/q-learning", json={}).json()["lines"][1].split("=")[1].strip() == "30.5"
+
+
+@pytest.mark.parametrize("name, body, needle", [
+    ("abandonment", {"p": 1.5}, "p: expected a number in [0, 1], got 1.5"),
+    ("q-learning", {"episodes": -1}, "episodes"),
+    ("returns", {"nope": 1}, "unknown control"),
+    ("monte-carlo", [], "expected a JSON object"),
+])
+def test_bad_controls_are_one_line(client, name, body, needle):
+    r = client.post(f"/api/lab/{name}", json=body)
+    assert r.status_code == 422
+    msg = r.json()["error"]
+    assert msg.startswith("accessrl: error: ") and "\n" not in msg and needle in msg
+
+
+def test_quiz_and_progress_share_the_cli_store(client, tmp_path):
+    qs = quiz.questions()
+    right = [q.answer_letter for q in qs]
+    wrong = ["a" if q.answer_letter != "a" else "b" for q in qs]
+    r = client.post("/api/quiz/submit", json={"answers": wrong})
+    assert r.json()["passed"] is False and "not yet complete" in r.json()["summary"]
+    check = client.post("/api/quiz/check", json={"index": 0, "answer": wrong[0]}).json()
+    assert check["correct"] is False and check["explanation"] == qs[0].explanation
+    # The CLI passes the quiz into the same file; the studio sees both attempts.
+    answers = tmp_path / "answers.txt"
+    answers.write_text("\n".join(right) + "\n")
+    res = CliRunner().invoke(cli, ["lesson", "quiz", "--answers", str(answers)])
+    assert res.exit_code == 0, res.output
+    prog = client.get("/api/progress").json()
+    assert prog["quiz"]["attempts"] == 2 and prog["quiz"]["best"] == len(qs) and prog["complete"] is True
+    assert "Lesson complete." in client.get("/progress").text
+
+
+def test_lab_visits_and_exercises_are_recorded(client):
+    client.get("/lab/abandonment")
+    client.get("/lab/abandonment")
+    assert client.post("/api/exercise/1", json={"answer": "0.25"}).json()["passed"] is False
+    r = client.post("/api/exercise/1", json={"answer": "5/113"}).json()
+    assert r["passed"] is True and "5/113" in r["feedback"][0]
+    prog = client.get("/api/progress").json()
+    assert prog["labs"]["abandonment"] == 2 and prog["labs"]["returns"] == 0
+    assert prog["exercises"] == {"1": True, "2": False, "3": False}
+
+
+def test_editor_endpoints(client):
+    text = client.get("/api/editor/spec/access-review").json()["text"]
+    ok = client.post("/api/editor/solve", json={"text": text}).json()
+    assert ok["ok"] and ok["policy"]["new_request"] == "request_evidence"
+    bad = client.post("/api/editor/solve", json={"text": text.replace("gamma: 0.9", "gamma: 0")}).json()
+    assert bad["ok"] is False and bad["line"] == 2
+
+
+def test_engineer_view_needs_a_database(client):
+    assert client.get("/api/engineer").status_code == 404
+    assert "--db URL" in client.get("/engineer").text
+
+
+def test_the_front_end_is_small_and_local():
+    """README: no CDN, no front-end package; the whole front end is a few dozen kilobytes."""
+    studio = Path(__file__).resolve().parents[2] / "src" / "accessrl" / "studio"
+    files = [*(studio / "static").iterdir(), *(studio / "templates").rglob("*.html")]
+    assert sum(f.stat().st_size for f in files) < 80_000
+    for f in files:
+        text = f.read_text()
+        assert "://" not in text.replace("http://www.w3.org/2000/svg", ""), f  # nothing fetched from elsewhere
+        assert "import " not in text or f.suffix != ".js"
+
+
+def test_concurrent_visits_are_all_counted(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: client.get("/lab/returns"), range(24)))
+    assert client.get("/api/progress").json()["labs"]["returns"] == 24
