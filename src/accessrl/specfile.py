@@ -7,8 +7,10 @@ parsers would silently collapse, are errors here, and every message names the fi
 from __future__ import annotations
 
 import json
+import math
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,8 @@ import numpy as np
 import yaml
 
 from accessrl._types import FloatArray
-from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecValueError
+from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecTypeError, SpecValueError
+from accessrl.model.checks import check_indices, index_array, kind_of, number
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
 from accessrl.model.spec import compile_spec, spec_from_mdp
@@ -213,57 +216,103 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
     """Read a model written by :func:`save_binary`.
 
     ``mmap=True`` maps the arrays of an uncompressed file read-only instead of copying
-    them (pages are read on first use, so loading a 1e6-state model is instant and the
-    arrays live in the page cache).
+    them (pages are read on first use; the model's constructor validates every array
+    once, so they are then in the page cache).  Object arrays are never unpickled.  A
+    damaged, truncated or foreign file, a missing member or bad metadata is one
+    :class:`~accessrl.errors.SpecFileError` naming the file; arrays that do not form a
+    valid model are a :class:`~accessrl.errors.SpecError` naming the file and the array.
     """
-    from accessrl.catalog.workflows import FactoredNames
-
     p = Path(path)
     if not p.exists():
         raise SpecFileError(f"{p}: no such model file")
+    if p.is_dir():
+        raise SpecFileError(f"{p}: is a directory; expected an .npz model file")
     try:
-        z: Any = _mapped_members(p) if mmap else {}
-        if not z:
-            with np.load(p, allow_pickle=False) as zz:
-                z = {k: zz[k] for k in zz.files}
-        meta = json.loads(np.asarray(z["meta"]).tobytes().decode())
-        if meta.get("format", _BINARY_FORMATS[0]) not in _BINARY_FORMATS:
-            raise SpecFileError(f"{p}: unknown binary model format {meta.get('format')!r}; "
-                                f"expected one of {list(_BINARY_FORMATS)}")
-        arrays: dict[str, Any] = {k: _member(z, k) for k in _BINARY_ARRAYS}
-        extra: dict[str, Any] = {k: _member(z, k) for k in _BINARY_FLAGS if k in z}
-        comps = [str(c) for c in meta.get("components", [])]
-        extra["components"] = {c: _member(z, f"component_{i}") for i, c in enumerate(comps)}
-        extra["weights"] = {str(k): float(v) for k, v in meta.get("weights", {}).items()}
-        if "event_code" in z:
-            labels = [str(e) for e in meta["event_labels"]]
-            extra["events"] = tuple(labels[i] for i in np.asarray(z["event_code"]).tolist())
-        if "factored_names" in meta:
-            fn = meta["factored_names"]
-            states: Any = FactoredNames(tuple(int(r) for r in fn["radix"]), tuple(str(t) for t in fn["tail"]))
-        else:
-            states = tuple(np.asarray(z["states"]).tobytes().decode().split("\n"))
-        actions = tuple(np.asarray(z["actions"]).tobytes().decode().split("\n"))
-    except (OSError, KeyError, IndexError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise SpecFileError(f"{p}: not an accessrl binary model ({exc.__class__.__name__}: {exc})") from None
-    mdp = MDP(
-        gamma=float(meta["gamma"]),
-        state_names=states,
-        action_names=actions,
-        name=str(meta.get("name", p.stem)),
-        start=None if meta.get("start") is None else int(meta["start"]),
-        **arrays,
-        **extra,
-    )
-    sizes = {"severe": mdp.n_outcomes, "events": mdp.n_outcomes, "forbidden": mdp.n_pairs, "unsafe": mdp.n_pairs}
-    for k, n in sizes.items():
-        v = getattr(mdp, k)
-        if v is not None and len(v) != n:
-            raise SpecFileError(f"{p}: {k} has {len(v)} entries, expected {n}; the file is damaged")
-    for c, v in mdp.components.items():
-        if len(v) != mdp.n_outcomes:
-            raise SpecFileError(f"{p}: component {c!r} has {len(v)} entries, expected {mdp.n_outcomes}; the file is damaged")
-    return mdp
+        fields = _binary_fields(p, mmap)
+    except SpecError as exc:
+        raise SpecFileError(f"{p}: not an accessrl binary model ({exc})") from None
+    except (OSError, KeyError, IndexError, ValueError, TypeError, OverflowError, EOFError,
+            RecursionError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+        detail = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+        raise SpecFileError(f"{p}: not an accessrl binary model ({detail})") from None
+    try:
+        return MDP(**fields)
+    except SpecTypeError as exc:
+        raise SpecTypeError(f"{p}: {exc}") from None
+    except SpecError as exc:
+        raise SpecValueError(f"{p}: {exc}") from None
+
+
+def _meta_field(meta: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    v = meta.get(key, default)
+    if v is not None and (not isinstance(v, kind) or isinstance(v, bool) and kind is not bool):
+        raise SpecValueError(f"metadata {key!r}: expected {getattr(kind, '__name__', kind)}, got {kind_of(v)}")
+    return v
+
+
+def _binary_fields(p: Path, mmap: bool) -> dict[str, Any]:
+    """The constructor arguments stored in an ``.npz`` (raises on anything malformed)."""
+    from accessrl.catalog.workflows import FactoredNames
+
+    z: Any = _mapped_members(p) if mmap else {}
+    if not z:
+        with np.load(p, allow_pickle=False) as zz:
+            if not hasattr(zz, "files"):
+                raise SpecValueError("a single .npy array, not an .npz archive")
+            z = {k: zz[k] for k in zz.files}
+    missing = [k for k in ("meta", "states", "actions", *_BINARY_ARRAYS) if k not in z]
+    if missing:
+        raise SpecValueError(f"missing member {missing[0]!r}")
+    meta = json.loads(_text_member(z, "meta"))
+    if not isinstance(meta, dict):
+        raise SpecValueError(f"metadata: expected a JSON object, got {kind_of(meta)}")
+    fmt = meta.get("format", _BINARY_FORMATS[0])
+    if fmt not in _BINARY_FORMATS:
+        raise SpecValueError(f"unknown binary model format {fmt!r}; expected one of {list(_BINARY_FORMATS)}")
+    if "gamma" not in meta:
+        raise SpecValueError("metadata 'gamma': missing")
+    out: dict[str, Any] = {k: _member(z, k) for k in _BINARY_ARRAYS}
+    out.update({k: _member(z, k) for k in _BINARY_FLAGS if k in z})
+    out["gamma"] = number(meta["gamma"], "metadata 'gamma'", error=SpecValueError)
+    out["name"] = str(_meta_field(meta, "name", str, p.stem))
+    out["start"] = _meta_field(meta, "start", int)
+    comps = _meta_field(meta, "components", list, [])
+    out["components"] = {str(c): _member(z, f"component_{i}") for i, c in enumerate(comps)}
+    weights = _meta_field(meta, "weights", dict, {})
+    out["weights"] = {str(k): number(v, f"metadata 'weights', {k!r}", error=SpecValueError) for k, v in weights.items()}
+    if "event_code" in z:
+        labels = [str(e) for e in _meta_field(meta, "event_labels", list, [])]
+        code = index_array(z["event_code"], "event_code")
+        check_indices(code, "event_code", len(labels), "an event label")
+        out["events"] = tuple(labels[i] for i in code.tolist())
+    fn = _meta_field(meta, "factored_names", dict)
+    if fn is not None:
+        radix = tuple(int(number(r, "metadata 'factored_names'", error=SpecValueError)) for r in fn["radix"])
+        if not radix or min(radix) < 1 or math.prod(radix) > 2**40:
+            raise SpecValueError(f"metadata 'factored_names': expected positive factor sizes, got {list(radix)}")
+        out["state_names"] = FactoredNames(radix, tuple(str(t) for t in fn["tail"]))
+    else:
+        out["state_names"] = _names(_text_member(z, "states"), "states")
+    out["action_names"] = _names(_text_member(z, "actions"), "actions")
+    return out
+
+
+def _text_member(z: Any, key: str) -> str:
+    a = np.asarray(z[key])
+    if a.dtype != np.dtype(np.uint8) or a.ndim != 1:
+        raise SpecValueError(f"member {key!r}: expected UTF-8 bytes (uint8), got dtype {a.dtype}, shape {a.shape}")
+    return a.tobytes().decode("utf-8")
+
+
+def _names(text: str, key: str) -> tuple[str, ...]:
+    names = tuple(text.split("\n"))
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        for n in names:
+            if n in seen:
+                raise SpecValueError(f"member {key!r}: duplicate name {n!r}")
+            seen.add(n)
+    return names
 
 
 def _member(z: Any, key: str) -> np.ndarray:

@@ -37,9 +37,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from accessrl._types import BoolArray, FloatArray, IntArray
-from accessrl.errors import SpecValueError
+from accessrl.errors import SpecTypeError, SpecValueError
 from accessrl.model.arrays import from_pairs, from_pymdptoolbox, from_transition_table
-from accessrl.model.checks import check_gamma
+from accessrl.model.checks import (
+    bool_array,
+    check_distributions,
+    check_finite,
+    check_gamma,
+    check_indices,
+    check_pointers,
+    float_array,
+    index_array,
+    kind_of,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +57,8 @@ class MDP:
     """A finite MDP in state-action-pair CSR form (see the module docstring).
 
     Build one with :func:`compile_spec`, :meth:`from_arrays` or
-    :meth:`from_state_action_pairs`; the constructor itself checks only shapes.
+    :meth:`from_state_action_pairs`.  The constructor checks everything a compiled kernel
+    relies on (:func:`validate_csr`), so no array a kernel reads is out of range.
     Optional per-outcome annotations: ``severe`` (bool), ``components`` (named reward
     components), ``events`` (a label such as ``"abandoned"``); per-pair flags
     ``forbidden`` (never to be chosen) and ``unsafe`` (never to be explored).
@@ -73,16 +84,7 @@ class MDP:
     weights: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        s, l_, n = self.n_states, self.n_pairs, self.n_outcomes
-        if self.sa_ptr.shape != (s + 1,) or self.terminal.shape != (s,):
-            raise SpecValueError(f"sa_ptr: expected S+1 = {s + 1} entries and terminal S, "
-                                 f"got {self.sa_ptr.shape} and {self.terminal.shape}")
-        if self.out_ptr.shape != (l_ + 1,) or self.sa_action.shape != (l_,):
-            raise SpecValueError(f"out_ptr: expected L+1 = {l_ + 1} entries and sa_action L, "
-                                 f"got {self.out_ptr.shape} and {self.sa_action.shape}")
-        if not (self.out_next.shape == self.out_prob.shape == self.out_reward.shape == (n,)):
-            raise SpecValueError(f"out_next, out_prob, out_reward: expected {n} entries each")
-        check_gamma(self.gamma, error=SpecValueError)
+        validate_csr(self)
 
     @property
     def n_states(self) -> int:
@@ -255,6 +257,71 @@ class MDP:
         return cls(**from_transition_table(env, gamma=gamma, name=name))
 
 
+def validate_csr(mdp: MDP) -> None:
+    """Check (and normalise in place, once) the arrays of a model being constructed.
+
+    Index arrays stay int32 or int64 as given (other integer kinds widen to int64), float
+    arrays become float64, and then, each in one vectorised pass (O(S + L + nnz)):
+    ``sa_ptr`` and ``out_ptr`` start at 0, never decrease and end at the lengths of the
+    arrays they index; ``sa_action`` is in [0, A) and ``out_next`` in [0, S); terminal
+    states own no pairs; probabilities are in [0, 1] and sum to 1 per pair (``PROB_TOL``);
+    rewards are finite; ``start`` and the optional per-outcome and per-pair arrays fit.
+    A problem is a :class:`~accessrl.errors.SpecValueError` (wrong value or shape) or
+    :class:`~accessrl.errors.SpecTypeError` (wrong dtype) naming the array and the entry.
+    """
+    def put(name: str, value: Any) -> None:
+        if value is not getattr(mdp, name):
+            object.__setattr__(mdp, name, value)
+
+    s, n_a = len(mdp.state_names), len(mdp.action_names)
+    if s < 1:
+        raise SpecValueError("state_names: expected at least one state")
+    put("terminal", bool_array(mdp.terminal, "terminal", s))
+    for k in ("sa_ptr", "sa_action", "out_ptr", "out_next"):
+        put(k, index_array(getattr(mdp, k), k))
+    for k in ("out_prob", "out_reward"):
+        put(k, float_array(getattr(mdp, k), k))
+    n_pairs, n_out = mdp.sa_action.shape[0], mdp.out_next.shape[0]
+    check_pointers(mdp.sa_ptr, "sa_ptr", s, n_pairs, "pairs in sa_action")
+    check_pointers(mdp.out_ptr, "out_ptr", n_pairs, n_out, "outcomes in out_next")
+    for k in ("out_prob", "out_reward"):
+        if getattr(mdp, k).shape != (n_out,):
+            raise SpecValueError(f"{k}: expected {n_out} entries (one per outcome in out_next), "
+                                 f"got {getattr(mdp, k).shape[0]}")
+    check_indices(mdp.sa_action, "sa_action", n_a, "an action")
+    check_indices(mdp.out_next, "out_next", s, "a state")
+    owns = np.flatnonzero(mdp.terminal & (mdp.sa_ptr[1:] > mdp.sa_ptr[:-1]))
+    if owns.size:
+        raise SpecValueError(f"state {mdp.state_names[int(owns[0])]!r}: a terminal state owns no pairs, "
+                             f"got {int(mdp.sa_ptr[owns[0] + 1] - mdp.sa_ptr[owns[0]])}")
+    check_distributions(mdp.out_prob, mdp.out_ptr, "out_prob")
+    check_finite(mdp.out_reward, "out_reward")
+    check_gamma(mdp.gamma, error=SpecValueError)
+    if mdp.start is not None:
+        if isinstance(mdp.start, bool) or not isinstance(mdp.start, (int, np.integer)):
+            raise SpecTypeError(f"start: expected a state index, got {kind_of(mdp.start)}")
+        if not 0 <= int(mdp.start) < s:
+            raise SpecValueError(f"start: expected a state index in [0, {s}), got {mdp.start}")
+        put("start", int(mdp.start))
+    if mdp.severe is not None:
+        put("severe", bool_array(mdp.severe, "severe", n_out))
+    for k in ("forbidden", "unsafe"):
+        if getattr(mdp, k) is not None:
+            put(k, bool_array(getattr(mdp, k), k, n_pairs))
+    if mdp.events is not None and len(mdp.events) != n_out:
+        raise SpecValueError(f"events: expected {n_out} labels (one per outcome), got {len(mdp.events)}")
+    if mdp.components:
+        comps = {}
+        for c, v in mdp.components.items():
+            arr = float_array(v, f"component {c!r}")
+            if arr.shape != (n_out,):
+                raise SpecValueError(f"component {c!r}: expected {n_out} entries (one per outcome), got {arr.shape[0]}")
+            check_finite(arr, f"component {c!r}")
+            comps[c] = arr
+        if any(comps[c] is not mdp.components[c] for c in comps):
+            put("components", comps)
+
+
 def segment_sum(values: FloatArray, ptr: IntArray) -> FloatArray:
     """Sum ``values`` over the segments ``ptr[k]:ptr[k+1]`` (empty segments give 0).
 
@@ -268,4 +335,4 @@ def segment_sum(values: FloatArray, ptr: IntArray) -> FloatArray:
     return out
 
 
-__all__ = ["MDP", "segment_sum"]
+__all__ = ["MDP", "segment_sum", "validate_csr"]

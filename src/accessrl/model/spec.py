@@ -333,7 +333,7 @@ def spec_from_mdp(mdp: MDP) -> dict[str, Any]:
     start, weights, components, severe flags, events, ``forbidden`` and ``unsafe`` pairs
     (written as ``never_explore``).  An outcome with components keeps its ``reward``
     unless the weights recompute exactly the same number from the components.  A model
-    no spec can express (a terminal state with actions, a non-terminal one without, an
+    no spec can express (a non-terminal state without actions, an
     action twice in one state, a flagged action name containing ``:``) raises a
     :class:`~accessrl.errors.SpecValueError`.
 
@@ -363,9 +363,7 @@ def spec_from_mdp(mdp: MDP) -> dict[str, Any]:
     first_seen: dict[int, None] = {}
     for s in range(mdp.n_states):
         lo, hi = sa_ptr[s], sa_ptr[s + 1]
-        if terminal[s]:
-            if hi > lo:
-                raise SpecValueError(f"{mdp.name}: terminal state {names[s]!r} has actions; a spec cannot express that")
+        if terminal[s]:  # owns no pairs (the constructor checks)
             continue
         if hi == lo:
             raise SpecValueError(
