@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -22,30 +21,13 @@ from accessrl._types import FloatArray
 from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecTypeError, SpecValueError
 from accessrl.model.checks import check_indices, index_array, kind_of, number
 from accessrl.model.mdp import MDP
+from accessrl.model.parse import parse_yaml
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
 from accessrl.model.spec import compile_spec, spec_from_mdp
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader that rejects duplicate keys and reads 1e-3 as a number (YAML 1.2 style)."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in out:
-            raise SpecValueError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-        out[key] = loader.construct_object(value_node, deep=deep)
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+MAX_SPEC_BYTES = 128 * 2**20
+"""Largest YAML/JSON file read (128 MiB, about 2e6 states); larger models belong in ``.npz``."""
 
 
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -57,32 +39,71 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
-    """Parse a YAML or JSON file (by suffix; YAML otherwise) with clear one-line errors."""
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """UTF-8 text (or UTF-16/32 that starts with its byte-order mark), else a SpecFileError
+    naming the line and byte offset of the first undecodable byte."""
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecFileError(f"{where}, line {line}: not {encoding.upper()} text (byte 0x{data[exc.start]:02x} "
+                            f"at offset {exc.start}); save the file as UTF-8") from None
+
+
+def read_text_file(path: str | Path, what: str, *, limit: int = MAX_SPEC_BYTES) -> str:
+    """The text of a file a command reads (a spec, policy, design or answers file): missing,
+    a directory, larger than ``limit`` bytes or not text is one SpecFileError naming it."""
     p = Path(path)
     if not p.exists():
         raise SpecFileError(f"{p}: no such {what} file")
     if p.is_dir():
-        raise SpecFileError(f"{p}: is a directory; expected a YAML or JSON {what} file")
+        raise SpecFileError(f"{p}: is a directory; expected a {what} file")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecFileError(f"{p}: cannot read the {what} file ({exc.__class__.__name__}: {exc})") from None
+        size = p.stat().st_size
+        if size > limit:
+            raise SpecFileError(f"{p}: the {what} file has {size} bytes, over the limit of {limit} "
+                                "(write large models as .npz)")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SpecFileError(f"{p}: cannot read the {what} file ({exc.strerror or exc})") from None
+    return decode_text(data, str(p))
+
+
+def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
+    """Parse a YAML or JSON file (by suffix; YAML otherwise) with clear one-line errors.
+
+    Limits: :data:`MAX_SPEC_BYTES` of text, nesting :data:`~accessrl.model.parse.MAX_DEPTH`
+    deep (:func:`~accessrl.model.parse.parse_yaml`); duplicate keys are errors.
+    """
+    p = Path(path)
+    text = read_text_file(p, what)
     if not text.strip():
         raise SpecFileError(f"{p}: the {what} file is empty; expected YAML or JSON")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SpecFileError(f"{p}, line {line}: a NUL character; expected YAML or JSON text")
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_json_pairs)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return parse_yaml(text)
     except SpecError as exc:
         raise SpecValueError(f"{p}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise SpecFileError(f"{p}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise SpecFileError(f"{p}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "parse error"
         raise SpecFileError(f"{p}{line}: not valid YAML or JSON ({problem})") from None
+    except ValueError as exc:  # an integer past Python's digit limit (int from str), a bad date
+        raise SpecFileError(f"{p}: not a valid {what} file ({' '.join(str(exc).split(';')[0].split())})") from None
 
 
 def load_model_ref(ref: str | Path) -> MDP:

@@ -30,10 +30,12 @@ def kind_of(x: Any) -> str:
     """A short description of a value for an error message ("the string '3'", "a list")."""
     if isinstance(x, bool):
         return "a boolean"
+    if isinstance(x, int) and abs(x) >= 10**30:  # repr of a 4,301-digit int raises (CPython's limit)
+        return f"an integer of {int(x.bit_length() * 0.30103) + 1} digits or so"
     if isinstance(x, (int, float)):
         return f"the number {x!r}"
     if isinstance(x, str):
-        return f"the string {x!r}"
+        return f"the string {x[:60]!r}" + (f" ({len(x)} characters)" if len(x) > 60 else "")
     if isinstance(x, list):
         return "a list"
     if isinstance(x, Mapping):
