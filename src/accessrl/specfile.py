@@ -86,7 +86,7 @@ def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
         raise SpecFileError(f"{p}: the {what} file is empty; expected YAML or JSON")
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise SpecFileError(f"{p}, line {line}: a NUL character; expected YAML or JSON text")
+        raise SpecFileError(f"{p}, line {line}: a NUL character; expected YAML or JSON text (UTF-8, or UTF-16 with a byte-order mark)")
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_json_pairs)
