@@ -26,6 +26,7 @@ accessrl.errors.SpecValueError: line 2: duplicate key 'a'
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import yaml
@@ -61,8 +62,8 @@ def _scalar(event: Any) -> Any:
     if tag in (None, "!"):
         if event.style or tag == "!":  # quoted or block scalar: text (plain is None or "")
             return value
-        if _WORD.fullmatch(value) and value not in _SPECIAL_WORDS and not value.startswith(("Null", "NULL")):
-            return value
+        if _WORD.fullmatch(value) and value not in _SPECIAL_WORDS:
+            return sys.intern(value) if len(value) <= 64 else value  # keys and state names repeat
         if _INT.fullmatch(value) and len(value) < 19:
             return int(value)
         tag = _SCALARS.resolve(yaml.ScalarNode, value, (True, False))

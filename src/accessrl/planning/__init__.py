@@ -37,6 +37,7 @@ from accessrl.planning.results import (
     PolicyEvaluation,
     Progress,
     SolveResult,
+    check_max_iter,
     check_tol,
 )
 from accessrl.planning.scalable import (
@@ -90,6 +91,7 @@ __all__ = [
     "backward_induction",
     "bellman_backup",
     "can_reach",
+    "check_max_iter",
     "check_ssp",
     "check_tol",
     "check_values",

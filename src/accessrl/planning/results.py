@@ -47,6 +47,8 @@ class SolveResult:
 
     ``error_bound`` is the guaranteed bound on max|values - V*| given by the method's
     stopping rule (0 for an exact method, ``nan`` where no bound is known).
+    ``converged`` is False when ``max_iter`` stopped the method before its stopping rule
+    did; ``error_bound`` is then still a bound (from the last Bellman residual) or ``nan``.
     ``trace`` holds the sup-norm change of each sweep; ``sweeps`` the values after
     each sweep when they were recorded.
     """
@@ -62,6 +64,7 @@ class SolveResult:
     sweeps: tuple[FloatArray, ...] = ()
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    converged: bool = True
 
 
 def check_tol(tol: Any) -> float:
@@ -71,4 +74,11 @@ def check_tol(tol: Any) -> float:
     return float(tol)
 
 
-__all__ = ["TIE_RTOL", "Backup", "PolicyEvaluation", "Progress", "SolveResult", "check_tol"]
+def check_max_iter(max_iter: Any, name: str = "max_iter") -> int:
+    """A positive whole number of iterations, or a ParameterError (0 would return V = 0 unsolved)."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ParameterError(f"{name}: expected a positive whole number of iterations, got {max_iter!r}")
+    return int(max_iter)
+
+
+__all__ = ["TIE_RTOL", "Backup", "PolicyEvaluation", "Progress", "SolveResult", "check_max_iter", "check_tol"]

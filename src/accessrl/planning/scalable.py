@@ -54,7 +54,7 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import check_values, policy_from_pairs, policy_iteration, value_iteration
-from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_tol
+from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_max_iter, check_tol
 from accessrl.planning.structure import check_ssp
 
 
@@ -110,6 +110,7 @@ def compiled_modified_policy_iteration(
     from accessrl.planning.kernels import bellman_sweep_active, eliminate_actions, pair_rewards, policy_sweep
 
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     if m < 0:
         raise ParameterError(f"m: expected a non-negative number of evaluation sweeps, got {m}")
     g = mdp.gamma
@@ -147,9 +148,12 @@ def compiled_modified_policy_iteration(
             u, v = v, u
         sweeps += m
         u, v = v, u  # v holds T_sigma^m T v
+    else:  # max_iter reached: v went through partial evaluation after the last bound
+        bound = float("nan")
     return finish_compiled(
         mdp, v, r, iterations=it, method="compiled-mpi", residual=trace[-1] if trace else 0.0,
         error_bound=bound, trace=tuple(trace), extra={"sweeps": sweeps, "m": m, "eliminated_pairs": eliminated},
+        converged=not np.isnan(bound),
     )
 
 
@@ -173,6 +177,7 @@ def gauss_seidel_value_iteration(
     from accessrl.planning.kernels import gauss_seidel_sweep, pair_rewards, strong_components
 
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     g = mdp.gamma
     if g >= 1.0:
         res = value_iteration(mdp, tol=tol)
@@ -197,6 +202,7 @@ def gauss_seidel_value_iteration(
     return finish_compiled(
         mdp, v, r, iterations=it, method="gauss-seidel", residual=trace[-1] if trace else 0.0,
         error_bound=g / (1 - g) * trace[-1] if trace else 0.0, trace=tuple(trace),
+        converged=bool(trace) and trace[-1] <= thresh,
     )
 
 
@@ -236,6 +242,7 @@ def krylov_policy_iteration(
     from accessrl.planning.kernels import bellman_sweep, pair_rewards
 
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     name = "krylov-mpi" if inexact else "krylov-policy-iteration"
     g = mdp.gamma
     if g >= 1.0:
@@ -268,9 +275,11 @@ def krylov_policy_iteration(
             v, _ = spla.gmres(op, r_sig, x0=u, rtol=1e-12, atol=0.0, restart=50, maxiter=10_000)
         v = np.asarray(v, dtype=np.float64)
         v[mdp.terminal] = 0.0
+    else:  # max_iter reached: v was evaluated after the last bound
+        bound = float("nan")
     return finish_compiled(
         mdp, v, r, iterations=it, method=name, residual=trace[-1] if trace else 0.0,
-        error_bound=bound, trace=tuple(trace),
+        error_bound=bound, trace=tuple(trace), converged=not np.isnan(bound),
     )
 
 
