@@ -251,9 +251,10 @@ def random_specs(draw):
         spec["states"] = draw(st.permutations(everyone))
     if draw(st.booleans()):
         spec["actions"] = draw(st.permutations(action_pool + ["never used"]))
-    for key in ("forbidden", "never_explore"):
-        if draw(st.booleans()):
-            spec[key] = draw(st.lists(st.sampled_from(pairs), unique=True))
+    firsts = {f"{s}:{next(iter(transitions[s]))}" for s in live}  # a state keeps one allowed action
+    for key, pool in (("forbidden", [p for p in pairs if p not in firsts]), ("never_explore", pairs)):
+        if pool and draw(st.booleans()):
+            spec[key] = draw(st.lists(st.sampled_from(pool), unique=True))
     return spec
 
 

@@ -29,7 +29,7 @@ and a stochastic step picks its outcome by cumulative probability in declared or
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -206,6 +206,56 @@ class MDP:
         return out
 
     @cached_property
+    def allowed_pairs(self) -> BoolArray:
+        """(L,) True for every pair that is an action of its state: all but the ``forbidden`` ones."""
+        if self.forbidden is None:
+            return np.ones(self.n_pairs, dtype=bool)
+        return ~np.asarray(self.forbidden, dtype=bool)
+
+    @cached_property
+    def without_forbidden(self) -> MDP:
+        """The model whose actions are the allowed ones: ``forbidden`` pairs deleted (``self``
+        when there are none).  Every planner and learner works on this model, so the optimum
+        is the optimum among allowed actions; global action indices are unchanged, so a
+        policy of it is a policy of ``self``."""
+        if self.forbidden is None or not np.any(self.forbidden):
+            return self
+        return self.restricted(self.allowed_pairs, why="forbidden")
+
+    def restricted(self, keep: Any, *, why: str = "restricted") -> MDP:
+        """The model with only the pairs where ``keep`` (L,) is True (outcome annotations,
+        flags and action numbering kept).  A SpecValueError names a decision state that
+        would be left without an action.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.n_pairs,):
+            raise SpecValueError(f"{why}: expected {self.n_pairs} pair flags, got shape {keep.shape}")
+        if keep.all():
+            return self
+        per_state = np.bincount(self.sa_state[keep], minlength=self.n_states)
+        empty = self.decision_states[per_state[self.decision_states] == 0]
+        if empty.size:
+            raise SpecValueError(f"{why}: state {self.state_names[int(empty[0])]!r} would have no allowed action left")
+        counts = np.diff(self.out_ptr)
+        out_keep = np.repeat(keep, counts)
+        idx = self.out_ptr.dtype
+        return replace(
+            self,
+            sa_ptr=np.concatenate(([0], np.cumsum(per_state))).astype(idx),
+            sa_action=self.sa_action[keep],
+            out_ptr=np.concatenate(([0], np.cumsum(counts[keep]))).astype(idx),
+            out_next=self.out_next[out_keep],
+            out_prob=self.out_prob[out_keep],
+            out_reward=self.out_reward[out_keep],
+            severe=None if self.severe is None else self.severe[out_keep],
+            events=None if self.events is None else tuple(e for e, k in zip(self.events, out_keep, strict=True) if k),
+            components={c: np.asarray(v)[out_keep] for c, v in self.components.items()},
+            forbidden=None if self.forbidden is None else self.forbidden[keep],
+            unsafe=None if self.unsafe is None else self.unsafe[keep],
+            name=f"{self.name} (allowed actions)",
+        )
+
+    @cached_property
     def _state_lookup(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.state_names)}
 
@@ -308,6 +358,14 @@ def validate_csr(mdp: MDP) -> None:
     for k in ("forbidden", "unsafe"):
         if getattr(mdp, k) is not None:
             put(k, bool_array(getattr(mdp, k), k, n_pairs))
+    if mdp.forbidden is not None and mdp.forbidden.any():
+        n_pairs_of = np.diff(mdp.sa_ptr)
+        blocked = np.zeros(s, dtype=np.int64)
+        np.add.at(blocked, np.repeat(np.arange(s), n_pairs_of)[mdp.forbidden], 1)
+        stuck = np.flatnonzero((n_pairs_of > 0) & (blocked == n_pairs_of))
+        if stuck.size:
+            raise SpecValueError(f"forbidden: every action of state {mdp.state_names[int(stuck[0])]!r} is forbidden; "
+                                 "a state needs an allowed action")
     if mdp.events is not None and len(mdp.events) != n_out:
         raise SpecValueError(f"events: expected {n_out} labels (one per outcome), got {len(mdp.events)}")
     if mdp.components:

@@ -39,6 +39,8 @@ from accessrl.planning.results import (
     SolveResult,
     check_max_iter,
     check_tol,
+    on_allowed_pairs,
+    on_full_model,
 )
 from accessrl.planning.scalable import (
     compiled_modified_policy_iteration,
@@ -107,6 +109,8 @@ __all__ = [
     "locate_outcome",
     "max_gain",
     "modified_policy_iteration",
+    "on_allowed_pairs",
+    "on_full_model",
     "parse_target",
     "policy_evaluation",
     "policy_from_pairs",

@@ -33,7 +33,7 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, pairs_of
-from accessrl.planning.results import TIE_RTOL, Backup, PolicyEvaluation, SolveResult, check_max_iter, check_tol
+from accessrl.planning.results import TIE_RTOL, Backup, PolicyEvaluation, SolveResult, check_max_iter, check_tol, on_allowed_pairs
 from accessrl.planning.structure import check_ssp, improper_states, require_proper
 
 
@@ -182,6 +182,7 @@ def _exact_check(mdp: MDP, v: FloatArray) -> tuple[bool, FloatArray]:
     return stable, ev
 
 
+@on_allowed_pairs
 def value_iteration(
     mdp: MDP,
     *,
@@ -243,6 +244,7 @@ def value_iteration(
     )
 
 
+@on_allowed_pairs
 def policy_iteration(
     mdp: MDP,
     *,
@@ -300,6 +302,7 @@ def policy_iteration(
     )
 
 
+@on_allowed_pairs
 def modified_policy_iteration(
     mdp: MDP,
     *,

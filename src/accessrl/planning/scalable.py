@@ -54,7 +54,7 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import check_values, policy_from_pairs, policy_iteration, value_iteration
-from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_max_iter, check_tol
+from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_max_iter, check_tol, on_allowed_pairs
 from accessrl.planning.structure import check_ssp
 
 
@@ -87,6 +87,7 @@ def _mpi_stop(diff_hi: float, diff_lo: float, sup: float, g: float, tol: float, 
     return bound <= tol, g / (1 - g) * (diff_hi + diff_lo) / 2, bound
 
 
+@on_allowed_pairs
 def compiled_modified_policy_iteration(
     mdp: MDP,
     *,
@@ -157,6 +158,7 @@ def compiled_modified_policy_iteration(
     )
 
 
+@on_allowed_pairs
 def gauss_seidel_value_iteration(
     mdp: MDP,
     *,
@@ -218,6 +220,7 @@ def _policy_system(mdp: MDP, best: IntArray, r_pair: FloatArray) -> tuple[sp.csr
     return p, r_sigma
 
 
+@on_allowed_pairs
 def krylov_policy_iteration(
     mdp: MDP,
     *,
@@ -287,6 +290,7 @@ BATCH_STATES = 1 << 17
 """Roughly how many states one kernel call solves between progress reports."""
 
 
+@on_allowed_pairs
 def topological_value_iteration(
     mdp: MDP,
     *,
