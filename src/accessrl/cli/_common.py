@@ -15,7 +15,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
@@ -62,6 +62,35 @@ class ErrorHandlingGroup(TyperGroup):
             fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "), 1)
 
 
+INT_LIMIT = 2**63 - 1
+"""No whole-number option may exceed this (arrays and kernels count in int64)."""
+
+
+class CheckedCommand(TyperCommand):
+    """A command whose whole-number options are checked before it runs: every one fits in
+    int64, and a ``--seed`` is non-negative (what NumPy's generators accept)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        for param in self.params:
+            value = ctx.params.get(param.name or "")
+            if isinstance(value, bool) or not isinstance(value, int):
+                continue
+            flag = max(getattr(param, "opts", []) or [param.name or "?"], key=len)
+            if abs(value) > INT_LIMIT:
+                digits = len(str(value)) if abs(value) < 10**4000 else "thousands of"
+                raise ParameterError(f"{flag}: expected a whole number below 2**63, got one of {digits} digits")
+            if param.name == "seed" and value < 0:
+                raise ParameterError(f"{flag}: expected a non-negative seed, got {value}")
+        return super().invoke(ctx)
+
+
+class CheckedApp(typer.Typer):
+    """A Typer app whose commands are :class:`CheckedCommand` unless they say otherwise."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or CheckedCommand, **kwargs)
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print one error line to stderr and exit with ``code``."""
     err_console.print(f"accessrl: error: {message}", markup=False, soft_wrap=True)
@@ -70,7 +99,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def new_app(help_text: str) -> typer.Typer:
     """A Typer app with accessrl's error handling and without rich tracebacks."""
-    return typer.Typer(
+    return CheckedApp(
         cls=ErrorHandlingGroup,
         help=help_text,
         no_args_is_help=True,
