@@ -12,6 +12,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -342,12 +343,33 @@ def _member(z: Any, key: str) -> np.ndarray:
     return v if isinstance(v, np.memmap) else np.asarray(v)
 
 
-def load_policy(mdp: MDP, path: str | Path) -> np.ndarray:
-    """Pair probabilities from a policy file: ``state: action`` or ``state: {action: p}``."""
+def read_policy_file(path: str | Path, *, states: Sequence[str] | None = None) -> dict[str, Any]:
+    """The ``{state: action}`` or ``{state: {action: p}}`` mapping of a policy file.
+
+    Refused with a :class:`~accessrl.errors.PolicyError` naming the file: an empty file, one
+    that is not a mapping, a workflow spec given as a policy, and (when ``states`` is given,
+    e.g. the states of a model or of a log) a state that is not among ``states``.
+    """
     data = read_mapping_file(path, what="policy")
     if data is None:
         raise PolicyError(f"{path}: the policy file is empty; expected a mapping of state -> action")
-    return policy_from_mapping(mdp, data, source=str(path))
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a mapping of state -> action, got {kind_of(data)}")
+    if "transitions" in data and ("gamma" in data or isinstance(data["transitions"], dict)):
+        raise PolicyError(f"{path}: this is a workflow spec (it has transitions), not a policy; "
+                          "expected a mapping of state -> action")
+    if states is not None:
+        known = set(states)
+        unknown = [k for k in data if k not in known]
+        if unknown:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise PolicyError(f"{path}, state {unknown[0]!r}{more}: unknown state; expected states of the model or log")
+    return data
+
+
+def load_policy(mdp: MDP, path: str | Path) -> np.ndarray:
+    """Pair probabilities from a policy file: ``state: action`` or ``state: {action: p}``."""
+    return policy_from_mapping(mdp, read_policy_file(path), source=str(path))
 
 
 @dataclass(frozen=True, eq=False)
@@ -388,6 +410,8 @@ __all__ = [
     "load_policy",
     "load_spec",
     "read_mapping_file",
+    "read_policy_file",
+    "read_text_file",
     "resolve_policy",
     "save_binary",
     "save_model",

@@ -46,8 +46,11 @@ class ErrorHandlingGroup(TyperGroup):
             hint = " (see --help)" if isinstance(exc, click.exceptions.UsageError) else ""
             err_console.print(f"accessrl: error: {where}{msg}{hint}", markup=False, soft_wrap=True)
             sys.exit(exc.exit_code)
-        except (KeyboardInterrupt, EOFError):
-            err_console.print("accessrl: error: aborted", markup=False)
+        except KeyboardInterrupt:
+            err_console.print("accessrl: error: interrupted", markup=False)
+            sys.exit(130)  # 128 + SIGINT, as a shell reports it
+        except EOFError:
+            err_console.print("accessrl: error: aborted: end of input", markup=False)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
