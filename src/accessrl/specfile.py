@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -254,7 +255,8 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
     except SpecError as exc:
         raise SpecFileError(f"{p}: not an accessrl binary model ({exc})") from None
     except (OSError, KeyError, IndexError, ValueError, TypeError, OverflowError, EOFError,
-            RecursionError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+            RecursionError, NotImplementedError, SyntaxError, tokenize.TokenError,  # a damaged .npy header
+            zipfile.BadZipFile, zlib.error) as exc:
         detail = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
         raise SpecFileError(f"{p}: not an accessrl binary model ({detail})") from None
     try:
