@@ -11,9 +11,9 @@ import math
 import tokenize
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,6 @@ from accessrl.model.mdp import MDP
 from accessrl.model.parse import parse_yaml
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
 from accessrl.model.spec import compile_spec, spec_from_mdp
-
 
 MAX_SPEC_BYTES = 128 * 2**20
 """Largest YAML/JSON file read (128 MiB, about 2e6 states); larger models belong in ``.npz``."""
@@ -87,8 +86,9 @@ def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
     if not text.strip():
         raise SpecFileError(f"{p}: the {what} file is empty; expected YAML or JSON")
     if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise SpecFileError(f"{p}, line {line}: a NUL character; expected YAML or JSON text (UTF-8, or UTF-16 with a byte-order mark)")
+        at = text.count("\n", 0, text.index("\x00")) + 1
+        raise SpecFileError(f"{p}, line {at}: a NUL character; expected YAML or JSON text "
+                            "(UTF-8, or UTF-16 with a byte-order mark)")
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_json_pairs)
@@ -101,9 +101,9 @@ def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
         raise SpecFileError(f"{p}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
+        where = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "parse error"
-        raise SpecFileError(f"{p}{line}: not valid YAML or JSON ({problem})") from None
+        raise SpecFileError(f"{p}{where}: not valid YAML or JSON ({problem})") from None
     except ValueError as exc:  # an integer past Python's digit limit (int from str), a bad date
         raise SpecFileError(f"{p}: not a valid {what} file ({' '.join(str(exc).split(';')[0].split())})") from None
 

@@ -26,7 +26,6 @@ accessrl.errors.SpecValueError: line 2: duplicate key 'a'
 from __future__ import annotations
 
 import re
-import sys
 from typing import Any
 
 import yaml
@@ -56,14 +55,14 @@ _Resolver.add_implicit_resolver("tag:yaml.org,2002:float", _E_FLOAT, list("-+012
 _SCALARS = _Resolver("")
 
 
-def _scalar(event: Any) -> Any:
+def _scalar(event: Any, seen: dict[str, str]) -> Any:
     value: str = event.value
     tag = event.tag
     if tag in (None, "!"):
         if event.style or tag == "!":  # quoted or block scalar: text (plain is None or "")
             return value
         if _WORD.fullmatch(value) and value not in _SPECIAL_WORDS:
-            return sys.intern(value) if len(value) <= 64 else value  # keys and state names repeat
+            return seen.setdefault(value, value) if len(value) <= 64 else value  # one copy of each repeated name
         if _INT.fullmatch(value) and len(value) < 19:
             return int(value)
         tag = _SCALARS.resolve(yaml.ScalarNode, value, (True, False))
@@ -105,6 +104,7 @@ def parse_yaml(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     """
     parser = _Parser(text)
     anchors: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     stack: list[Any] = []  # the open containers: a list, or a _Map
     result: Any = None
     documents = 0
@@ -115,7 +115,7 @@ def parse_yaml(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
                 break
             kind = type(ev)
             if kind is yaml.ScalarEvent:
-                value: Any = _scalar(ev)
+                value: Any = _scalar(ev, seen)
                 if ev.anchor is not None:
                     anchors[ev.anchor] = value
             elif kind is yaml.AliasEvent:
