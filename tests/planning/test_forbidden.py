@@ -4,6 +4,7 @@ Cross-check: planning on a model with forbidden pairs equals planning on the sam
 those pairs deleted (``MDP.restricted``, the readable route), for every method of ``solve``.
 """
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -129,9 +130,24 @@ def test_cli_solve_and_simulate_optimal_honour_forbidden(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["solve", str(path), "--json"])
     assert r.exit_code == 0, r.output
-    import json
-
     out = json.loads(r.stdout)
     assert out["policy"][mdp.state_names[0]] != mdp.action_names[best]
     r = runner.invoke(app, ["simulate", str(path), "--policy", "optimal", "--episodes", "50", "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_constrained_lp_and_reinforce_never_use_a_forbidden_pair(tmp_path):
+    from accessrl.cli import app
+    from accessrl.rewards import constrained_solve
+
+    mdp, best = lesson_with_forbidden()
+    k = mdp.pair_index(0, best)
+    res = constrained_solve(mdp, [])
+    assert res.policy[k] == 0.0 and res.occupancy[k] == 0.0
+    np.testing.assert_allclose(res.value, solve(mdp).values[0], atol=1e-6)  # no limits: the allowed optimum
+    path = tmp_path / "m.yaml"
+    save_spec(spec_from_mdp(mdp), path)
+    r = CliRunner().invoke(app, ["reinforce", str(path), "--episodes", "64", "--json"])
+    assert r.exit_code == 0, r.output
+    first_state = json.loads(r.stdout)["probabilities"][mdp.state_names[0]]
+    assert first_state and mdp.action_names[best] not in first_state

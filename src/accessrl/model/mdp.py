@@ -220,9 +220,9 @@ class MDP:
         policy of it is a policy of ``self``."""
         if self.forbidden is None or not np.any(self.forbidden):
             return self
-        return self.restricted(self.allowed_pairs, why="forbidden")
+        return self.restricted(self.allowed_pairs, why="forbidden", name=self.name)
 
-    def restricted(self, keep: Any, *, why: str = "restricted") -> MDP:
+    def restricted(self, keep: Any, *, why: str = "restricted", name: str | None = None) -> MDP:
         """The model with only the pairs where ``keep`` (L,) is True (outcome annotations,
         flags and action numbering kept).  A SpecValueError names a decision state that
         would be left without an action.
@@ -252,7 +252,7 @@ class MDP:
             components={c: np.asarray(v)[out_keep] for c, v in self.components.items()},
             forbidden=None if self.forbidden is None else self.forbidden[keep],
             unsafe=None if self.unsafe is None else self.unsafe[keep],
-            name=f"{self.name} (allowed actions)",
+            name=f"{self.name} (allowed actions)" if name is None else name,
         )
 
     @cached_property
