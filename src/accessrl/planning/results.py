@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, cast
 
 import numpy as np
 
@@ -90,13 +90,13 @@ def on_allowed_pairs(solver: Callable[Concatenate[MDP, P], SolveResult]) -> Call
     """
 
     @functools.wraps(solver)
-    def run(mdp: MDP, /, *args: P.args, **kwargs: P.kwargs) -> SolveResult:
+    def run(mdp: MDP, *args: P.args, **kwargs: P.kwargs) -> SolveResult:
         sub = mdp.without_forbidden
         if sub is mdp:
             return solver(mdp, *args, **kwargs)
         return on_full_model(mdp, solver(sub, *args, **kwargs))
 
-    return run
+    return cast(Callable[Concatenate[MDP, P], SolveResult], run)  # mdp stays a keyword argument too
 
 
 def on_full_model(mdp: MDP, res: SolveResult) -> SolveResult:
