@@ -354,10 +354,16 @@ class Simulation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+MAX_EPISODES = 10**9
+"""Most episodes one run may ask for (each is recorded: 10^9 returns are 8 GB)."""
+
+
 def check_episodes(n_episodes: Any, name: str = "n_episodes") -> int:
-    """A positive whole number of episodes, or a ParameterError naming ``name``."""
+    """A whole number of episodes in [1, :data:`MAX_EPISODES`], or a ParameterError naming ``name``."""
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes <= 0:
         raise ParameterError(f"{name}: expected a positive whole number of episodes, got {n_episodes!r}")
+    if n_episodes > MAX_EPISODES:
+        raise ParameterError(f"{name}: expected at most {MAX_EPISODES} episodes, got {n_episodes}")
     return int(n_episodes)
 
 
@@ -365,6 +371,8 @@ def check_max_steps(max_steps: Any) -> int:
     """A positive whole number of steps."""
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps <= 0:
         raise ParameterError(f"max_steps: expected a positive whole number, got {max_steps!r}")
+    if max_steps >= 2**62:  # the engines count steps in int64
+        raise ParameterError(f"max_steps: expected a number below 2**62, got {max_steps}")
     return int(max_steps)
 
 

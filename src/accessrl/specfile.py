@@ -7,8 +7,11 @@ parsers would silently collapse, are errors here, and every message names the fi
 from __future__ import annotations
 
 import json
-import re
+import math
+import tokenize
 import zipfile
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,32 +20,15 @@ import numpy as np
 import yaml
 
 from accessrl._types import FloatArray
-from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecValueError
+from accessrl.errors import PolicyError, SpecError, SpecFileError, SpecTypeError, SpecValueError
+from accessrl.model.checks import check_indices, index_array, kind_of, number
 from accessrl.model.mdp import MDP
+from accessrl.model.parse import parse_yaml
 from accessrl.model.policies import pair_probabilities, policy_from_mapping, uniform_policy
 from accessrl.model.spec import compile_spec, spec_from_mdp
 
-
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader that rejects duplicate keys and reads 1e-3 as a number (YAML 1.2 style)."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in out:
-            raise SpecValueError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-        out[key] = loader.construct_object(value_node, deep=deep)
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+MAX_SPEC_BYTES = 128 * 2**20
+"""Largest YAML/JSON file read (128 MiB, about 2e6 states); larger models belong in ``.npz``."""
 
 
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -54,32 +40,72 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
-    """Parse a YAML or JSON file (by suffix; YAML otherwise) with clear one-line errors."""
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """UTF-8 text (or UTF-16/32 that starts with its byte-order mark), else a SpecFileError
+    naming the line and byte offset of the first undecodable byte."""
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecFileError(f"{where}, line {line}: not {encoding.upper()} text (byte 0x{data[exc.start]:02x} "
+                            f"at offset {exc.start}); save the file as UTF-8") from None
+
+
+def read_text_file(path: str | Path, what: str, *, limit: int = MAX_SPEC_BYTES) -> str:
+    """The text of a file a command reads (a spec, policy, design or answers file): missing,
+    a directory, larger than ``limit`` bytes or not text is one SpecFileError naming it."""
     p = Path(path)
     if not p.exists():
         raise SpecFileError(f"{p}: no such {what} file")
     if p.is_dir():
-        raise SpecFileError(f"{p}: is a directory; expected a YAML or JSON {what} file")
+        raise SpecFileError(f"{p}: is a directory; expected a {what} file")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecFileError(f"{p}: cannot read the {what} file ({exc.__class__.__name__}: {exc})") from None
+        size = p.stat().st_size
+        if size > limit:
+            raise SpecFileError(f"{p}: the {what} file has {size} bytes, over the limit of {limit} "
+                                "(write large models as .npz)")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SpecFileError(f"{p}: cannot read the {what} file ({exc.strerror or exc})") from None
+    return decode_text(data, str(p))
+
+
+def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
+    """Parse a YAML or JSON file (by suffix; YAML otherwise) with clear one-line errors.
+
+    Limits: :data:`MAX_SPEC_BYTES` of text, nesting :data:`~accessrl.model.parse.MAX_DEPTH`
+    deep (:func:`~accessrl.model.parse.parse_yaml`); duplicate keys are errors.
+    """
+    p = Path(path)
+    text = read_text_file(p, what)
     if not text.strip():
         raise SpecFileError(f"{p}: the {what} file is empty; expected YAML or JSON")
+    if "\x00" in text:
+        at = text.count("\n", 0, text.index("\x00")) + 1
+        raise SpecFileError(f"{p}, line {at}: a NUL character; expected YAML or JSON text "
+                            "(UTF-8, or UTF-16 with a byte-order mark)")
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_json_pairs)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return parse_yaml(text)
     except SpecError as exc:
         raise SpecValueError(f"{p}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise SpecFileError(f"{p}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise SpecFileError(f"{p}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
+        where = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "parse error"
-        raise SpecFileError(f"{p}{line}: not valid YAML or JSON ({problem})") from None
+        raise SpecFileError(f"{p}{where}: not valid YAML or JSON ({problem})") from None
+    except ValueError as exc:  # an integer past Python's digit limit (int from str), a bad date
+        raise SpecFileError(f"{p}: not a valid {what} file ({' '.join(str(exc).split(';')[0].split())})") from None
 
 
 def load_model_ref(ref: str | Path) -> MDP:
@@ -213,57 +239,104 @@ def load_binary(path: str | Path, *, mmap: bool = True) -> MDP:
     """Read a model written by :func:`save_binary`.
 
     ``mmap=True`` maps the arrays of an uncompressed file read-only instead of copying
-    them (pages are read on first use, so loading a 1e6-state model is instant and the
-    arrays live in the page cache).
+    them (pages are read on first use; the model's constructor validates every array
+    once, so they are then in the page cache).  Object arrays are never unpickled.  A
+    damaged, truncated or foreign file, a missing member or bad metadata is one
+    :class:`~accessrl.errors.SpecFileError` naming the file; arrays that do not form a
+    valid model are a :class:`~accessrl.errors.SpecError` naming the file and the array.
     """
-    from accessrl.catalog.workflows import FactoredNames
-
     p = Path(path)
     if not p.exists():
         raise SpecFileError(f"{p}: no such model file")
+    if p.is_dir():
+        raise SpecFileError(f"{p}: is a directory; expected an .npz model file")
     try:
-        z: Any = _mapped_members(p) if mmap else {}
-        if not z:
-            with np.load(p, allow_pickle=False) as zz:
-                z = {k: zz[k] for k in zz.files}
-        meta = json.loads(np.asarray(z["meta"]).tobytes().decode())
-        if meta.get("format", _BINARY_FORMATS[0]) not in _BINARY_FORMATS:
-            raise SpecFileError(f"{p}: unknown binary model format {meta.get('format')!r}; "
-                                f"expected one of {list(_BINARY_FORMATS)}")
-        arrays: dict[str, Any] = {k: _member(z, k) for k in _BINARY_ARRAYS}
-        extra: dict[str, Any] = {k: _member(z, k) for k in _BINARY_FLAGS if k in z}
-        comps = [str(c) for c in meta.get("components", [])]
-        extra["components"] = {c: _member(z, f"component_{i}") for i, c in enumerate(comps)}
-        extra["weights"] = {str(k): float(v) for k, v in meta.get("weights", {}).items()}
-        if "event_code" in z:
-            labels = [str(e) for e in meta["event_labels"]]
-            extra["events"] = tuple(labels[i] for i in np.asarray(z["event_code"]).tolist())
-        if "factored_names" in meta:
-            fn = meta["factored_names"]
-            states: Any = FactoredNames(tuple(int(r) for r in fn["radix"]), tuple(str(t) for t in fn["tail"]))
-        else:
-            states = tuple(np.asarray(z["states"]).tobytes().decode().split("\n"))
-        actions = tuple(np.asarray(z["actions"]).tobytes().decode().split("\n"))
-    except (OSError, KeyError, IndexError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise SpecFileError(f"{p}: not an accessrl binary model ({exc.__class__.__name__}: {exc})") from None
-    mdp = MDP(
-        gamma=float(meta["gamma"]),
-        state_names=states,
-        action_names=actions,
-        name=str(meta.get("name", p.stem)),
-        start=None if meta.get("start") is None else int(meta["start"]),
-        **arrays,
-        **extra,
-    )
-    sizes = {"severe": mdp.n_outcomes, "events": mdp.n_outcomes, "forbidden": mdp.n_pairs, "unsafe": mdp.n_pairs}
-    for k, n in sizes.items():
-        v = getattr(mdp, k)
-        if v is not None and len(v) != n:
-            raise SpecFileError(f"{p}: {k} has {len(v)} entries, expected {n}; the file is damaged")
-    for c, v in mdp.components.items():
-        if len(v) != mdp.n_outcomes:
-            raise SpecFileError(f"{p}: component {c!r} has {len(v)} entries, expected {mdp.n_outcomes}; the file is damaged")
-    return mdp
+        fields = _binary_fields(p, mmap)
+    except SpecError as exc:
+        raise SpecFileError(f"{p}: not an accessrl binary model ({exc})") from None
+    except (OSError, KeyError, IndexError, ValueError, TypeError, OverflowError, EOFError,
+            RecursionError, NotImplementedError, SyntaxError, tokenize.TokenError,  # a damaged .npy header
+            zipfile.BadZipFile, zlib.error) as exc:
+        detail = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+        raise SpecFileError(f"{p}: not an accessrl binary model ({detail})") from None
+    try:
+        return MDP(**fields)
+    except SpecTypeError as exc:
+        raise SpecTypeError(f"{p}: {exc}") from None
+    except SpecError as exc:
+        raise SpecValueError(f"{p}: {exc}") from None
+
+
+def _meta_field(meta: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    v = meta.get(key, default)
+    if v is not None and (not isinstance(v, kind) or isinstance(v, bool) and kind is not bool):
+        raise SpecValueError(f"metadata {key!r}: expected {getattr(kind, '__name__', kind)}, got {kind_of(v)}")
+    return v
+
+
+def _binary_fields(p: Path, mmap: bool) -> dict[str, Any]:
+    """The constructor arguments stored in an ``.npz`` (raises on anything malformed)."""
+    from accessrl.catalog.workflows import FactoredNames
+
+    z: Any = _mapped_members(p) if mmap else {}
+    if not z:
+        with np.load(p, allow_pickle=False) as zz:
+            if not hasattr(zz, "files"):
+                raise SpecValueError("a single .npy array, not an .npz archive")
+            z = {k: zz[k] for k in zz.files}
+    missing = [k for k in ("meta", "states", "actions", *_BINARY_ARRAYS) if k not in z]
+    if missing:
+        raise SpecValueError(f"missing member {missing[0]!r}")
+    meta = json.loads(_text_member(z, "meta"))
+    if not isinstance(meta, dict):
+        raise SpecValueError(f"metadata: expected a JSON object, got {kind_of(meta)}")
+    fmt = meta.get("format", _BINARY_FORMATS[0])
+    if fmt not in _BINARY_FORMATS:
+        raise SpecValueError(f"unknown binary model format {fmt!r}; expected one of {list(_BINARY_FORMATS)}")
+    if "gamma" not in meta:
+        raise SpecValueError("metadata 'gamma': missing")
+    out: dict[str, Any] = {k: _member(z, k) for k in _BINARY_ARRAYS}
+    out.update({k: _member(z, k) for k in _BINARY_FLAGS if k in z})
+    out["gamma"] = number(meta["gamma"], "metadata 'gamma'", error=SpecValueError)
+    out["name"] = str(_meta_field(meta, "name", str, p.stem))
+    out["start"] = _meta_field(meta, "start", int)
+    comps = _meta_field(meta, "components", list, [])
+    out["components"] = {str(c): _member(z, f"component_{i}") for i, c in enumerate(comps)}
+    weights = _meta_field(meta, "weights", dict, {})
+    out["weights"] = {str(k): number(v, f"metadata 'weights', {k!r}", error=SpecValueError) for k, v in weights.items()}
+    if "event_code" in z:
+        labels = [str(e) for e in _meta_field(meta, "event_labels", list, [])]
+        code = index_array(z["event_code"], "event_code")
+        check_indices(code, "event_code", len(labels), "an event label")
+        out["events"] = tuple(labels[i] for i in code.tolist())
+    fn = _meta_field(meta, "factored_names", dict)
+    if fn is not None:
+        radix = tuple(int(number(r, "metadata 'factored_names'", error=SpecValueError)) for r in fn["radix"])
+        if not radix or min(radix) < 1 or math.prod(radix) > 2**40:
+            raise SpecValueError(f"metadata 'factored_names': expected positive factor sizes, got {list(radix)}")
+        out["state_names"] = FactoredNames(radix, tuple(str(t) for t in fn["tail"]))
+    else:
+        out["state_names"] = _names(_text_member(z, "states"), "states")
+    out["action_names"] = _names(_text_member(z, "actions"), "actions")
+    return out
+
+
+def _text_member(z: Any, key: str) -> str:
+    a = np.asarray(z[key])
+    if a.dtype != np.dtype(np.uint8) or a.ndim != 1:
+        raise SpecValueError(f"member {key!r}: expected UTF-8 bytes (uint8), got dtype {a.dtype}, shape {a.shape}")
+    return a.tobytes().decode("utf-8")
+
+
+def _names(text: str, key: str) -> tuple[str, ...]:
+    names = tuple(text.split("\n"))
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        for n in names:
+            if n in seen:
+                raise SpecValueError(f"member {key!r}: duplicate name {n!r}")
+            seen.add(n)
+    return names
 
 
 def _member(z: Any, key: str) -> np.ndarray:
@@ -272,12 +345,33 @@ def _member(z: Any, key: str) -> np.ndarray:
     return v if isinstance(v, np.memmap) else np.asarray(v)
 
 
-def load_policy(mdp: MDP, path: str | Path) -> np.ndarray:
-    """Pair probabilities from a policy file: ``state: action`` or ``state: {action: p}``."""
+def read_policy_file(path: str | Path, *, states: Sequence[str] | None = None) -> dict[str, Any]:
+    """The ``{state: action}`` or ``{state: {action: p}}`` mapping of a policy file.
+
+    Refused with a :class:`~accessrl.errors.PolicyError` naming the file: an empty file, one
+    that is not a mapping, a workflow spec given as a policy, and (when ``states`` is given,
+    e.g. the states of a model or of a log) a state that is not among ``states``.
+    """
     data = read_mapping_file(path, what="policy")
     if data is None:
         raise PolicyError(f"{path}: the policy file is empty; expected a mapping of state -> action")
-    return policy_from_mapping(mdp, data, source=str(path))
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a mapping of state -> action, got {kind_of(data)}")
+    if "transitions" in data and ("gamma" in data or isinstance(data["transitions"], dict)):
+        raise PolicyError(f"{path}: this is a workflow spec (it has transitions), not a policy; "
+                          "expected a mapping of state -> action")
+    if states is not None:
+        known = set(states)
+        unknown = [k for k in data if k not in known]
+        if unknown:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise PolicyError(f"{path}, state {unknown[0]!r}{more}: unknown state; expected states of the model or log")
+    return data
+
+
+def load_policy(mdp: MDP, path: str | Path) -> np.ndarray:
+    """Pair probabilities from a policy file: ``state: action`` or ``state: {action: p}``."""
+    return policy_from_mapping(mdp, read_policy_file(path), source=str(path))
 
 
 @dataclass(frozen=True, eq=False)
@@ -318,6 +412,8 @@ __all__ = [
     "load_policy",
     "load_spec",
     "read_mapping_file",
+    "read_policy_file",
+    "read_text_file",
     "resolve_policy",
     "save_binary",
     "save_model",

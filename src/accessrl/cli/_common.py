@@ -49,8 +49,11 @@ class ErrorHandlingGroup(TyperGroup):
             hint = " (see --help)" if isinstance(exc, click.exceptions.UsageError) else ""
             err_console.print(f"accessrl: error: {where}{msg}{hint}", markup=False, soft_wrap=True)
             sys.exit(exc.exit_code)
-        except (KeyboardInterrupt, EOFError):
-            err_console.print("accessrl: error: aborted", markup=False)
+        except KeyboardInterrupt:
+            err_console.print("accessrl: error: interrupted", markup=False)
+            sys.exit(130)  # 128 + SIGINT, as a shell reports it
+        except EOFError:
+            err_console.print("accessrl: error: aborted: end of input", markup=False)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -65,8 +68,37 @@ class ErrorHandlingGroup(TyperGroup):
             fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "), 1)
 
 
-class PlainCommand(TyperCommand):
-    """A command whose help reads like click's: ``Usage: accessrl solve [OPTIONS] SPEC``,
+INT_LIMIT = 2**63 - 1
+"""No whole-number option may exceed this (arrays and kernels count in int64)."""
+
+
+class CheckedCommand(TyperCommand):
+    """A command whose whole-number options are checked before it runs: every one fits in
+    int64, and a ``--seed`` is non-negative (what NumPy's generators accept)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        for param in self.params:
+            value = ctx.params.get(param.name or "")
+            if isinstance(value, bool) or not isinstance(value, int):
+                continue
+            flag = max(getattr(param, "opts", []) or [param.name or "?"], key=len)
+            if abs(value) > INT_LIMIT:
+                digits = len(str(value)) if abs(value) < 10**4000 else "thousands of"
+                raise ParameterError(f"{flag}: expected a whole number below 2**63, got one of {digits} digits")
+            if param.name == "seed" and value < 0:
+                raise ParameterError(f"{flag}: expected a non-negative seed, got {value}")
+        return super().invoke(ctx)
+
+
+class CheckedApp(typer.Typer):
+    """A Typer app whose commands are :class:`CheckedCommand` unless they say otherwise."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or CheckedCommand, **kwargs)
+
+
+class PlainCommand(CheckedCommand):
+    """A checked command whose help reads like click's: ``Usage: accessrl solve [OPTIONS] SPEC``,
     arguments by upper-case name without a type tag, flags without ``<bool>``."""
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
@@ -109,7 +141,7 @@ def argument_label(param: Any) -> str:
 def plain_help(app: typer.Typer) -> None:
     """Give every command registered on ``app`` (and its sub-apps) :class:`PlainCommand`'s help."""
     for info in app.registered_commands:
-        if info.cls in (None, TyperCommand):
+        if info.cls in (None, TyperCommand, CheckedCommand):
             info.cls = PlainCommand
     for group in app.registered_groups:
         if group.typer_instance is not None:
@@ -137,7 +169,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def new_app(help_text: str) -> typer.Typer:
     """A Typer app with accessrl's error handling and without rich tracebacks."""
-    return typer.Typer(
+    return CheckedApp(
         cls=ErrorHandlingGroup,
         help=help_text,
         no_args_is_help=True,

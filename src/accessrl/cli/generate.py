@@ -9,6 +9,7 @@ parameters for about N states.  The suffix of SPEC-OUT picks the format: ``.yaml
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,12 @@ from accessrl.errors import ParameterError
 
 TEXT_LIMIT = 200_000
 """Above this many states a YAML/JSON spec is refused (use .npz)."""
+
+STATE_LIMIT = 50_000_000
+"""Most states ``generate`` builds (a 1e6-state workflow holds about 0.6 GB of arrays)."""
+
+OUTCOME_LIMIT = 500_000_000
+"""Most transitions ``generate --kind rand`` builds (states x actions x successors)."""
 
 
 def _parse_triple(name: str, text: str) -> tuple[float, float, float]:
@@ -70,9 +77,19 @@ def register(app: typer.Typer) -> None:
         suffix = Path(out).suffix.lower()
         if suffix not in {".yaml", ".yml", ".json", ".npz"}:
             raise ParameterError(f"SPEC-OUT: expected a .yaml, .yml, .json or .npz path, got {out!r}")
+        if states is not None and not 1 <= states <= STATE_LIMIT:
+            raise ParameterError(f"--states: expected a whole number in [1, {STATE_LIMIT}], got {states}")
+        for k, v in params.items():
+            if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= STATE_LIMIT:
+                raise ParameterError(f"--{k.replace('_', '-')}: expected a whole number in [0, {STATE_LIMIT}], got {v}")
+            if isinstance(v, float) and not np.isfinite(v):
+                raise ParameterError(f"--{k.replace('_', '-')}: expected a finite number, got {v}")
         if kind == "rand":
             n = states or 1000
             size = n
+            if n * n_actions * successors > OUTCOME_LIMIT:
+                raise ParameterError(f"--states x --actions x --successors: {n * n_actions * successors} transitions, "
+                                     f"over the limit of {OUTCOME_LIMIT}")
         elif kind == "workflow":
             chosen = {k: v for k, v in params.items() if v is not None}
             for k, v in list(chosen.items()):
@@ -86,6 +103,11 @@ def register(app: typer.Typer) -> None:
                 wp = replace(base, **chosen)
             except TypeError as exc:
                 raise ParameterError(f"generate: {exc}") from None
+            # the factor sizes, multiplied without int64 overflow before workflow_size multiplies them
+            factors = (wp.max_days, wp.max_reminders + 1, wp.queue_capacity, wp.max_escalation + 1)
+            if math.prod(factors) * 24 > STATE_LIMIT:
+                raise ParameterError(f"generate: --max-days, --max-reminders, --queue-capacity and --max-escalation "
+                                     f"give over {STATE_LIMIT} states")
             size = workflow_size(wp)
         else:
             raise ParameterError(f"--kind: expected 'workflow' or 'rand', got {kind!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from accessrl.cli._common import fail
 from accessrl.errors import ParameterError
 
 
@@ -41,21 +42,29 @@ def _quiz(answers_file: str | None) -> None:
 
     qs = quiz.questions()
     given = quiz.read_answers(answers_file, len(qs)) if answers_file else None
+    answered: list[str] = []
 
     def ask(i: int, q: quiz.Question) -> str:
         for line in quiz.format_question(i, q, len(qs)):
             typer.echo(line)
         if given is not None:
             typer.echo(f"answer: {given[i - 1]}")
+            answered.append(given[i - 1])
             return given[i - 1]
         while True:  # an answer that names no choice is asked again, not scored
             raw = str(typer.prompt("answer (a-d)"))
             why = quiz.unclear_answer(raw, q)
             if why is None:
+                answered.append(raw)
                 return raw
             typer.echo(f"  {why}")
 
-    attempt = quiz.run_quiz(ask, typer.echo, qs=qs)
+    try:
+        attempt = quiz.run_quiz(ask, typer.echo, qs=qs)
+    except (KeyboardInterrupt, EOFError, typer.Abort):
+        # Ctrl-C or end of input: keep what was answered, then stop the way a shell expects (128 + SIGINT)
+        path = quiz.save_attempt(quiz.partial_attempt(answered, qs))
+        fail(f"quiz: interrupted after {len(answered)} of {len(qs)} questions; progress saved to {path}", 130)
     for line in quiz.summary(attempt):
         typer.echo(line)
     path = quiz.save_attempt(attempt)

@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
         """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
         from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split
         from accessrl.offline.ope import target_matrix
-        from accessrl.specfile import read_mapping_file
+        from accessrl.specfile import read_policy_file
         from accessrl.storage.times import us_to_iso as fmt_time
 
         if split not in ("valid", "test"):
@@ -201,8 +201,8 @@ def register(app: typer.Typer) -> None:
                               valid_end=_date_us(valid_end, "--valid-end"), prevent_leakage=prevent_leakage,
                               time_text=fmt_time)
         c1, c2 = parts.cutoffs
-        files = {p.stem: target_matrix(steps.state_names, steps.action_names, read_mapping_file(p, what="policy"),
-                                       source=str(p)) for p in policy}
+        files = {p.stem: target_matrix(steps.state_names, steps.action_names,
+                                       read_policy_file(p, states=steps.state_names), source=str(p)) for p in policy}
         evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=np.random.default_rng(seed),
                                       period="test" if split == "test" else "valid", learners=learn, n_wedge=n_wedge,
                                       severe_threshold=severe, n_boot=n_boot)

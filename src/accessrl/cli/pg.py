@@ -216,7 +216,7 @@ def register(app: typer.Typer) -> None:
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
         _check_step(step_size)
-        mdp = load_model_arg(spec)
+        mdp = load_model_arg(spec).without_forbidden  # a forbidden pair is not an action to learn
         res, extra = _run_reinforce(mdp, baseline=baseline, episodes=episodes, batch_size=batch_size,
                                     step_size=step_size, seed=seed, max_steps=max_steps)
         if json_out:

@@ -8,13 +8,13 @@ see arrays only.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from accessrl._types import BoolArray, FloatArray, IntArray
-from accessrl.errors import ParameterError
+from accessrl.errors import ParameterError, SpecValueError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import start_distribution
 from accessrl.simulation import check_episodes, check_max_steps, segment_count
@@ -169,37 +169,14 @@ def unsafe_mask(mdp: MDP, never_explore: Any = None) -> BoolArray:
 
 
 def allowed_model(mdp: MDP, allowed: BoolArray) -> MDP:
-    """The model restricted to the ``allowed`` pairs (outcome annotations kept).
+    """The model restricted to the ``allowed`` pairs (:meth:`~accessrl.model.MDP.restricted`).
 
     A ParameterError names a decision state left without any allowed action.
     """
-    keep = np.asarray(allowed, dtype=bool)
-    if keep.all():
-        return mdp
-    per_state = segment_count(keep, mdp.sa_ptr)
-    empty = mdp.decision_states[per_state[mdp.decision_states] == 0]
-    if empty.size:
-        raise ParameterError(
-            f"never_explore: state {mdp.state_names[int(empty[0])]!r} would have no allowed action left"
-        )
-    counts = np.diff(mdp.out_ptr)
-    out_keep = np.repeat(keep, counts)
-    sa_counts = per_state
-    sub = {
-        "sa_ptr": np.concatenate(([0], np.cumsum(sa_counts))).astype(np.int64),
-        "sa_action": mdp.sa_action[keep],
-        "out_ptr": np.concatenate(([0], np.cumsum(counts[keep]))).astype(np.int64),
-        "out_next": mdp.out_next[out_keep],
-        "out_prob": mdp.out_prob[out_keep],
-        "out_reward": mdp.out_reward[out_keep],
-        "severe": None if mdp.severe is None else mdp.severe[out_keep],
-        "events": None if mdp.events is None else tuple(e for e, k in zip(mdp.events, out_keep, strict=True) if k),
-        "components": {c: v[out_keep] for c, v in mdp.components.items()},
-        "forbidden": None if mdp.forbidden is None else mdp.forbidden[keep],
-        "unsafe": None if mdp.unsafe is None else mdp.unsafe[keep],
-        "name": f"{mdp.name} (allowed actions)",
-    }
-    return replace(mdp, **sub)
+    try:
+        return mdp.restricted(allowed, why="never_explore")
+    except SpecValueError as exc:
+        raise ParameterError(str(exc)) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,7 +244,7 @@ def prepare(
     if algorithm not in ALGORITHMS:
         raise ParameterError(f"algorithm: expected one of {list(ALGORITHMS)}, got {algorithm!r}")
     unsafe = unsafe_mask(mdp, never_explore)
-    allowed = ~unsafe if safe else np.ones(mdp.n_pairs, dtype=bool)
+    allowed = (~unsafe if safe else np.ones(mdp.n_pairs, dtype=bool)) & mdp.allowed_pairs  # forbidden: never taken
     allowed_model(mdp, allowed)  # raises if a state loses every action
     per_state = segment_count(allowed, mdp.sa_ptr)
     if not np.isfinite(initial_q):

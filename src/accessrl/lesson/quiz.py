@@ -286,19 +286,44 @@ def unclear_answer(text: str, question: Question) -> str | None:
             "or the choice's text")
 
 
+ANSWERS_LIMIT = 1 << 20
+"""Largest answers file read (1 MiB)."""
+
+
+def partial_attempt(given: Sequence[str], qs: Sequence[Question]) -> Attempt:
+    """The attempt so far when a quiz stops early: the answers given, scored; unanswered count as missed."""
+    misses = [i for i, (raw, q) in enumerate(zip(given, qs, strict=False), start=1) if parse_answer(raw, q) != q.answer]
+    misses += list(range(len(given) + 1, len(qs) + 1))
+    return Attempt(correct=len(qs) - len(misses), total=len(qs), given=tuple(given), misses=tuple(misses))
+
+
 def read_answers(path: str | Path, n: int) -> list[str]:
     """Answers from a file: one per line (blank lines and ``#`` comments skipped), or a JSON list."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.is_dir():
+            raise ParameterError(f"answers file {p}: is a directory")
+        if p.stat().st_size > ANSWERS_LIMIT:
+            raise ParameterError(f"answers file {p}: over {ANSWERS_LIMIT} bytes; expected {n} short answers")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ParameterError(f"answers file {p}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ParameterError(f"answers file {p}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                             "save it as UTF-8") from None
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ParameterError(f"answers file {p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-        answers = [str(a) for a in data]
+        except (RecursionError, ValueError):
+            raise ParameterError(f"answers file {p}: expected a JSON list of {n} answers") from None
+        if not isinstance(data, list) or not all(isinstance(a, (str, int)) and not isinstance(a, bool) for a in data):
+            raise ParameterError(f"answers file {p}: expected a JSON list of {n} answers (text or numbers)")
+        answers = [a if isinstance(a, str) else str(a) for a in data]
     else:
         answers = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
         answers = [a for a in answers if a]
@@ -369,8 +394,8 @@ def load_progress(directory: Path | None = None) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: progress file is unreadable ({exc}); delete it to start over") from None
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise DataError(f"{path}: progress file is unreadable ({exc.__class__.__name__}); delete it to start over") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: progress file should hold a JSON object")
     return data

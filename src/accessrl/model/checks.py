@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from accessrl._types import BoolArray, FloatArray, IntArray
 from accessrl.errors import AccessRLError, ParameterError, SpecTypeError, SpecValueError
 
 PROB_TOL = 1e-9
@@ -29,10 +30,12 @@ def kind_of(x: Any) -> str:
     """A short description of a value for an error message ("the string '3'", "a list")."""
     if isinstance(x, bool):
         return "a boolean"
+    if isinstance(x, int) and abs(x) >= 10**30:  # repr of a 4,301-digit int raises (CPython's limit)
+        return f"an integer of {int(x.bit_length() * 0.30103) + 1} digits or so"
     if isinstance(x, (int, float)):
         return f"the number {x!r}"
     if isinstance(x, str):
-        return f"the string {x!r}"
+        return f"the string {x[:60]!r}" + (f" ({len(x)} characters)" if len(x) > 60 else "")
     if isinstance(x, list):
         return "a list"
     if isinstance(x, Mapping):
@@ -101,4 +104,102 @@ def check_gamma(gamma: Any, where: str = "gamma", *, allow_zero: bool = False,
     return g
 
 
-__all__ = ["PROB_TOL", "check_gamma", "kind_of", "name", "number"]
+def index_array(x: Any, where: str) -> IntArray:
+    """A 1-D integer array as a compiled kernel reads it: int32 and int64 are kept as they
+    are (no copy), other integer kinds widen to int64; anything else is a SpecTypeError."""
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if a.ndim != 1:
+        raise SpecValueError(f"{where}: expected a 1-D array, got shape {a.shape}")
+    if a.dtype.kind not in "iu":
+        raise SpecTypeError(f"{where}: expected integers, got dtype {a.dtype}")
+    if a.dtype != np.dtype(np.int32) and a.dtype != np.dtype(np.int64):  # also a non-native byte order
+        if a.size and a.dtype.kind == "u" and int(a.max()) > np.iinfo(np.int64).max:
+            raise SpecValueError(f"{where}: expected indices below 2**63, got {int(a.max())}")
+        a = a.astype(np.int64)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def float_array(x: Any, where: str) -> FloatArray:
+    """A 1-D float64 array (integers and float32 widen; booleans, text and objects are refused)."""
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if a.ndim != 1:
+        raise SpecValueError(f"{where}: expected a 1-D array, got shape {a.shape}")
+    if a.dtype.kind not in "iuf":
+        raise SpecTypeError(f"{where}: expected numbers, got dtype {a.dtype}")
+    if a.dtype == np.dtype(np.float64) and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def bool_array(x: Any, where: str, n: int) -> BoolArray:
+    """A 1-D boolean array of ``n`` entries."""
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if a.dtype != np.dtype(np.bool_):
+        raise SpecTypeError(f"{where}: expected booleans, got dtype {a.dtype}")
+    if a.shape != (n,):
+        raise SpecValueError(f"{where}: expected {n} entries, got shape {a.shape}")
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def check_pointers(ptr: IntArray, where: str, n_rows: int, n_items: int, items: str) -> None:
+    """``ptr`` (n_rows + 1) starts at 0, never decreases and ends at ``n_items``."""
+    if ptr.shape != (n_rows + 1,):
+        raise SpecValueError(f"{where}: expected {n_rows + 1} entries, got {ptr.shape[0]}")
+    if int(ptr[0]) != 0:
+        raise SpecValueError(f"{where}[0]: expected 0, got {int(ptr[0])}")
+    if int(ptr[-1]) != n_items:
+        raise SpecValueError(f"{where}[-1]: expected {n_items} (the number of {items}), got {int(ptr[-1])}")
+    down = np.flatnonzero(ptr[1:] < ptr[:-1])
+    if down.size:
+        k = int(down[0])
+        raise SpecValueError(f"{where}: expected non-decreasing offsets, got {int(ptr[k])} then {int(ptr[k + 1])} at {k}")
+
+
+def check_indices(idx: IntArray, where: str, bound: int, what: str) -> None:
+    """Every entry of ``idx`` is in [0, bound)."""
+    if idx.size == 0:
+        return
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo < 0 or hi >= bound:
+        k = int(np.argmax(idx < 0)) if lo < 0 else int(np.argmax(idx >= bound))
+        raise SpecValueError(f"{where}[{k}]: expected {what} index in [0, {bound}), got {int(idx[k])}")
+
+
+def check_distributions(prob: FloatArray, ptr: IntArray, where: str) -> None:
+    """Finite probabilities in [0, 1] whose segments ``ptr[k]:ptr[k+1]`` each sum to 1."""
+    bad = ~((prob >= 0.0) & (prob <= 1.0))  # NaN fails both comparisons
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise SpecValueError(f"{where}[{k}]: expected a probability in [0, 1], got {float(prob[k])!r}")
+    sums = np.zeros(ptr.size - 1)
+    nonempty = ptr[1:] > ptr[:-1]
+    if nonempty.any():
+        sums[nonempty] = np.add.reduceat(prob, ptr[:-1][nonempty])
+    off = np.flatnonzero(np.abs(sums - 1.0) > PROB_TOL)
+    if off.size:
+        k = int(off[0])
+        raise SpecValueError(f"{where}, pair {k}: probabilities sum to {sums[k]:.12g}, expected 1")
+
+
+def check_finite(x: FloatArray, where: str) -> None:
+    """Every entry finite."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise SpecValueError(f"{where}[{k}]: expected a finite number, got {float(x[k])!r}")
+
+
+__all__ = [
+    "PROB_TOL",
+    "bool_array",
+    "check_distributions",
+    "check_finite",
+    "check_gamma",
+    "check_indices",
+    "check_pointers",
+    "float_array",
+    "index_array",
+    "kind_of",
+    "name",
+    "number",
+]

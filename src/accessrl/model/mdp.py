@@ -31,7 +31,7 @@ and a stochastic step picks its outcome by cumulative probability in declared or
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -39,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from accessrl._types import BoolArray, FloatArray, IntArray
-from accessrl.errors import SpecValueError
+from accessrl.errors import SpecTypeError, SpecValueError
 from accessrl.model.arrays import (
     ArrayForm,
     from_pairs,
@@ -48,7 +48,17 @@ from accessrl.model.arrays import (
     to_pymdptoolbox,
     to_state_action_pairs,
 )
-from accessrl.model.checks import check_gamma
+from accessrl.model.checks import (
+    bool_array,
+    check_distributions,
+    check_finite,
+    check_gamma,
+    check_indices,
+    check_pointers,
+    float_array,
+    index_array,
+    kind_of,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +66,8 @@ class MDP:
     """A finite MDP in state-action-pair CSR form (see the module docstring).
 
     Build one with :func:`compile_spec`, :meth:`from_arrays` or
-    :meth:`from_state_action_pairs`; the constructor itself checks only shapes.
+    :meth:`from_state_action_pairs`.  The constructor checks everything a compiled kernel
+    relies on (:func:`validate_csr`), so no array a kernel reads is out of range.
     Optional per-outcome annotations: ``severe`` (bool), ``components`` (named reward
     components), ``events`` (a label such as ``"abandoned"``); per-pair flags
     ``forbidden`` (never to be chosen) and ``unsafe`` (never to be explored).
@@ -82,16 +93,7 @@ class MDP:
     weights: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        s, l_, n = self.n_states, self.n_pairs, self.n_outcomes
-        if self.sa_ptr.shape != (s + 1,) or self.terminal.shape != (s,):
-            raise SpecValueError(f"sa_ptr: expected S+1 = {s + 1} entries and terminal S, "
-                                 f"got {self.sa_ptr.shape} and {self.terminal.shape}")
-        if self.out_ptr.shape != (l_ + 1,) or self.sa_action.shape != (l_,):
-            raise SpecValueError(f"out_ptr: expected L+1 = {l_ + 1} entries and sa_action L, "
-                                 f"got {self.out_ptr.shape} and {self.sa_action.shape}")
-        if not (self.out_next.shape == self.out_prob.shape == self.out_reward.shape == (n,)):
-            raise SpecValueError(f"out_next, out_prob, out_reward: expected {n} entries each")
-        check_gamma(self.gamma, error=SpecValueError)
+        validate_csr(self)
 
     @property
     def n_states(self) -> int:
@@ -213,6 +215,56 @@ class MDP:
         return out
 
     @cached_property
+    def allowed_pairs(self) -> BoolArray:
+        """(L,) True for every pair that is an action of its state: all but the ``forbidden`` ones."""
+        if self.forbidden is None:
+            return np.ones(self.n_pairs, dtype=bool)
+        return ~np.asarray(self.forbidden, dtype=bool)
+
+    @cached_property
+    def without_forbidden(self) -> MDP:
+        """The model whose actions are the allowed ones: ``forbidden`` pairs deleted (``self``
+        when there are none).  Every planner and learner works on this model, so the optimum
+        is the optimum among allowed actions; global action indices are unchanged, so a
+        policy of it is a policy of ``self``."""
+        if self.forbidden is None or not np.any(self.forbidden):
+            return self
+        return self.restricted(self.allowed_pairs, why="forbidden", name=self.name)
+
+    def restricted(self, keep: Any, *, why: str = "restricted", name: str | None = None) -> MDP:
+        """The model with only the pairs where ``keep`` (L,) is True (outcome annotations,
+        flags and action numbering kept).  A SpecValueError names a decision state that
+        would be left without an action.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.n_pairs,):
+            raise SpecValueError(f"{why}: expected {self.n_pairs} pair flags, got shape {keep.shape}")
+        if keep.all():
+            return self
+        per_state = np.bincount(self.sa_state[keep], minlength=self.n_states)
+        empty = self.decision_states[per_state[self.decision_states] == 0]
+        if empty.size:
+            raise SpecValueError(f"{why}: state {self.state_names[int(empty[0])]!r} would have no allowed action left")
+        counts = np.diff(self.out_ptr)
+        out_keep = np.repeat(keep, counts)
+        idx = self.out_ptr.dtype
+        return replace(
+            self,
+            sa_ptr=np.concatenate(([0], np.cumsum(per_state))).astype(idx),
+            sa_action=self.sa_action[keep],
+            out_ptr=np.concatenate(([0], np.cumsum(counts[keep]))).astype(idx),
+            out_next=self.out_next[out_keep],
+            out_prob=self.out_prob[out_keep],
+            out_reward=self.out_reward[out_keep],
+            severe=None if self.severe is None else self.severe[out_keep],
+            events=None if self.events is None else tuple(e for e, k in zip(self.events, out_keep, strict=True) if k),
+            components={c: np.asarray(v)[out_keep] for c, v in self.components.items()},
+            forbidden=None if self.forbidden is None else self.forbidden[keep],
+            unsafe=None if self.unsafe is None else self.unsafe[keep],
+            name=f"{self.name} (allowed actions)" if name is None else name,
+        )
+
+    @cached_property
     def _state_lookup(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.state_names)}
 
@@ -310,6 +362,79 @@ class MDP:
         return cls(**from_transition_table(env, gamma=gamma, name=name))
 
 
+def validate_csr(mdp: MDP) -> None:
+    """Check (and normalise in place, once) the arrays of a model being constructed.
+
+    Index arrays stay int32 or int64 as given (other integer kinds widen to int64), float
+    arrays become float64, and then, each in one vectorised pass (O(S + L + nnz)):
+    ``sa_ptr`` and ``out_ptr`` start at 0, never decrease and end at the lengths of the
+    arrays they index; ``sa_action`` is in [0, A) and ``out_next`` in [0, S); terminal
+    states own no pairs; probabilities are in [0, 1] and sum to 1 per pair (``PROB_TOL``);
+    rewards are finite; ``start`` and the optional per-outcome and per-pair arrays fit.
+    A problem is a :class:`~accessrl.errors.SpecValueError` (wrong value or shape) or
+    :class:`~accessrl.errors.SpecTypeError` (wrong dtype) naming the array and the entry.
+    """
+    def put(name: str, value: Any) -> None:
+        if value is not getattr(mdp, name):
+            object.__setattr__(mdp, name, value)
+
+    s, n_a = len(mdp.state_names), len(mdp.action_names)
+    if s < 1:
+        raise SpecValueError("state_names: expected at least one state")
+    put("terminal", bool_array(mdp.terminal, "terminal", s))
+    for k in ("sa_ptr", "sa_action", "out_ptr", "out_next"):
+        put(k, index_array(getattr(mdp, k), k))
+    for k in ("out_prob", "out_reward"):
+        put(k, float_array(getattr(mdp, k), k))
+    n_pairs, n_out = mdp.sa_action.shape[0], mdp.out_next.shape[0]
+    check_pointers(mdp.sa_ptr, "sa_ptr", s, n_pairs, "pairs in sa_action")
+    check_pointers(mdp.out_ptr, "out_ptr", n_pairs, n_out, "outcomes in out_next")
+    for k in ("out_prob", "out_reward"):
+        if getattr(mdp, k).shape != (n_out,):
+            raise SpecValueError(f"{k}: expected {n_out} entries (one per outcome in out_next), "
+                                 f"got {getattr(mdp, k).shape[0]}")
+    check_indices(mdp.sa_action, "sa_action", n_a, "an action")
+    check_indices(mdp.out_next, "out_next", s, "a state")
+    owns = np.flatnonzero(mdp.terminal & (mdp.sa_ptr[1:] > mdp.sa_ptr[:-1]))
+    if owns.size:
+        raise SpecValueError(f"state {mdp.state_names[int(owns[0])]!r}: a terminal state owns no pairs, "
+                             f"got {int(mdp.sa_ptr[owns[0] + 1] - mdp.sa_ptr[owns[0]])}")
+    check_distributions(mdp.out_prob, mdp.out_ptr, "out_prob")
+    check_finite(mdp.out_reward, "out_reward")
+    check_gamma(mdp.gamma, error=SpecValueError)
+    if mdp.start is not None:
+        if isinstance(mdp.start, bool) or not isinstance(mdp.start, (int, np.integer)):
+            raise SpecTypeError(f"start: expected a state index, got {kind_of(mdp.start)}")
+        if not 0 <= int(mdp.start) < s:
+            raise SpecValueError(f"start: expected a state index in [0, {s}), got {mdp.start}")
+        put("start", int(mdp.start))
+    if mdp.severe is not None:
+        put("severe", bool_array(mdp.severe, "severe", n_out))
+    for k in ("forbidden", "unsafe"):
+        if getattr(mdp, k) is not None:
+            put(k, bool_array(getattr(mdp, k), k, n_pairs))
+    if mdp.forbidden is not None and mdp.forbidden.any():
+        n_pairs_of = np.diff(mdp.sa_ptr)
+        blocked = np.zeros(s, dtype=np.int64)
+        np.add.at(blocked, np.repeat(np.arange(s), n_pairs_of)[mdp.forbidden], 1)
+        stuck = np.flatnonzero((n_pairs_of > 0) & (blocked == n_pairs_of))
+        if stuck.size:
+            raise SpecValueError(f"forbidden: every action of state {mdp.state_names[int(stuck[0])]!r} is forbidden; "
+                                 "a state needs an allowed action")
+    if mdp.events is not None and len(mdp.events) != n_out:
+        raise SpecValueError(f"events: expected {n_out} labels (one per outcome), got {len(mdp.events)}")
+    if mdp.components:
+        comps = {}
+        for c, v in mdp.components.items():
+            arr = float_array(v, f"component {c!r}")
+            if arr.shape != (n_out,):
+                raise SpecValueError(f"component {c!r}: expected {n_out} entries (one per outcome), got {arr.shape[0]}")
+            check_finite(arr, f"component {c!r}")
+            comps[c] = arr
+        if any(comps[c] is not mdp.components[c] for c in comps):
+            put("components", comps)
+
+
 def segment_sum(values: FloatArray, ptr: IntArray) -> FloatArray:
     """Sum ``values`` over the segments ``ptr[k]:ptr[k+1]`` (empty segments give 0).
 
@@ -323,4 +448,4 @@ def segment_sum(values: FloatArray, ptr: IntArray) -> FloatArray:
     return out
 
 
-__all__ = ["MDP", "segment_sum"]
+__all__ = ["MDP", "segment_sum", "validate_csr"]

@@ -98,7 +98,7 @@ def policy_from_mapping(mdp: MDP, mapping: Any, *, source: str = "policy") -> Fl
         for action, p in items:
             if action not in names:
                 raise PolicyError(f"{source}, state {state!r}: unknown action {action!r}; expected one of {names}")
-            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:  # no float(): 10**400
                 raise PolicyError(
                     f"{source}, state {state!r}, action {action!r}: expected a probability in [0, 1], got {p!r}"
                 )

@@ -49,6 +49,12 @@ _TOP_KEYS = {
 }
 _OUTCOME_KEYS = {"next", "p", "reward", "components", "severe", "event"}
 
+MAX_STATES = 2_000_000
+"""Most states a spec may have (a larger model belongs in the binary ``.npz`` form)."""
+
+MAX_OUTCOMES = 20_000_000
+"""Most outcomes a spec may expand to (YAML aliases can repeat a list without repeating its text)."""
+
 
 class SpecCompiler:
     """Validates a spec mapping and builds the CSR arrays."""
@@ -116,6 +122,9 @@ class SpecCompiler:
             raise SpecValueError(
                 f"{self.at('field states')}: missing {extra[0]!r}, which the transitions use"
             )
+        if len(order) > MAX_STATES:
+            raise SpecValueError(f"{self.at('field transitions')}: {len(order)} states, over the limit of {MAX_STATES}; "
+                                 "write a model this large as .npz")
         index = {n: i for i, n in enumerate(order)}
         terminal = np.zeros(len(order), dtype=bool)
         for t in terminal_list:
@@ -141,8 +150,9 @@ class SpecCompiler:
             acts = trans.get(s)
             where_s = self.at(f"state {s!r}")
             if terminal[index[s]]:
-                if acts:
-                    raise SpecValueError(f"{where_s}: a terminal state has no actions, got {len(acts)}")
+                if acts is not None and not (isinstance(acts, (Mapping, list)) and not acts):
+                    got = f"{len(acts)}" if isinstance(acts, (Mapping, list)) else kind_of(acts)
+                    raise SpecValueError(f"{where_s}: a terminal state has no actions, got {got}")
                 sa_ptr.append(len(sa_action))
                 continue
             if s not in trans:
@@ -172,6 +182,8 @@ class SpecCompiler:
                     raise SpecTypeError(f"{where_a}: expected an outcome mapping or a list of them, got {kind_of(outs)}")
                 if not outs_l:
                     raise SpecValueError(f"{where_a}: expected at least one outcome")
+                if len(nxt) + len(outs_l) > MAX_OUTCOMES:
+                    raise SpecValueError(f"{where_a}: over {MAX_OUTCOMES} outcomes in all; write a model this large as .npz")
                 total = 0.0
                 for j, o in enumerate(outs_l):
                     where_o = f"{where_a}, outcome {j + 1}"
@@ -293,7 +305,10 @@ class SpecCompiler:
                 raise SpecValueError(
                     f"{where}, component {missing[0]!r}: no weight for it in the spec's weights and no reward given"
                 )
-            return float(sum(weights[k] * v for k, v in row.items())), row
+            total = float(sum(weights[k] * v for k, v in row.items()))
+            if not np.isfinite(total):
+                raise SpecValueError(f"{where}, field 'components': the weighted sum is not finite ({total})")
+            return total, row
         raise SpecValueError(f"{where}, field 'reward': missing; expected a number")
 
     def _pair_flags(self, mdp: MDP, x: Any, key: str) -> np.ndarray:
@@ -333,7 +348,7 @@ def spec_from_mdp(mdp: MDP) -> dict[str, Any]:
     start, weights, components, severe flags, events, ``forbidden`` and ``unsafe`` pairs
     (written as ``never_explore``).  An outcome with components keeps its ``reward``
     unless the weights recompute exactly the same number from the components.  A model
-    no spec can express (a terminal state with actions, a non-terminal one without, an
+    no spec can express (a non-terminal state without actions, an
     action twice in one state, a flagged action name containing ``:``) raises a
     :class:`~accessrl.errors.SpecValueError`.
 
@@ -363,9 +378,7 @@ def spec_from_mdp(mdp: MDP) -> dict[str, Any]:
     first_seen: dict[int, None] = {}
     for s in range(mdp.n_states):
         lo, hi = sa_ptr[s], sa_ptr[s + 1]
-        if terminal[s]:
-            if hi > lo:
-                raise SpecValueError(f"{mdp.name}: terminal state {names[s]!r} has actions; a spec cannot express that")
+        if terminal[s]:  # owns no pairs (the constructor checks)
             continue
         if hi == lo:
             raise SpecValueError(
@@ -423,4 +436,4 @@ def _plain(x: float) -> float | int:
     return int(x) if float(x).is_integer() and abs(x) < 2**53 else x
 
 
-__all__ = ["SpecCompiler", "compile_spec", "spec_from_mdp"]
+__all__ = ["MAX_OUTCOMES", "MAX_STATES", "SpecCompiler", "compile_spec", "spec_from_mdp"]

@@ -87,13 +87,35 @@ class GeneratedLog:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _allowed_only(mdp: MDP, probs: FloatArray) -> FloatArray:
+    """``probs`` with the mass on forbidden pairs taken off and each state renormalised; a
+    state whose whole mass was forbidden gets the uniform policy over its allowed,
+    explorable actions (over its allowed ones when none is explorable)."""
+    allowed = mdp.allowed_pairs
+    if allowed.all():
+        return probs
+    kept = np.where(allowed, probs, 0.0)
+    mass = np.bincount(mdp.sa_state, weights=kept, minlength=mdp.n_states)
+    safe = allowed if mdp.unsafe is None else allowed & ~np.asarray(mdp.unsafe, dtype=bool)
+    n_safe = np.bincount(mdp.sa_state[safe], minlength=mdp.n_states)
+    fallback = np.where(n_safe[mdp.sa_state] > 0, safe, allowed).astype(np.float64)
+    fallback /= np.maximum(np.bincount(mdp.sa_state, weights=fallback, minlength=mdp.n_states), 1.0)[mdp.sa_state]
+    pair_mass = mass[mdp.sa_state]
+    out = np.where(pair_mass > 0, kept / np.where(pair_mass > 0, pair_mass, 1.0), fallback)
+    return np.asarray(out, dtype=np.float64)
+
+
 def exploring_policy(mdp: MDP, policy: Any, epsilon: float) -> FloatArray:
     r"""pi_eps(a|s) = (1 - eps) pi(a|s) + eps / |E(s)| for a in E(s), the explorable actions
-    (not ``never_explore``); where a state has none, pi is kept (Sutton & Barto 2018, §2.2)."""
+    (neither ``never_explore`` nor ``forbidden``); where a state has none, pi is kept (Sutton &
+    Barto 2018, §2.2).  A forbidden pair is not an action: pi's mass on one moves to the
+    state's other allowed actions (in proportion, or uniformly over the explorable ones
+    when pi put all its mass on forbidden actions), so the log never holds a forbidden action."""
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0.0 <= epsilon <= 1.0:
         raise ParameterError(f"epsilon: expected a number in [0, 1], got {epsilon!r}")
-    probs = pair_probabilities(mdp, policy)
+    probs = _allowed_only(mdp, pair_probabilities(mdp, policy))
     explorable = np.ones(mdp.n_pairs, dtype=bool) if mdp.unsafe is None else ~np.asarray(mdp.unsafe, dtype=bool)
+    explorable &= mdp.allowed_pairs
     counts = np.bincount(mdp.sa_state[explorable], minlength=mdp.n_states).astype(np.float64)
     per_pair = counts[mdp.sa_state]
     has = per_pair > 0

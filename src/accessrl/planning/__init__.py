@@ -37,7 +37,10 @@ from accessrl.planning.results import (
     PolicyEvaluation,
     Progress,
     SolveResult,
+    check_max_iter,
     check_tol,
+    on_allowed_pairs,
+    on_full_model,
 )
 from accessrl.planning.scalable import (
     compiled_modified_policy_iteration,
@@ -90,6 +93,7 @@ __all__ = [
     "backward_induction",
     "bellman_backup",
     "can_reach",
+    "check_max_iter",
     "check_ssp",
     "check_tol",
     "check_values",
@@ -105,6 +109,8 @@ __all__ = [
     "locate_outcome",
     "max_gain",
     "modified_policy_iteration",
+    "on_allowed_pairs",
+    "on_full_model",
     "parse_target",
     "policy_evaluation",
     "policy_from_pairs",

@@ -33,7 +33,7 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import pair_probabilities, pairs_of
-from accessrl.planning.results import TIE_RTOL, Backup, PolicyEvaluation, SolveResult, check_tol
+from accessrl.planning.results import TIE_RTOL, Backup, PolicyEvaluation, SolveResult, check_max_iter, check_tol, on_allowed_pairs
 from accessrl.planning.structure import check_ssp, improper_states, require_proper
 
 
@@ -125,6 +125,7 @@ def policy_evaluation(
     With gamma = 1 the policy must terminate with probability 1 from every state
     (:class:`~accessrl.errors.NotTerminatingError` names those where it does not).
     """
+    max_iter = check_max_iter(max_iter)
     probs = pair_probabilities(mdp, policy)
     require_proper(mdp, probs)
     p_pi, r_pi = _policy_operator(mdp, probs)
@@ -181,6 +182,7 @@ def _exact_check(mdp: MDP, v: FloatArray) -> tuple[bool, FloatArray]:
     return stable, ev
 
 
+@on_allowed_pairs
 def value_iteration(
     mdp: MDP,
     *,
@@ -204,10 +206,12 @@ def value_iteration(
     ``record=True`` keeps the values after every sweep (for teaching; memory S per sweep).
     """
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     g = mdp.gamma
     check_ssp(mdp)
     v = np.zeros(mdp.n_states) if v0 is None else check_values(mdp, v0).copy()
     thresh = tol * (1 - g) / g if g < 1 else tol
+    converged = False
     trace: list[float] = []
     sweeps: list[FloatArray] = []
     it = 0
@@ -223,21 +227,24 @@ def value_iteration(
             sweeps.append(v.copy())
         if delta <= thresh:
             if g < 1:
-                bound = g / (1 - g) * delta
+                bound, converged = g / (1 - g) * delta, True
                 break
             stable, ev = _exact_check(mdp, v)
             if stable:
                 if delta > 0:
                     v = ev
-                bound = 0.0  # T has a unique fixed point for a proper SSP
+                bound, converged = 0.0, True  # T has a unique fixed point for a proper SSP
                 break
             thresh /= 10
+    if not converged and g < 1 and trace:  # stopped by max_iter: the contraction still bounds the error
+        bound = g / (1 - g) * trace[-1]
     return _finish(
         mdp, v, iterations=it, method="value-iteration", residual=trace[-1] if trace else 0.0,
-        error_bound=bound, trace=tuple(trace), sweeps=tuple(sweeps),
+        error_bound=bound, trace=tuple(trace), sweeps=tuple(sweeps), converged=converged,
     )
 
 
+@on_allowed_pairs
 def policy_iteration(
     mdp: MDP,
     *,
@@ -252,7 +259,12 @@ def policy_iteration(
     policy is stable, and the values are then exact.  With gamma = 1 the model must be
     a proper SSP and the initial policy proper; an improper greedy start is replaced by
     one found by value iteration.
+
+    Stopped by ``max_iter`` before the policy is stable, it returns the values V of the
+    last evaluated policy with ``converged=False`` and the bound
+    ||V - V*|| <= ||TV - V|| / (1 - gamma) (Puterman 1994, Prop. 6.6.1; ``nan`` for gamma = 1).
     """
+    max_iter = check_max_iter(max_iter)
     check_ssp(mdp)
     v = np.zeros(mdp.n_states) if v0 is None else check_values(mdp, v0)
     pol = greedy_policy(mdp, v)
@@ -261,6 +273,7 @@ def policy_iteration(
             pol = value_iteration(mdp, tol=1e-3).policy
     trace: list[float] = []
     it = 0
+    converged = False
     while it < max_iter:
         ev = policy_evaluation(mdp, pol, method=evaluation)
         it += 1
@@ -271,20 +284,25 @@ def policy_iteration(
         scale = np.maximum(1.0, np.abs(ev.values))
         improve = np.zeros(mdp.n_states, dtype=bool)
         improve[ds] = best_v[ds] > q[cur_pair[ds]] + 1e-11 * scale[ds]
-        trace.append(float(np.max(best_v - ev.values, initial=0.0)))
+        trace.append(float(np.max(np.abs(best_v - ev.values), initial=0.0)))  # ||T V - V||
+        v = ev.values
         if not improve.any():
-            v = ev.values
+            converged = True
             break
         new = pol.copy()
         new[improve] = mdp.sa_action[best_pair[improve]]
         pol = new
-        v = ev.values
+    if converged:
+        bound = 0.0
+    else:
+        bound = trace[-1] / (1 - mdp.gamma) if mdp.gamma < 1 else float("nan")
     return _finish(
         mdp, v, iterations=it, method="policy-iteration", residual=trace[-1] if trace else 0.0,
-        error_bound=0.0, trace=tuple(trace),
+        error_bound=bound, trace=tuple(trace), converged=converged,
     )
 
 
+@on_allowed_pairs
 def modified_policy_iteration(
     mdp: MDP,
     *,
@@ -304,6 +322,7 @@ def modified_policy_iteration(
     gamma = 1 falls back to policy iteration.
     """
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     if m < 0:
         raise ParameterError(f"m: expected a non-negative number of evaluation sweeps, got {m}")
     g = mdp.gamma
@@ -318,6 +337,7 @@ def modified_policy_iteration(
     p = mdp.transition_matrix
     r = mdp.expected_reward
     bound = float("nan")
+    converged = False
     while it < max_iter:
         q = r + g * (p @ v)
         u, best = state_max(mdp, q)
@@ -328,14 +348,14 @@ def modified_policy_iteration(
             trace.append(delta)
             if delta <= tol * (1 - g) / g:
                 v = u
-                bound = g / (1 - g) * delta
+                bound, converged = g / (1 - g) * delta, True
                 break
         else:
             hi, lo = float(diff.max()), float(diff.min())
             trace.append(hi - lo)
             if g / (1 - g) * (hi - lo) <= 2 * tol:
                 v = u + g / (1 - g) * (hi + lo) / 2
-                bound = g / (1 - g) * (hi - lo) / 2
+                bound, converged = g / (1 - g) * (hi - lo) / 2, True
                 break
         # partial evaluation of the greedy policy; terminal states stay at 0
         ds = mdp.decision_states
@@ -345,9 +365,11 @@ def modified_policy_iteration(
             nv = np.zeros(mdp.n_states)
             nv[ds] = r_ds + g * (p_ds @ v)
             v = nv
+    if not converged:  # stopped by max_iter after partial evaluation: no bound for v is known
+        bound = float("nan")
     return _finish(
         mdp, v, iterations=it, method="modified-policy-iteration", residual=trace[-1] if trace else 0.0,
-        error_bound=bound, trace=tuple(trace),
+        error_bound=bound, trace=tuple(trace), converged=converged,
     )
 
 

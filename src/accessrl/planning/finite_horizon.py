@@ -36,7 +36,9 @@ class FiniteHorizonResult:
 
 
 def backward_induction(mdp: MDP, horizon: int, *, v_term: Any = None) -> FiniteHorizonResult:
-    """Optimal values and decision rules for ``horizon`` decisions (QuantEcon's ``backward_induction``)."""
+    """Optimal values and decision rules for ``horizon`` decisions (QuantEcon's ``backward_induction``),
+    over the allowed actions (forbidden pairs are not actions)."""
+    mdp = mdp.without_forbidden
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 0:
         raise ParameterError(f"horizon: expected a non-negative whole number, got {horizon!r}")
     s = mdp.n_states

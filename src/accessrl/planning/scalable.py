@@ -54,7 +54,7 @@ from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import check_values, policy_from_pairs, policy_iteration, value_iteration
-from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_tol
+from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_max_iter, check_tol, on_allowed_pairs
 from accessrl.planning.structure import check_ssp
 
 
@@ -87,6 +87,7 @@ def _mpi_stop(diff_hi: float, diff_lo: float, sup: float, g: float, tol: float, 
     return bound <= tol, g / (1 - g) * (diff_hi + diff_lo) / 2, bound
 
 
+@on_allowed_pairs
 def compiled_modified_policy_iteration(
     mdp: MDP,
     *,
@@ -110,6 +111,7 @@ def compiled_modified_policy_iteration(
     from accessrl.planning.kernels import bellman_sweep_active, eliminate_actions, pair_rewards, policy_sweep
 
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     if m < 0:
         raise ParameterError(f"m: expected a non-negative number of evaluation sweeps, got {m}")
     g = mdp.gamma
@@ -147,12 +149,16 @@ def compiled_modified_policy_iteration(
             u, v = v, u
         sweeps += m
         u, v = v, u  # v holds T_sigma^m T v
+    else:  # max_iter reached: v went through partial evaluation after the last bound
+        bound = float("nan")
     return finish_compiled(
         mdp, v, r, iterations=it, method="compiled-mpi", residual=trace[-1] if trace else 0.0,
         error_bound=bound, trace=tuple(trace), extra={"sweeps": sweeps, "m": m, "eliminated_pairs": eliminated},
+        converged=not np.isnan(bound),
     )
 
 
+@on_allowed_pairs
 def gauss_seidel_value_iteration(
     mdp: MDP,
     *,
@@ -173,6 +179,7 @@ def gauss_seidel_value_iteration(
     from accessrl.planning.kernels import gauss_seidel_sweep, pair_rewards, strong_components
 
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     g = mdp.gamma
     if g >= 1.0:
         res = value_iteration(mdp, tol=tol)
@@ -197,6 +204,7 @@ def gauss_seidel_value_iteration(
     return finish_compiled(
         mdp, v, r, iterations=it, method="gauss-seidel", residual=trace[-1] if trace else 0.0,
         error_bound=g / (1 - g) * trace[-1] if trace else 0.0, trace=tuple(trace),
+        converged=bool(trace) and trace[-1] <= thresh,
     )
 
 
@@ -212,6 +220,7 @@ def _policy_system(mdp: MDP, best: IntArray, r_pair: FloatArray) -> tuple[sp.csr
     return p, r_sigma
 
 
+@on_allowed_pairs
 def krylov_policy_iteration(
     mdp: MDP,
     *,
@@ -236,6 +245,7 @@ def krylov_policy_iteration(
     from accessrl.planning.kernels import bellman_sweep, pair_rewards
 
     tol = check_tol(tol)
+    max_iter = check_max_iter(max_iter)
     name = "krylov-mpi" if inexact else "krylov-policy-iteration"
     g = mdp.gamma
     if g >= 1.0:
@@ -268,9 +278,11 @@ def krylov_policy_iteration(
             v, _ = spla.gmres(op, r_sig, x0=u, rtol=1e-12, atol=0.0, restart=50, maxiter=10_000)
         v = np.asarray(v, dtype=np.float64)
         v[mdp.terminal] = 0.0
+    else:  # max_iter reached: v was evaluated after the last bound
+        bound = float("nan")
     return finish_compiled(
         mdp, v, r, iterations=it, method=name, residual=trace[-1] if trace else 0.0,
-        error_bound=bound, trace=tuple(trace),
+        error_bound=bound, trace=tuple(trace), converged=not np.isnan(bound),
     )
 
 
@@ -278,6 +290,7 @@ BATCH_STATES = 1 << 17
 """Roughly how many states one kernel call solves between progress reports."""
 
 
+@on_allowed_pairs
 def topological_value_iteration(
     mdp: MDP,
     *,

@@ -19,7 +19,7 @@ from accessrl._types import IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.planning.exact import modified_policy_iteration, policy_iteration, value_iteration
-from accessrl.planning.results import Progress, SolveResult, check_tol
+from accessrl.planning.results import Progress, SolveResult, check_tol, on_full_model
 from accessrl.planning.scalable import (
     compiled_modified_policy_iteration,
     gauss_seidel_value_iteration,
@@ -125,10 +125,12 @@ def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6, progress: Progre
     """Solve ``mdp`` to within ``tol`` (max|V - V*|) with the named method or ``"auto"``.
 
     ``auto`` picks by structure and size (:func:`choose_method`) and records why in
-    ``note``.  ``progress`` (optional) is called with (fraction done or nan, message) by
+    ``note``.  Forbidden pairs are not actions: the optimum is among the allowed ones
+    (Q = -inf at a forbidden pair).  ``progress`` (optional) is called with (fraction done or nan, message) by
     the compiled methods.
     """
     tol = check_tol(tol)
+    full, mdp = mdp, mdp.without_forbidden  # plan over the allowed actions (choose_method too)
     if method == "auto":
         choice = choose_method(mdp)
     elif method in SOLVERS:
@@ -141,7 +143,7 @@ def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6, progress: Progre
     if choice.method == "topological":
         kw.update(choice.solver_arguments())
     res = SOLVERS[choice.method](mdp, **kw)
-    return replace(res, note=choice.why)
+    return replace(on_full_model(full, res), note=choice.why)
 
 
 __all__ = ["SMALL_MODEL", "SOLVERS", "MethodChoice", "choose_method", "krylov_mpi", "solve"]

@@ -116,10 +116,15 @@ def _check_limits(mdp: MDP, limits: Sequence[Limit], source: str) -> list[Limit]
     return out
 
 
-def _lp(c: FloatArray, a_eq: sp.csr_matrix, b_eq: FloatArray, a_ub: sp.csr_matrix | None, b_ub: FloatArray) -> Any:
+def _lp(c: FloatArray, a_eq: sp.csr_matrix, b_eq: FloatArray, a_ub: sp.csr_matrix | None, b_ub: FloatArray,
+        allowed: NDArray[np.bool_] | None = None) -> Any:
+    """The occupancy LP; a pair not ``allowed`` (a forbidden one) has occupancy 0."""
+    bounds: Any = (0, None)
+    if allowed is not None and not allowed.all():
+        bounds = np.column_stack([np.zeros(allowed.size), np.where(allowed, np.inf, 0.0)])
     return linprog(
         c, A_ub=a_ub, b_ub=b_ub if a_ub is not None else None, A_eq=a_eq, b_eq=b_eq,
-        bounds=(0, None), method="highs",
+        bounds=bounds, method="highs",
     )
 
 
@@ -145,7 +150,7 @@ def constrained_solve(
     b_eq = mu[live]
     a_ub, b_ub = _bounds_rows(mdp, lims)
     r = mdp.expected_reward
-    res = _lp(-r, a_eq, b_eq, a_ub, b_ub)
+    res = _lp(-r, a_eq, b_eq, a_ub, b_ub, mdp.allowed_pairs)
     if res.status == 2:
         _diagnose(mdp, lims, a_eq, b_eq, source)
     if res.status == 3:
@@ -187,7 +192,8 @@ def _policy_from_occupancy(mdp: MDP, x: FloatArray) -> FloatArray:
     sums = segment_sum(probs, mdp.sa_ptr)
     ds = mdp.decision_states
     empty = ds[sums[ds] <= 0]
-    probs[mdp.sa_ptr[empty]] = 1.0
+    allowed_idx = np.flatnonzero(mdp.allowed_pairs)  # a state never visited takes its first allowed action
+    probs[allowed_idx[np.searchsorted(allowed_idx, mdp.sa_ptr[empty])]] = 1.0
     sums[empty] = 1.0
     probs = probs / sums[mdp.sa_state]
     out: FloatArray = probs
@@ -202,7 +208,7 @@ def _diagnose(mdp: MDP, lims: list[Limit], a_eq: sp.csr_matrix, b_eq: FloatArray
         a_ub, b_ub = _bounds_rows(mdp, others)
         c = pair_component(mdp, lim.component)
         sign = 1.0 if lim.op == "<=" else -1.0
-        res = _lp(sign * c, a_eq, b_eq, a_ub, b_ub)
+        res = _lp(sign * c, a_eq, b_eq, a_ub, b_ub, mdp.allowed_pairs)
         if res.status != 0:
             continue
         best = sign * float(res.fun)
