@@ -78,9 +78,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
         from accessrl.service.promotion import promote
+        from accessrl.storage.writepath import open_engine
 
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
+        open_engine(db, create=False).dispose()  # "no such database" rather than an empty one
         res = promote(db, candidate, seed=seed)
         for line in res.lines():
             console.print(line, markup=False)

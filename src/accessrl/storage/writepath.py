@@ -33,14 +33,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from accessrl.errors import DataError
 from accessrl.storage.schema import (
+    current_version,
+    database_name,
     decision_snapshots,
     make_engine,
+    normalise_url,
     outcome_events,
     service_deployments,
     service_episodes,
@@ -49,12 +54,44 @@ from accessrl.storage.schema import (
 )
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url`` (a path is a SQLite file, WAL mode) with every table of
-    :mod:`accessrl.storage.schema` created or migrated by :func:`~accessrl.storage.schema.upgrade`."""
-    engine = make_engine(url)
+    :mod:`accessrl.storage.schema` created or migrated by :func:`~accessrl.storage.schema.upgrade`.
+
+    ``create=False``: the database must exist and hold a decision log ("no such
+    database" otherwise, and nothing is created) — for commands that only read."""
+    engine = make_engine(url) if create else existing_engine(url)
+    if not create:
+        require_tables(engine)
     upgrade(engine)
     return engine
+
+
+def existing_engine(url: str) -> Engine:
+    """An engine for a database that must already exist: a missing SQLite file is a
+    :class:`~accessrl.errors.DataError` before anything (even an empty file) is created."""
+    full = normalise_url(url)
+    if full.startswith("sqlite:"):
+        path = full.split(":///", 1)[1] if ":///" in full else ""
+        path = path.split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise DataError(f"database {path!r}: no such database")
+    return make_engine(url)
+
+
+def require_tables(engine: Engine, schema: str | None = None) -> None:
+    """A :class:`~accessrl.errors.DataError` unless the database holds a decision log."""
+    try:
+        with engine.connect() as conn:
+            found = current_version(conn, schema)
+    except sa.exc.OperationalError as exc:
+        raise DataError(f"database {database_name(engine)!r}: cannot open it "
+                        f"({str(exc.orig).splitlines()[0]})") from None
+    except sa.exc.DatabaseError as exc:  # a file that is not a SQLite database
+        raise DataError(f"database {database_name(engine)!r}: not a decision log "
+                        f"({str(exc.orig).splitlines()[0]})") from None
+    if found == 0:
+        raise DataError(f"database {database_name(engine)!r}: no such database (no decision log in it)")
 
 
 @dataclass(frozen=True)
@@ -262,7 +299,9 @@ __all__ = [
     "StoredResponse",
     "count_rows",
     "decision_snapshots",
+    "existing_engine",
     "open_engine",
+    "require_tables",
     "outcome_events",
     "service_deployments",
     "service_episodes",
