@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,6 +82,24 @@ except ImportError:  # pragma: no cover
         return json.dumps(value, separators=(",", ":"))
 
     JSON_ERRORS = (ValueError,)
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19,}")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Parse JSON exactly: orjson reads integers beyond 64 bits as floats, so text with a run
+    of 19 or more digits is parsed by the standard library instead (integers kept exact, for
+    :func:`check_json_value` to refuse; NaN and infinities refused)."""
+    long = _LONG_DIGITS.search(text) if isinstance(text, bytes) else _LONG_DIGITS_TEXT.search(text)
+    if long is None:
+        return json_loads(text)
+    return json.loads(text, parse_constant=_no_constant)
+
 
 _TEXT_CACHE: dict[Any, str] = {}
 
@@ -142,7 +161,7 @@ def check_json_value(value: Any, field: str) -> None:
 def _json_field(value: Any, field: str, kind: type) -> Any:
     if isinstance(value, str):
         try:
-            value = json_loads(value) if value else kind()
+            value = strict_loads(value) if value else kind()
         except (*JSON_ERRORS, RecursionError):
             raise DataError(f"{field}: expected JSON text, got {value[:40]!r}") from None
     if not isinstance(value, kind):
@@ -359,4 +378,5 @@ __all__ = [
     "json_loads",
     "outcome_row",
     "record_kind",
+    "strict_loads",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import operator
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -258,6 +259,8 @@ class DecisionLog:
             if m < n:
                 cur.execute(head + ",".join([one] * (n - m)), list(flat(rows[m:])))
                 new += cur.rowcount
+        except sqlite3.Error as exc:  # the driver's own error, raised as SQLAlchemy would wrap it
+            raise sa.exc.DBAPIError.instance(head, None, exc, sqlite3.Error) from exc
         finally:
             cur.close()
         return new
