@@ -130,7 +130,7 @@ def test_reject_heavy_files_list_20_and_count_all_in_bounded_memory(tmp_path):
     with path.open("w") as fh:
         fh.write(json.dumps(_decision("ok")) + "\n")
         for i in range(n):
-            fh.write('{"record": "decision", "event_id": "x%d", "step_index": -1}\n' % i)
+            fh.write(f'{{"record": "decision", "event_id": "x{i}", "step_index": -1}}\n')
     _count("ingest: reject-heavy file lines", n + 1)
     log = DecisionLog(str(tmp_path / "b.db"))
     tracemalloc.start()
