@@ -244,6 +244,16 @@ class Store:
             rows = conn.execute(sa.select(service_deployments).order_by(service_deployments.c.id)).mappings().all()
         return [dict(r) for r in rows]
 
+    def outcomes_of_kind(self, event_id: str, kind: str) -> int:
+        """How many outcome events of ``kind`` a decision has (the write path's view)."""
+        t = outcome_events
+
+        def stmt() -> Any:
+            return sa.select(sa.func.count()).select_from(t).where(t.c.event_id == sa.bindparam("ev"),
+                                                                   t.c.kind == sa.bindparam("kind"))
+
+        return int(self._run("outcomes_of_kind", stmt, {"ev": event_id, "kind": kind}).fetchone()[0])
+
     def latest_deployment_id(self) -> int:
         def stmt() -> Any:
             return sa.select(sa.func.coalesce(sa.func.max(service_deployments.c.id), 0))
