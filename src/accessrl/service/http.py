@@ -44,12 +44,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from accessrl.errors import DataError
 from accessrl.service.decisions import (
@@ -68,7 +68,10 @@ from accessrl.storage.records import check_json_value
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-Scalar = str | float | int | bool | None
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+"""Text without NUL characters (PostgreSQL cannot store them; the log refuses them everywhere)."""
+Scalar = Text | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | Annotated[float, Field(allow_inf_nan=False)] | bool | None
 JSON = "application/json"
 MAX_HEADER_BYTES = 16 * 1024
 """Largest request head (request line and headers) the bounded protocol reads."""
@@ -76,12 +79,6 @@ HEAD_TIMEOUT = 10.0
 """Seconds a client may take to send a request head."""
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _ID = re.compile(ID_PATTERN)
-
-
-def _no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("expected text without NUL characters")
-    return value
 
 
 def _json_values(value: dict[str, Any]) -> dict[str, Any]:
@@ -97,12 +94,11 @@ class OpenRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     request_id: str | None = Field(None, pattern=ID_PATTERN, description="Client-chosen id (default: generated).")
-    requester_id: str = Field(..., min_length=1, max_length=128)
-    state: str | None = Field(None, max_length=256, description="Start state (default: the model's start).")
-    features: dict[str, Scalar] = Field(default_factory=dict, max_length=64,
+    requester_id: str = Field(..., min_length=1, max_length=128, pattern=NO_NUL)
+    state: str | None = Field(None, max_length=256, pattern=NO_NUL, description="Start state (default: the model's start).")
+    features: dict[Text, Scalar] = Field(default_factory=dict, max_length=64,
                                         description="Request features known at decision time.")
 
-    _text = field_validator("requester_id", "state")(_no_nul)
     _values = field_validator("features")(_json_values)
 
 
@@ -112,12 +108,11 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(..., pattern=KIND_PATTERN,
                       description="evidence_received, abandoned, review_outcome, approval_reversed, ...")
-    next_state: str | None = Field(None, max_length=256)
+    next_state: str | None = Field(None, max_length=256, pattern=NO_NUL)
     occurred_at: datetime | None = None
     evidence_received_at: datetime | None = None
-    details: dict[str, Scalar] = Field(default_factory=dict, max_length=64)
+    details: dict[Text, Scalar] = Field(default_factory=dict, max_length=64)
 
-    _text = field_validator("next_state")(_no_nul)
     _values = field_validator("details")(_json_values)
 
 
@@ -282,9 +277,7 @@ class WritePath:
             await self._reply(send, refused, close=True)
             return
         parts = scope["path"].split("/")
-        if scope["method"] != "POST":
-            kind = None
-        elif parts[1:] == ["v1", "requests"]:
+        if parts[1:] == ["v1", "requests"]:
             kind, rid = "open", None
         elif len(parts) == 5 and parts[1:3] == ["v1", "requests"] and parts[4] == "events" and parts[3]:
             kind, rid = "event", parts[3]
@@ -292,6 +285,10 @@ class WritePath:
             kind = None
         if kind is None:
             await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            reply = Reply(405, error_json(f"method {scope['method'][:10]!r}: expected POST"))
+            await self._reply(send, self._count(reply), close=False, extra=[(b"allow", b"POST")])
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if not self.service.authorised(headers.get("authorization")):
@@ -328,9 +325,9 @@ class WritePath:
         await self._reply(send, handle_write(self.service, kind, rid, headers, b"".join(chunks)), close=False)
 
     @staticmethod
-    async def _reply(send: Any, reply: Reply, *, close: bool) -> None:
+    async def _reply(send: Any, reply: Reply, *, close: bool, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         body = reply.body.encode()
-        head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
         if close:
             head.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": reply.status, "headers": head})
@@ -429,7 +426,7 @@ _ERRORS = {
     "409": "The event cannot follow the request's state, the request exists, or the Idempotency-Key was used "
            "with another body.",
     "413": "Body larger than the limit.",
-    "422": "Malformed body, naming the field.",
+    "422": "Malformed body or request id, naming the field.",
 }
 
 
@@ -440,7 +437,7 @@ def _content(model: type[BaseModel], components: dict[str, Any]) -> dict[str, An
     return {JSON: {"schema": schema}}
 
 
-def _write_operations(components: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _write_operations(components: dict[str, Any], start_states: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """The OpenAPI path items of the two write endpoints (served by :class:`WritePath`)."""
     key = {"name": "Idempotency-Key", "in": "header", "required": False,
            "description": "A retry with the same key and body returns the stored reply and writes nothing.",
@@ -457,8 +454,8 @@ def _write_operations(components: dict[str, Any]) -> dict[str, dict[str, Any]]:
                              for e in errors}},
         }}
 
-    rid = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
+    rid = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": ID_PATTERN}}
+    ops = {
         "/v1/requests": op("open_request", "Open an episode for an access request and return the first decision.",
                            OpenRequest, "201", OpenedOut, [], ("400", "401", "403", "408", "409", "413", "415", "421", "422")),
         "/v1/requests/{request_id}/events": op(
@@ -466,6 +463,10 @@ def _write_operations(components: dict[str, Any]) -> dict[str, dict[str, Any]]:
             EventIn, "200", EventOut, [rid], ("400", "401", "403", "404", "408", "409", "413", "415", "421",
                                               "422")),
     }
+    if start_states is not None:  # the states a request may start in: the model's decision states
+        body = ops["/v1/requests"]["post"]["requestBody"]["content"][JSON]["schema"]
+        body["properties"]["state"]["anyOf"] = [{"type": "string", "enum": start_states}, {"type": "null"}]
+    return ops
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -474,7 +475,16 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            schema["paths"] = {**_write_operations(components), **schema.get("paths", {})}
+            svc = getattr(app.state, "service", None)
+            states = None if svc is None else list(svc.policy.decisions)
+            schema["paths"] = {**_write_operations(components, states), **schema.get("paths", {})}
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            for item in schema["paths"].values():
+                for op in item.values():
+                    for prm in op.get("parameters", []):
+                        if prm["name"] == "request_id" and prm["in"] == "path":
+                            prm["schema"] = {"type": "string", "pattern": ID_PATTERN}
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -509,7 +519,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
             return json_response(exc.status, error_json(exc.message))
         return json_response(200, to_json(value))
 
-    @app.get("/v1/requests/{request_id}")
+    def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+        return {c: {"model": ErrorOut, "description": _ERRORS[str(c)]} for c in codes}
+
+    @app.get("/v1/requests/{request_id}", responses=errors(401, 404, 422))
     async def get_request(request_id: str, request: Request) -> Response:
         """The episode so far."""
         async def work() -> Any:
@@ -517,7 +530,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             return svc.episode(request_id)
         return await guarded(request, work)
 
-    @app.get("/v1/policies")
+    @app.get("/v1/policies", responses=errors(401))
     async def get_policies(request: Request) -> Response:
         """The deployed and shadow policies, and the deployment history."""
         async def work() -> Any:
@@ -533,7 +546,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         body = {"status": "ok"} if problem is None else {"status": "degraded", "deployment": problem}
         return Response(to_json(body), media_type=JSON)
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse, responses=errors(401))
     async def metrics(request: Request) -> Response:
         """Prometheus text format."""
         if not svc.authorised(request.headers.get("authorization")):
