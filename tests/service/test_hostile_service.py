@@ -82,6 +82,8 @@ def test_nul_characters_are_422_naming_the_field(db_url, path, body, field):
     b'{"requester_id": "u", "features": {"x": -Infinity}}',
     b'{"requester_id": "u", "features": {"x": 1e309}}',
     b'{"requester_id": "u", "features": {"x": ' + b"9" * 4000 + b"}}",
+    b'{"requester_id": "u", "features": {"x": 9223372036854775808}}',
+    b'{"requester_id": "u", "features": {"x": 123456789012345678901234567890}}',
 ])
 def test_non_finite_and_huge_numbers_are_422(db_url, raw):
     with client(db_url) as c:

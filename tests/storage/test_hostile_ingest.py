@@ -317,3 +317,42 @@ def test_mutated_records_store_every_good_one_identically_on_both_backends(tmp_p
                 assert a == b, (muts, a, b)
     finally:
         _close(logs)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="set ACCESSRL_TEST_POSTGRES_URL to run the PostgreSQL tests")
+def test_copy_stores_the_same_rows_as_row_by_row_inserts(tmp_path):
+    """PostgreSQL's COPY path against the readable executemany path: the same stored rows, the
+    same counts of new, duplicate and conflicting records, with duplicates inside one batch."""
+    import sqlalchemy as sa
+    from storage.test_storage import _generated
+
+    from accessrl.storage.generated import write_generated_file
+    from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS, decision_snapshots, outcome_events
+
+    def table_rows(log):
+        with log.engine.connect() as conn:
+            return [sorted(tuple(r) for r in conn.execute(sa.select(*[t.c[c] for c in cols])))
+                    for t, cols in ((decision_snapshots, DECISION_COLUMNS), (outcome_events, OUTCOME_COLUMNS))]
+
+    mdp, gen = _generated(n=150)
+    path = tmp_path / "gen.jsonl"
+    write_generated_file(gen, mdp, path)
+    lines = path.read_text().splitlines()
+    changed = json.loads(lines[0])
+    changed["state"] = "review_queue"
+    path.write_text("\n".join([*lines, lines[5], lines[6], json.dumps(changed)]) + "\n")
+    copy, plain = (DecisionLog(PG_URL, schema=f"cp_{uuid.uuid4().hex[:10]}") for _ in range(2))
+    plain.copy_inserts = False
+    try:
+        results = []
+        for log in (copy, plain):
+            runs = (log.ingest(path, batch_size=97), log.ingest(path, batch_size=200))
+            results.append([(r.decisions_inserted, r.decisions_duplicate, r.decisions_conflict, r.outcomes_inserted,
+                             r.outcomes_duplicate, r.rejected_total) for r in runs])
+        n = gen.steps.n_steps
+        assert results[0] == results[1]
+        assert results[0][0][0] == n and results[0][0][2] == 1 and results[0][1][2] == 1
+        assert table_rows(copy) == table_rows(plain)
+    finally:
+        _close([copy, plain])

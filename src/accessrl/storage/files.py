@@ -14,7 +14,7 @@ from typing import Any
 
 from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
-from accessrl.storage.records import JSON_ERRORS, json_dumps, strict_loads
+from accessrl.storage.records import JSON_ERRORS, json_dumps, json_loads
 
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
 """Longest CSV field read (characters); Python's default of 131,072 would stop a file at a long
@@ -78,7 +78,7 @@ def _read_jsonl(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
             if not line.strip():
                 continue
             try:
-                rec = strict_loads(line)
+                rec = json_loads(line)
             except (*JSON_ERRORS, RecursionError) as exc:
                 yield f"line {n}", DataError(f"not valid JSON ({str(exc).splitlines()[0]})")
                 continue

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import operator
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +41,10 @@ PROPENSITY_TOL = 1e-6
 MAX_JSON_DEPTH = 32
 """Deepest nesting accepted in a JSON field (features, details, ...)."""
 INT64 = (-(2**63), 2**63 - 1)
+FLOAT_BOUND = 2.0**63
+"""JSON numbers in nested fields stay below 2**63 in magnitude: parsers read longer integers as
+floats (orjson) or as exact integers (the standard library), so refusing both keeps every reader's
+view of a stored value the same."""
 INT32_MAX = 2**31 - 1
 """``step_index`` is an ``INTEGER`` column: 32 bits on PostgreSQL, so the same bound on SQLite."""
 
@@ -83,52 +86,9 @@ except ImportError:  # pragma: no cover
 
     JSON_ERRORS = (ValueError,)
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19,}")
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_loads(text: str | bytes) -> Any:
-    """Parse JSON exactly: orjson reads integers beyond 64 bits as floats, so text with a run
-    of 19 or more digits is parsed by the standard library instead (integers kept exact, for
-    :func:`check_json_value` to refuse; NaN and infinities refused)."""
-    long = _LONG_DIGITS.search(text) if isinstance(text, bytes) else _LONG_DIGITS_TEXT.search(text)
-    if long is None:
-        return json_loads(text)
-    return json.loads(text, parse_constant=_no_constant)
-
-
-_TEXT_CACHE: dict[Any, str] = {}
-
-
-def _as_json(value: Any) -> str:
-    """Keep JSON text as given (already checked to parse); encode native values compactly.
-
-    Allowed actions and action probabilities repeat across decisions, so their
-    encodings are cached."""
-    if isinstance(value, str):
-        return value
-    try:
-        key = (tuple(value.items()) if isinstance(value, dict) else tuple(value)) if len(value) < 32 else None
-        hit = _TEXT_CACHE.get(key) if key is not None else None
-    except TypeError:
-        key = hit = None
-    if hit is not None:
-        return hit
-    text = json_dumps(value)
-    if key is not None:
-        if len(_TEXT_CACHE) > 50_000:
-            _TEXT_CACHE.clear()
-        _TEXT_CACHE[key] = text
-    return text
-
-
 def check_json_value(value: Any, field: str) -> None:
     """Refuse what strict JSON cannot hold or a database cannot store: NaN and infinities,
-    integers beyond 64 bits, NUL characters and invalid Unicode, nesting deeper than
+    integers beyond 64 bits (and floats of that size), NUL characters and invalid Unicode, nesting deeper than
     :data:`MAX_JSON_DEPTH`, keys that are not text."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
@@ -141,8 +101,8 @@ def check_json_value(value: Any, field: str) -> None:
             if not INT64[0] <= v <= INT64[1]:
                 raise DataError(f"{field}: expected integers within 64 bits, got one of {len(str(abs(v)))} digits")
         elif isinstance(v, float):
-            if not math.isfinite(v):
-                raise DataError(f"{field}: expected finite numbers, got {v!r}")
+            if not -FLOAT_BOUND < v < FLOAT_BOUND:  # also NaN; a float this large is an integer beyond 64 bits
+                raise DataError(f"{field}: expected finite numbers of magnitude below 2**63, got {v!r}")
         elif isinstance(v, (dict, list)):
             if depth >= MAX_JSON_DEPTH:
                 raise DataError(f"{field}: nested deeper than {MAX_JSON_DEPTH} levels")
@@ -161,7 +121,7 @@ def check_json_value(value: Any, field: str) -> None:
 def _json_field(value: Any, field: str, kind: type) -> Any:
     if isinstance(value, str):
         try:
-            value = strict_loads(value) if value else kind()
+            value = json_loads(value) if value else kind()
         except (*JSON_ERRORS, RecursionError):
             raise DataError(f"{field}: expected JSON text, got {value[:40]!r}") from None
     if not isinstance(value, kind):
@@ -192,8 +152,36 @@ def json_column(value: Any, field: str, kind: type) -> tuple[Any, str]:
             _JSON_OK[value] = out
         return out
     parsed = _json_field(value, field, kind)
+    key = _flat_key(parsed)
+    hit = _NATIVE_OK.get(key) if key is not None else None
+    if hit is not None:
+        return parsed, hit
     check_json_value(parsed, field)
-    return parsed, _as_json(parsed)
+    text = json_dumps(parsed)
+    if key is not None:
+        if len(_NATIVE_OK) > 50_000:
+            _NATIVE_OK.clear()
+        _NATIVE_OK[key] = text
+    return parsed, text
+
+
+_NATIVE_OK: dict[tuple[Any, ...], str] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _flat_key(value: Any) -> tuple[Any, ...] | None:
+    """A cache key of a short flat list or object of scalars, types included (True and 1 are
+    equal in Python, not in JSON); None when the value is nested or long."""
+    if len(value) > 16:
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    key: list[Any] = [type(value)]
+    for k, v in items:
+        t = type(v)
+        if t not in _SCALARS or (t is float and not -FLOAT_BOUND < v < FLOAT_BOUND):
+            return None
+        key += (k, t, v)
+    return tuple(key)
 
 
 def _clean(value: str, field: str) -> str:
@@ -226,6 +214,9 @@ def _boolean(value: Any, field: str) -> bool:
 
 
 def _text(value: Any, field: str) -> str:
+    if type(value) is str and 0 < len(value) <= TEXT_LIMITS.get(field, 1 << 62) and value.isascii() \
+            and "\x00" not in value:
+        return value  # the common case, without further calls
     if isinstance(value, int) and not isinstance(value, bool) and INT64[0] <= value <= INT64[1]:
         return str(value)
     if not isinstance(value, str) or not value:
@@ -378,5 +369,4 @@ __all__ = [
     "json_loads",
     "outcome_row",
     "record_kind",
-    "strict_loads",
 ]
