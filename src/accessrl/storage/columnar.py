@@ -101,6 +101,12 @@ def _parse_ok(pc: Any, col: Any, mask: np.ndarray) -> np.ndarray:
         return out
 
 
+def _rows(pa: Any, batch: Any, idx: np.ndarray, columns: tuple[str, ...]) -> Any:
+    """The rows ``idx`` of the columns of ``batch`` among ``columns`` (all rows: no copy)."""
+    sub = batch.select([c for c in columns if c in batch.schema.names])
+    return sub if len(idx) == batch.num_rows else sub.take(pa.array(idx))
+
+
 def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, Any] | DataError | ValidatedChunk]]:
     """Validate one pyarrow RecordBatch: yield a :class:`ValidatedChunk`, then the rows that need
     the per-record validators (``("row N", record)``)."""
@@ -154,7 +160,8 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
         feats_c: list[Any] = []
         if dec_ok.any():
             idx = np.flatnonzero(dec_ok)
-            sub = batch.take(pa.array(idx))
+            dec_sub = _rows(pa, batch, idx, DECISION_COLUMNS)
+            sub = dec_sub
             action = sub.column("action").to_pylist()
             props = sub.column("propensity").to_pylist()
             feats = sub.column("features").to_pylist() if "features" in names else [None] * len(idx)
@@ -209,8 +216,8 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
     dec_labels: list[str] = []
     chunk_out: list[tuple[str, tuple[Any, ...]]] = []
     if dec_ok.any():
-        sub = batch.take(pa.array(np.flatnonzero(dec_ok)))
         keep = dec_ok[idx]  # the rows of the JSON pass still good
+        sub = dec_sub if keep.all() else dec_sub.filter(pa.array(keep))
         texts = {"allowed_actions": allowed_c, "action_probabilities": probs_c, "features": feats_c}
         cols = []
         for c in DECISION_COLUMNS:
@@ -228,7 +235,8 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
         dec_labels = [f"row {first_row + r}" for r in np.flatnonzero(dec_ok).tolist()]
     if out_ok.any():
         rows = np.flatnonzero(out_ok)
-        sub = batch.take(pa.array(rows))
+        out_sub = _rows(pa, batch, rows, OUTCOME_COLUMNS)
+        sub = out_sub
         m = sub.num_rows
         canon: dict[str, list[Any]] = {}
         for c in ("reward_components", "details"):
@@ -243,7 +251,7 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
         keep = out_ok[rows]
         if not keep.all():
             rows = rows[keep]
-            sub = batch.take(pa.array(rows))
+            sub = out_sub.filter(pa.array(keep))
             m = sub.num_rows
             canon = {c: [v for v, k in zip(vals, keep, strict=True) if k] for c, vals in canon.items()}
         cols = []
