@@ -325,10 +325,10 @@ def test_copy_stores_the_same_rows_as_row_by_row_inserts(tmp_path):
     """PostgreSQL's COPY path against the readable executemany path: the same stored rows, the
     same counts of new, duplicate and conflicting records, with duplicates inside one batch."""
     import sqlalchemy as sa
-    from storage.test_storage import _generated
 
     from accessrl.storage.generated import write_generated_file
     from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS, decision_snapshots, outcome_events
+    from storage.test_storage import _generated
 
     def table_rows(log):
         with log.engine.connect() as conn:

@@ -71,7 +71,8 @@ KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
 """Text without NUL characters (PostgreSQL cannot store them; the log refuses them everywhere)."""
-Scalar = Text | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | Annotated[float, Field(allow_inf_nan=False, gt=-(2.0**63), lt=2.0**63)] | bool | None
+Scalar = (Text | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+          | Annotated[float, Field(allow_inf_nan=False, gt=-(2.0**63), lt=2.0**63)] | bool | None)
 JSON = "application/json"
 MAX_HEADER_BYTES = 16 * 1024
 """Largest request head (request line and headers) the bounded protocol reads."""
