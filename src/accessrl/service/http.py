@@ -348,7 +348,7 @@ def bounded_protocol() -> type:
     keep-alive timeout only covers idle connections), then 431 or 408 and the connection closed."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._refused = False

@@ -79,7 +79,7 @@ def _read_jsonl(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
                 continue
             try:
                 rec = json_loads(line)
-            except (*JSON_ERRORS, RecursionError) as exc:
+            except JSON_ERRORS as exc:
                 yield f"line {n}", DataError(f"not valid JSON ({str(exc).splitlines()[0]})")
                 continue
             if isinstance(rec, dict):
@@ -125,7 +125,7 @@ def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
             if bad is not None:
                 yield where, DataError(f"{bad}: expected UTF-8 text, got bytes that are not UTF-8")
                 continue
-            rec = dict(zip(header, row, strict=False))
+            rec: dict[str, str | None] = dict(zip(header, row, strict=False))
             for h in header[len(row):]:
                 rec[h] = None
             yield where, rec

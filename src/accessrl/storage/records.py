@@ -74,7 +74,7 @@ try:  # orjson parses and encodes JSON several times faster; the standard librar
         """Compact JSON text (orjson when installed)."""
         return orjson.dumps(value).decode()
 
-    JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
+    JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError, RecursionError)
 except ImportError:  # pragma: no cover
     def json_loads(text: str | bytes) -> Any:
         """Parse JSON text (orjson when installed)."""
@@ -84,7 +84,7 @@ except ImportError:  # pragma: no cover
         """Compact JSON text (orjson when installed)."""
         return json.dumps(value, separators=(",", ":"))
 
-    JSON_ERRORS = (ValueError,)
+    JSON_ERRORS = (ValueError, RecursionError)
 
 def check_json_value(value: Any, field: str) -> None:
     """Refuse what strict JSON cannot hold or a database cannot store: NaN and infinities,
@@ -122,7 +122,7 @@ def _json_field(value: Any, field: str, kind: type) -> Any:
     if isinstance(value, str):
         try:
             value = json_loads(value) if value else kind()
-        except (*JSON_ERRORS, RecursionError):
+        except JSON_ERRORS:
             raise DataError(f"{field}: expected JSON text, got {value[:40]!r}") from None
     if not isinstance(value, kind):
         raise DataError(f"{field}: expected a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
@@ -153,9 +153,9 @@ def json_column(value: Any, field: str, kind: type) -> tuple[Any, str]:
         return out
     parsed = _json_field(value, field, kind)
     key = _flat_key(parsed)
-    hit = _NATIVE_OK.get(key) if key is not None else None
-    if hit is not None:
-        return parsed, hit
+    known = _NATIVE_OK.get(key) if key is not None else None
+    if known is not None:
+        return parsed, known
     check_json_value(parsed, field)
     text = json_dumps(parsed)
     if key is not None:
