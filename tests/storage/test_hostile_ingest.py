@@ -229,6 +229,18 @@ def test_ingest_into_a_read_only_database_is_one_line(tmp_path):
     _count("ingest: read-only database", 1)
 
 
+def test_ingest_into_a_database_opened_read_only_is_one_line(tmp_path):
+    """The same refusal through the CLI whoever runs it (root can write read-only files): SQLite's
+    own read-only mode, by URI."""
+    db = tmp_path / "ro.db"
+    DecisionLog(str(db)).close()
+    path = _jsonl(tmp_path / "a.jsonl", [_decision("e1")])
+    r = CliRunner().invoke(app, ["logs", "ingest", str(path), "--db", f"sqlite:///file:{db}?mode=ro&uri=true"])
+    one_error_line(r, "cannot write to it", "readonly", code=1)
+    assert DecisionLog(str(db)).counts()["decision_snapshots"] == 0
+    _count("ingest: read-only database", 1)
+
+
 def test_ingest_into_a_database_that_cannot_be_written(tmp_path, monkeypatch):
     """Root can write read-only files, so the refusal is also produced by the database itself:
     SQLite's query_only mode refuses every write as a read-only file does."""

@@ -193,8 +193,8 @@ def handle_write(svc: DecisionService, kind: str, request_id: str | None, header
     try:
         svc.maybe_reload()
         key = headers.get("idempotency-key")
-        if key is not None and not 1 <= len(key) <= 128:
-            raise ApiError(422, "header 'Idempotency-Key': expected 1 to 128 characters")
+        if key is not None and (not 1 <= len(key) <= 128 or not key.isprintable()):
+            raise ApiError(422, "header 'Idempotency-Key': expected 1 to 128 printable characters")
         digest = hashlib.sha256(raw).hexdigest()
         if kind == "open":
             reply = svc.open_request(NewRequest(**_parse(OpenRequest, raw)), None if key is None else f"open:{key}",
