@@ -86,10 +86,11 @@ except ImportError:  # pragma: no cover
 
     JSON_ERRORS = (ValueError, RecursionError)
 
+
 def check_json_value(value: Any, field: str) -> None:
     """Refuse what strict JSON cannot hold or a database cannot store: NaN and infinities,
-    integers beyond 64 bits (and floats of that size), NUL characters and invalid Unicode, nesting deeper than
-    :data:`MAX_JSON_DEPTH`, keys that are not text."""
+    integers beyond 64 bits (and floats of that size), NUL characters and invalid Unicode,
+    nesting deeper than :data:`MAX_JSON_DEPTH`, keys that are not text."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         v, depth = stack.pop()
@@ -136,8 +137,8 @@ def json_column(value: Any, field: str, kind: type) -> tuple[Any, str]:
     """A JSON field (text or a native value) checked by :func:`check_json_value`, with the
     compact text stored for it.
 
-    Text is stored re-encoded, never as given, so that what is stored is what strict
-    JSON readers read back (a 30-digit integer in the text would otherwise survive).
+    Text is stored re-encoded (compact), never as given, so one value has one stored text
+    whichever file format brought it, and the Parquet fast path stores what this path does.
     Short repeated texts (allowed actions, action probabilities) are checked once."""
     if isinstance(value, str):
         hit = _JSON_OK.get(value)
