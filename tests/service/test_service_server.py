@@ -194,7 +194,8 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(db_url, tmp_path):
     lost = [k for k, ev in acked.items() if stored.get(k) != ev]
     assert lost == []  # every acknowledged decision is stored, under the id that was acknowledged
     assert n_live == len(stored) == len(acked)  # one decision per request: nothing duplicated
-    LOAD_KILL["postgresql" if db_url.startswith("postgresql") else "sqlite"] = (len(acked), len(stored), len(lost), n_live - len(acked))
+    backend = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    LOAD_KILL[backend] = (len(acked), len(stored), len(lost), n_live - len(acked))
 
 
 LOAD_KILL: dict[str, tuple[int, int, int, int]] = {}
