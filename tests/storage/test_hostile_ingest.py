@@ -368,3 +368,19 @@ def test_copy_stores_the_same_rows_as_row_by_row_inserts(tmp_path):
         assert table_rows(copy) == table_rows(plain)
     finally:
         _close([copy, plain])
+
+
+def test_export_of_a_row_an_older_writer_stored_as_invalid_json_is_one_line(tmp_path):
+    """Before this version the service stored NaN features as the text ``NaN``; export names the row."""
+    import sqlalchemy as sa
+
+    from accessrl.storage.schema import decision_snapshots
+
+    db = tmp_path / "old.db"
+    log = DecisionLog(str(db))
+    log.ingest(_jsonl(tmp_path / "a.jsonl", [_decision("e1")]))
+    with log.engine.begin() as conn:
+        conn.execute(sa.update(decision_snapshots).values(features='{"x": NaN}'))
+    r = CliRunner().invoke(app, ["logs", "export", "--db", str(db), "--out", str(tmp_path / "o.jsonl")])
+    one_error_line(r, "decision 'e1'", "features", code=1)
+    _count("export: invalid JSON stored by an older writer", 1)

@@ -112,6 +112,15 @@ class _Tally:
             self.conflicts.append(Reject(self.source, where, record_id, reason))
 
 
+def _stored_json(text: str, column: str, what: str) -> Any:
+    """A stored JSON column, or one line naming the row (an older writer stored NaN as text)."""
+    try:
+        return json_loads(text)
+    except ValueError:
+        raise DataError(f"{what}: the stored {column} is not valid JSON ({text[:40]!r}); "
+                        "it was written before accessrl refused NaN and infinities") from None
+
+
 def _same(columns: Sequence[str], a: Sequence[Any], b: Sequence[Any]) -> str | None:
     """The first column where a stored row and a new row differ (JSON compared as values), or None."""
     for c, x, y in zip(columns, a, b, strict=True):
@@ -572,7 +581,7 @@ class DecisionLog:
             for row in conn.execution_options(yield_per=10_000).execute(q).mappings():
                 rec: dict[str, Any] = {"record": "decision", **{str(k): v for k, v in row.items()}}
                 for c in ("features", "allowed_actions", "action_probabilities"):
-                    rec[c] = json_loads(rec[c])
+                    rec[c] = _stored_json(rec[c], c, f"decision {rec['event_id']!r}")
                 yield rec
             cols = [outcome_events.c[c] for c in OUTCOME_COLUMNS]
             q2 = sa.select(*cols).order_by(outcome_events.c.outcome_id)
@@ -580,7 +589,7 @@ class DecisionLog:
                 rec = {"record": "outcome", **{str(k): v for k, v in row.items()}}
                 for c in ("reward_components", "details"):
                     if rec[c] is not None:
-                        rec[c] = json_loads(rec[c])
+                        rec[c] = _stored_json(rec[c], c, f"outcome {rec['outcome_key']!r}")
                 rec["severe"], rec["terminated"] = bool(rec["severe"]), bool(rec["terminated"])
                 rec["truncated"] = bool(rec["truncated"])
                 yield {k: v for k, v in rec.items() if v is not None}
