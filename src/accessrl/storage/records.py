@@ -153,10 +153,17 @@ def json_column(value: Any, field: str, kind: type) -> tuple[Any, str]:
             _JSON_OK[value] = out
         return out
     parsed = _json_field(value, field, kind)
-    key = _flat_key(parsed)
-    known = _NATIVE_OK.get(key) if key is not None else None
-    if known is not None:
-        return parsed, known
+    key: tuple[Any, ...] | None = None
+    if len(parsed) <= 16:  # short flat values repeat (allowed actions, probabilities): check each once
+        # the types are part of the key: True and 1 are equal in Python, not in JSON
+        key = ((tuple(parsed.items()), tuple(map(type, parsed.values()))) if kind is dict
+               else (tuple(parsed), tuple(map(type, parsed))))
+        try:
+            known = _NATIVE_OK.get(key)
+        except TypeError:  # nested: not cached
+            key = known = None
+        if known is not None:
+            return parsed, known
     check_json_value(parsed, field)
     text = json_dumps(parsed)
     if key is not None:
@@ -167,22 +174,6 @@ def json_column(value: Any, field: str, kind: type) -> tuple[Any, str]:
 
 
 _NATIVE_OK: dict[tuple[Any, ...], str] = {}
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _flat_key(value: Any) -> tuple[Any, ...] | None:
-    """A cache key of a short flat list or object of scalars, types included (True and 1 are
-    equal in Python, not in JSON); None when the value is nested or long."""
-    if len(value) > 16:
-        return None
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    key: list[Any] = [type(value)]
-    for k, v in items:
-        t = type(v)
-        if t not in _SCALARS or (t is float and not -FLOAT_BOUND < v < FLOAT_BOUND):
-            return None
-        key += (k, t, v)
-    return tuple(key)
 
 
 def _clean(value: str, field: str) -> str:
