@@ -94,8 +94,10 @@ def require_tables(engine: Engine, schema: str | None = None) -> None:
         raise DataError(f"database {database_name(engine)!r}: no such database (no decision log in it)")
 
 
-WAL_SOFT_LIMIT = 32 * 1024 * 1024
+WAL_SOFT_LIMIT = 16 * 1024 * 1024
 """WAL size (bytes) past which the service's checkpointer truncates the WAL (SQLite)."""
+WAL_POLL = 0.1
+"""Seconds between looks at the WAL's size."""
 
 
 def _wal_path(engine: Engine) -> Path | None:
@@ -231,10 +233,14 @@ class Store:
         """
         conn = self.engine.raw_connection()
         wal = _wal_path(self.engine)
+        ticks = max(int(every / WAL_POLL), 1)
         try:
-            while not self._stop.wait(every):
+            n = 0
+            while not self._stop.wait(WAL_POLL):  # the WAL's size is polled often (a stat), checkpoints less
+                n += 1
                 cur = conn.cursor()
-                cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if n % ticks == 0:
+                    cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 if wal is not None and _size(wal) > WAL_SOFT_LIMIT:
                     cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
                     self.truncations += 1
