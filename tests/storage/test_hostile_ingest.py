@@ -384,3 +384,19 @@ def test_export_of_a_row_an_older_writer_stored_as_invalid_json_is_one_line(tmp_
     r = CliRunner().invoke(app, ["logs", "export", "--db", str(db), "--out", str(tmp_path / "o.jsonl")])
     one_error_line(r, "decision 'e1'", "features", code=1)
     _count("export: invalid JSON stored by an older writer", 1)
+
+
+def test_orphan_outcomes_wait_in_bounded_memory(tmp_path, monkeypatch):
+    """Outcomes whose decision never comes wait at most MAX_WAITING at a time; an outcome whose
+    decision follows within that window is still stored."""
+    import accessrl.storage.store as store_mod
+
+    monkeypatch.setattr(store_mod, "MAX_WAITING", 30)
+    records = [_outcome(f"orphan{i}", outcome_key=f"k{i}") for i in range(100)]
+    records += [_outcome("late"), _decision("late")]
+    log = DecisionLog(str(tmp_path / "o.db"))
+    res = log.ingest(_jsonl(tmp_path / "o.jsonl", records), batch_size=10)
+    assert res.outcomes_inserted == 1 and res.decisions_inserted == 1
+    assert res.rejected_total == 100 and "within the next 30 outcomes" in res.rejected[0].reason
+    assert res.rejected[0].where == "line 1"
+    _count("ingest: orphan outcomes", 101)

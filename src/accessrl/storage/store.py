@@ -44,6 +44,9 @@ SQLITE_ROWS_PER_STATEMENT = 100
 DEFAULT_MODES = ("live", "logging-only")
 COPY_MIN_ROWS = 64
 """PostgreSQL: smaller batches (a service call) are inserted row by row; a COPY pays a few round trips."""
+MAX_WAITING = 200_000
+"""Outcomes an ingest keeps waiting for a decision later in the file; beyond, the oldest are
+rejected (so a file of millions of orphan outcomes is read in bounded memory)."""
 LISTED = 20
 """Rejects and conflicts an ingest lists (with file and line); the rest are only counted, so a
 file of millions of bad lines is read in bounded memory."""
@@ -403,7 +406,8 @@ class DecisionLog:
         back; ingesting the same file again completes it.  ``records`` yields
         ``(where, record)`` with a mapping, a :class:`~accessrl.errors.DataError` (an
         unreadable line) or a :class:`~accessrl.storage.columnar.ValidatedChunk` of rows
-        already validated.  Only the first :data:`LISTED` rejects and conflicts are kept.
+        already validated.  Only the first :data:`LISTED` rejects and conflicts are kept, and at
+        most :data:`MAX_WAITING` outcomes wait for their decision.
         """
         if batch_size < 1:
             raise ParameterError(f"batch_size: expected a positive integer, got {batch_size}")
@@ -432,6 +436,11 @@ class DecisionLog:
             except sa.exc.OperationalError as exc:
                 raise self._cannot_write(exc) from None
             batches += 1
+            if len(later) > MAX_WAITING:  # bounded memory: the oldest waiting outcomes give up first
+                for where, o in later[: len(later) - MAX_WAITING]:
+                    tally.reject(where, f"outcome for event {o[0]!r}", "unknown event id; no decision for it "
+                                 f"within the next {MAX_WAITING:,} outcomes of this file")
+                later = later[len(later) - MAX_WAITING :]
             dec, dec_at, out, waiting = [], [], [], later
             if final:
                 for where, o in later:
