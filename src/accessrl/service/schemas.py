@@ -111,9 +111,12 @@ class PoliciesOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Reply of ``GET /healthz``."""
+    """Reply of ``GET /healthz``: ``degraded`` names a deployment record that cannot be served."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    deployment: str | None = None
+    process: int | None = None
+    """The id of the service process that answered (one of several with ``--workers``)."""
 
 
 class ErrorReply(BaseModel):
