@@ -81,12 +81,17 @@ def register(app: typer.Typer) -> None:
         drift_at: float = typer.Option(0.5, "--drift-at", help="Fraction of requests before the drift."),
         per_hour: float = typer.Option(20.0, "--per-hour", help="Arrival rate of requests per hour."),
         policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
+        run: str = typer.Option(None, "--run-id", help="Prefix of every id (default: a digest of the log)."),
     ) -> None:
-        """Generate a synthetic, realistic decision log (true propensities logged)."""
+        """Generate a synthetic, realistic decision log (true propensities logged).
+
+        Every id starts with the run id, so runs never overwrite each other in one database."""
         from accessrl.offline.logsim import LogConfig, simulate_logs, with_abandonment
-        from accessrl.storage.generated import write_generated, write_generated_file
+        from accessrl.storage.generated import check_run_id, run_id, write_generated, write_generated_file
         from accessrl.storage.times import to_us
 
+        if run is not None:
+            check_run_id(run, "--run-id")
         if requests < 1:
             raise ParameterError(f"--requests: expected a positive integer, got {requests}")
         if not 0.0 <= drift_at <= 1.0:
@@ -98,12 +103,18 @@ def register(app: typer.Typer) -> None:
                             rng=np.random.default_rng(seed), epsilon=epsilon,
                             config=LogConfig(arrivals_per_hour=per_hour), drift_model=drifted,
                             drift_at=int(drift_at * requests) if drifted is not None else None)
+        run = run_id(log) if run is None else run
         if out is not None:
-            n = write_generated_file(log, mdp, out, policy_id=policy_id)
+            n = write_generated_file(log, mdp, out, policy_id=policy_id, run=run)
             console.print(f"wrote {n} records to {out}")
-        res = write_generated(_open(db), log, mdp, policy_id=policy_id)
-        console.print(f"generated {log.steps.n_episodes} requests, {log.steps.n_steps} decisions: "
-                      f"{res.decisions_inserted} new decisions and {res.outcomes_inserted} outcomes in {db}")
+        res = write_generated(_open(db), log, mdp, policy_id=policy_id, run=run)
+        for r in res.rejected:
+            err_console.print(f"accessrl: reject: {r}", markup=False, soft_wrap=True)
+        console.print(f"generated run {run}: {log.steps.n_episodes} requests, {log.steps.n_steps} decisions: "
+                      f"{res.decisions_inserted} new decisions and {res.outcomes_inserted} outcomes in {db} "
+                      f"({res.decisions_duplicate} decisions and {res.outcomes_duplicate} outcomes already stored)")
+        if res.rejected:
+            raise typer.Exit(1)
 
     @logs.command("estimate")
     def estimate_cmd(
