@@ -29,7 +29,6 @@ from accessrl.storage.files import write_records
 from accessrl.storage.store import DecisionLog, IngestResult
 from accessrl.storage.times import us_to_iso_array
 
-
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:]{1,24}$")
 """A run id the caller names: up to 24 letters, digits, ``_``, ``.`` or ``:`` (it prefixes 64-character ids)."""
 
