@@ -17,7 +17,7 @@ from accessrl.offline import (
     learn_candidates,
     promotion_reasons,
 )
-from accessrl.offline.logsim import simulate_logs
+from accessrl.offline.logsim import LogConfig, simulate_logs
 from accessrl.offline.ope import evaluate_policy, target_matrix
 from accessrl.offline.splits import default_cutoffs, temporal_split
 
@@ -28,8 +28,9 @@ RECKLESS = {"new_request": "auto_approve", "evidence_ready": "auto_approve", "re
 
 @pytest.fixture(scope="module")
 def steps():
+    # one request an hour: the log (25 days) is long beside its outcome delays (abandonment: 72 h)
     return simulate_logs(MDP, uniform_policy(MDP), n_requests=600, start_us=0, rng=np.random.default_rng(4),
-                         epsilon=0.2).steps
+                         epsilon=0.2, config=LogConfig(arrivals_per_hour=1.0)).steps
 
 
 def _pi(steps, mapping, name="policy"):

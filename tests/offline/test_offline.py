@@ -178,9 +178,15 @@ def test_leakage_checks_find_and_prevent_each_kind():
     assert lk.straddling == 1  # episode 2 decides at 30 and at 150
     assert lk.late_features == 1  # episode 4's features recorded at 130 > decision at 120
     assert (split.train.n_episodes, split.valid.n_episodes, split.test.n_episodes) == (3, 2, 3)
-    clean = temporal_split(log, (100, 200), prevent=True)
-    assert (clean.train.n_episodes, clean.valid.n_episodes, clean.test.n_episodes) == (1, 1, 2)
+    clean = temporal_split(log, (100, 200), prevent=True, outcome_window=45)
+    # train keeps the rows decided by 100 - 45 whose outcome came before 100: episode 0, and
+    # episode 2's first decision (cut, truncated there); episode 1's outcome at 150 is censored
+    assert clean.leakage.outcome_window == 45 and clean.leakage.censored == 1 and clean.leakage.embargoed == 1
+    assert (clean.train.n_episodes, clean.valid.n_episodes, clean.test.n_episodes) == (2, 1, 2)
+    assert clean.train.n_steps == 2 and clean.train.truncated.tolist() == [False, True]
     assert clean.leakage.prevented
+    with pytest.raises(DataError, match=r"split 'train'.*outcome window .* closed before the cutoff"):
+        temporal_split(log, (100, 200), prevent=True)  # the delays' 99% quantile (110) exceeds the training period
 
 
 def test_an_empty_test_period_is_an_error_naming_the_split():

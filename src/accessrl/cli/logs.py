@@ -24,6 +24,16 @@ def _date_us(text: str | None, flag: str) -> int | None:
     return to_us(text, flag)
 
 
+def _window_us(hours: float | None) -> int | None:
+    if hours is None:
+        return None
+    if not (np.isfinite(hours) and hours >= 0):
+        raise ParameterError(f"--outcome-window: expected a non-negative number of hours, got {hours}")
+    from accessrl.offline.logged import US_PER_HOUR
+
+    return int(round(hours * US_PER_HOUR))
+
+
 def _behavior(mdp: Any, text: str) -> np.ndarray:
     from accessrl.specfile import resolve_policy
 
@@ -182,7 +192,11 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("test", "--split", help="valid or test."),
         train_end: str = typer.Option(None, "--train-end", help="Train/validation cutoff (default: 60% quantile)."),
         valid_end: str = typer.Option(None, "--valid-end", help="Validation/test cutoff (default: 80% quantile)."),
-        prevent_leakage: bool = typer.Option(False, "--prevent-leakage", help="Drop episodes that leak."),
+        prevent_leakage: bool = typer.Option(False, "--prevent-leakage",
+                                             help="Train only on what was knowable at the train cutoff."),
+        outcome_window: float = typer.Option(None, "--outcome-window",
+                                             help="Hours a decision's outcome may take (default: the 99% quantile "
+                                                  "of the logged delays)."),
         learn: list[str] = typer.Option([], "--learn", help="Also learn candidates on train: fqi, spibb."),
         n_wedge: int = typer.Option(20, "--n-wedge", help="SPIBB: samples a pair needs before the policy may change."),
         gamma: float = typer.Option(0.9, "--gamma", help="Discount of the returns."),
@@ -208,9 +222,10 @@ def register(app: typer.Typer) -> None:
         steps = loaded.steps
         if steps.n_steps == 0:
             raise ParameterError(f"--db {db}: the log has no complete decisions")
+        window = _window_us(outcome_window)
         parts = heldout_split(steps, train_end=_date_us(train_end, "--train-end"),
                               valid_end=_date_us(valid_end, "--valid-end"), prevent_leakage=prevent_leakage,
-                              time_text=fmt_time)
+                              outcome_window=window, time_text=fmt_time)
         c1, c2 = parts.cutoffs
         files = {p.stem: target_matrix(steps.state_names, steps.action_names, read_mapping_file(p, what="policy"),
                                        source=str(p)) for p in policy}
@@ -231,10 +246,15 @@ def register(app: typer.Typer) -> None:
             return
         console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
                       f"episodes {parts.train.n_episodes} / {parts.valid.n_episodes} / {parts.test.n_episodes}")
-        verb = "removed" if lk.prevented else "found (use --prevent-leakage to drop them)"
         if not lk.clean:
-            console.print(f"leakage {verb}: {lk.requester_overlap} shared requesters, {lk.late_outcomes} late "
+            console.print(f"leakage found: {lk.requester_overlap} shared requesters, {lk.late_outcomes} late "
                           f"outcomes, {lk.straddling} straddling episodes, {lk.late_features} late features")
+        if lk.prevented:
+            console.print(f"leakage prevented: train keeps decisions whose {lk.outcome_window / 3.6e9:g} h outcome "
+                          f"window closed before {fmt_time(c1)} ({lk.embargoed} later ones left out, {lk.censored} "
+                          f"censored); shared requesters and late features dropped")
+        elif not lk.clean:
+            console.print("use --prevent-leakage to train only on what was knowable at the cutoff")
         if chosen_note:
             console.print(chosen_note)
         for r in reports:

@@ -100,14 +100,17 @@ class HeldOutEvaluation:
 
 
 def heldout_split(steps: LoggedSteps, *, train_end: int | None = None, valid_end: int | None = None,
-                  prevent_leakage: bool = False, fractions: tuple[float, float] = (0.6, 0.8),
+                  prevent_leakage: bool = False, outcome_window: int | None = None,
+                  fractions: tuple[float, float] = (0.6, 0.8),
                   time_text: Callable[[int], str] = str) -> TemporalSplit:
     """Train / validation / test by first decision time; a cutoff not given (microseconds since
-    the epoch) is the quantile ``fractions`` of the first decision times.  ``time_text`` writes a
-    time in an error message (see :func:`~accessrl.offline.splits.temporal_split`)."""
+    the epoch) is the quantile ``fractions`` of the first decision times.  With
+    ``prevent_leakage`` the earlier periods keep what was knowable at their cutoff, with
+    ``outcome_window`` (microseconds; see :func:`~accessrl.offline.splits.temporal_split`,
+    which also says what ``time_text`` is for)."""
     c1, c2 = default_cutoffs(steps, fractions)
     return temporal_split(steps, (c1 if train_end is None else train_end, c2 if valid_end is None else valid_end),
-                          prevent=prevent_leakage, time_text=time_text)
+                          prevent=prevent_leakage, outcome_window=outcome_window, time_text=time_text)
 
 
 def learn_candidates(train: LoggedSteps, learners: Sequence[str], *, gamma: float,
