@@ -235,3 +235,33 @@ def test_lab_held_out_prints_the_lesson_lines():
     ]
     assert_lab_prints("held-out", expected)
     assert run_lab("held-out") == expected
+
+
+def test_model_optimum_agrees_with_fitted_q_iteration():
+    """Two routes to the estimated model's optimum: planning on the fitted spec, and FQI's backups."""
+    from accessrl.offline.batch import model_optimum
+
+    gen = logs(3000, 11, epsilon=1.0)
+    pi = model_optimum(gen.steps, gamma=GAMMA)
+    np.testing.assert_array_equal(pi, fitted_q_iteration(gen.steps, gamma=GAMMA).target())
+
+
+def test_pessimism_distrusts_an_action_tried_a_few_times():
+    from accessrl.offline.batch import pessimistic_q_iteration
+
+    gen = logs(3000, 5, epsilon=1.0)
+    s = gen.steps
+    names = s.state_names, s.action_names
+    ev, auto = names[0].index("evidence_ready"), names[1].index("auto_approve")
+    # keep only three evidence_ready:auto_approve decisions: a tiny sample
+    rows = (s.state == ev) & (s.action == auto)
+    keep_ep = np.ones(s.n_episodes, dtype=bool)
+    keep_ep[s.episode_of_row[rows][3:]] = False
+    few = s.select_episodes(keep_ep)
+    fqi, low = fitted_q_iteration(few, gamma=GAMMA), pessimistic_q_iteration(few, gamma=GAMMA)
+    assert int(((few.state == ev) & (few.action == auto)).sum()) == 3
+    assert fqi.policy[ev] == auto  # the point estimate trusts the three approvals (+70 each, truly best)
+    assert low.policy[ev] != auto  # the lower bound does not
+    assert np.all(low.q[np.isfinite(low.q)] <= fqi.q[np.isfinite(low.q)] + 1e-9)  # a lower bound everywhere
+    many = pessimistic_q_iteration(s, gamma=GAMMA)  # with plenty of data pessimism costs little
+    np.testing.assert_allclose(many.q[ev, auto], fitted_q_iteration(s, gamma=GAMMA).q[ev, auto], rtol=0.05)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from accessrl.cli import audit as _audit
 from accessrl.cli import generate as _generate
+from accessrl.cli import learned as _learned
 from accessrl.cli import learning as _learning
 from accessrl.cli import lesson as _lesson
 from accessrl.cli import logs as _logs
@@ -22,6 +23,7 @@ app = new_app("accessrl: reinforcement learning for access-review workflows.")
 _planning.register(app)
 _lesson.register(app)
 _logs.register(app)
+_learned.register(app)
 _learning.register(app)
 _generate.register(app)
 _serve.register(app)

@@ -14,6 +14,7 @@ from accessrl.errors import ParameterError
 
 DEFAULT_DB = "accessrl-logs.db"
 DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path."
+DEFAULT_LEARNED_DIR = "learned-policies"
 
 
 def _date_us(text: str | None, flag: str) -> int | None:
@@ -24,7 +25,17 @@ def _date_us(text: str | None, flag: str) -> int | None:
     return to_us(text, flag)
 
 
-def _window_us(hours: float | None) -> int | None:
+def write_policy_file(path: Path, mapping: dict[str, Any]) -> Path:
+    """Write a policy mapping as YAML (the form ``load_policy`` and ``read_mapping_file`` read)."""
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False, default_flow_style=False), encoding="utf-8")
+    return path
+
+
+def window_us(hours: float | None) -> int | None:
+    """``--outcome-window`` hours as microseconds (``None`` stays ``None``: the default window)."""
     if hours is None:
         return None
     if not (np.isfinite(hours) and hours >= 0):
@@ -197,7 +208,10 @@ def register(app: typer.Typer) -> None:
         outcome_window: float = typer.Option(None, "--outcome-window",
                                              help="Hours a decision's outcome may take (default: the 99% quantile "
                                                   "of the logged delays)."),
-        learn: list[str] = typer.Option([], "--learn", help="Also learn candidates on train: fqi, spibb."),
+        learn: list[str] = typer.Option([], "--learn",
+                                        help="Also learn candidates on train: model, pessimistic, fqi, spibb."),
+        learned_dir: Path = typer.Option(Path(DEFAULT_LEARNED_DIR), "--learned-dir",
+                                         help="Where the learned candidates' policy files go."),
         n_wedge: int = typer.Option(20, "--n-wedge", help="SPIBB: samples a pair needs before the policy may change."),
         gamma: float = typer.Option(0.9, "--gamma", help="Discount of the returns."),
         severe: float = typer.Option(-100.0, "--severe-threshold", help="A return at or below this is severe."),
@@ -207,7 +221,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
         from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split
-        from accessrl.offline.ope import target_matrix
+        from accessrl.offline.ope import matrix_mapping, target_matrix
         from accessrl.specfile import read_mapping_file
         from accessrl.storage.times import us_to_iso as fmt_time
 
@@ -215,14 +229,14 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--split: expected 'valid' or 'test', got {split!r}")
         for name in learn:
             if name not in LEARNERS:
-                raise ParameterError(f"--learn: expected fqi or spibb, got {name!r}")
+                raise ParameterError(f"--learn: expected one of {', '.join(LEARNERS)}, got {name!r}")
         if not policy and not learn:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
         loaded = _open(db).load_steps()
         steps = loaded.steps
         if steps.n_steps == 0:
             raise ParameterError(f"--db {db}: the log has no complete decisions")
-        window = _window_us(outcome_window)
+        window = window_us(outcome_window)
         parts = heldout_split(steps, train_end=_date_us(train_end, "--train-end"),
                               valid_end=_date_us(valid_end, "--valid-end"), prevent_leakage=prevent_leakage,
                               outcome_window=window, time_text=fmt_time)
@@ -233,15 +247,21 @@ def register(app: typer.Typer) -> None:
                                       period="test" if split == "test" else "valid", learners=learn, n_wedge=n_wedge,
                                       severe_threshold=severe, n_boot=n_boot)
         reports = evaluation.reports
-        chosen_note = "" if evaluation.selection is None else evaluation.selection.note
+        sel = evaluation.selection
+        learned_files = {m: str(write_policy_file(learned_dir / f"{m}.yaml",
+                                                  matrix_mapping(steps.state_names, steps.action_names, pi)))
+                         for m, pi in evaluation.learned.items()}
         lk = parts.leakage
         if json_out:
+            selection = None if sel is None else {**sel.to_json(), "file": learned_files[sel.chosen]}
             print_json({
-                "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "chosen": chosen_note,
+                "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "selection": selection,
                 "leakage": {**lk.__dict__, "examples": list(lk.examples)},
                 "episodes": {"train": parts.train.n_episodes, "valid": parts.valid.n_episodes,
                              "test": parts.test.n_episodes},
-                "policies": [_report_json(r) for r in reports],
+                "policies": [{**r.to_json(), "learned": r.policy in learned_files and i >= len(files),
+                              "file": learned_files.get(r.policy) if i >= len(files) else None}
+                             for i, r in enumerate(reports)],
             })
             return
         console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
@@ -255,8 +275,10 @@ def register(app: typer.Typer) -> None:
                           f"censored); shared requesters and late features dropped")
         elif not lk.clean:
             console.print("use --prevent-leakage to train only on what was knowable at the cutoff")
-        if chosen_note:
-            console.print(chosen_note)
+        if sel is not None:
+            console.print(sel.note)
+            for m, path in learned_files.items():
+                console.print(f"learned {m}: {path}", markup=False)
         for r in reports:
             if not r.supported:
                 console.print(f"[bold]{r.policy}[/]: {r.reason}")
@@ -270,12 +292,3 @@ def register(app: typer.Typer) -> None:
                 console.print(f"severe errors (return <= {severe:g}): {r.severe_observed} observed among matching "
                               f"episodes; estimated rate {sr.value:.4f} [{sr.low:.4f}, {sr.high:.4f}]")
 
-
-def _report_json(r: Any) -> dict[str, Any]:
-    return {
-        "policy": r.policy, "supported": r.supported, "reason": r.reason, "n_episodes": r.n_episodes,
-        "matching_episodes": r.matching_episodes, "effective_sample_size": r.effective_sample_size,
-        "estimates": {e.name: (None if e.estimate is None else e.estimate.__dict__) for e in r.estimates},
-        "severe_rate": None if r.severe_rate is None else r.severe_rate.__dict__,
-        "severe_observed": r.severe_observed, "level": r.level,
-    }

@@ -5,12 +5,14 @@ The one orchestration behind ``accessrl evaluate-policy`` and ``accessrl promote
 1. :func:`heldout_split` — split the episodes by the time of their first decision
    (train < c1 <= valid < c2 <= test; by default c1, c2 are the 60% / 80% quantiles)
    with :func:`~accessrl.offline.splits.temporal_split`'s leakage checks;
-2. :func:`learn_candidates` — optionally learn candidates on the training period
-   (fitted Q-iteration, SPIBB) and :func:`choose_candidate` — keep the one with the best
-   weighted-IS lower bound on the validation period;
-3. :func:`evaluate_heldout` — score every candidate (the deployed policy is one) on the
-   untouched held-out period with :func:`~accessrl.offline.ope.evaluate_policy`, the
-   model for model-based and doubly robust estimates fitted on train only;
+2. :func:`learn_candidates` — optionally learn candidates on the training period by
+   every batch method (:data:`LEARNERS`: the estimated model's optimum, its pessimistic
+   version, fitted Q-iteration, SPIBB) and :func:`choose_candidate` — score each on the
+   validation period and keep the one with the best weighted-IS lower bound;
+3. :func:`evaluate_heldout` — score every candidate (the deployed policy is one, every
+   learned one too) on the untouched held-out period with
+   :func:`~accessrl.offline.ope.evaluate_policy`, the model for model-based and doubly
+   robust estimates fitted on train only;
 4. :class:`Estimate` and :func:`promotion_reasons` — one estimator's interval with the
    support and the severe errors observed (returns at or below the severe threshold,
    counted apart from the mean), and the rule that refuses a candidate with a severe
@@ -23,16 +25,16 @@ The caller reads the log and the policies (storage, files) and passes arrays in;
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
 from accessrl._types import FloatArray
 from accessrl.errors import ParameterError
-from accessrl.offline.batch import fitted_q_iteration, spibb
+from accessrl.offline.batch import fitted_q_iteration, model_optimum, pessimistic_q_iteration, spibb
 from accessrl.offline.logged import LoggedSteps
-from accessrl.offline.ope import OffPolicyReport, evaluate_policy
+from accessrl.offline.ope import OffPolicyReport, evaluate_policy, matrix_mapping
 from accessrl.offline.splits import TemporalSplit, default_cutoffs, temporal_split
 
 SEVERE_RETURN = -100.0
@@ -41,8 +43,9 @@ SEVERE_RETURN = -100.0
 SELECTION_ESTIMATOR = "wis"
 """The estimator whose lower bound chooses among learned candidates and decides promotions."""
 
-LEARNERS = ("fqi", "spibb")
-"""Candidates :func:`learn_candidates` can learn on the training period."""
+LEARNERS = ("model", "pessimistic", "fqi", "spibb")
+"""Candidates :func:`learn_candidates` can learn on the training period: the estimated
+model's optimum, the pessimistic (Wilson lower bound) version, fitted Q-iteration, SPIBB."""
 
 Period = Literal["valid", "test"]
 
@@ -68,16 +71,24 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Selection:
-    """The learned candidate chosen on the validation period, and every candidate's score there."""
+    """The learned candidate chosen on the validation period, every candidate's score there
+    (the lower bound of ``estimator``; minus infinity without support) and their reports."""
 
     chosen: str
     scores: Mapping[str, float]
     estimator: str = SELECTION_ESTIMATOR
+    reports: tuple[OffPolicyReport, ...] = field(default=(), compare=False)
 
     @property
     def note(self) -> str:
         """One line saying what was chosen and how."""
         return f"learned candidates chosen on validation by the {self.estimator.upper()} lower bound: {self.chosen}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The selection as data: ``{"chosen", "estimator", "criterion", "period", "scores"}``
+        (a score without support is ``None``)."""
+        return {"chosen": self.chosen, "estimator": self.estimator, "criterion": "lower_bound", "period": "valid",
+                "scores": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.scores.items()}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +99,8 @@ class HeldOutEvaluation:
     period: Period
     reports: tuple[OffPolicyReport, ...]
     selection: Selection | None = None
+    learned: Mapping[str, FloatArray] = field(default_factory=dict)
+    """The learned candidates' (S, A) matrices by method (empty without learners)."""
 
     @property
     def held(self) -> LoggedSteps:
@@ -115,17 +128,21 @@ def heldout_split(steps: LoggedSteps, *, train_end: int | None = None, valid_end
 
 def learn_candidates(train: LoggedSteps, learners: Sequence[str], *, gamma: float,
                      n_wedge: int = 20) -> dict[str, FloatArray]:
-    """Candidates learned on ``train``: ``fqi`` (fitted Q-iteration, greedy) and ``spibb``
-    (SPIBB with ``n_wedge``, named ``spibb(N=n_wedge)``)."""
+    """Candidates learned on ``train``, keyed by method, in :data:`LEARNERS` order: ``model``
+    (:func:`~accessrl.offline.batch.model_optimum`), ``pessimistic``
+    (:func:`~accessrl.offline.batch.pessimistic_q_iteration`, greedy), ``fqi`` (fitted
+    Q-iteration, greedy) and ``spibb`` (SPIBB with ``n_wedge``).  Each is an (S, A)
+    matrix over the log's names; a state never decided in ``train`` has an all-zero row."""
     for name in learners:
         if name not in LEARNERS:
             raise ParameterError(f"learners: expected one of {', '.join(LEARNERS)}, got {name!r}")
-    learned: dict[str, FloatArray] = {}
-    if "fqi" in learners:
-        learned["fqi"] = fitted_q_iteration(train, gamma=gamma).target()
-    if "spibb" in learners:
-        learned[f"spibb(N={n_wedge})"] = spibb(train, gamma=gamma, n_wedge=n_wedge).pi
-    return learned
+    build: dict[str, Callable[[], FloatArray]] = {
+        "model": lambda: model_optimum(train, gamma=gamma),
+        "pessimistic": lambda: pessimistic_q_iteration(train, gamma=gamma).target(),
+        "fqi": lambda: fitted_q_iteration(train, gamma=gamma).target(),
+        "spibb": lambda: spibb(train, gamma=gamma, n_wedge=n_wedge).pi,
+    }
+    return {name: build[name]() for name in LEARNERS if name in learners}
 
 
 def choose_candidate(split: TemporalSplit, learned: Mapping[str, FloatArray], *, gamma: float,
@@ -136,12 +153,57 @@ def choose_candidate(split: TemporalSplit, learned: Mapping[str, FloatArray], *,
     if not learned:
         raise ParameterError("learned: expected at least one candidate to choose from")
     scores: dict[str, float] = {}
+    reports = []
     for name, pi in learned.items():
         report = evaluate_policy(split.valid, pi, gamma=gamma, rng=rng, train=split.train, name=name,
                                  severe_threshold=severe_threshold, n_boot=n_boot)
+        reports.append(report)
         est = Estimate.from_report(report)
         scores[name] = est.low if est is not None else -np.inf
-    return Selection(max(scores, key=lambda k: scores[k]), scores)
+    return Selection(max(scores, key=lambda k: scores[k]), scores, reports=tuple(reports))
+
+
+@dataclass(frozen=True, eq=False)
+class LearnedPolicies:
+    """Candidates learned on the training period of ``split`` and scored on its validation period."""
+
+    split: TemporalSplit
+    policies: Mapping[str, FloatArray]
+    selection: Selection
+
+    def mapping(self, method: str) -> dict[str, Any]:
+        """The policy-file mapping of one learned candidate (:func:`~accessrl.offline.ope.matrix_mapping`)."""
+        return matrix_mapping(self.split.train.state_names, self.split.train.action_names, self.policies[method])
+
+    def undecided(self, method: str) -> tuple[str, ...]:
+        """States some period visits that the candidate has no action for (never decided in train)."""
+        pi = self.policies[method]
+        seen = set()
+        for part in (self.split.train, self.split.valid, self.split.test):
+            seen |= set(np.unique(part.state).tolist())
+        names = self.split.train.state_names
+        return tuple(names[s] for s in sorted(seen) if pi[s].sum() == 0)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every candidate's validation report, policy mapping and uncovered states, and the selection."""
+        reports = {r.policy: r for r in self.selection.reports}
+        return {
+            "selection": self.selection.to_json(),
+            "candidates": [{"method": m, **reports[m].to_json(), "policy_mapping": self.mapping(m),
+                            "undecided_states": list(self.undecided(m))} for m in self.policies],
+        }
+
+
+def learn_from_logs(split: TemporalSplit, learners: Sequence[str] = LEARNERS, *, gamma: float,
+                    rng: np.random.Generator, n_wedge: int = 20, severe_threshold: float = SEVERE_RETURN,
+                    n_boot: int = 1000) -> LearnedPolicies:
+    """Learn a candidate per method on train (:func:`learn_candidates`) and score each on
+    validation (:func:`choose_candidate`); the test period is left for ``evaluate-policy``
+    and ``promote``."""
+    learned = learn_candidates(split.train, learners, gamma=gamma, n_wedge=n_wedge)
+    selection = choose_candidate(split, learned, gamma=gamma, rng=rng, severe_threshold=severe_threshold,
+                                 n_boot=n_boot)
+    return LearnedPolicies(split, learned, selection)
 
 
 def evaluate_heldout(split: TemporalSplit, candidates: Sequence[tuple[str, FloatArray]], *, gamma: float,
@@ -151,23 +213,25 @@ def evaluate_heldout(split: TemporalSplit, candidates: Sequence[tuple[str, Float
     """Score ``candidates`` — ``(name, pi)`` pairs, ``pi`` an (S, A) matrix over the log's
     names (see :func:`~accessrl.offline.ope.target_matrix`) — on the held-out ``period``.
 
-    With ``learners``, candidates are learned on train (:func:`learn_candidates`) and the
-    one :func:`choose_candidate` picks on validation is scored last.  Names need not be
-    unique (a candidate may share the deployed policy's name).
+    With ``learners``, candidates are learned on train (:func:`learn_candidates`),
+    :func:`choose_candidate` picks one on validation, and every learned candidate is scored
+    after the given ones (``learned`` holds their matrices).  Names need not be unique (a
+    candidate may share the deployed policy's name).
     """
     if period not in ("valid", "test"):
         raise ParameterError(f"period: expected 'valid' or 'test', got {period!r}")
     scored = list(candidates)
     selection = None
+    learned: dict[str, FloatArray] = {}
     if learners:
         learned = learn_candidates(split.train, learners, gamma=gamma, n_wedge=n_wedge)
         selection = choose_candidate(split, learned, gamma=gamma, rng=rng, severe_threshold=severe_threshold,
                                      n_boot=n_boot)
-        scored.append((selection.chosen, learned[selection.chosen]))
+        scored += list(learned.items())
     held = split.test if period == "test" else split.valid
     reports = tuple(evaluate_policy(held, pi, gamma=gamma, rng=rng, train=split.train, name=name,
                                     severe_threshold=severe_threshold, n_boot=n_boot) for name, pi in scored)
-    return HeldOutEvaluation(split, period, reports, selection)
+    return HeldOutEvaluation(split, period, reports, selection, learned)
 
 
 def promotion_reasons(candidate: Estimate | None, incumbent: Estimate | None) -> tuple[str, ...]:
@@ -187,11 +251,13 @@ __all__ = [
     "SEVERE_RETURN",
     "Estimate",
     "HeldOutEvaluation",
+    "LearnedPolicies",
     "Period",
     "Selection",
     "choose_candidate",
     "evaluate_heldout",
     "heldout_split",
     "learn_candidates",
+    "learn_from_logs",
     "promotion_reasons",
 ]
