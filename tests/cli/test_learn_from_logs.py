@@ -85,3 +85,18 @@ def test_evaluate_policy_reports_and_writes_every_learned_policy(db, tmp_path):
     for m in ("fqi", "spibb"):
         assert (tmp_path / "learned" / f"{m}.yaml").exists()
     assert all(" " not in s for s in strings(data["selection"]))
+
+
+def test_evaluate_policy_gives_promotes_verdict_against_an_incumbent(db, tmp_path):
+    evidence = tmp_path / "evidence_first.yaml"
+    evidence.write_text("new_request: request_evidence\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
+    reckless = tmp_path / "reckless.yaml"
+    reckless.write_text("new_request: auto_approve\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
+    r = runner.invoke(app, ["evaluate-policy", "--db", db, "--incumbent", str(evidence), "--policy", str(reckless),
+                            "--learn", "model", "--learned-dir", str(tmp_path / "l"), "--n-boot", "100", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [p["policy"] for p in data["policies"]] == ["evidence_first", "reckless", "model"]
+    by = {v["candidate"]["policy"]: v for v in data["verdicts"]}
+    assert "severe_errors" in by["reckless"]["codes"] and not by["reckless"]["promote"]
+    assert by["model"]["promote"] and by["model"]["incumbent"]["policy"] == "evidence_first"

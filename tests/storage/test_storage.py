@@ -307,7 +307,7 @@ def test_migration_of_a_version_2_service_database(make_log):
     again = DecisionLog(log.url, schema=log.schema)
     assert again.found_version == 2
     with again.engine.connect() as conn:
-        assert current_version(conn, again.schema) == SCHEMA_VERSION == 3
+        assert current_version(conn, again.schema) == SCHEMA_VERSION == 4
         tables = set(sa.inspect(conn).get_table_names(schema=again.schema))
         assert {"service_episodes", "service_idempotency", "service_deployments"} <= tables
         assert "service_meta" not in tables
@@ -492,3 +492,37 @@ def test_cli_two_generate_runs_then_estimate(tmp_path):
     support = _model_support(access_review_abandonment())
     assert {(o["state"], o["action"], o["next_state"]) for o in report["outcomes"]} <= support
     assert all("(0 decisions and 0 outcomes already stored)" in s for s in said)
+
+
+def test_migration_of_a_version_3_deployments_table(make_log):
+    """v3 -> v4: deployments gain promoted_by, evidence and previous_id; old rows keep NULL there."""
+    from accessrl.storage import schema
+
+    log = make_log("v3")
+    q = f'"{log.schema}".' if log.schema else ""
+    old = sa.MetaData()
+    v3 = sa.Table("service_deployments", old, *[sa.Column(c.name, c.type, primary_key=c.primary_key,
+                                                          nullable=c.nullable)
+                                               for c in schema.service_deployments.columns
+                                               if c.name not in ("promoted_by", "evidence", "previous_id")])
+    with log.engine.begin() as conn:  # back to the v3 layout, with one deployment
+        schema.service_deployments.drop(conn)
+        v3.create(conn)
+        conn.execute(v3.insert(), {"role": "deployed", "policy_id": "p", "policy_version": "1", "policy": "{}",
+                                   "model_spec": "{}", "deployed_at": "2026-01-05T09:00:00.000000+00:00",
+                                   "reason": "serve"})
+        conn.exec_driver_sql(f"UPDATE {q}accessrl_schema SET version = 3")
+    again = DecisionLog(log.url, schema=log.schema)
+    assert again.found_version == 3
+    with again.engine.begin() as conn:
+        assert current_version(conn, again.schema) == SCHEMA_VERSION == 4
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("service_deployments", schema=again.schema)}
+        assert {"promoted_by", "evidence", "previous_id"} <= cols
+        rows = conn.execute(sa.select(schema.service_deployments)).mappings().all()
+        assert [(r["policy_id"], r["promoted_by"], r["evidence"], r["previous_id"]) for r in rows] == [
+            ("p", None, None, None)]
+        conn.execute(schema.service_deployments.insert(), {
+            "role": "deployed", "policy_id": "c", "policy_version": "2", "policy": "{}", "model_spec": "{}",
+            "deployed_at": "2026-01-06T09:00:00.000000+00:00", "reason": "promoted", "promoted_by": "tester",
+            "evidence": json.dumps({"estimate": 54.0}), "previous_id": rows[0]["id"]})
+    assert DecisionLog(log.url, schema=log.schema).found_version == SCHEMA_VERSION

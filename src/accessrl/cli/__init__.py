@@ -7,6 +7,7 @@ become one line on stderr and exit status 1 (domain) or 2 (usage).
 from __future__ import annotations
 
 from accessrl.cli import audit as _audit
+from accessrl.cli import deploy as _deploy
 from accessrl.cli import generate as _generate
 from accessrl.cli import learned as _learned
 from accessrl.cli import learning as _learning
@@ -27,6 +28,7 @@ _learned.register(app)
 _learning.register(app)
 _generate.register(app)
 _serve.register(app)
+_deploy.register(app)
 _tour.register(app)
 _audit.register(app)
 _pg.register(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 import typer
 
 from accessrl.cli._common import console, err_console, load_model_arg, new_app, print_json, print_table
-from accessrl.errors import ParameterError
+from accessrl.errors import DataError, ParameterError
 
 DEFAULT_DB = "accessrl-logs.db"
 DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path."
@@ -199,6 +200,8 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate-policy")
     def evaluate_policy_cmd(
         policy: list[Path] = typer.Option([], "--policy", help="Candidate policy file(s) (state: action)."),
+        incumbent: Path = typer.Option(None, "--incumbent",
+                                       help="The deployed policy's file: also give promote's verdict per candidate."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         split: str = typer.Option("test", "--split", help="valid or test."),
         train_end: str = typer.Option(None, "--train-end", help="Train/validation cutoff (default: 60% quantile)."),
@@ -220,7 +223,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
-        from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split
+        from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split, learn_from_logs, review_candidates
         from accessrl.offline.ope import matrix_mapping, target_matrix
         from accessrl.specfile import read_mapping_file
         from accessrl.storage.times import us_to_iso as fmt_time
@@ -243,9 +246,28 @@ def register(app: typer.Typer) -> None:
         c1, c2 = parts.cutoffs
         files = {p.stem: target_matrix(steps.state_names, steps.action_names, read_mapping_file(p, what="policy"),
                                        source=str(p)) for p in policy}
-        evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=np.random.default_rng(seed),
-                                      period="test" if split == "test" else "valid", learners=learn, n_wedge=n_wedge,
-                                      severe_threshold=severe, n_boot=n_boot)
+        rng = np.random.default_rng(seed)
+        period: Any = "test" if split == "test" else "valid"
+        verdicts: tuple[Any, ...] = ()
+        if incumbent is None:
+            evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=rng, period=period,
+                                          learners=learn, n_wedge=n_wedge, severe_threshold=severe, n_boot=n_boot)
+            n_given = len(files)
+        else:  # the verdicts promote would give, from the same orchestration
+            inc = (incumbent.stem, target_matrix(steps.state_names, steps.action_names,
+                                                 read_mapping_file(incumbent, what="policy"), source=str(incumbent)))
+            learned_set = learn_from_logs(parts, learn, gamma=gamma, rng=rng, n_wedge=n_wedge,
+                                          severe_threshold=severe, n_boot=n_boot) if learn else None
+            cands = [*files.items(), *(learned_set.policies.items() if learned_set is not None else ())]
+            review = review_candidates(parts, inc, cands, gamma=gamma, rng=rng, period=period,
+                                       severe_threshold=severe, n_boot=n_boot)
+            if review.evaluation is None:
+                raise DataError(f"--split {split}: {review.verdicts[0].reasons[0]}")
+            evaluation = dataclasses.replace(
+                review.evaluation, selection=None if learned_set is None else learned_set.selection,
+                learned={} if learned_set is None else learned_set.policies)
+            n_given = len(files) + 1
+            verdicts = review.verdicts
         reports = evaluation.reports
         sel = evaluation.selection
         learned_files = {m: str(write_policy_file(learned_dir / f"{m}.yaml",
@@ -259,9 +281,10 @@ def register(app: typer.Typer) -> None:
                 "leakage": {**lk.__dict__, "examples": list(lk.examples)},
                 "episodes": {"train": parts.train.n_episodes, "valid": parts.valid.n_episodes,
                              "test": parts.test.n_episodes},
-                "policies": [{**r.to_json(), "learned": r.policy in learned_files and i >= len(files),
-                              "file": learned_files.get(r.policy) if i >= len(files) else None}
+                "policies": [{**r.to_json(), "learned": r.policy in learned_files and i >= n_given,
+                              "file": learned_files.get(r.policy) if i >= n_given else None}
                              for i, r in enumerate(reports)],
+                "verdicts": [v.evidence() for v in verdicts],
             })
             return
         console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
@@ -292,3 +315,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"severe errors (return <= {severe:g}): {r.severe_observed} observed among matching "
                               f"episodes; estimated rate {sr.value:.4f} [{sr.low:.4f}, {sr.high:.4f}]")
 
+        for v in verdicts:
+            console.print(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
+                          + ("would be promoted" if v.promote else "not promoted: " + "; ".join(v.reasons)),
+                          markup=False)

@@ -8,7 +8,7 @@ import re
 import typer
 
 from accessrl._optional import require
-from accessrl.cli._common import console, load_model_arg
+from accessrl.cli._common import console, load_model_arg, print_json
 from accessrl.errors import ParameterError
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -75,14 +75,20 @@ def register(app: typer.Typer) -> None:
         candidate: str = typer.Option(..., "--candidate", help="Candidate policy file (state: action)."),
         db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+        by: str = typer.Option(None, "--by", help="Who promotes (recorded; default: the user running it)."),
+        json_out: bool = typer.Option(False, "--json", help="The verdict and its evidence as JSON."),
     ) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
-        from accessrl.service.promotion import promote
+        from accessrl.cli.deploy import who
+        from accessrl.service.promotion import promote, verdict_json
 
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
-        res = promote(db, candidate, seed=seed)
-        for line in res.lines():
-            console.print(line, markup=False)
+        res = promote(db, candidate, seed=seed, promoted_by=who(by, "accessrl promote"))
+        if json_out:
+            print_json(verdict_json(res))
+        else:
+            for line in res.lines():
+                console.print(line, markup=False)
         if not res.deployed:
             raise typer.Exit(1)

@@ -16,7 +16,10 @@ The one orchestration behind ``accessrl evaluate-policy`` and ``accessrl promote
 4. :class:`Estimate` and :func:`promotion_reasons` — one estimator's interval with the
    support and the severe errors observed (returns at or below the severe threshold,
    counted apart from the mean), and the rule that refuses a candidate with a severe
-   error or whose lower bound does not beat the deployed policy's estimate.
+   error or whose lower bound does not beat the deployed policy's estimate;
+5. :func:`review_candidates` — steps 3 and 4 against an incumbent: the one place that
+   decides whether the held-out period is big enough and what each candidate's verdict
+   is (:class:`Verdict`, with its evidence as data).
 
 The caller reads the log and the policies (storage, files) and passes arrays in; one
 ``rng`` drives every bootstrap in the order above, so a seed fixes every number.
@@ -234,30 +237,114 @@ def evaluate_heldout(split: TemporalSplit, candidates: Sequence[tuple[str, Float
     return HeldOutEvaluation(split, period, reports, selection, learned)
 
 
+MIN_TEST_EPISODES = 30
+"""Held-out episodes a promotion needs (fewer: no verdict but "not enough data")."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether ``candidate`` may replace ``incumbent``: the reasons for people, the same as
+    codes for programs, and the evidence (estimates on the held-out period)."""
+
+    candidate_id: str
+    incumbent_id: str
+    promote: bool
+    reasons: tuple[str, ...]
+    codes: tuple[str, ...]
+    candidate: Estimate | None
+    incumbent: Estimate | None
+    n_held: int
+    estimator: str = SELECTION_ESTIMATOR
+
+    def evidence(self) -> dict[str, Any]:
+        """The verdict as data (what a deployment row records)."""
+        def est(e: Estimate | None) -> dict[str, Any] | None:
+            return None if e is None else {"estimate": e.value, "low": e.low, "high": e.high,
+                                           "matching_episodes": e.support, "severe_errors": e.severe_errors}
+
+        return {"estimator": self.estimator, "held_out_episodes": self.n_held, "promote": self.promote,
+                "codes": list(self.codes), "candidate": {"policy": self.candidate_id, **(est(self.candidate) or {})},
+                "incumbent": {"policy": self.incumbent_id, **(est(self.incumbent) or {})}}
+
+
+@dataclass(frozen=True, eq=False)
+class Review:
+    """The held-out evaluation of an incumbent (reports[0]) and candidates, with a verdict each."""
+
+    evaluation: HeldOutEvaluation | None
+    verdicts: tuple[Verdict, ...]
+
+
+def review_candidates(split: TemporalSplit, incumbent: tuple[str, FloatArray],
+                      candidates: Sequence[tuple[str, FloatArray]], *, gamma: float, rng: np.random.Generator,
+                      period: Period = "test", severe_threshold: float = SEVERE_RETURN, n_boot: int = 1000,
+                      min_held: int = MIN_TEST_EPISODES) -> Review:
+    """Score the incumbent and every candidate on the held-out ``period``
+    (:func:`evaluate_heldout`) and give each candidate a :class:`Verdict`
+    (:func:`promotion_reasons`); a held-out period under ``min_held`` episodes gives every
+    candidate the verdict ``too_few_held_out_episodes`` and scores nothing."""
+    held = split.test if period == "test" else split.valid
+    inc_id = incumbent[0]
+    if held.n_episodes < min_held:
+        why = f"only {held.n_episodes} held-out episodes; at least {min_held} are needed"
+        return Review(None, tuple(Verdict(c, inc_id, False, (why,), ("too_few_held_out_episodes",), None, None,
+                                          held.n_episodes) for c, _ in candidates))
+    evaluation = evaluate_heldout(split, [incumbent, *candidates], gamma=gamma, rng=rng, period=period,
+                                  severe_threshold=severe_threshold, n_boot=n_boot)
+    inc, *cands = evaluation.estimates(SELECTION_ESTIMATOR)
+    verdicts = []
+    for (name, _), est, rep in zip(candidates, cands, evaluation.reports[1:], strict=True):
+        reasons: list[str] = []
+        codes: list[str] = []
+        for role, e, r in (("incumbent", inc, evaluation.reports[0]), ("candidate", est, rep)):
+            if e is None:
+                reasons.append(f"{role} {r.policy}: {r.reason or 'no estimate'}")
+                codes.append(f"{role}_unsupported")
+        for code, reason in promotion_rule(est, inc):
+            codes.append(code)
+            reasons.append(reason)
+        verdicts.append(Verdict(name, inc_id, not reasons, tuple(reasons), tuple(codes), est, inc, held.n_episodes))
+    return Review(evaluation, tuple(verdicts))
+
+
+def promotion_rule(candidate: Estimate | None, incumbent: Estimate | None) -> tuple[tuple[str, str], ...]:
+    """``(code, reason)`` of each way ``candidate`` fails to earn a promotion over ``incumbent``
+    (empty: it may replace it): ``severe_errors`` on the held-out period, or
+    ``lower_bound_not_above_incumbent``."""
+    out = []
+    if candidate is not None and candidate.severe_errors:
+        out.append(("severe_errors", f"{candidate.severe_errors} severe errors on test (must be 0)"))
+    if candidate is not None and incumbent is not None and not candidate.low > incumbent.value:
+        out.append(("lower_bound_not_above_incumbent",
+                    f"lower bound {candidate.low:.2f} does not beat the deployed estimate {incumbent.value:.2f}"))
+    return tuple(out)
+
+
 def promotion_reasons(candidate: Estimate | None, incumbent: Estimate | None) -> tuple[str, ...]:
     """Why ``candidate`` must not replace ``incumbent`` (empty: it may): a severe error on the
-    held-out period, or a lower bound that does not beat the incumbent's estimate."""
-    reasons = []
-    if candidate is not None and candidate.severe_errors:
-        reasons.append(f"{candidate.severe_errors} severe errors on test (must be 0)")
-    if candidate is not None and incumbent is not None and not candidate.low > incumbent.value:
-        reasons.append(f"lower bound {candidate.low:.2f} does not beat the deployed estimate {incumbent.value:.2f}")
-    return tuple(reasons)
+    held-out period, or a lower bound that does not beat the incumbent's estimate
+    (:func:`promotion_rule`'s reasons)."""
+    return tuple(reason for _, reason in promotion_rule(candidate, incumbent))
 
 
 __all__ = [
     "LEARNERS",
+    "MIN_TEST_EPISODES",
     "SELECTION_ESTIMATOR",
     "SEVERE_RETURN",
     "Estimate",
     "HeldOutEvaluation",
     "LearnedPolicies",
     "Period",
+    "Review",
     "Selection",
+    "Verdict",
     "choose_candidate",
     "evaluate_heldout",
     "heldout_split",
     "learn_candidates",
     "learn_from_logs",
     "promotion_reasons",
+    "promotion_rule",
+    "review_candidates",
 ]

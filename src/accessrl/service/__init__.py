@@ -5,7 +5,7 @@
   the decide/log/replay logic, free of any web framework;
 * :mod:`~accessrl.service.http` — the FastAPI application and its fast write path (the
   ``[serve]`` extra; import it directly, it is not imported here);
-* :mod:`~accessrl.service.promotion` — ``promote``, on :mod:`accessrl.offline.heldout`'s held-out evaluation.
+* :mod:`~accessrl.service.promotion` — ``promote`` (on :mod:`accessrl.offline.heldout`'s held-out evaluation) and ``rollback``.
 
 The decision log it writes is :mod:`accessrl.storage`'s.
 """
@@ -13,6 +13,7 @@ The decision log it writes is :mod:`accessrl.storage`'s.
 from __future__ import annotations
 
 from accessrl.service.policy import ServedPolicy, StateDecision, model_fingerprint, serve_policy
-from accessrl.service.promotion import Estimate, Promotion, promote
+from accessrl.service.promotion import Estimate, Promotion, Rollback, promote, rollback
 
-__all__ = ["Estimate", "Promotion", "ServedPolicy", "StateDecision", "model_fingerprint", "promote", "serve_policy"]
+__all__ = ["Estimate", "Promotion", "Rollback", "ServedPolicy", "StateDecision", "model_fingerprint", "promote",
+           "rollback", "serve_policy"]
