@@ -48,6 +48,7 @@ from accessrl.service.decisions import (
     to_json,
     token_hash,
 )
+from accessrl.service.monitor import DriftGauge
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -334,12 +335,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
             tx.ping()
         return Response(to_json({"status": "ok"}), media_type=JSON)
 
+    drift = DriftGauge(config.db_url)  # live outcomes against the deployed model (accessrl.service.monitor)
+
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         """Prometheus text format."""
         if not svc.authorised(request.headers.get("authorization")):
             return json_response(401, error_json("missing or invalid bearer token"))
-        return PlainTextResponse(svc.metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(svc.metrics.render() + drift.render(), media_type="text/plain; version=0.0.4")
 
     return app
 

@@ -36,6 +36,7 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import policy_from_mapping
 from accessrl.model.spec import compile_spec
+from accessrl.offline.estimation import estimate_model
 from accessrl.offline.heldout import (
     MIN_TEST_EPISODES,
     SELECTION_ESTIMATOR,
@@ -134,8 +135,11 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
         new_id = None
         if verdict.promote and verdict.candidate is not None and verdict.incumbent is not None:
             cand, inc = verdict.candidate, verdict.incumbent
+            # the model this decision rests on: what the training period says (monitor compares with it)
+            basis = estimate_model(split.train, gamma=mdp.gamma, min_support=0).spec
             new_id = record_deployment(store, dep, policy_id=cand_id, probs=cand_probs, mdp=mdp,
-                                       promoted_by=promoted_by, evidence={**verdict.evidence(), "seed": seed},
+                                       promoted_by=promoted_by,
+                                       evidence={**verdict.evidence(), "seed": seed, "estimated_model": basis},
                                        reason=f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; "
                                               f"0 severe errors on {verdict.n_held} test episodes "
                                               f"(model {model_fingerprint(mdp)})")
@@ -203,6 +207,8 @@ def rollback(db: str, *, promoted_by: str = "accessrl rollback") -> Rollback:
         if prev is None:
             raise DataError(f"database {db!r}: deployment {current['id']} ({current['policy_id']}) has no earlier "
                             "deployment to roll back to")
+        prev_evidence = json.loads(prev["evidence"]) if prev.get("evidence") else {}
+        basis = prev_evidence.get("estimated_model") if isinstance(prev_evidence, dict) else None
         before = prev.get("previous_id")
         if before is None and prev.get("evidence") is None:
             older = [r for r in deployed if int(r["id"]) < int(prev["id"])]
@@ -213,7 +219,8 @@ def rollback(db: str, *, promoted_by: str = "accessrl rollback") -> Rollback:
             "reason": f"rollback: restores deployment {prev['id']} ({prev['policy_id']}), replacing "
                       f"{current['id']} ({current['policy_id']})",
             "promoted_by": promoted_by,
-            "evidence": json.dumps({"action": "rollback", "restores": int(prev["id"]), "replaces": int(current["id"])}),
+            "evidence": json.dumps({"action": "rollback", "restores": int(prev["id"]), "replaces": int(current["id"]),
+                                    **({"estimated_model": basis} if basis is not None else {})}),
             "previous_id": before,
         })
         new = latest_deployed(store.deployments())
