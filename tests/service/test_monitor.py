@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason='the decision service needs the [serve] extra: pip install "accessrl[serve]"')
+from test_promotion import AUTH, EVIDENCE_FIRST, client, drive  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from accessrl.catalog.lesson import access_review_abandonment_spec  # noqa: E402
@@ -17,7 +18,6 @@ from accessrl.cli import app as cli_app  # noqa: E402
 from accessrl.model.spec import compile_spec  # noqa: E402
 from accessrl.offline.logsim import with_abandonment  # noqa: E402
 from accessrl.service.monitor import DriftGauge, drift_metrics, monitor  # noqa: E402
-from test_promotion import AUTH, EVIDENCE_FIRST, client, drive  # noqa: E402
 
 runner = CliRunner()
 
