@@ -14,6 +14,7 @@ from accessrl.cli import learning as _learning
 from accessrl.cli import lesson as _lesson
 from accessrl.cli import logs as _logs
 from accessrl.cli import pg as _pg
+from accessrl.cli import pilot as _pilot
 from accessrl.cli import planning as _planning
 from accessrl.cli import serve as _serve
 from accessrl.cli import tour as _tour
@@ -32,6 +33,7 @@ _deploy.register(app)
 _tour.register(app)
 _audit.register(app)
 _pg.register(app)
+_pilot.register(app)
 
 
 def main() -> None:

@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
                                                   "also ACCESSRL_TOKEN_HASHES)."),
         seed: int = typer.Option(None, "--seed", help="Seed of the sampling generator."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        reload_every: float = typer.Option(2.0, "--reload-every",
+                                           help="Seconds between checks for a promotion, rollback or shadow."),
     ) -> None:
         """Run the decision service (FastAPI + uvicorn): decide, log, and pick up promotions."""
         require("fastapi", "serve", "accessrl serve")  # accessrl.service.http is built on it
@@ -61,8 +63,11 @@ def register(app: typer.Typer) -> None:
         if shadow:
             shadowed = resolve_policy(mdp, shadow)
             shadow_pol = serve_policy(mdp, shadowed.probabilities, shadowed.policy_id)
+        if not reload_every >= 0:
+            raise ParameterError(f"--reload-every: expected a non-negative number of seconds, got {reload_every}")
         config = ServiceConfig(mdp=mdp, policy=served, shadow=shadow_pol, db_url=db, token_hashes=hashes,
-                               seed=seed, record_deployment=f"accessrl serve --policy {policy}")
+                               seed=seed, record_deployment=f"accessrl serve --policy {policy}",
+                               reload_every=reload_every)
         application = create_app(config)
         if not hashes:
             console.print("[yellow]no --token-hash given: serving without authentication on loopback[/]")

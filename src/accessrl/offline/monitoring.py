@@ -14,11 +14,19 @@ the count.  Many pairs are tested at once, so the pairs flagged as drifted are t
 Holm's step-down procedure (Holm 1979, *Scand. J. Statist.* 6) rejects at family-wise
 level ``alpha``: the i-th smallest of m p-values is compared with alpha / (m - i + 1),
 stopping at the first that is not smaller.  The Holm-adjusted p-values are reported.
+
+The model a deployment rests on is estimated from logs, and an estimate gives
+probability 0 to every outcome its sample happened not to contain — a rare abandonment
+would then count as infinitely surprising.  :func:`reference_model` therefore estimates
+on the *structure* of the service's model (its pairs and their possible outcomes) with a
+Jeffreys prior, p = (count + 1/2) / (n + K/2) over the K outcomes of a pair (the
+posterior mean under Dirichlet(1/2, ..., 1/2); Agresti 2013, §1.6), keeping the model's
+own probabilities for pairs the logs never tried.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -147,4 +155,25 @@ def model_fit(steps: LoggedSteps, mdp: MDP, *, alpha: float = 0.01, min_count: i
     return ModelFit(pairs, alpha, min_count, steps.n_steps)
 
 
-__all__ = ["ModelFit", "PairFit", "g_statistic", "holm_adjust", "model_fit"]
+def reference_model(steps: LoggedSteps, mdp: MDP, *, prior: float = 0.5) -> MDP:
+    """``mdp`` with each logged pair's outcome probabilities re-estimated from ``steps``:
+    (count + ``prior``) / (n + K ``prior``) over the pair's K outcomes (module docstring)."""
+    if not (isinstance(prior, (int, float)) and prior > 0 and np.isfinite(prior)):
+        raise ParameterError(f"prior: expected a positive number, got {prior!r}")
+    prob = np.array(mdp.out_prob, dtype=np.float64, copy=True)
+    if steps.n_steps == 0:
+        return replace(mdp, out_prob=prob)
+    c = count_transitions(steps)
+    sn, an = steps.state_names, steps.action_names
+    seen = {(sn[int(c.pair_state[c.out_pair[j]])], an[int(c.pair_action[c.out_pair[j]])], sn[int(c.out_next[j])]):
+            float(c.out_count[j]) for j in range(c.out_count.size)}
+    for k in range(mdp.n_pairs):
+        s, a = mdp.state_names[int(mdp.sa_state[k])], mdp.action_names[int(mdp.sa_action[k])]
+        lo, hi = int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])
+        counts = np.array([seen.get((s, a, mdp.state_names[int(mdp.out_next[j])]), 0.0) for j in range(lo, hi)])
+        if counts.sum() > 0:
+            prob[lo:hi] = (counts + prior) / (counts.sum() + prior * (hi - lo))
+    return replace(mdp, out_prob=prob)
+
+
+__all__ = ["ModelFit", "PairFit", "g_statistic", "holm_adjust", "model_fit", "reference_model"]

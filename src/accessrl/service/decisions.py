@@ -249,6 +249,10 @@ class DecisionService:
         if dep is not None and dep["policy_version"] != self.policy.version and dep["model_spec"] == self._spec_json:
             self.policy = from_mapping(self.mdp, json.loads(dep["policy"]), dep["policy_id"],
                                        epsilon=self.config.policy.epsilon)
+        sh = next((r for r in reversed(rows) if r["role"] == "shadow"), None)  # a shadow set after start-up
+        if sh is not None and sh["model_spec"] == self._spec_json and (
+                self.shadow is None or sh["policy_version"] != self.shadow.version):
+            self.shadow = from_mapping(self.mdp, json.loads(sh["policy"]), sh["policy_id"])
         self._deployment_id = latest
 
     def authorised(self, header: str | None) -> bool:

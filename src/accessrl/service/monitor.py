@@ -1,7 +1,9 @@
 r"""``accessrl monitor``: live outcomes since the current deployment against the model it was based on.
 
 The model a deployment was based on is the model estimated on the training period when
-``accessrl promote`` made it (recorded in the row's evidence as ``estimated_model``), or
+``accessrl promote`` made it (:func:`accessrl.offline.monitoring.reference_model`, on the
+service model's structure with a Jeffreys prior; recorded in the row's evidence as
+``estimated_model``), or
 for a deployment without one (``accessrl serve``, a rollback) the service's own model
 (``model_spec``).  The live decisions logged since the deployment are tested pair by pair
 against it with :func:`accessrl.offline.monitoring.model_fit` (G-test, Holm-adjusted).
@@ -49,7 +51,7 @@ class MonitorReport:
         }
 
 
-def reference_model(row: dict[str, Any]) -> tuple[MDP, str]:
+def basis_model(row: dict[str, Any]) -> tuple[MDP, str]:
     """The model a deployment row was based on, and which field it came from."""
     evidence = json.loads(row["evidence"]) if row.get("evidence") else {}
     if isinstance(evidence, dict) and isinstance(evidence.get("estimated_model"), dict):
@@ -66,7 +68,7 @@ def monitor(db: str, *, since: str | None = None, alpha: float = 0.01, min_count
         store.close()
     if row is None:
         raise DataError(f"database {db!r}: no deployed policy recorded; nothing to monitor")
-    mdp, source = reference_model(row)
+    mdp, source = basis_model(row)
     start = since if since is not None else str(row["deployed_at"])
     log = DecisionLog(db)
     try:
@@ -124,4 +126,4 @@ class DriftGauge:
         return self._text
 
 
-__all__ = ["DriftGauge", "MonitorReport", "drift_metrics", "monitor", "reference_model"]
+__all__ = ["DriftGauge", "MonitorReport", "basis_model", "drift_metrics", "monitor"]

@@ -35,8 +35,7 @@ import numpy as np
 from accessrl.errors import DataError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import policy_from_mapping
-from accessrl.model.spec import compile_spec
-from accessrl.offline.estimation import estimate_model
+from accessrl.model.spec import compile_spec, spec_from_mdp
 from accessrl.offline.heldout import (
     MIN_TEST_EPISODES,
     SELECTION_ESTIMATOR,
@@ -46,6 +45,7 @@ from accessrl.offline.heldout import (
     heldout_split,
     review_candidates,
 )
+from accessrl.offline.monitoring import reference_model
 from accessrl.offline.ope import target_matrix
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
 from accessrl.specfile import load_policy
@@ -95,9 +95,15 @@ def latest_deployed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((r for r in reversed(rows) if r["role"] == "deployed"), None)
 
 
-def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "accessrl promote") -> Promotion:
+def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "accessrl promote",
+            since: int | None = None, train_end: int | None = None, valid_end: int | None = None,
+            n_boot: int = 1000) -> Promotion:
     """Evaluate ``candidate`` (a policy file) on the held-out tail of the log against the served
-    incumbent; deploy it only on evidence, recording ``promoted_by`` and the evidence."""
+    incumbent; deploy it only on evidence, recording ``promoted_by`` and the evidence.
+
+    By default the whole log is split at its 60% / 80% quantiles; ``since`` (microseconds
+    since the epoch) reads only later decisions and ``train_end`` / ``valid_end`` fix the
+    cutoffs (a weekly job: train on past weeks, validate on the last but one, test on the last)."""
     if seed < 0:
         raise ParameterError(f"seed: expected a non-negative integer, got {seed}")
     store = Store(open_engine(db))
@@ -116,27 +122,28 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
             return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("forbidden_action",))
         log = DecisionLog(db)
         try:
-            steps = log.load_steps(state_names=mdp.state_names, action_names=mdp.action_names).steps
+            steps = log.load_steps(since=since, state_names=mdp.state_names, action_names=mdp.action_names).steps
         finally:
             log.close()
         if steps.n_episodes < 3 * MIN_TEST_EPISODES:
             why = (f"only {steps.n_episodes} logged episodes; at least {3 * MIN_TEST_EPISODES} are needed "
                    "for a held-out test period")
             return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("too_few_logged_episodes",))
-        split = heldout_split(steps, prevent_leakage=True, time_text=us_to_iso)
+        split = heldout_split(steps, train_end=train_end, valid_end=valid_end, prevent_leakage=True,
+                              time_text=us_to_iso)
         names = (split.test.state_names, split.test.action_names)
         served = guarded_mapping(mdp, json.loads(dep["policy"]), source=f"deployed policy {inc_id}")
         review = review_candidates(
             split, (inc_id, target_matrix(*names, served, source=inc_id)),
             [(cand_id, target_matrix(*names, policy_mapping(mdp, cand_probs), source=cand_id))],
-            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN)
+            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN, n_boot=n_boot)
         verdict = review.verdicts[0]
         reasons = list(verdict.reasons)
         new_id = None
         if verdict.promote and verdict.candidate is not None and verdict.incumbent is not None:
             cand, inc = verdict.candidate, verdict.incumbent
             # the model this decision rests on: what the training period says (monitor compares with it)
-            basis = estimate_model(split.train, gamma=mdp.gamma, min_support=0).spec
+            basis = spec_from_mdp(reference_model(split.train, mdp))
             new_id = record_deployment(store, dep, policy_id=cand_id, probs=cand_probs, mdp=mdp,
                                        promoted_by=promoted_by,
                                        evidence={**verdict.evidence(), "seed": seed, "estimated_model": basis},
