@@ -60,7 +60,7 @@ def pilot_plots(result: Any, out_dir: Path) -> tuple[Path, ...]:
     alpha = getattr(result, "alpha", None) or 0.01
     ax.axhline(-np.log10(alpha), color="black", linestyle="--", linewidth=0.8, label=f"alpha = {alpha:g} (Holm)")
     ax.set_xlabel("week")
-    ax.set_ylabel("-log10 adjusted p (G-test)")
+    ax.set_ylabel("-log10 adjusted p (G-test, capped at 16)")
     ax.set_title("Drift of live outcomes against the deployed model")
     ax.legend(fontsize=8)
     paths.append(_save(fig, out_dir / "drift.png"))

@@ -166,7 +166,8 @@ class Driver:
         returns = []
         for _ in range(n):
             self.n += 1
-            r = self.http.post("/v1/requests", json={"requester_id": f"q{self.n:07d}"})
+            # client-chosen request ids: the log's episode order (and so every bootstrap) is reproducible
+            r = self.http.post("/v1/requests", json={"request_id": f"q{self.n:07d}", "requester_id": f"u{self.n:07d}"})
             r.raise_for_status()
             body = r.json()
             rid, g, disc = body["request_id"], 0.0, 1.0
