@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +86,14 @@ def test_pilot_default_run_closes_the_loop(tmp_path, db_url):
     assert rows[4]["drift"] and rows[4]["deployed"] != "review_first"
     assert rows[4]["true_value"] < rows[3]["true_value"]  # the promoted policy is the worse one after the drift
     assert not any(row["drift"] for row in rows[6:])  # the re-learned model fits again
+    # the README's weekly table is this run
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## The deployment loop", 1)[1].split("\n## ", 1)[0]
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
+    assert [c[-1] for c in cells] == actions
+    assert [c[3] for c in cells] == [row["deployed"] for row in rows]
+    assert [c[4] for c in cells] == [f"{row['true_value']:.2f}" for row in rows]
+    assert [c[5] for c in cells] == [f"{row['mean_return']:.2f}" for row in rows]
     deps = deployments(db_url)
     back = [d for d in deps if d["evidence"] and json.loads(d["evidence"]).get("action") == "rollback"]
     assert len(back) == 1 and back[0]["policy_id"] == "review_first" and back[0]["promoted_by"].startswith("pilot")
