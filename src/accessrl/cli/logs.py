@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Also write the records to this file."),
         drift: float = typer.Option(None, "--drift", help="Abandonment probability after the drift point."),
         drift_at: float = typer.Option(0.5, "--drift-at", help="Fraction of requests before the drift."),
-        per_hour: float = typer.Option(20.0, "--per-hour", help="Arrival rate of requests per hour."),
+        per_hour: float = typer.Option(2.0, "--per-hour", help="Arrival rate of requests per hour."),
         policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
         run: str = typer.Option(None, "--run-id", help="Prefix of every id (default: a digest of the log)."),
     ) -> None:
