@@ -1,5 +1,5 @@
 """`accessrl rollback` (undo the last deployment) and `accessrl monitor` (live outcomes against
-the deployed model), over :mod:`accessrl.service.promotion` and :mod:`accessrl.monitor`."""
+the deployed model), over :mod:`accessrl.service.promotion` and :mod:`accessrl.service.monitor`."""
 
 from __future__ import annotations
 

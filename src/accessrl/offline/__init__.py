@@ -6,6 +6,7 @@
 * :mod:`~accessrl.offline.splits` — train / validation / test by time, and leakage checks;
 * :mod:`~accessrl.offline.ope` — off-policy estimators with bootstrap intervals;
 * :mod:`~accessrl.offline.heldout` — the held-out evaluation ``evaluate-policy`` and ``promote`` share;
+* :mod:`~accessrl.offline.monitoring` — live outcomes against a model: the G-test per pair, Holm-corrected;
 * :mod:`~accessrl.offline.batch` — batch learning: the estimated model's optimum, its pessimistic
   version, fitted Q-iteration and SPIBB.
 """
