@@ -32,7 +32,7 @@ LAYERS = {
     "storage": 2, "service": 2, "report": 2, "lesson": 2, "envs": 2, "specfile": 2,
     "studio": 2,
     # 3 entry points
-    "cli": 3, "__main__": 3,
+    "cli": 3, "pilot": 3, "__main__": 3,
 }
 
 FORBIDDEN_MODULES_LOW = {"os", "sys", "io", "pathlib", "socket", "shutil", "subprocess", "sqlalchemy",

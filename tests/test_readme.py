@@ -420,3 +420,65 @@ def test_llm_demo_reproduces_the_readme_table():
         "the demo no longer reproduces the README's table: run python benchmarks/readme_llm_table.py")
     results = (ROOT / "benchmarks" / "results" / "llm_demo.md").read_text()
     assert "\n".join(sample_lines(res)) in results
+
+
+def loop_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## The deployment loop", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "the deployment loop section has a bash block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_deployment_loop_runs_as_written(tmp_path, monkeypatch):
+    """Every command of "The deployment loop", in order, in a fresh directory: `serve` runs until it
+    answers (then stops), `pilot` on a small budget; every other command exactly as written."""
+    import socket
+    import time
+
+    import pytest
+
+    httpx = pytest.importorskip("httpx", reason='the loop needs the [serve] extra: pip install "accessrl[serve]"')
+    from typer.testing import CliRunner
+
+    from accessrl.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deployed.yaml").write_text(
+        "new_request: request_evidence\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
+    cmds = loop_commands()
+    assert [shlex.split(c)[1] for c in cmds] == ["logs", "learn-from-logs", "evaluate-policy", "serve", "promote",
+                                                 "monitor", "rollback", "pilot"]
+    runner = CliRunner()
+    for cmd in cmds:
+        args = shlex.split(cmd)
+        assert args[0] == "accessrl"
+        if args[1] == "serve":
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            proc = subprocess.Popen([sys.executable, "-m", "accessrl", *args[1:], "--port", str(port)],
+                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+            try:
+                for _ in range(400):
+                    try:
+                        if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.05)
+                else:
+                    raise AssertionError("serve did not answer")
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+            continue
+        if args[1] == "pilot":
+            args += ["--weeks", "4", "--requests-per-week", "40", "--n-boot", "60"]
+        r = runner.invoke(app, args[1:])
+        assert r.exit_code == 0, (cmd, r.output)
+        if args[1] == "promote":
+            assert "promoted: lower bound" in " ".join(r.output.split())
+        if args[1] == "rollback":
+            assert "restores" in r.output
+    assert (tmp_path / "candidate.yaml").exists() and (tmp_path / "pilot" / "value.png").exists()

@@ -17,7 +17,7 @@ from accessrl.offline import (
     learn_candidates,
     promotion_reasons,
 )
-from accessrl.offline.logsim import simulate_logs
+from accessrl.offline.logsim import LogConfig, simulate_logs
 from accessrl.offline.ope import evaluate_policy, target_matrix
 from accessrl.offline.splits import default_cutoffs, temporal_split
 
@@ -28,8 +28,9 @@ RECKLESS = {"new_request": "auto_approve", "evidence_ready": "auto_approve", "re
 
 @pytest.fixture(scope="module")
 def steps():
+    # one request an hour: the log (25 days) is long beside its outcome delays (abandonment: 72 h)
     return simulate_logs(MDP, uniform_policy(MDP), n_requests=600, start_us=0, rng=np.random.default_rng(4),
-                         epsilon=0.2).steps
+                         epsilon=0.2, config=LogConfig(arrivals_per_hour=1.0)).steps
 
 
 def _pi(steps, mapping, name="policy"):
@@ -77,16 +78,20 @@ def test_names_need_not_be_unique(steps):
 
 def test_learned_candidate_chosen_on_validation_and_scored_last(steps):
     split = heldout_split(steps)
-    learned = learn_candidates(split.train, ("fqi", "spibb"), gamma=MDP.gamma, n_wedge=5)
-    assert set(learned) == {"fqi", "spibb(N=5)"}
+    learned = learn_candidates(split.train, ("spibb", "fqi"), gamma=MDP.gamma, n_wedge=5)
+    assert list(learned) == ["fqi", "spibb"]  # LEARNERS order
     sel = choose_candidate(split, learned, gamma=MDP.gamma, rng=np.random.default_rng(1), n_boot=100)
     assert isinstance(sel, Selection) and set(sel.scores) == set(learned)
     assert sel.scores[sel.chosen] == max(sel.scores.values())
     assert sel.note.endswith(f"by the WIS lower bound: {sel.chosen}")
+    assert [r.policy for r in sel.reports] == ["fqi", "spibb"]
+    assert sel.to_json() == {"chosen": sel.chosen, "estimator": "wis", "criterion": "lower_bound", "period": "valid",
+                             "scores": dict(sel.scores)}
     ev = evaluate_heldout(split, [("review_first", _pi(steps, REVIEW_FIRST))], gamma=MDP.gamma,
                           rng=np.random.default_rng(1), learners=("fqi", "spibb"), n_wedge=5, n_boot=100)
     assert ev.selection == sel  # the same rng order: selection first, then the held-out scores
-    assert [r.policy for r in ev.reports] == ["review_first", sel.chosen]
+    assert [r.policy for r in ev.reports] == ["review_first", "fqi", "spibb"]  # every learned one is scored
+    assert set(ev.learned) == {"fqi", "spibb"}
 
 
 def test_unsupported_candidates(steps):

@@ -178,9 +178,15 @@ def test_leakage_checks_find_and_prevent_each_kind():
     assert lk.straddling == 1  # episode 2 decides at 30 and at 150
     assert lk.late_features == 1  # episode 4's features recorded at 130 > decision at 120
     assert (split.train.n_episodes, split.valid.n_episodes, split.test.n_episodes) == (3, 2, 3)
-    clean = temporal_split(log, (100, 200), prevent=True)
-    assert (clean.train.n_episodes, clean.valid.n_episodes, clean.test.n_episodes) == (1, 1, 2)
+    clean = temporal_split(log, (100, 200), prevent=True, outcome_window=45)
+    # train keeps the rows decided by 100 - 45 whose outcome came before 100: episode 0, and
+    # episode 2's first decision (cut, truncated there); episode 1's outcome at 150 is censored
+    assert clean.leakage.outcome_window == 45 and clean.leakage.censored == 1 and clean.leakage.embargoed == 1
+    assert (clean.train.n_episodes, clean.valid.n_episodes, clean.test.n_episodes) == (2, 1, 2)
+    assert clean.train.n_steps == 2 and clean.train.truncated.tolist() == [False, True]
     assert clean.leakage.prevented
+    with pytest.raises(DataError, match=r"split 'train'.*outcome window .* closed before the cutoff"):
+        temporal_split(log, (100, 200), prevent=True)  # the delays' 99% quantile (110) exceeds the training period
 
 
 def test_an_empty_test_period_is_an_error_naming_the_split():
@@ -229,3 +235,33 @@ def test_lab_held_out_prints_the_lesson_lines():
     ]
     assert_lab_prints("held-out", expected)
     assert run_lab("held-out") == expected
+
+
+def test_model_optimum_agrees_with_fitted_q_iteration():
+    """Two routes to the estimated model's optimum: planning on the fitted spec, and FQI's backups."""
+    from accessrl.offline.batch import model_optimum
+
+    gen = logs(3000, 11, epsilon=1.0)
+    pi = model_optimum(gen.steps, gamma=GAMMA)
+    np.testing.assert_array_equal(pi, fitted_q_iteration(gen.steps, gamma=GAMMA).target())
+
+
+def test_pessimism_distrusts_an_action_tried_a_few_times():
+    from accessrl.offline.batch import pessimistic_q_iteration
+
+    gen = logs(3000, 5, epsilon=1.0)
+    s = gen.steps
+    names = s.state_names, s.action_names
+    ev, auto = names[0].index("evidence_ready"), names[1].index("auto_approve")
+    # keep only three evidence_ready:auto_approve decisions: a tiny sample
+    rows = (s.state == ev) & (s.action == auto)
+    keep_ep = np.ones(s.n_episodes, dtype=bool)
+    keep_ep[s.episode_of_row[rows][3:]] = False
+    few = s.select_episodes(keep_ep)
+    fqi, low = fitted_q_iteration(few, gamma=GAMMA), pessimistic_q_iteration(few, gamma=GAMMA)
+    assert int(((few.state == ev) & (few.action == auto)).sum()) == 3
+    assert fqi.policy[ev] == auto  # the point estimate trusts the three approvals (+70 each, truly best)
+    assert low.policy[ev] != auto  # the lower bound does not
+    assert np.all(low.q[np.isfinite(low.q)] <= fqi.q[np.isfinite(low.q)] + 1e-9)  # a lower bound everywhere
+    many = pessimistic_q_iteration(s, gamma=GAMMA)  # with plenty of data pessimism costs little
+    np.testing.assert_allclose(many.q[ev, auto], fitted_q_iteration(s, gamma=GAMMA).q[ev, auto], rtol=0.05)

@@ -44,7 +44,7 @@ def test_time_model():
     assert np.all(s.outcome_at[ab] - s.decided_at[ab] == 72 * US_PER_HOUR)
     first = s.decided_at[s.episode_ptr[:-1]]
     rate = (len(first) - 1) / ((first[-1] - first[0]) / US_PER_HOUR)
-    assert rate == pytest.approx(20.0, rel=0.1)  # LogConfig.arrivals_per_hour
+    assert rate == pytest.approx(2.0, rel=0.1)  # LogConfig.arrivals_per_hour
     ev = np.array(s.kind_names)[s.kind] == "evidence_received"
     assert np.mean((s.outcome_at - s.decided_at)[ev]) / US_PER_HOUR == pytest.approx(24.0, rel=0.15)
 

@@ -307,7 +307,7 @@ def test_migration_of_a_version_2_service_database(make_log):
     again = DecisionLog(log.url, schema=log.schema)
     assert again.found_version == 2
     with again.engine.connect() as conn:
-        assert current_version(conn, again.schema) == SCHEMA_VERSION == 3
+        assert current_version(conn, again.schema) == SCHEMA_VERSION == 4
         tables = set(sa.inspect(conn).get_table_names(schema=again.schema))
         assert {"service_episodes", "service_idempotency", "service_deployments"} <= tables
         assert "service_meta" not in tables
@@ -443,3 +443,86 @@ def test_features_recorded_after_the_decision_reach_the_leakage_check(make_log):
     assert steps.features_at[2] == iso_to_us(["2026-01-08T00:00:00.000000+00:00"])[0]
     cut = iso_to_us(["2026-01-06T00:00:00.000000+00:00", "2026-01-07T00:00:00.000000+00:00"])
     assert temporal_split(steps, (int(cut[0]), int(cut[1]))).leakage.late_features == 1
+
+
+def _model_support(mdp):
+    """(state, action, next state) names the model can produce."""
+    pairs = set()
+    for k in range(mdp.n_pairs):
+        s, a = mdp.state_names[int(mdp.sa_state[k])], mdp.action_names[int(mdp.sa_action[k])]
+        for j in range(int(mdp.out_ptr[k]), int(mdp.out_ptr[k + 1])):
+            pairs.add((s, a, mdp.state_names[int(mdp.out_next[j])]))
+    return pairs
+
+
+def test_two_generated_runs_in_one_log_stay_intact(make_log):
+    mdp = access_review_abandonment()
+    one = simulate_logs(mdp, uniform_policy(mdp), n_requests=150, start_us=to_us("2026-01-05"),
+                        rng=np.random.default_rng(1), epsilon=0.2)
+    two = simulate_logs(mdp, uniform_policy(mdp), n_requests=150, start_us=to_us("2026-01-05"),
+                        rng=np.random.default_rng(2), epsilon=0.2)
+    log = make_log()
+    r1, r2 = write_generated(log, one, mdp), write_generated(log, two, mdp)
+    for res, g in ((r1, one), (r2, two)):
+        assert (res.decisions_inserted, res.outcomes_inserted) == (g.steps.n_steps, g.steps.n_steps)
+        assert (res.decisions_duplicate, res.outcomes_duplicate, res.rejected) == (0, 0, ())
+    again = write_generated(log, two, mdp)  # the same run twice is stored once
+    assert (again.decisions_inserted, again.outcomes_inserted) == (0, 0)
+    loaded = log.load_steps(state_names=mdp.state_names, action_names=mdp.action_names).steps
+    assert loaded.n_episodes == 300 and loaded.n_steps == one.steps.n_steps + two.steps.n_steps
+    assert float(loaded.reward.sum()) == pytest.approx(float(one.steps.reward.sum() + two.steps.reward.sum()))
+    seen = {(loaded.state_names[s], loaded.action_names[a], loaded.state_names[n])
+            for s, a, n in zip(loaded.state, loaded.action, loaded.next_state, strict=True)}
+    assert seen <= _model_support(mdp)
+
+
+def test_cli_two_generate_runs_then_estimate(tmp_path):
+    db = str(tmp_path / "two.db")
+    said = []
+    for seed in (1, 2):
+        r = runner.invoke(app, ["logs", "generate", "--model", "catalog:access-review-abandonment", "--requests",
+                                "300", "--seed", str(seed), "--db", db])
+        assert r.exit_code == 0, r.output
+        said.append(" ".join(r.output.split()))
+    n_decisions = sum(int(s.split(" requests, ")[1].split(" decisions")[0]) for s in said)
+    r = runner.invoke(app, ["logs", "estimate", "--db", db, "--out", str(tmp_path / "est.yaml"), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert (report["n_episodes"], report["n_decisions"]) == (600, n_decisions)
+    support = _model_support(access_review_abandonment())
+    assert {(o["state"], o["action"], o["next_state"]) for o in report["outcomes"]} <= support
+    assert all("(0 decisions and 0 outcomes already stored)" in s for s in said)
+
+
+def test_migration_of_a_version_3_deployments_table(make_log):
+    """v3 -> v4: deployments gain promoted_by, evidence and previous_id; old rows keep NULL there."""
+    from accessrl.storage import schema
+
+    log = make_log("v3")
+    q = f'"{log.schema}".' if log.schema else ""
+    old = sa.MetaData()
+    v3 = sa.Table("service_deployments", old, *[sa.Column(c.name, c.type, primary_key=c.primary_key,
+                                                          nullable=c.nullable)
+                                               for c in schema.service_deployments.columns
+                                               if c.name not in ("promoted_by", "evidence", "previous_id")])
+    with log.engine.begin() as conn:  # back to the v3 layout, with one deployment
+        schema.service_deployments.drop(conn)
+        v3.create(conn)
+        conn.execute(v3.insert(), {"role": "deployed", "policy_id": "p", "policy_version": "1", "policy": "{}",
+                                   "model_spec": "{}", "deployed_at": "2026-01-05T09:00:00.000000+00:00",
+                                   "reason": "serve"})
+        conn.exec_driver_sql(f"UPDATE {q}accessrl_schema SET version = 3")
+    again = DecisionLog(log.url, schema=log.schema)
+    assert again.found_version == 3
+    with again.engine.begin() as conn:
+        assert current_version(conn, again.schema) == SCHEMA_VERSION == 4
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("service_deployments", schema=again.schema)}
+        assert {"promoted_by", "evidence", "previous_id"} <= cols
+        rows = conn.execute(sa.select(schema.service_deployments)).mappings().all()
+        assert [(r["policy_id"], r["promoted_by"], r["evidence"], r["previous_id"]) for r in rows] == [
+            ("p", None, None, None)]
+        conn.execute(schema.service_deployments.insert(), {
+            "role": "deployed", "policy_id": "c", "policy_version": "2", "policy": "{}", "model_spec": "{}",
+            "deployed_at": "2026-01-06T09:00:00.000000+00:00", "reason": "promoted", "promoted_by": "tester",
+            "evidence": json.dumps({"estimate": 54.0}), "previous_id": rows[0]["id"]})
+    assert DecisionLog(log.url, schema=log.schema).found_version == SCHEMA_VERSION

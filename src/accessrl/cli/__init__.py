@@ -9,11 +9,14 @@ from __future__ import annotations
 import typer
 
 from accessrl.cli import audit as _audit
+from accessrl.cli import deploy as _deploy
 from accessrl.cli import generate as _generate
+from accessrl.cli import learned as _learned
 from accessrl.cli import learning as _learning
 from accessrl.cli import lesson as _lesson
 from accessrl.cli import logs as _logs
 from accessrl.cli import pg as _pg
+from accessrl.cli import pilot as _pilot
 from accessrl.cli import planning as _planning
 from accessrl.cli import serve as _serve
 from accessrl.cli import studio as _studio
@@ -33,13 +36,16 @@ def _root(
 _planning.register(app)
 _lesson.register(app)
 _logs.register(app)
+_learned.register(app)
 _learning.register(app)
 _generate.register(app)
 _serve.register(app)
+_deploy.register(app)
 _tour.register(app)
 _audit.register(app)
 _pg.register(app)
 _studio.register(app)
+_pilot.register(app)
 plain_help(app)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ import numpy as np
 import typer
 
 from accessrl.cli._common import console, err_console, load_model_arg, new_app, print_json, print_table
-from accessrl.errors import ParameterError
+from accessrl.errors import DataError, ParameterError
 
 DEFAULT_DB = "accessrl-logs.db"
 DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path."
+DEFAULT_LEARNED_DIR = "learned-policies"
 
 
 def _date_us(text: str | None, flag: str) -> int | None:
@@ -22,6 +24,26 @@ def _date_us(text: str | None, flag: str) -> int | None:
     from accessrl.storage.times import to_us
 
     return to_us(text, flag)
+
+
+def write_policy_file(path: Path, mapping: dict[str, Any]) -> Path:
+    """Write a policy mapping as YAML (the form ``load_policy`` and ``read_mapping_file`` read)."""
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False, default_flow_style=False), encoding="utf-8")
+    return path
+
+
+def window_us(hours: float | None) -> int | None:
+    """``--outcome-window`` hours as microseconds (``None`` stays ``None``: the default window)."""
+    if hours is None:
+        return None
+    if not (np.isfinite(hours) and hours >= 0):
+        raise ParameterError(f"--outcome-window: expected a non-negative number of hours, got {hours}")
+    from accessrl.offline.logged import US_PER_HOUR
+
+    return int(round(hours * US_PER_HOUR))
 
 
 def _behavior(mdp: Any, text: str) -> np.ndarray:
@@ -95,14 +117,19 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Also write the records to this file."),
         drift: float = typer.Option(None, "--drift", help="Abandonment probability after the drift point."),
         drift_at: float = typer.Option(0.5, "--drift-at", help="Fraction of requests before the drift."),
-        per_hour: float = typer.Option(20.0, "--per-hour", help="Arrival rate of requests per hour."),
+        per_hour: float = typer.Option(2.0, "--per-hour", help="Arrival rate of requests per hour."),
         policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
+        run: str = typer.Option(None, "--run-id", help="Prefix of every id (default: a digest of the log)."),
     ) -> None:
-        """Generate a synthetic, realistic decision log (true propensities logged)."""
+        """Generate a synthetic, realistic decision log (true propensities logged).
+
+        Every id starts with the run id, so runs never overwrite each other in one database."""
         from accessrl.offline.logsim import LogConfig, simulate_logs, with_abandonment
-        from accessrl.storage.generated import write_generated, write_generated_file
+        from accessrl.storage.generated import check_run_id, run_id, write_generated, write_generated_file
         from accessrl.storage.times import to_us
 
+        if run is not None:
+            check_run_id(run, "--run-id")
         if requests < 1:
             raise ParameterError(f"--requests: expected a positive integer, got {requests}")
         if not 0.0 <= drift_at <= 1.0:
@@ -114,12 +141,18 @@ def register(app: typer.Typer) -> None:
                             rng=np.random.default_rng(seed), epsilon=epsilon,
                             config=LogConfig(arrivals_per_hour=per_hour), drift_model=drifted,
                             drift_at=int(drift_at * requests) if drifted is not None else None)
+        run = run_id(log) if run is None else run
         if out is not None:
-            n = write_generated_file(log, mdp, out, policy_id=policy_id)
+            n = write_generated_file(log, mdp, out, policy_id=policy_id, run=run)
             console.print(f"wrote {n} records to {out}")
-        res = write_generated(_open(db), log, mdp, policy_id=policy_id)
-        console.print(f"generated {log.steps.n_episodes} requests, {log.steps.n_steps} decisions: "
-                      f"{res.decisions_inserted} new decisions and {res.outcomes_inserted} outcomes in {db}")
+        res = write_generated(_open(db), log, mdp, policy_id=policy_id, run=run)
+        for r in res.rejected:
+            err_console.print(f"accessrl: reject: {r}", markup=False, soft_wrap=True)
+        console.print(f"generated run {run}: {log.steps.n_episodes} requests, {log.steps.n_steps} decisions: "
+                      f"{res.decisions_inserted} new decisions and {res.outcomes_inserted} outcomes in {db} "
+                      f"({res.decisions_duplicate} decisions and {res.outcomes_duplicate} outcomes already stored)")
+        if res.rejected:
+            raise typer.Exit(1)
 
     @logs.command("estimate")
     def estimate_cmd(
@@ -183,12 +216,21 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate-policy")
     def evaluate_policy_cmd(
         policy: list[Path] = typer.Option([], "--policy", help="Candidate policy file(s) (state: action)."),
+        incumbent: Path = typer.Option(None, "--incumbent",
+                                       help="The deployed policy's file: also give promote's verdict per candidate."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         split: str = typer.Option("test", "--split", help="valid or test."),
         train_end: str = typer.Option(None, "--train-end", help="Train/validation cutoff (default: 60% quantile)."),
         valid_end: str = typer.Option(None, "--valid-end", help="Validation/test cutoff (default: 80% quantile)."),
-        prevent_leakage: bool = typer.Option(False, "--prevent-leakage", help="Drop episodes that leak."),
-        learn: list[str] = typer.Option([], "--learn", help="Also learn candidates on train: fqi, spibb."),
+        prevent_leakage: bool = typer.Option(False, "--prevent-leakage",
+                                             help="Train only on what was knowable at the train cutoff."),
+        outcome_window: float = typer.Option(None, "--outcome-window",
+                                             help="Hours a decision's outcome may take (default: the 99% quantile "
+                                                  "of the logged delays)."),
+        learn: list[str] = typer.Option([], "--learn",
+                                        help="Also learn candidates on train: model, pessimistic, fqi, spibb."),
+        learned_dir: Path = typer.Option(Path(DEFAULT_LEARNED_DIR), "--learned-dir",
+                                         help="Where the learned candidates' policy files go."),
         n_wedge: int = typer.Option(20, "--n-wedge", help="SPIBB: samples a pair needs before the policy may change."),
         gamma: float = typer.Option(0.9, "--gamma", help="Discount of the returns."),
         severe: float = typer.Option(-100.0, "--severe-threshold", help="A return at or below this is severe."),
@@ -197,8 +239,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
-        from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split
-        from accessrl.offline.ope import target_matrix
+        from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split, learn_from_logs, review_candidates
+        from accessrl.offline.ope import matrix_mapping, target_matrix
         from accessrl.specfile import read_policy_file
         from accessrl.storage.times import us_to_iso as fmt_time
 
@@ -206,42 +248,77 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--split: expected 'valid' or 'test', got {split!r}")
         for name in learn:
             if name not in LEARNERS:
-                raise ParameterError(f"--learn: expected fqi or spibb, got {name!r}")
+                raise ParameterError(f"--learn: expected one of {', '.join(LEARNERS)}, got {name!r}")
         if not policy and not learn:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
         loaded = _open(db, create=False).load_steps()
         steps = loaded.steps
         if steps.n_steps == 0:
             raise ParameterError(f"--db {db}: the log has no complete decisions")
+        window = window_us(outcome_window)
         parts = heldout_split(steps, train_end=_date_us(train_end, "--train-end"),
                               valid_end=_date_us(valid_end, "--valid-end"), prevent_leakage=prevent_leakage,
-                              time_text=fmt_time)
+                              outcome_window=window, time_text=fmt_time)
         c1, c2 = parts.cutoffs
         files = {p.stem: target_matrix(steps.state_names, steps.action_names,
                                        read_policy_file(p, states=steps.state_names), source=str(p)) for p in policy}
-        evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=np.random.default_rng(seed),
-                                      period="test" if split == "test" else "valid", learners=learn, n_wedge=n_wedge,
-                                      severe_threshold=severe, n_boot=n_boot)
+        rng = np.random.default_rng(seed)
+        period: Any = "test" if split == "test" else "valid"
+        verdicts: tuple[Any, ...] = ()
+        if incumbent is None:
+            evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=rng, period=period,
+                                          learners=learn, n_wedge=n_wedge, severe_threshold=severe, n_boot=n_boot)
+            n_given = len(files)
+        else:  # the verdicts promote would give, from the same orchestration
+            inc = (incumbent.stem, target_matrix(steps.state_names, steps.action_names,
+                                                 read_policy_file(incumbent, states=steps.state_names),
+                                                 source=str(incumbent)))
+            learned_set = learn_from_logs(parts, learn, gamma=gamma, rng=rng, n_wedge=n_wedge,
+                                          severe_threshold=severe, n_boot=n_boot) if learn else None
+            cands = [*files.items(), *(learned_set.policies.items() if learned_set is not None else ())]
+            review = review_candidates(parts, inc, cands, gamma=gamma, rng=rng, period=period,
+                                       severe_threshold=severe, n_boot=n_boot)
+            if review.evaluation is None:
+                raise DataError(f"--split {split}: {review.verdicts[0].reasons[0]}")
+            evaluation = dataclasses.replace(
+                review.evaluation, selection=None if learned_set is None else learned_set.selection,
+                learned={} if learned_set is None else learned_set.policies)
+            n_given = len(files) + 1
+            verdicts = review.verdicts
         reports = evaluation.reports
-        chosen_note = "" if evaluation.selection is None else evaluation.selection.note
+        sel = evaluation.selection
+        learned_files = {m: str(write_policy_file(learned_dir / f"{m}.yaml",
+                                                  matrix_mapping(steps.state_names, steps.action_names, pi)))
+                         for m, pi in evaluation.learned.items()}
         lk = parts.leakage
         if json_out:
+            selection = None if sel is None else {**sel.to_json(), "file": learned_files[sel.chosen]}
             print_json({
-                "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "chosen": chosen_note,
+                "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "selection": selection,
                 "leakage": {**lk.__dict__, "examples": list(lk.examples)},
                 "episodes": {"train": parts.train.n_episodes, "valid": parts.valid.n_episodes,
                              "test": parts.test.n_episodes},
-                "policies": [_report_json(r) for r in reports],
+                "policies": [{**r.to_json(), "learned": r.policy in learned_files and i >= n_given,
+                              "file": learned_files.get(r.policy) if i >= n_given else None}
+                             for i, r in enumerate(reports)],
+                "verdicts": [v.evidence() for v in verdicts],
             })
             return
         console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
                       f"episodes {parts.train.n_episodes} / {parts.valid.n_episodes} / {parts.test.n_episodes}")
-        verb = "removed" if lk.prevented else "found (use --prevent-leakage to drop them)"
         if not lk.clean:
-            console.print(f"leakage {verb}: {lk.requester_overlap} shared requesters, {lk.late_outcomes} late "
+            console.print(f"leakage found: {lk.requester_overlap} shared requesters, {lk.late_outcomes} late "
                           f"outcomes, {lk.straddling} straddling episodes, {lk.late_features} late features")
-        if chosen_note:
-            console.print(chosen_note)
+        if lk.prevented:
+            console.print(f"leakage prevented: train keeps decisions whose {lk.outcome_window / 3.6e9:g} h outcome "
+                          f"window closed before {fmt_time(c1)} ({lk.embargoed} later ones left out, {lk.censored} "
+                          f"censored); shared requesters and late features dropped")
+        elif not lk.clean:
+            console.print("use --prevent-leakage to train only on what was knowable at the cutoff")
+        if sel is not None:
+            console.print(sel.note)
+            for m, path in learned_files.items():
+                console.print(f"learned {m}: {path}", markup=False)
         for r in reports:
             if not r.supported:
                 console.print(f"[bold]{r.policy}[/]: {r.reason}")
@@ -255,12 +332,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"severe errors (return <= {severe:g}): {r.severe_observed} observed among matching "
                               f"episodes; estimated rate {sr.value:.4f} [{sr.low:.4f}, {sr.high:.4f}]")
 
-
-def _report_json(r: Any) -> dict[str, Any]:
-    return {
-        "policy": r.policy, "supported": r.supported, "reason": r.reason, "n_episodes": r.n_episodes,
-        "matching_episodes": r.matching_episodes, "effective_sample_size": r.effective_sample_size,
-        "estimates": {e.name: (None if e.estimate is None else e.estimate.__dict__) for e in r.estimates},
-        "severe_rate": None if r.severe_rate is None else r.severe_rate.__dict__,
-        "severe_observed": r.severe_observed, "level": r.level,
-    }
+        for v in verdicts:
+            console.print(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
+                          + ("would be promoted" if v.promote else "not promoted: " + "; ".join(v.reasons)),
+                          markup=False)

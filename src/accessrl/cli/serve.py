@@ -8,7 +8,7 @@ import re
 import typer
 
 from accessrl._optional import require
-from accessrl.cli._common import console, load_model_arg
+from accessrl.cli._common import console, load_model_arg, print_json
 from accessrl.errors import ParameterError
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
                                                   "also ACCESSRL_TOKEN_HASHES)."),
         seed: int = typer.Option(None, "--seed", help="Seed of the sampling generator."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        reload_every: float = typer.Option(2.0, "--reload-every",
+                                           help="Seconds between checks for a promotion, rollback or shadow."),
     ) -> None:
         """Run the decision service (FastAPI + uvicorn): decide, log, and pick up promotions."""
         require("fastapi", "serve", "accessrl serve")  # accessrl.service.http is built on it
@@ -61,8 +63,11 @@ def register(app: typer.Typer) -> None:
         if shadow:
             shadowed = resolve_policy(mdp, shadow)
             shadow_pol = serve_policy(mdp, shadowed.probabilities, shadowed.policy_id)
+        if not reload_every >= 0:
+            raise ParameterError(f"--reload-every: expected a non-negative number of seconds, got {reload_every}")
         config = ServiceConfig(mdp=mdp, policy=served, shadow=shadow_pol, db_url=db, token_hashes=hashes,
-                               seed=seed, record_deployment=f"accessrl serve --policy {policy}", host=host)
+                               seed=seed, record_deployment=f"accessrl serve --policy {policy}", host=host,
+                               reload_every=reload_every)
         application = create_app(config)
         if not hashes:
             console.print("[yellow]no --token-hash given: serving without authentication on loopback[/]")
@@ -78,16 +83,22 @@ def register(app: typer.Typer) -> None:
         candidate: str = typer.Option(..., "--candidate", help="Candidate policy file (state: action)."),
         db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+        by: str = typer.Option(None, "--by", help="Who promotes (recorded; default: the user running it)."),
+        json_out: bool = typer.Option(False, "--json", help="The verdict and its evidence as JSON."),
     ) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
-        from accessrl.service.promotion import promote
+        from accessrl.cli.deploy import who
+        from accessrl.service.promotion import promote, verdict_json
         from accessrl.storage.writepath import open_engine
 
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
         open_engine(db, create=False).dispose()  # "no such database" rather than an empty one
-        res = promote(db, candidate, seed=seed)
-        for line in res.lines():
-            console.print(line, markup=False)
+        res = promote(db, candidate, seed=seed, promoted_by=who(by, "accessrl promote"))
+        if json_out:
+            print_json(verdict_json(res))
+        else:
+            for line in res.lines():
+                console.print(line, markup=False)
         if not res.deployed:
             raise typer.Exit(1)

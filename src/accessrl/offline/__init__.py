@@ -6,7 +6,9 @@
 * :mod:`~accessrl.offline.splits` — train / validation / test by time, and leakage checks;
 * :mod:`~accessrl.offline.ope` — off-policy estimators with bootstrap intervals;
 * :mod:`~accessrl.offline.heldout` — the held-out evaluation ``evaluate-policy`` and ``promote`` share;
-* :mod:`~accessrl.offline.batch` — batch learning: fitted Q-iteration and SPIBB.
+* :mod:`~accessrl.offline.monitoring` — live outcomes against a model: the G-test per pair, Holm-corrected;
+* :mod:`~accessrl.offline.batch` — batch learning: the estimated model's optimum, its pessimistic
+  version, fitted Q-iteration and SPIBB.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from accessrl.offline.batch import (
     BatchQResult,
     SafePolicy,
     fitted_q_iteration,
+    model_optimum,
+    pessimistic_q_iteration,
     spibb,
 )
 from accessrl.offline.estimation import (
@@ -34,12 +38,14 @@ from accessrl.offline.heldout import (
     SEVERE_RETURN,
     Estimate,
     HeldOutEvaluation,
+    LearnedPolicies,
     Period,
     Selection,
     choose_candidate,
     evaluate_heldout,
     heldout_split,
     learn_candidates,
+    learn_from_logs,
     promotion_reasons,
 )
 from accessrl.offline.logged import (
@@ -69,6 +75,8 @@ from accessrl.offline.ope import (
     episode_terms,
     evaluate_policy,
     exhaustive_logs,
+    matrix_mapping,
+    support_gap,
     support_problem,
     target_matrix,
 )
@@ -76,6 +84,7 @@ from accessrl.offline.splits import (
     LeakageReport,
     TemporalSplit,
     default_cutoffs,
+    default_window,
     temporal_split,
 )
 
@@ -95,6 +104,7 @@ __all__ = [
     "EstimatorResult",
     "GeneratedLog",
     "HeldOutEvaluation",
+    "LearnedPolicies",
     "Interval",
     "LeakageReport",
     "LogConfig",
@@ -113,6 +123,7 @@ __all__ = [
     "choose_candidate",
     "count_transitions",
     "default_cutoffs",
+    "default_window",
     "drift_report",
     "effective_sample_size",
     "episode_terms",
@@ -124,10 +135,15 @@ __all__ = [
     "fitted_q_iteration",
     "heldout_split",
     "learn_candidates",
+    "learn_from_logs",
+    "matrix_mapping",
+    "model_optimum",
     "outcome_kinds",
+    "pessimistic_q_iteration",
     "promotion_reasons",
     "simulate_logs",
     "spibb",
+    "support_gap",
     "support_problem",
     "target_matrix",
     "temporal_split",

@@ -18,6 +18,23 @@ than ``n_wedge`` times — and moves the rest of each state's mass to the best
 well-supported action under Q of the current policy in the empirical model; policy
 iteration repeats this projection until the policy is stable.
 
+**The estimated model's optimum** (:func:`model_optimum`) solves the spec
+:func:`~accessrl.offline.estimation.estimate_model` fits, with the exact planner — the
+same answer as fitted Q-iteration by another route (the tests check they agree).
+
+**Pessimistic Q-iteration** (:func:`pessimistic_q_iteration`) plans against the worst
+model the data allow: each observed outcome keeps at least its Wilson lower bound
+p_lo(s'|s,a), and the mass those bounds leave free goes to the worst outcome value seen
+anywhere in the log,
+
+.. math:: Q_{k+1}(s, a) = \sum_{s'} p_{lo}(s' \mid s, a)\,[\bar r + \gamma V_k(s')]
+          + \Big(1 - \sum_{s'} p_{lo}(s' \mid s, a)\Big) \min_{(s_2, a_2, s_2')} [\bar r + \gamma V_k(s_2')]
+
+so an action tried a handful of times (wide interval, much free mass) is valued near the
+worst case and is not trusted — the lower-confidence-bound principle of pessimistic
+offline RL (Jin, Yang & Wang 2021, "Is pessimism provably efficient for offline RL?";
+Petrik, Ghavamzadeh & Chow 2016 for the interval-model form).
+
 >>> from accessrl.catalog import access_review_abandonment
 >>> from accessrl.offline import simulate_logs
 >>> from accessrl.model import uniform_policy
@@ -39,8 +56,10 @@ from numpy.typing import NDArray
 from accessrl._types import FloatArray, IntArray
 from accessrl.errors import ParameterError
 from accessrl.model.checks import check_gamma
-from accessrl.offline.estimation import count_transitions
+from accessrl.offline.estimation import count_transitions, estimate_model, wilson_interval
 from accessrl.offline.logged import LoggedSteps
+from accessrl.planning.exact import policy_iteration
+from accessrl.simulation import Z95
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,4 +173,50 @@ def spibb(steps: LoggedSteps, *, gamma: float, n_wedge: int, max_iter: int = 100
     return SafePolicy(pi=pi, behavior=behavior, bootstrapped=boot, n_wedge=n_wedge, iterations=it)
 
 
-__all__ = ["BatchQResult", "SafePolicy", "fitted_q_iteration", "spibb"]
+def model_optimum(steps: LoggedSteps, *, gamma: float) -> FloatArray:
+    """The optimal policy of the model estimated from ``steps`` (exact policy iteration), as an
+    (S, A) matrix over the log's names (all-zero rows where a state was never decided)."""
+    gamma = check_gamma(gamma)
+    mdp = estimate_model(steps, gamma=gamma, min_support=0).mdp
+    greedy = policy_iteration(mdp).policy
+    pi = np.zeros((len(steps.state_names), len(steps.action_names)))
+    for s in mdp.decision_states:
+        a = int(greedy[s])
+        pi[steps.state_names.index(mdp.state_names[s]), steps.action_names.index(mdp.action_names[a])] = 1.0
+    return pi
+
+
+def pessimistic_q_iteration(steps: LoggedSteps, *, gamma: float, z: float = Z95, tol: float = 1e-10,
+                            max_iter: int = 10_000) -> BatchQResult:
+    """Q-iteration against the worst model within the Wilson lower bounds (module docstring);
+    the greedy policy of the lower-bound Q."""
+    gamma = check_gamma(gamma)
+    if not (isinstance(z, (int, float)) and z >= 0 and np.isfinite(z)):
+        raise ParameterError(f"z: expected a non-negative number, got {z!r}")
+    c = count_transitions(steps)
+    s_n, a_n = len(steps.state_names), len(steps.action_names)
+    counts = np.zeros((s_n, a_n))
+    counts[c.pair_state, c.pair_action] = c.pair_count
+    p_lo, _ = wilson_interval(c.out_count, c.pair_count[c.out_pair], z)
+    free = np.maximum(1.0 - np.bincount(c.out_pair, weights=p_lo, minlength=c.pair_count.size), 0.0)
+    r_bar = c.reward_sum / c.out_count
+    q = np.where(counts > 0, 0.0, np.nan)
+    residual, it = float("inf"), 0
+    while it < max_iter:
+        v = np.nan_to_num(np.nanmax(np.where(counts > 0, q, -np.inf), axis=1), neginf=0.0)
+        value = r_bar + gamma * v[c.out_next]
+        worst = float(value.min()) if value.size else 0.0
+        pair_q = np.bincount(c.out_pair, weights=p_lo * value, minlength=c.pair_count.size) + free * worst
+        new = np.full(counts.shape, np.nan)
+        new[c.pair_state, c.pair_action] = pair_q
+        residual = float(np.nanmax(np.abs(new - q))) if c.pair_count.size else 0.0
+        q = new
+        it += 1
+        if residual <= tol:
+            break
+    masked = np.where(counts > 0, q, -np.inf)
+    policy = np.where(counts.sum(axis=1) > 0, np.argmax(masked, axis=1), -1).astype(np.int64)
+    return BatchQResult(q=q, policy=policy, counts=counts, iterations=it, residual=residual)
+
+
+__all__ = ["BatchQResult", "SafePolicy", "fitted_q_iteration", "model_optimum", "pessimistic_q_iteration", "spibb"]

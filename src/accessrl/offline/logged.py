@@ -84,6 +84,23 @@ class LoggedSteps:
         kind = None if self.kind is None else self.kind[rows]
         return LoggedSteps(self.state_names, self.action_names, kind=kind, kind_names=self.kind_names, **cols)
 
+    def select_prefixes(self, keep: BoolArray) -> LoggedSteps:
+        """The log restricted to the rows where ``keep`` is true, which must be a prefix of
+        each episode (possibly empty): an episode cut short is marked ``truncated`` at its
+        last kept row (not terminated), so estimators see a censored episode, not an ended one."""
+        rows = np.asarray(keep, dtype=bool)
+        if self.n_steps and np.any(rows[1:] & ~rows[:-1] & (self.episode[1:] == self.episode[:-1])):
+            raise DataError("select_prefixes: expected the kept rows to be a prefix of each episode")
+        cut = np.zeros(self.n_steps, dtype=bool)
+        if self.n_steps:
+            kept = np.add.reduceat(rows.astype(np.int64), self.episode_ptr[:-1])
+            partial = (kept > 0) & (kept < np.diff(self.episode_ptr))
+            cut[(self.episode_ptr[:-1] + kept - 1)[partial]] = True
+        cols = {k: getattr(self, k)[rows] for k in COLUMNS}
+        cols["truncated"] = (self.truncated | cut)[rows]
+        kind = None if self.kind is None else self.kind[rows]
+        return LoggedSteps(self.state_names, self.action_names, kind=kind, kind_names=self.kind_names, **cols)
+
 
 COLUMNS = ("episode", "step", "requester", "state", "action", "propensity", "reward", "next_state",
             "terminated", "truncated", "decided_at", "outcome_at", "features_at")

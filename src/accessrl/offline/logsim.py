@@ -48,8 +48,10 @@ from accessrl.simulation import cumulative_rows, pick_rows
 class LogConfig:
     """The time model of :func:`simulate_logs` (hours unless named otherwise)."""
 
-    arrivals_per_hour: float = 20.0
-    """Rate of the Poisson process of new requests."""
+    arrivals_per_hour: float = 2.0
+    """Rate of the Poisson process of new requests.  At two an hour a log of a few thousand
+    requests spans months — long beside the 72 h abandonment timeout, so a time split can
+    train on what was knowable at its cutoff (:func:`~accessrl.offline.splits.temporal_split`)."""
     returning_fraction: float = 0.3
     """Probability that a request comes from a requester seen before."""
     evidence_delay_hours: float = 24.0

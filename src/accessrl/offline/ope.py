@@ -76,6 +76,9 @@ class OffPolicyReport:
     severe_rate: Interval | None
     severe_observed: int
     level: float
+    gap: tuple[str, str | None] | None = None
+    """Without support: the state and the action the logs never took there (``None``: the
+    policy has no action in a state the logs visit); ``None`` when the policy is supported."""
 
     def get(self, name: str) -> Interval | None:
         """The interval of one estimator by name (``None`` without support)."""
@@ -83,6 +86,25 @@ class OffPolicyReport:
             if e.name == name:
                 return e.estimate
         return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as data (numbers and names; no sentences): ``support`` is ``"ok"``,
+        ``"unlogged_action"`` (see ``gap``), ``"no_action"`` or ``"no_matching_episode"``."""
+        if self.supported:
+            support = "ok"
+        elif self.gap is None:
+            support = "no_matching_episode"
+        else:
+            support = "no_action" if self.gap[1] is None else "unlogged_action"
+        return {
+            "policy": self.policy, "supported": self.supported, "support": support,
+            "gap": None if self.gap is None else {"state": self.gap[0], "action": self.gap[1]},
+            "n_episodes": self.n_episodes, "matching_episodes": self.matching_episodes,
+            "effective_sample_size": self.effective_sample_size,
+            "estimates": {e.name: (None if e.estimate is None else e.estimate.__dict__) for e in self.estimates},
+            "severe_rate": None if self.severe_rate is None else self.severe_rate.__dict__,
+            "severe_observed": self.severe_observed, "level": self.level,
+        }
 
 
 def target_matrix(state_names: tuple[str, ...], action_names: tuple[str, ...], mapping: Any,
@@ -110,6 +132,23 @@ def target_matrix(state_names: tuple[str, ...], action_names: tuple[str, ...], m
         if abs(pi[s].sum() - 1.0) > 1e-9:
             raise PolicyError(f"{source}, state {state!r}: probabilities sum to {pi[s].sum():.12g}, expected 1")
     return pi
+
+
+def matrix_mapping(state_names: tuple[str, ...], action_names: tuple[str, ...],
+                   pi: FloatArray) -> dict[str, Any]:
+    """The policy-file mapping of an (S, A) matrix — the inverse of :func:`target_matrix`:
+    ``state: action`` where a row is deterministic, ``state: {action: p}`` otherwise (non-zero
+    entries); all-zero rows (states the policy does not decide) are left out."""
+    out: dict[str, Any] = {}
+    for s, row in enumerate(np.asarray(pi, dtype=np.float64)):
+        nz = np.flatnonzero(row > 0)
+        if nz.size == 0:
+            continue
+        if nz.size == 1 and abs(row[nz[0]] - 1.0) <= 1e-12:
+            out[state_names[s]] = action_names[int(nz[0])]
+        else:
+            out[state_names[s]] = {action_names[int(a)]: float(row[a]) for a in nz}
+    return out
 
 
 def _segment_cumprod(ratio: FloatArray, steps: LoggedSteps) -> FloatArray:
@@ -197,8 +236,9 @@ def effective_sample_size(weight: FloatArray) -> float:
     return float(np.sum(weight)) ** 2 / s2 if s2 > 0 else 0.0
 
 
-def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
-    """Why ``target`` has no support in ``steps`` ('' when it has)."""
+def support_gap(steps: LoggedSteps, target: FloatArray) -> tuple[str, str | None] | None:
+    """The first (state, action) that ``target`` needs and ``steps`` never logged — action
+    ``None`` when the policy has no action in a visited state; ``None`` when it is supported."""
     s_n, a_n = target.shape
     logged = np.zeros((s_n, a_n), dtype=bool)
     logged[steps.state, steps.action] = True
@@ -206,12 +246,21 @@ def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
     visited[steps.state] = True
     for s in np.flatnonzero(visited):
         if target[s].sum() == 0:
-            return f"no support: the policy has no action for state {steps.state_names[s]!r}, which the logs visit"
+            return steps.state_names[s], None
         missing = np.flatnonzero((target[s] > 0) & ~logged[s])
         if missing.size:
-            return (f"no support: the logs never took {steps.action_names[int(missing[0])]!r} in state "
-                    f"{steps.state_names[s]!r}, which the policy does")
-    return ""
+            return steps.state_names[s], steps.action_names[int(missing[0])]
+    return None
+
+
+def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
+    """Why ``target`` has no support in ``steps`` ('' when it has); see :func:`support_gap`."""
+    gap = support_gap(steps, target)
+    if gap is None:
+        return ""
+    if gap[1] is None:
+        return f"no support: the policy has no action for state {gap[0]!r}, which the logs visit"
+    return f"no support: the logs never took {gap[1]!r} in state {gap[0]!r}, which the policy does"
 
 
 def _model_q(train: LoggedSteps, target: FloatArray, gamma: float) -> tuple[FloatArray, FloatArray] | None:
@@ -327,13 +376,14 @@ def evaluate_policy(
     target = np.asarray(target, dtype=np.float64)
     if target.shape != (len(test.state_names), len(test.action_names)):
         raise PolicyError(f"policy {name!r}: expected a ({len(test.state_names)}, {len(test.action_names)}) matrix")
+    gap = support_gap(test, target)
     problem = support_problem(test, target)
     base = episode_terms(test, target, gamma=gamma)
     matching = int(np.count_nonzero(base.weight > 0))
     if not problem and matching == 0:
         problem = "no support: no held-out episode follows the policy with positive probability"
     if problem:
-        return OffPolicyReport(name, False, problem, test.n_episodes, matching, 0.0, (), None, 0, level)
+        return OffPolicyReport(name, False, problem, test.n_episodes, matching, 0.0, (), None, 0, level, gap)
     q_hat = None
     results: list[EstimatorResult] = []
     if train is not None:
@@ -392,6 +442,8 @@ __all__ = [
     "effective_sample_size",
     "episode_terms",
     "evaluate_policy",
+    "matrix_mapping",
+    "support_gap",
     "support_problem",
     "target_matrix",
 ]

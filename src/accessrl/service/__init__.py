@@ -7,7 +7,7 @@
   ``[serve]`` extra; import it directly, it is not imported here);
 * :mod:`~accessrl.service.schemas` — response models that document the read endpoints' JSON;
 * :mod:`~accessrl.service.metrics` — Prometheus metrics (prometheus_client, bounded labels);
-* :mod:`~accessrl.service.promotion` — ``promote``, on :mod:`accessrl.offline.heldout`'s held-out evaluation.
+* :mod:`~accessrl.service.promotion` — ``promote`` (on :mod:`accessrl.offline.heldout`'s held-out evaluation) and ``rollback``.
 
 The decision log it writes is :mod:`accessrl.storage`'s.
 """
@@ -15,6 +15,7 @@ The decision log it writes is :mod:`accessrl.storage`'s.
 from __future__ import annotations
 
 from accessrl.service.policy import ServedPolicy, StateDecision, model_fingerprint, serve_policy
-from accessrl.service.promotion import Estimate, Promotion, promote
+from accessrl.service.promotion import Estimate, Promotion, Rollback, promote, rollback
 
-__all__ = ["Estimate", "Promotion", "ServedPolicy", "StateDecision", "model_fingerprint", "promote", "serve_policy"]
+__all__ = ["Estimate", "Promotion", "Rollback", "ServedPolicy", "StateDecision", "model_fingerprint", "promote",
+           "rollback", "serve_policy"]

@@ -239,6 +239,10 @@ class DecisionService:
             else:
                 self.policy = policy
                 self.deployment_problem = None
+        sh = next((r for r in reversed(rows) if r["role"] == "shadow"), None)  # a shadow set after start-up
+        if sh is not None and sh["model_spec"] == self._spec_json and (
+                self.shadow is None or sh["policy_version"] != self.shadow.version):
+            self.shadow = from_mapping(self.mdp, json.loads(sh["policy"]), sh["policy_id"])
         self._deployment_id = latest
 
     def authorised(self, header: str | None) -> bool:

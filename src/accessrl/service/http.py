@@ -76,6 +76,7 @@ try:  # Swagger UI's assets, packaged: /docs renders without a CDN
     from fastapi_offline import FastAPIOffline
 except ImportError as exc:  # the [serve] extra
     raise dependency_error("fastapi_offline", "serve", "the decision service", exc, package="fastapi-offline") from exc
+from accessrl.service.monitor import DriftGauge
 from accessrl.storage.records import check_json_value
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
@@ -556,12 +557,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
         body = {"status": "ok"} if problem is None else {"status": "degraded", "deployment": problem}
         return Response(to_json(body), media_type=JSON)
 
+    drift = DriftGauge(config.db_url)  # live outcomes against the deployed model (accessrl.service.monitor)
+
     @app.get("/metrics", response_class=PlainTextResponse, responses=schemas.METRICS_RESPONSES)
     async def metrics(request: Request) -> Response:
         """Prometheus text format."""
         if not svc.authorised(request.headers.get("authorization")):
             return json_response(401, error_json("missing or invalid bearer token"))
-        return PlainTextResponse(svc.metrics.render(), media_type=CONTENT_TYPE)
+        return PlainTextResponse(svc.metrics.render() + drift.render(), media_type=CONTENT_TYPE)
 
     return app
 

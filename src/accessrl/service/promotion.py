@@ -1,17 +1,26 @@
-r"""``accessrl promote``: held-out evaluation of a candidate on the service's own log.
+r"""``accessrl promote`` and ``accessrl rollback``: deploy on held-out evidence, and undo it.
 
 The log is read with :meth:`accessrl.storage.DecisionLog.load_steps`; the held-out
-evaluation is :mod:`accessrl.offline.heldout`'s, the same as ``accessrl evaluate-policy``:
-split by time at the 60% / 80% quantiles of the episodes' first decision times (leaky
-episodes dropped); the deployed policy and the candidate both scored on the untouched
-test period by :func:`accessrl.offline.evaluate_policy` — weighted importance sampling
-with the logged (true) propensities (Precup, Sutton & Singh 2000), with a bootstrap
-interval — and severe errors (test episodes the candidate could have produced whose
-return is -100 or worse, the lesson's held-out threshold) counted apart from the mean.
+evaluation is :func:`accessrl.offline.heldout.review_candidates`, the same orchestration
+``accessrl evaluate-policy --incumbent`` runs: split by time at the 60% / 80% quantiles
+of the episodes' first decision times (leakage prevented with the outcome window); the
+deployed policy and the candidate both scored on the untouched test period by
+:func:`accessrl.offline.evaluate_policy` — weighted importance sampling with the logged
+(true) propensities (Precup, Sutton & Singh 2000), with a bootstrap interval — and severe
+errors (test episodes the candidate could have produced whose return is -100 or worse,
+the lesson's held-out threshold) counted apart from the mean.
+
+The incumbent is scored **as served**: :func:`guarded_mapping` applies the model's
+``forbidden`` pairs to the deployed mapping the way the service does
+(:func:`accessrl.service.policy.serve_policy`), so a deployment row that stores the
+unguarded mapping and one that stores the guarded one give the same incumbent.
 
 The candidate is deployed only if its lower confidence bound beats the deployed
 policy's estimate and its severe-error count on test is zero
-(:func:`accessrl.offline.heldout.promotion_reasons`); otherwise nothing changes.
+(:func:`accessrl.offline.heldout.promotion_rule`); otherwise nothing changes.  Every
+deployment row this module writes records who made it (``promoted_by``), the evidence
+(:meth:`accessrl.offline.heldout.Verdict.evidence`) and the deployment it replaced
+(``previous_id``); :func:`rollback` follows ``previous_id`` back one step.
 """
 
 from __future__ import annotations
@@ -19,13 +28,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from accessrl.errors import DataError, ParameterError
-from accessrl.model.spec import compile_spec
-from accessrl.offline.heldout import SELECTION_ESTIMATOR, SEVERE_RETURN, Estimate, evaluate_heldout, heldout_split
-from accessrl.offline.heldout import promotion_reasons as _rule
+from accessrl.model.mdp import MDP
+from accessrl.model.policies import policy_from_mapping
+from accessrl.model.spec import compile_spec, spec_from_mdp
+from accessrl.offline.heldout import (
+    MIN_TEST_EPISODES,
+    SELECTION_ESTIMATOR,
+    SEVERE_RETURN,
+    Estimate,
+    Verdict,
+    heldout_split,
+    review_candidates,
+)
+from accessrl.offline.monitoring import reference_model
 from accessrl.offline.ope import target_matrix
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
 from accessrl.specfile import load_policy
@@ -34,12 +54,11 @@ from accessrl.storage.times import now_text, us_to_iso
 from accessrl.storage.writepath import Store, open_engine
 
 ESTIMATOR = SELECTION_ESTIMATOR
-MIN_TEST_EPISODES = 30
 
 
 @dataclass(frozen=True)
 class Promotion:
-    """The verdict of ``promote``."""
+    """The verdict of ``promote`` and, when deployed, the new deployment's id."""
 
     deployed: bool
     reasons: tuple[str, ...]
@@ -48,11 +67,13 @@ class Promotion:
     n_test: int
     candidate_id: str
     incumbent_id: str
+    codes: tuple[str, ...] = ()
+    deployment_id: int | None = None
 
     def lines(self) -> list[str]:
         """What ``accessrl promote`` prints."""
         out = [f"held-out test episodes: {self.n_test} (estimator: {ESTIMATOR}, 95% bootstrap interval)"]
-        for name, e in ((f"deployed {self.incumbent_id}", self.incumbent),
+        for name, e in ((f"deployed {self.incumbent_id} (as served)", self.incumbent),
                         (f"candidate {self.candidate_id}", self.candidate)):
             if e is not None:
                 out.append(f"{name}: estimate {e.value:.2f} [{e.low:.2f}, {e.high:.2f}] "
@@ -61,64 +82,161 @@ class Promotion:
         return out
 
 
-def promote(db: str, candidate: str, *, seed: int = 0) -> Promotion:
-    """Evaluate ``candidate`` (a policy file) on the held-out tail of the log; deploy it only on evidence."""
+def guarded_mapping(mdp: MDP, mapping: Any, *, source: str = "deployed policy") -> dict[str, dict[str, float]]:
+    """``{state: {action: p}}`` the service plays for a stored policy mapping: forbidden pairs
+    removed and the rest renormalised (:func:`~accessrl.service.policy.serve_policy`, no exploration)."""
+    served = serve_policy(mdp, policy_from_mapping(mdp, mapping, source=source), "incumbent")
+    return {state: {a: p for a, p in zip(d.actions, d.probabilities, strict=True) if p > 0}
+            for state, d in served.decisions.items()}
+
+
+def latest_deployed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest row with role ``deployed`` (rows oldest first, as :meth:`Store.deployments` gives them)."""
+    return next((r for r in reversed(rows) if r["role"] == "deployed"), None)
+
+
+def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "accessrl promote",
+            since: int | None = None, train_end: int | None = None, valid_end: int | None = None,
+            n_boot: int = 1000) -> Promotion:
+    """Evaluate ``candidate`` (a policy file) on the held-out tail of the log against the served
+    incumbent; deploy it only on evidence, recording ``promoted_by`` and the evidence.
+
+    By default the whole log is split at its 60% / 80% quantiles; ``since`` (microseconds
+    since the epoch) reads only later decisions and ``train_end`` / ``valid_end`` fix the
+    cutoffs (a weekly job: train on past weeks, validate on the last but one, test on the last)."""
     if seed < 0:
         raise ParameterError(f"seed: expected a non-negative integer, got {seed}")
     store = Store(open_engine(db))
     try:
-        rows = store.deployments()
-        dep = next((r for r in reversed(rows) if r["role"] == "deployed"), None)
+        dep = latest_deployed(store.deployments())
         if dep is None:
             raise DataError(f"database {db!r}: no deployed policy recorded; run accessrl serve first")
         mdp = compile_spec(json.loads(dep["model_spec"]), source=f"{db}: deployed model")
         cand_probs = load_policy(mdp, candidate)
         cand_id, inc_id = Path(candidate).stem, dep["policy_id"]
-        reasons: list[str] = []
         forb = mdp.forbidden
         if forb is not None and bool((cand_probs[forb] > 0).any()):
             k = int(np.flatnonzero(forb & (cand_probs > 0))[0])
-            reasons.append(f"candidate chooses forbidden action {mdp.action_names[int(mdp.sa_action[k])]!r} "
-                           f"in state {mdp.state_names[int(mdp.sa_state[k])]!r}")
+            why = (f"candidate chooses forbidden action {mdp.action_names[int(mdp.sa_action[k])]!r} "
+                   f"in state {mdp.state_names[int(mdp.sa_state[k])]!r}")
+            return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("forbidden_action",))
         log = DecisionLog(db)
         try:
-            steps = log.load_steps(state_names=mdp.state_names, action_names=mdp.action_names).steps
+            steps = log.load_steps(since=since, state_names=mdp.state_names, action_names=mdp.action_names).steps
         finally:
             log.close()
         if steps.n_episodes < 3 * MIN_TEST_EPISODES:
-            reasons.append(f"only {steps.n_episodes} logged episodes; at least {3 * MIN_TEST_EPISODES} are needed "
-                           "for a held-out test period")
-            return Promotion(False, tuple(reasons), None, None, 0, cand_id, inc_id)
-        split = heldout_split(steps, prevent_leakage=True, time_text=us_to_iso)
-        n_test = split.test.n_episodes
-        if n_test < MIN_TEST_EPISODES:
-            reasons.append(f"only {n_test} held-out episodes; at least {MIN_TEST_EPISODES} are needed")
-            return Promotion(False, tuple(reasons), None, None, n_test, cand_id, inc_id)
-        cand_map = policy_mapping(mdp, cand_probs)
+            why = (f"only {steps.n_episodes} logged episodes; at least {3 * MIN_TEST_EPISODES} are needed "
+                   "for a held-out test period")
+            return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("too_few_logged_episodes",))
+        split = heldout_split(steps, train_end=train_end, valid_end=valid_end, prevent_leakage=True,
+                              time_text=us_to_iso)
         names = (split.test.state_names, split.test.action_names)
-        evaluation = evaluate_heldout(
-            split, [(inc_id, target_matrix(*names, json.loads(dep["policy"]), source=inc_id)),
-                    (cand_id, target_matrix(*names, cand_map, source=cand_id))],
-            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN)
-        inc, cand = evaluation.estimates(ESTIMATOR)
-        for role, est, rep in (("incumbent", inc, evaluation.reports[0]), ("candidate", cand, evaluation.reports[1])):
-            if est is None:
-                reasons.append(f"{role} {rep.policy}: {rep.reason or 'no estimate'}")
-        reasons += _rule(cand, inc)
-        ok = not reasons
-        if ok and cand is not None and inc is not None:
-            served = serve_policy(mdp, cand_probs, cand_id)
-            store.deploy({
-                "role": "deployed", "policy_id": cand_id, "policy_version": served.version,
-                "policy": json.dumps(cand_map), "model_spec": dep["model_spec"],
-                "deployed_at": now_text(),
-                "reason": f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; 0 severe errors "
-                          f"on {n_test} test episodes (model {model_fingerprint(mdp)})",
-            })
+        served = guarded_mapping(mdp, json.loads(dep["policy"]), source=f"deployed policy {inc_id}")
+        review = review_candidates(
+            split, (inc_id, target_matrix(*names, served, source=inc_id)),
+            [(cand_id, target_matrix(*names, policy_mapping(mdp, cand_probs), source=cand_id))],
+            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN, n_boot=n_boot)
+        verdict = review.verdicts[0]
+        reasons = list(verdict.reasons)
+        new_id = None
+        if verdict.promote and verdict.candidate is not None and verdict.incumbent is not None:
+            cand, inc = verdict.candidate, verdict.incumbent
+            # the model this decision rests on: what the training period says (monitor compares with it)
+            basis = spec_from_mdp(reference_model(split.train, mdp))
+            new_id = record_deployment(store, dep, policy_id=cand_id, probs=cand_probs, mdp=mdp,
+                                       promoted_by=promoted_by,
+                                       evidence={**verdict.evidence(), "seed": seed, "estimated_model": basis},
+                                       reason=f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; "
+                                              f"0 severe errors on {verdict.n_held} test episodes "
+                                              f"(model {model_fingerprint(mdp)})")
             reasons.append(f"lower bound {cand.low:.2f} beats deployed {inc.value:.2f}, 0 severe errors")
-        return Promotion(ok, tuple(reasons), cand, inc, n_test, cand_id, inc_id)
+        return Promotion(verdict.promote, tuple(reasons), verdict.candidate, verdict.incumbent, verdict.n_held,
+                         cand_id, inc_id, verdict.codes, new_id)
     finally:
         store.close()
 
 
-__all__ = ["ESTIMATOR", "Estimate", "Promotion", "promote"]
+def record_deployment(store: Store, current: dict[str, Any], *, policy_id: str, probs: np.ndarray, mdp: MDP,
+                      promoted_by: str, evidence: dict[str, Any], reason: str) -> int:
+    """Append a ``deployed`` row for ``probs`` replacing ``current`` (same model); returns its id."""
+    served = serve_policy(mdp, probs, policy_id)
+    store.deploy({
+        "role": "deployed", "policy_id": policy_id, "policy_version": served.version,
+        "policy": json.dumps(policy_mapping(mdp, probs)), "model_spec": current["model_spec"],
+        "deployed_at": now_text(), "reason": reason, "promoted_by": promoted_by,
+        "evidence": json.dumps(evidence), "previous_id": int(current["id"]),
+    })
+    row = latest_deployed(store.deployments())
+    assert row is not None  # just written
+    return int(row["id"])
+
+
+def verdict_json(p: Promotion) -> dict[str, Any]:
+    """``promote --json``: the verdict as data."""
+    v = Verdict(p.candidate_id, p.incumbent_id, p.deployed, p.reasons, p.codes, p.candidate, p.incumbent, p.n_test)
+    return {**v.evidence(), "deployment_id": p.deployment_id}
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """What ``rollback`` did: the deployment replaced, the one restored, and the new row's id."""
+
+    replaced_id: int
+    replaced_policy: str
+    restored_id: int
+    restored_policy: str
+    deployment_id: int
+
+
+def rollback(db: str, *, promoted_by: str = "accessrl rollback") -> Rollback:
+    """Restore the deployment before the current one: append a ``deployed`` row with its
+    policy (a running service picks it up like a promotion).  The deployment restored is
+    the current row's ``previous_id``, or for a row without evidence (written by ``serve``,
+    or before schema v4) the deployed row before it; rolling back again goes one step
+    further back, and past the first deployment is an error."""
+    store = Store(open_engine(db))
+    try:
+        rows = store.deployments()
+        deployed = [r for r in rows if r["role"] == "deployed"]
+        if not deployed:
+            raise DataError(f"database {db!r}: no deployed policy recorded; nothing to roll back")
+        current = deployed[-1]
+        by_id = {int(r["id"]): r for r in deployed}
+        prev_id = current.get("previous_id")
+        if prev_id is not None:
+            prev = by_id.get(int(prev_id))
+        elif current.get("evidence") is None:  # written by serve or before v4: the deployed row before it
+            older = [r for r in deployed if int(r["id"]) < int(current["id"])]
+            prev = older[-1] if older else None
+        else:  # promote and rollback always record what they replace: None means the first deployment
+            prev = None
+        if prev is None:
+            raise DataError(f"database {db!r}: deployment {current['id']} ({current['policy_id']}) has no earlier "
+                            "deployment to roll back to")
+        prev_evidence = json.loads(prev["evidence"]) if prev.get("evidence") else {}
+        basis = prev_evidence.get("estimated_model") if isinstance(prev_evidence, dict) else None
+        before = prev.get("previous_id")
+        if before is None and prev.get("evidence") is None:
+            older = [r for r in deployed if int(r["id"]) < int(prev["id"])]
+            before = int(older[-1]["id"]) if older else None
+        store.deploy({
+            "role": "deployed", "policy_id": prev["policy_id"], "policy_version": prev["policy_version"],
+            "policy": prev["policy"], "model_spec": prev["model_spec"], "deployed_at": now_text(),
+            "reason": f"rollback: restores deployment {prev['id']} ({prev['policy_id']}), replacing "
+                      f"{current['id']} ({current['policy_id']})",
+            "promoted_by": promoted_by,
+            "evidence": json.dumps({"action": "rollback", "restores": int(prev["id"]), "replaces": int(current["id"]),
+                                    **({"estimated_model": basis} if basis is not None else {})}),
+            "previous_id": before,
+        })
+        new = latest_deployed(store.deployments())
+        assert new is not None  # just written
+        return Rollback(int(current["id"]), str(current["policy_id"]), int(prev["id"]), str(prev["policy_id"]),
+                        int(new["id"]))
+    finally:
+        store.close()
+
+
+__all__ = ["ESTIMATOR", "Estimate", "Promotion", "Rollback", "guarded_mapping", "latest_deployed", "promote",
+           "record_deployment", "rollback", "verdict_json"]

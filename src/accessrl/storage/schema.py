@@ -23,7 +23,8 @@ Tables::
       key PK, body_hash, status, response
     service_deployments  the decision service: which policy is deployed or shadowed, with the model [v3]
       id PK (autoincrement), role (deployed | shadow), policy_id, policy_version, policy (JSON),
-      model_spec (JSON), deployed_at, reason
+      model_spec (JSON), deployed_at, reason, promoted_by [v4], evidence (JSON) [v4],
+      previous_id [v4]
     accessrl_schema      component -> version [v2]
 
 Schema versions:
@@ -36,6 +37,11 @@ Schema versions:
   ``service_idempotency``, ``service_deployments``); the service's separate version
   table ``service_meta`` (its own version 1) is dropped.  A service database written
   before v3 keeps its episodes, idempotency records and deployments.
+* **4** — ``service_deployments`` records who or what made each deployment
+  (``promoted_by``), the evidence behind it (``evidence``: a JSON object with the
+  estimator, the candidate's estimate and interval, the incumbent's estimate, the severe
+  count and the held-out size) and the deployment it replaced (``previous_id``, which
+  ``accessrl rollback`` follows).  Rows written before v4 keep NULL there.
 
 :func:`upgrade` brings any older database to :data:`SCHEMA_VERSION` in one transaction;
 a database newer than this code is refused.
@@ -53,7 +59,7 @@ from sqlalchemy.engine import Connection, Engine
 from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 COMPONENT = "decision_log"
 
 metadata = sa.MetaData()
@@ -140,6 +146,9 @@ service_deployments = sa.Table(
     sa.Column("model_spec", sa.Text, nullable=False),
     sa.Column("deployed_at", sa.String(40), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("promoted_by", sa.String(128)),
+    sa.Column("evidence", sa.Text),
+    sa.Column("previous_id", sa.Integer),
 )
 
 SERVICE_TABLES = (service_episodes, service_idempotency, service_deployments)
@@ -220,9 +229,22 @@ def _v2_to_v3(conn: Connection, schema: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, schema or None, 'service_meta')}")
 
 
+def _v3_to_v4(conn: Connection, schema: str) -> None:
+    """Who promoted each deployment, its evidence and the deployment it replaced (nullable columns).
+
+    A table the v2-to-v3 step has just created already has them (it is created from the
+    current metadata), so only missing columns are added."""
+    sd = _q(conn, schema or None, "service_deployments")
+    have = {c["name"] for c in sa.inspect(conn).get_columns("service_deployments", schema=schema or None)}
+    for column, kind in (("promoted_by", "VARCHAR(128)"), ("evidence", "TEXT"), ("previous_id", "INTEGER")):
+        if column not in have:
+            conn.exec_driver_sql(f"ALTER TABLE {sd} ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(1, "outcome_key (idempotent outcomes), truncated, idempotency and version tables", _v1_to_v2),
     2: Migration(2, "the decision service's tables in the one schema; service_meta dropped", _v2_to_v3),
+    3: Migration(3, "deployments record who promoted them, the evidence and the deployment replaced", _v3_to_v4),
 }
 """The migration from each version to the next; add one entry per future version."""
 

@@ -1,0 +1,76 @@
+"""`accessrl rollback` (undo the last deployment) and `accessrl monitor` (live outcomes against
+the deployed model), over :mod:`accessrl.service.promotion` and :mod:`accessrl.service.monitor`."""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+
+from accessrl.cli._common import console, print_json, print_table
+
+
+def who(by: str | None, tool: str) -> str:
+    """What a deployment row records as its author: ``--by`` or the user running ``tool``."""
+    if by:
+        return by[:128]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        user = "unknown user"
+    return f"{user} via {tool}"[:128]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("rollback")
+    def rollback_cmd(
+        db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
+        by: str = typer.Option(None, "--by", help="Who rolls back (recorded; default: the user running it)."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Restore the deployment before the current one (a running service picks it up)."""
+        from accessrl.service.promotion import rollback
+
+        res = rollback(db, promoted_by=who(by, "accessrl rollback"))
+        if json_out:
+            print_json(res.__dict__)
+            return
+        console.print(f"rolled back: deployment {res.replaced_id} ({res.replaced_policy}) replaced by "
+                      f"{res.deployment_id}, which restores {res.restored_id} ({res.restored_policy})", markup=False)
+
+    @app.command("monitor")
+    def monitor_cmd(
+        db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
+        since: str = typer.Option(None, "--since", help="Live decisions from this date (default: the deployment)."),
+        alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate of the drift tests (Holm)."),
+        min_count: int = typer.Option(20, "--min-count", help="Decisions a pair needs to be tested."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Compare live outcomes since the deployment with the model it was based on (G-test per pair)."""
+        from accessrl.errors import ParameterError
+        from accessrl.service.monitor import monitor
+        from accessrl.storage.times import utc_text
+
+        if not 0.0 < alpha < 1.0:
+            raise ParameterError(f"--alpha: expected a number in (0, 1), got {alpha}")
+        if min_count < 1:
+            raise ParameterError(f"--min-count: expected a positive integer, got {min_count}")
+        rep = monitor(db, since=None if since is None else utc_text(since, "--since"), alpha=alpha,
+                      min_count=min_count)
+        if json_out:
+            print_json(rep.to_json())
+            return
+        fit = rep.fit
+        console.print(f"deployment {rep.deployment_id} ({rep.policy_id}, {rep.deployed_at}); reference model: "
+                      f"{rep.model_source}; {fit.n_decisions} live decisions since {rep.since}", markup=False)
+        rows = [[p.state, p.action, p.n, "inf" if p.statistic == float("inf") else round(p.statistic, 2), p.df,
+                 p.p_value, p.adjusted_p, "DRIFT" if p.drifted else ("ok" if p.tested else "too few")]
+                for p in fit.pairs]
+        print_table(f"live outcomes against the model (G-test, Holm at {alpha:g})",
+                    ["state", "action", "n", "G", "df", "p", "adjusted p", "verdict"], rows)
+        for p in fit.drifted:
+            moved = ", ".join(f"{k} {p.expected.get(k, 0.0):.3f} -> {p.observed.get(k, 0.0):.3f}"
+                              for k in sorted(set(p.expected) | set(p.observed)))
+            console.print(f"drift: {p.state}/{p.action}: {moved}", markup=False)
+        if not fit.drifted:
+            console.print(f"no drift detected ({fit.n_tested} pairs tested)")
