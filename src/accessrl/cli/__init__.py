@@ -13,6 +13,7 @@ from accessrl.cli import lesson as _lesson
 from accessrl.cli import logs as _logs
 from accessrl.cli import pg as _pg
 from accessrl.cli import planning as _planning
+from accessrl.cli import scale as _scale
 from accessrl.cli import serve as _serve
 from accessrl.cli import tour as _tour
 from accessrl.cli._common import new_app
@@ -28,6 +29,7 @@ _serve.register(app)
 _tour.register(app)
 _audit.register(app)
 _pg.register(app)
+_scale.register(app)
 
 
 def main() -> None:
