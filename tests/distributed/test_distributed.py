@@ -10,8 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from accessrl.catalog import access_review_abandonment, access_review_components, access_review_deny
-from accessrl.catalog import SPEED_ONLY
+from accessrl.catalog import SPEED_ONLY, access_review_abandonment, access_review_components, access_review_deny
 from accessrl.distributed.backend import LocalBackend, chunk_sizes, get_backend, task_seeds
 from accessrl.distributed.grids import audit_designs, constrain_grid, sweep_grid
 from accessrl.distributed.runs import learning_grid
@@ -22,7 +21,6 @@ from accessrl.model.policies import pair_probabilities
 from accessrl.planning import solve
 from accessrl.planning.sensitivity import probability_sweep
 from accessrl.rewards import RewardDesign, audit, constrained_solve, parse_limit, spec_design
-from accessrl.rewards.components import occupancy
 
 ABANDON = "new_request.request_evidence.closed"
 

@@ -29,7 +29,7 @@ def _values(text: str, where: str) -> list[float]:
             steps = int(n)
             if not 1 <= steps <= 100_000:
                 raise ValueError
-            return np.linspace(float(lo), float(hi), steps).tolist()
+            return [float(v) for v in np.linspace(float(lo), float(hi), steps)]
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ParameterError(f"{where}: expected FROM:TO:STEPS (1 to 100000 steps) or a comma list of "
@@ -250,7 +250,7 @@ def register(app: typer.Typer) -> None:
         targets = {}
         for p in policy:
             r = resolve_policy(mdp, p)
-            mapping = {mdp.state_names[int(mdp.sa_state[k])]: {} for k in range(mdp.n_pairs)}
+            mapping: dict[str, dict[str, float]] = {mdp.state_names[int(mdp.sa_state[k])]: {} for k in range(mdp.n_pairs)}
             for k in np.flatnonzero(r.probabilities > 0):
                 mapping[mdp.state_names[int(mdp.sa_state[k])]][mdp.action_names[int(mdp.sa_action[k])]] = float(
                     r.probabilities[k])

@@ -78,10 +78,11 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, address: str = "auto", *, num_cpus: int | None = None) -> None:
+    def __init__(self, address: str = "auto", *, num_cpus: int | None = None, task_cpus: float = 1.0) -> None:
         ray = require("ray", "ray", "running on a Ray cluster")
         self._ray = ray
         self.address = address
+        self.task_cpus = float(task_cpus)
         self._remote: dict[Callable[..., Any], Any] = {}
         if ray.is_initialized():
             return
@@ -104,7 +105,7 @@ class RayBackend:
         ray = self._ray
         remote = self._remote.get(fn)
         if remote is None:
-            remote = self._remote[fn] = ray.remote(num_cpus=1)(fn)
+            remote = self._remote[fn] = ray.remote(num_cpus=self.task_cpus)(fn)
         ref = ray.put(shared)
         try:
             return list(ray.get([remote.remote(ref, item) for item in items]))

@@ -170,9 +170,10 @@ def merge_counts(parts: Sequence[TransitionCounts]) -> TransitionCounts:
         state_names=first.state_names, action_names=first.action_names,
         pair_state=(pkeys // a_n).astype(np.int64), pair_action=(pkeys % a_n).astype(np.int64),
         pair_count=np.bincount(out_pair, weights=out_count, minlength=pkeys.size).astype(np.float64),
-        out_pair=out_pair.astype(np.int64), out_next=(uniq % s_n).astype(np.int64), out_count=out_count,
-        reward_sum=np.bincount(inv, weights=np.concatenate(rsum), minlength=uniq.size),
-        reward_sq=np.bincount(inv, weights=np.concatenate(rsq), minlength=uniq.size),
+        out_pair=out_pair.astype(np.int64), out_next=(uniq % s_n).astype(np.int64),
+        out_count=out_count.astype(np.float64),
+        reward_sum=np.bincount(inv, weights=np.concatenate(rsum), minlength=uniq.size).astype(np.float64),
+        reward_sq=np.bincount(inv, weights=np.concatenate(rsq), minlength=uniq.size).astype(np.float64),
         terminal_next=np.unique(np.concatenate(term)).astype(np.int64), start_counts=starts,
     )
 
@@ -347,10 +348,10 @@ def export_partitions(url: str, out_dir: str | Path, boundaries: Sequence[Any], 
     buckets: list[list[dict[str, Any]]] = [[] for _ in edges[:-1]]
     for r in records:
         ep = r["episode_id"] if r["record"] == "decision" else episode_of.get(r["event_id"], "")
-        t = first.get(ep)
-        if t is None:
+        begun = first.get(ep)
+        if begun is None:
             continue
-        k = int(np.searchsorted(edges, t, side="right")) - 1
+        k = int(np.searchsorted(edges, begun, side="right")) - 1
         if 0 <= k < len(buckets):
             buckets[k].append(r)
     out_dir = Path(out_dir)
