@@ -30,10 +30,12 @@ def _behavior(mdp: Any, text: str) -> np.ndarray:
     return resolve_policy(mdp, text).probabilities
 
 
-def _open(db: str) -> Any:
+def _open(db: str, *, create: bool = True) -> Any:
+    """The decision log at ``db``; ``create=False`` for commands that only read (a missing
+    database is one error line, and no empty database is left behind)."""
     from accessrl.storage import DecisionLog
 
-    return DecisionLog(db)
+    return DecisionLog(db, create=create)
 
 
 def register(app: typer.Typer) -> None:
@@ -47,14 +49,28 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(None, "--format", help="jsonl, csv or parquet (default: from the suffix)."),
         batch_size: int = typer.Option(50_000, "--batch-size", help="Records per transaction."),
     ) -> None:
-        """Store a log file; repeated ids are ignored, bad records are listed and skipped (exit 1)."""
+        """Store a log file; repeated ids are ignored, bad records and conflicts are listed and skipped (exit 1).
+
+        A conflict is an id already stored with different content: it is not stored (never
+        merged).  The first 20 rejects and conflicts are listed with their line; all are counted."""
+        if batch_size < 1:
+            raise ParameterError(f"--batch-size: expected a positive integer, got {batch_size}")
         res = _open(db).ingest(file, fmt=fmt, batch_size=batch_size)
         for r in res.rejected:
             err_console.print(f"accessrl: reject: {r}", markup=False, soft_wrap=True)
+        if res.rejected_total > len(res.rejected):
+            err_console.print(f"accessrl: reject: ... and {res.rejected_total - len(res.rejected)} more",
+                              markup=False, soft_wrap=True)
+        for r in res.conflicts:
+            err_console.print(f"accessrl: conflict: {r}", markup=False, soft_wrap=True)
+        if res.conflict_total > len(res.conflicts):
+            err_console.print(f"accessrl: conflict: ... and {res.conflict_total - len(res.conflicts)} more",
+                              markup=False, soft_wrap=True)
         console.print(f"{res.source}: decisions {res.decisions_inserted} new, {res.decisions_duplicate} already "
-                      f"stored; outcomes {res.outcomes_inserted} new, {res.outcomes_duplicate} already stored; "
-                      f"{len(res.rejected)} rejected")
-        if res.rejected:
+                      f"stored, {res.decisions_conflict} in conflict; outcomes {res.outcomes_inserted} new, "
+                      f"{res.outcomes_duplicate} already stored, {res.outcomes_conflict} in conflict; "
+                      f"{res.rejected_total} rejected")
+        if res.rejected_total or res.conflict_total:
             raise typer.Exit(1)
 
     @logs.command("export")
@@ -64,7 +80,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(None, "--format", help="jsonl, csv or parquet (default: from the suffix)."),
     ) -> None:
         """Write every decision and outcome to a file that `logs ingest` reads back."""
-        n = _open(db).export(out, fmt=fmt)
+        n = _open(db, create=False).export(out, fmt=fmt)
         console.print(f"wrote {n} records to {out}")
 
     @logs.command("generate")
@@ -127,7 +143,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--min-support: expected a non-negative integer, got {min_support}")
         if not 0.0 < gamma <= 1.0:
             raise ParameterError(f"--gamma: expected a number in (0, 1], got {gamma}")
-        store = _open(db)
+        store = _open(db, create=False)
         loaded = store.load_steps(since=_date_us(since, "--since"), until=_date_us(until, "--until"))
         est = estimate_model(loaded.steps, gamma=gamma, min_support=min_support,
                              low_support=low_support, name=f"estimated from {db}")  # type: ignore[arg-type]
@@ -193,7 +209,7 @@ def register(app: typer.Typer) -> None:
                 raise ParameterError(f"--learn: expected fqi or spibb, got {name!r}")
         if not policy and not learn:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
-        loaded = _open(db).load_steps()
+        loaded = _open(db, create=False).load_steps()
         steps = loaded.steps
         if steps.n_steps == 0:
             raise ParameterError(f"--db {db}: the log has no complete decisions")

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         """Run the decision service (FastAPI + uvicorn): decide, log, and pick up promotions."""
         require("fastapi", "serve", "accessrl serve")  # accessrl.service.http is built on it
         uvicorn = require("uvicorn", "serve", "accessrl serve")
-        from accessrl.service.http import ServiceConfig, create_app
+        from accessrl.service.http import ServiceConfig, bounded_protocol, create_app
         from accessrl.service.policy import serve_policy
         from accessrl.specfile import resolve_policy
 
@@ -62,13 +62,16 @@ def register(app: typer.Typer) -> None:
             shadowed = resolve_policy(mdp, shadow)
             shadow_pol = serve_policy(mdp, shadowed.probabilities, shadowed.policy_id)
         config = ServiceConfig(mdp=mdp, policy=served, shadow=shadow_pol, db_url=db, token_hashes=hashes,
-                               seed=seed, record_deployment=f"accessrl serve --policy {policy}")
+                               seed=seed, record_deployment=f"accessrl serve --policy {policy}", host=host)
         application = create_app(config)
         if not hashes:
             console.print("[yellow]no --token-hash given: serving without authentication on loopback[/]")
         console.print(f"serving {mdp.name} with policy {served.policy_id} ({served.version}) "
                       f"on http://{host}:{port} (OpenAPI at /openapi.json)")
-        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+        # Bounded request heads (size and time), idle keep-alive connections closed after 5 s;
+        # the body time limit is the application's (ServiceConfig.body_timeout).
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False,
+                    http=bounded_protocol(), timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
 
     @app.command("promote")
     def promote_cmd(
@@ -78,9 +81,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
         from accessrl.service.promotion import promote
+        from accessrl.storage.writepath import open_engine
 
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
+        open_engine(db, create=False).dispose()  # "no such database" rather than an empty one
         res = promote(db, candidate, seed=seed)
         for line in res.lines():
             console.print(line, markup=False)

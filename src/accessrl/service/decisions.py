@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 import time
 import uuid
@@ -31,10 +32,17 @@ import numpy as np
 from accessrl.errors import AccessRLError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import spec_from_mdp
+from accessrl.offline.logsim import outcome_kinds
 from accessrl.service.policy import ServedPolicy, from_mapping
 from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
-from accessrl.storage.times import now_text
+from accessrl.storage.times import now_text, utc_text
 from accessrl.storage.writepath import Store, open_engine
+
+log = logging.getLogger("accessrl.service")
+REVERSAL = "approval_reversed"
+"""The one event that may follow a closed request: once, and only after an approval."""
+GENERIC_KINDS = frozenset(("transition", "closed"))
+"""Outcome kinds that name no particular event (see :func:`accessrl.offline.logsim.outcome_kinds`)."""
 
 MAX_BODY = 16 * 1024
 """Largest accepted request body in bytes."""
@@ -89,6 +97,14 @@ def to_json(value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return float.__repr__(value)
     return json.dumps(value)
+
+
+def _utc(value: datetime, field: str) -> str:
+    """A reported time as canonical UTC text (a time without an offset is taken as UTC), or 422."""
+    try:
+        return utc_text(value, field)
+    except AccessRLError as exc:
+        raise ApiError(422, f"field {field!r}: {str(exc).split(': ', 1)[-1]}") from None
 
 
 def error_json(message: str) -> str:
@@ -147,6 +163,10 @@ class ServiceConfig:
     max_body: int = MAX_BODY
     reload_every: float = 2.0
     record_deployment: str = "serve"
+    host: str = "127.0.0.1"
+    """The address served (with no token, requests must name it or a loopback name as their Host)."""
+    body_timeout: float = 10.0
+    """Seconds a client may take to send a request body (408 after)."""
 
 
 @dataclass
@@ -212,6 +232,10 @@ class DecisionService:
         self._spec_json = json.dumps(spec_from_mdp(self.mdp), sort_keys=True)
         self._deployment_id = 0
         self._checked = 0.0
+        self.deployment_problem: str | None = None
+        """Why the latest deployment record could not be served (the previous policy still is)."""
+        codes, names = outcome_kinds(self.mdp)
+        self._kinds = tuple(names[int(c)] for c in codes)
         self._record_deployments()
 
     def close(self) -> None:
@@ -247,8 +271,19 @@ class DecisionService:
         rows = self.store.deployments()
         dep = next((r for r in reversed(rows) if r["role"] == "deployed"), None)
         if dep is not None and dep["policy_version"] != self.policy.version and dep["model_spec"] == self._spec_json:
-            self.policy = from_mapping(self.mdp, json.loads(dep["policy"]), dep["policy_id"],
-                                       epsilon=self.config.policy.epsilon)
+            try:
+                policy = from_mapping(self.mdp, json.loads(dep["policy"]), dep["policy_id"],
+                                      epsilon=self.config.policy.epsilon)
+            except (ValueError, TypeError, KeyError, AttributeError, AccessRLError) as exc:
+                # An unreadable record must not fail every request: keep serving the last good
+                # policy, say so in /healthz, and log it once (this id is not read again).
+                self.deployment_problem = (f"deployment {dep['id']} ({dep['policy_id']!r}) is unreadable, still "
+                                           f"serving {self.policy.policy_id!r} {self.policy.version}: "
+                                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                log.warning("accessrl serve: %s", self.deployment_problem)
+            else:
+                self.policy = policy
+                self.deployment_problem = None
         self._deployment_id = latest
 
     def authorised(self, header: str | None) -> bool:
@@ -335,22 +370,50 @@ class DecisionService:
                 tx.remember(key, body_hash, reply.status, reply.body)
         return reply
 
+    def _may_report(self, k: int, kind: str, action: str, explicit: bool) -> bool:
+        """Whether an event of ``kind`` may report outcome ``k`` (reached by ``action``).
+
+        The kinds come from the model (:func:`~accessrl.offline.logsim.outcome_kinds`: the
+        outcome's ``event`` label, or what its states say).  An outcome of a particular
+        kind (``evidence_received``, ``abandoned``, ``review_outcome``, ...) is reported
+        only by that kind; an outcome of no particular kind (a plain transition, a close)
+        by a generic kind or by ``review_outcome`` after a review action, never by a kind
+        the model gives other outcomes (``evidence_received`` after ``human_review``).  With
+        ``next_state`` given (``explicit``), a kind the model does not know is a free label."""
+        own = self._kinds[k]
+        if kind == own:
+            return True
+        unknown = kind not in self._kinds and kind != REVERSAL
+        if own not in GENERIC_KINDS:
+            return explicit and unknown
+        if kind in GENERIC_KINDS:
+            return True
+        if kind == "review_outcome" and "review" in action:
+            return True
+        return unknown
+
     def _resolve(self, state: str, action: str, ev: ReportedEvent) -> int:
         """The outcome (global index) of (state, action) that the event reports, or 409."""
         mdp = self.mdp
         pair = mdp.pair_index(state, action)
         lo, hi = int(mdp.out_ptr[pair]), int(mdp.out_ptr[pair + 1])
-        labels = mdp.events or ("",) * mdp.n_outcomes
         live = [k for k in range(lo, hi) if mdp.out_prob[k] > 0]
+        fits = [k for k in live if self._may_report(k, ev.kind, action, ev.next_state is not None)]
         if ev.next_state is not None:
-            hits = [k for k in live if mdp.state_names[int(mdp.out_next[k])] == ev.next_state]
+            hits = [k for k in fits if mdp.state_names[int(mdp.out_next[k])] == ev.next_state]
         else:
-            hits = [k for k in live if labels[k] == ev.kind] or [k for k in live if not labels[k]]
+            hits = [k for k in fits if self._kinds[k] == ev.kind] or fits
         if len(hits) != 1:
-            nexts = sorted({mdp.state_names[int(mdp.out_next[k])] for k in live})
+            expected = sorted({f"{self._kinds[k]} -> {mdp.state_names[int(mdp.out_next[k])]}" for k in live})
             raise ApiError(409, f"event {ev.kind!r} cannot follow action {action!r} in state {state!r}; "
-                                f"expected an outcome leading to one of {nexts} (give next_state)")
+                                f"expected one of {expected} (kind -> next state; give next_state if several fit)")
         return hits[0]
+
+    def _reversible(self, tx: Store, ep: dict[str, Any]) -> str | None:
+        """Why approval_reversed cannot follow this closed request (None: it may, once)."""
+        if "approve" not in str(ep["last_action"] or ""):
+            return f"the request closed after {ep['last_action']!r}, not an approval"
+        return "its approval was already reversed" if tx.outcomes_of_kind(ep["last_event_id"], REVERSAL) else None
 
     def add_event(self, episode_id: str, ev: ReportedEvent, key: str | None, body_hash: str) -> Reply:
         """``POST /v1/requests/{id}/events``: log an outcome and decide again unless the episode ended."""
@@ -363,23 +426,26 @@ class DecisionService:
             if replay is not None:
                 return replay
             now = now_text()
-            occurred = ev.occurred_at.isoformat() if ev.occurred_at else now
-            evidence_at = ev.evidence_received_at.isoformat() if ev.evidence_received_at else None
+            occurred = _utc(ev.occurred_at, "occurred_at") if ev.occurred_at else now
+            evidence_at = _utc(ev.evidence_received_at, "evidence_received_at") if ev.evidence_received_at else None
             if evidence_at is None and ev.kind == "evidence_received":
                 evidence_at = occurred
             base = {"event_id": ep["last_event_id"], "episode_id": episode_id, "kind": ev.kind, "occurred_at": occurred,
                     "evidence_received_at": evidence_at, "details": json.dumps(ev.details, sort_keys=True)}
             decision: JsonText | None = None
             if ep["status"] == "closed":
-                if ev.kind != "approval_reversed":
+                if ev.kind != REVERSAL:
                     raise ApiError(409, f"request {episode_id!r} is closed; event {ev.kind!r} cannot follow "
                                         "(only approval_reversed may follow a closed request)")
+                why = self._reversible(tx, ep)
+                if why is not None:
+                    raise ApiError(409, f"request {episode_id!r}: approval_reversed cannot follow: {why}")
                 tx.add(outcome_events, {**base, "next_state": None, "reward": None, "reward_components": None,
                                            "severe": False, "terminated": True})
                 done = True
                 outcome: dict[str, Any] = {"kind": ev.kind}
             else:
-                if ev.kind == "approval_reversed":
+                if ev.kind == REVERSAL:
                     raise ApiError(409, f"request {episode_id!r} is open; approval_reversed can only follow a "
                                         "closed request")
                 k = self._resolve(ep["state"], ep["last_action"], ev)

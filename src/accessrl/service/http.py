@@ -10,9 +10,22 @@ Endpoints (JSON unless noted; OpenAPI at ``/openapi.json``, docs at ``/docs``):
 * ``GET /metrics`` — Prometheus text format.
 
 Every API call's writes and its idempotency record commit in one transaction before the
-response is sent.  Bad input writes nothing: 401 (token), 404 (unknown request),
-409 (an event that cannot follow the current state, a reused idempotency key with a
-different body), 413 (oversized body), 422 (malformed body, naming the field).
+response is sent.  Bad input writes nothing: 400 (two Authorization headers, no Host),
+401 (token), 403 (a cross-origin write without a token), 404 (unknown request), 408 (a
+body not sent within the time limit), 409 (an event that cannot follow the current
+state, a reused idempotency key with a different body), 413 (oversized body), 415 (a
+write without ``Content-Type: application/json`` and without a token), 421 (a Host that
+is not the served address, without a token: DNS rebinding), 422 (malformed body or
+request id, naming the field).
+
+The token is checked before any of the body is read (an unauthenticated client cannot
+hold a connection open with a partial body: refusals close the connection).  Without a
+token (loopback only) a web page must not be able to write: writes need
+``Content-Type: application/json`` (which a cross-site form cannot send without a CORS
+preflight, never answered), a Host naming the served address or a loopback name, and no
+foreign Origin.  Text fields refuse NUL characters and JSON values refuse NaN, infinities
+and integers beyond 64 bits, the same rules as log ingestion
+(:func:`accessrl.storage.records.check_json_value`), so SQLite and PostgreSQL answer alike.
 
 The two write endpoints are answered by :class:`WritePath`, a raw ASGI layer in front of
 FastAPI: it skips FastAPI's per-call routing, dependency resolution and request/response
@@ -24,18 +37,21 @@ schemas) although no FastAPI route serves them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from accessrl.errors import DataError
 from accessrl.service.decisions import (
     MAX_BODY,
     ApiError,
@@ -48,11 +64,30 @@ from accessrl.service.decisions import (
     to_json,
     token_hash,
 )
+from accessrl.storage.records import check_json_value
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-Scalar = str | float | int | bool | None
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+"""Text without NUL characters (PostgreSQL cannot store them; the log refuses them everywhere)."""
+Scalar = (Text | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+          | Annotated[float, Field(allow_inf_nan=False, gt=-(2.0**63), lt=2.0**63)] | bool | None)
 JSON = "application/json"
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request head (request line and headers) the bounded protocol reads."""
+HEAD_TIMEOUT = 10.0
+"""Seconds a client may take to send a request head."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_ID = re.compile(ID_PATTERN)
+
+
+def _json_values(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        check_json_value(value, "value")
+    except DataError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
+    return value
 
 
 class OpenRequest(BaseModel):
@@ -60,10 +95,12 @@ class OpenRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     request_id: str | None = Field(None, pattern=ID_PATTERN, description="Client-chosen id (default: generated).")
-    requester_id: str = Field(..., min_length=1, max_length=128)
-    state: str | None = Field(None, max_length=256, description="Start state (default: the model's start).")
-    features: dict[str, Scalar] = Field(default_factory=dict, max_length=64,
+    requester_id: str = Field(..., min_length=1, max_length=128, pattern=NO_NUL)
+    state: str | None = Field(None, max_length=256, pattern=NO_NUL, description="Start state (default: the model's start).")
+    features: dict[Text, Scalar] = Field(default_factory=dict, max_length=64,
                                         description="Request features known at decision time.")
+
+    _values = field_validator("features")(_json_values)
 
 
 class EventIn(BaseModel):
@@ -72,10 +109,12 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(..., pattern=KIND_PATTERN,
                       description="evidence_received, abandoned, review_outcome, approval_reversed, ...")
-    next_state: str | None = Field(None, max_length=256)
+    next_state: str | None = Field(None, max_length=256, pattern=NO_NUL)
     occurred_at: datetime | None = None
     evidence_received_at: datetime | None = None
-    details: dict[str, Scalar] = Field(default_factory=dict, max_length=64)
+    details: dict[Text, Scalar] = Field(default_factory=dict, max_length=64)
+
+    _values = field_validator("details")(_json_values)
 
 
 class PolicyRef(BaseModel):
@@ -149,15 +188,13 @@ def _parse(model: type[BaseModel], raw: bytes) -> dict[str, Any]:
 
 def handle_write(svc: DecisionService, kind: str, request_id: str | None, headers: Mapping[str, str],
                  raw: bytes) -> Reply:
-    """One write call (``open`` a request, or report an ``event``), its body within the limit."""
+    """One write call (``open`` a request, or report an ``event``), already authorised, its body within the limit."""
     t0 = time.perf_counter()
     try:
-        if not svc.authorised(headers.get("authorization")):
-            raise ApiError(401, "missing or invalid bearer token")
         svc.maybe_reload()
         key = headers.get("idempotency-key")
-        if key is not None and not 1 <= len(key) <= 128:
-            raise ApiError(422, "header 'Idempotency-Key': expected 1 to 128 characters")
+        if key is not None and (not 1 <= len(key) <= 128 or not key.isprintable()):
+            raise ApiError(422, "header 'Idempotency-Key': expected 1 to 128 printable characters")
         digest = hashlib.sha256(raw).hexdigest()
         if kind == "open":
             reply = svc.open_request(NewRequest(**_parse(OpenRequest, raw)), None if key is None else f"open:{key}",
@@ -174,22 +211,71 @@ def handle_write(svc: DecisionService, kind: str, request_id: str | None, header
     return reply
 
 
-class WritePath:
-    """ASGI middleware answering ``POST /v1/requests`` and ``POST /v1/requests/{id}/events`` directly.
+def check_request_id(request_id: str) -> None:
+    """422 unless a request id in a path is one the service could have issued (no NUL, at most 64 characters)."""
+    if not _ID.match(request_id):
+        raise ApiError(422, f"field 'request_id': expected 1-64 letters, digits or _.:- , got {request_id[:40]!r}")
 
-    The one place the body limit is enforced: 413 without reading further when the
-    declared or streamed size exceeds ``max_body``.  Everything else goes on to the
-    FastAPI application.
+
+def _hostname(host: str) -> str:
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class WritePath:
+    """ASGI middleware in front of the application: screens every request, and answers
+    ``POST /v1/requests`` and ``POST /v1/requests/{id}/events`` directly.
+
+    For every request: two ``Authorization`` headers are refused (400); without a token,
+    the Host must name the served address or a loopback name (421), and a write must not
+    come from a foreign Origin (403) and must be ``application/json`` (415).  For the
+    two writes, the token is checked before the body is read (401), then the body limit
+    (413, declared or streamed) and the body time limit (408).  Refusals close the
+    connection.  Everything else goes on to the FastAPI application.
     """
 
     def __init__(self, app: Any, *, service: DecisionService, max_body: int) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body
+        self.open_mode = not service.config.token_hashes
+        self.hosts = {*LOOPBACK_NAMES, _hostname(service.config.host)}
+
+    def screen(self, method: str, headers: list[tuple[bytes, bytes]]) -> Reply | None:
+        """The refusal a request gets before anything else, or None."""
+        auth = [v for k, v in headers if k == b"authorization"]
+        if len(auth) > 1:
+            return Reply(400, error_json("header 'Authorization': given more than once"))
+        if not self.open_mode:
+            return None
+        host = next((v.decode("latin-1") for k, v in headers if k == b"host"), None)
+        if host is None:
+            return Reply(400, error_json("header 'Host': missing"))
+        if _hostname(host.lower()) not in self.hosts:
+            return Reply(421, error_json(f"header 'Host': {host[:60]!r} is not this service "
+                                         f"(expected one of {sorted(self.hosts)})"))
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        origin = next((v.decode("latin-1") for k, v in headers if k == b"origin"), None)
+        if origin is not None and origin.lower().rstrip("/") != f"http://{host.lower()}":
+            return Reply(403, error_json(f"header 'Origin': {origin[:60]!r} is another site; cross-origin writes are "
+                                         "refused without a token"))
+        fetch_site = next((v for k, v in headers if k == b"sec-fetch-site"), b"")
+        if fetch_site == b"cross-site":
+            return Reply(403, error_json("header 'Sec-Fetch-Site': cross-site writes are refused without a token"))
+        ctype = next((v.decode("latin-1") for k, v in headers if k == b"content-type"), "")
+        if ctype.split(";", 1)[0].strip().lower() != JSON:
+            return Reply(415, error_json(f"header 'Content-Type': expected application/json, got {ctype[:60]!r}"))
+        return None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        refused = self.screen(scope["method"], scope["headers"])
+        if refused is not None:
+            await self._reply(send, refused, close=True)
             return
         parts = scope["path"].split("/")
         if parts[1:] == ["v1", "requests"]:
@@ -197,44 +283,151 @@ class WritePath:
         elif len(parts) == 5 and parts[1:3] == ["v1", "requests"] and parts[4] == "events" and parts[3]:
             kind, rid = "event", parts[3]
         else:
+            kind = None
+        if kind is None:
             await self.app(scope, receive, send)
             return
+        if scope["method"] != "POST":
+            reply = Reply(405, error_json(f"method {scope['method'][:10]!r}: expected POST"))
+            await self._reply(send, self._count(reply), close=False, extra=[(b"allow", b"POST")])
+            return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if not self.service.authorised(headers.get("authorization")):
+            await self._reply(send, self._count(Reply(401, error_json("missing or invalid bearer token"))), close=True)
+            return
+        if rid is not None:
+            try:
+                check_request_id(rid)
+            except ApiError as exc:
+                await self._reply(send, self._count(Reply(exc.status, error_json(exc.message))), close=False)
+                return
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            reply = self._too_big()
-        else:
-            chunks, size, more = [], 0, True
-            while more:
-                msg = await receive()
-                if msg["type"] == "http.disconnect":
-                    return
-                chunk = msg.get("body", b"")
-                size += len(chunk)
-                if size > self.max_body:
-                    break
-                chunks.append(chunk)
-                more = msg.get("more_body", False)
-            reply = self._too_big() if size > self.max_body else handle_write(self.service, kind, rid, headers,
-                                                                              b"".join(chunks))
+            await self._reply(send, self._too_big(), close=True)
+            return
+        chunks, size, more = [], 0, True
+        deadline = time.monotonic() + self.service.config.body_timeout
+        while more:
+            try:
+                msg = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.0))
+            except TimeoutError:
+                reply = Reply(408, error_json(f"body: not received within {self.service.config.body_timeout:g} s"))
+                await self._reply(send, self._count(reply), close=True)
+                return
+            if msg["type"] == "http.disconnect":
+                return
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._reply(send, self._too_big(), close=True)
+                return
+            chunks.append(chunk)
+            more = msg.get("more_body", False)
+        await self._reply(send, handle_write(self.service, kind, rid, headers, b"".join(chunks)), close=False)
+
+    @staticmethod
+    async def _reply(send: Any, reply: Reply, *, close: bool, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         body = reply.body.encode()
-        await send({"type": "http.response.start", "status": reply.status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
+        if close:
+            head.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": reply.status, "headers": head})
         await send({"type": "http.response.body", "body": body})
 
+    def _count(self, reply: Reply) -> Reply:
+        self.service.metrics.counts[("status", str(reply.status))] += 1
+        return reply
+
     def _too_big(self) -> Reply:
-        self.service.metrics.counts[("status", "413")] += 1
-        return Reply(413, error_json(f"body: larger than the limit of {self.max_body} bytes"))
+        return self._count(Reply(413, error_json(f"body: larger than the limit of {self.max_body} bytes")))
+
+
+def bounded_protocol() -> type:
+    """uvicorn's httptools protocol with a bounded request head: at most :data:`MAX_HEADER_BYTES`
+    and :data:`HEAD_TIMEOUT` seconds per request head (uvicorn itself limits neither; its
+    keep-alive timeout only covers idle connections), then 431 or 408 and the connection closed."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._refused = False
+            self._start_head()
+
+        def _start_head(self) -> None:
+            self._in_head = True
+            self._head_bytes = 0
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            if self._in_head:
+                # Bytes received while a head is incomplete (a first packet may also carry a small body).
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEADER_BYTES + MAX_BODY:
+                    self._refuse(b"431 Request Header Fields Too Large")
+                    return
+            super().data_received(data)
+
+        def on_url(self, url: bytes) -> None:
+            self._grow(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            if self._grow(len(name) + len(value) + 4):
+                super().on_header(name, value)
+
+        def _grow(self, n: int) -> bool:
+            self._head_size = getattr(self, "_head_size", 0) + n
+            if self._head_size > MAX_HEADER_BYTES and not self._refused:
+                self._refuse(b"431 Request Header Fields Too Large")
+            return not self._refused
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_size = 0
+            self._head_timer.cancel()
+            if not self._refused:
+                super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            if self._refused:
+                return
+            super().on_message_complete()
+            self._start_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._head_timer.cancel()
+            super().connection_lost(exc)
+
+        def _head_too_slow(self) -> None:
+            if self._in_head and self._head_bytes:
+                self._refuse(b"408 Request Timeout")
+
+        def _refuse(self, status: bytes) -> None:
+            self._refused = True
+            self._in_head = False
+            self._head_timer.cancel()
+            if not self.transport.is_closing():
+                self.transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+    return BoundedHttpToolsProtocol
 
 
 _ERRORS = {
+    "400": "Two Authorization headers, or no Host header.",
     "401": "Missing or invalid bearer token.",
+    "403": "A cross-origin write without a token.",
+    "408": "The body was not received in time.",
+    "415": "Not application/json (without a token).",
+    "421": "The Host is not this service (without a token).",
     "404": "Unknown request id.",
     "409": "The event cannot follow the request's state, the request exists, or the Idempotency-Key was used "
            "with another body.",
     "413": "Body larger than the limit.",
-    "422": "Malformed body, naming the field.",
+    "422": "Malformed body or request id, naming the field.",
 }
 
 
@@ -245,7 +438,7 @@ def _content(model: type[BaseModel], components: dict[str, Any]) -> dict[str, An
     return {JSON: {"schema": schema}}
 
 
-def _write_operations(components: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _write_operations(components: dict[str, Any], start_states: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """The OpenAPI path items of the two write endpoints (served by :class:`WritePath`)."""
     key = {"name": "Idempotency-Key", "in": "header", "required": False,
            "description": "A retry with the same key and body returns the stored reply and writes nothing.",
@@ -262,14 +455,19 @@ def _write_operations(components: dict[str, Any]) -> dict[str, dict[str, Any]]:
                              for e in errors}},
         }}
 
-    rid = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
+    rid = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": ID_PATTERN}}
+    ops = {
         "/v1/requests": op("open_request", "Open an episode for an access request and return the first decision.",
-                           OpenRequest, "201", OpenedOut, [], ("401", "409", "413", "422")),
+                           OpenRequest, "201", OpenedOut, [], ("400", "401", "403", "408", "409", "413", "415", "421", "422")),
         "/v1/requests/{request_id}/events": op(
             "add_event", "Report what happened to a request; returns the next decision, if any.",
-            EventIn, "200", EventOut, [rid], ("401", "404", "409", "413", "422")),
+            EventIn, "200", EventOut, [rid], ("400", "401", "403", "404", "408", "409", "413", "415", "421",
+                                              "422")),
     }
+    if start_states is not None:  # the states a request may start in: the model's decision states
+        body = ops["/v1/requests"]["post"]["requestBody"]["content"][JSON]["schema"]
+        body["properties"]["state"]["anyOf"] = [{"type": "string", "enum": start_states}, {"type": "null"}]
+    return ops
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -278,7 +476,16 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            schema["paths"] = {**_write_operations(components), **schema.get("paths", {})}
+            svc = getattr(app.state, "service", None)
+            states = None if svc is None else list(svc.policy.decisions)
+            schema["paths"] = {**_write_operations(components, states), **schema.get("paths", {})}
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            for item in schema["paths"].values():
+                for op in item.values():
+                    for prm in op.get("parameters", []):
+                        if prm["name"] == "request_id" and prm["in"] == "path":
+                            prm["schema"] = {"type": "string", "pattern": ID_PATTERN}
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -313,14 +520,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
             return json_response(exc.status, error_json(exc.message))
         return json_response(200, to_json(value))
 
-    @app.get("/v1/requests/{request_id}")
+    def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+        return {c: {"model": ErrorOut, "description": _ERRORS[str(c)]} for c in codes}
+
+    @app.get("/v1/requests/{request_id}", responses=errors(401, 404, 422))
     async def get_request(request_id: str, request: Request) -> Response:
         """The episode so far."""
         async def work() -> Any:
+            check_request_id(request_id)
             return svc.episode(request_id)
         return await guarded(request, work)
 
-    @app.get("/v1/policies")
+    @app.get("/v1/policies", responses=errors(401))
     async def get_policies(request: Request) -> Response:
         """The deployed and shadow policies, and the deployment history."""
         async def work() -> Any:
@@ -332,9 +543,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Liveness: the database answers."""
         with svc.store.transaction() as tx:
             tx.ping()
-        return Response(to_json({"status": "ok"}), media_type=JSON)
+        problem = svc.deployment_problem
+        body = {"status": "ok"} if problem is None else {"status": "degraded", "deployment": problem}
+        return Response(to_json(body), media_type=JSON)
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse, responses=errors(401))
     async def metrics(request: Request) -> Response:
         """Prometheus text format."""
         if not svc.authorised(request.headers.get("authorization")):
@@ -344,5 +557,5 @@ def create_app(config: ServiceConfig) -> FastAPI:
     return app
 
 
-__all__ = ["MAX_BODY", "DecisionService", "EventIn", "OpenRequest", "ServiceConfig", "WritePath", "create_app",
-           "handle_write", "token_hash"]
+__all__ = ["HEAD_TIMEOUT", "MAX_BODY", "MAX_HEADER_BYTES", "DecisionService", "EventIn", "OpenRequest", "ServiceConfig",
+           "WritePath", "bounded_protocol", "check_request_id", "create_app", "handle_write", "token_hash"]

@@ -10,7 +10,10 @@ spec's ``forbidden`` list) and never-explore pairs ``U`` (``never_explore``):
 
 with ``E(s) = K(s) \ F \ U`` the explorable actions (when ``E(s)`` is empty the
 exploration mass stays on ``pi_g``; when the policy puts all its mass on forbidden
-actions, ``pi_g`` is uniform over the allowed ones).  ``mu`` is what is sampled, and
+actions, ``pi_g`` is uniform over ``E(s)``, or over the allowed actions if none is
+explorable: a guard's fallback never moves mass onto a never-explore action the policy
+did not choose).  The served policy's ``mapping`` (what the service records as deployed,
+and what ``promote`` scores as the incumbent) is ``pi_g``: the policy after guarding.  ``mu`` is what is sampled, and
 ``mu(a|s)`` is the propensity that is logged, so importance weights computed later from
 the log are the true ones (Precup, Sutton & Singh 2000).  A forbidden action has
 probability zero and is never returned.
@@ -76,14 +79,20 @@ def serve_policy(mdp: MDP, probs: np.ndarray, policy_id: str, *, epsilon: float 
     forbidden = mdp.forbidden if mdp.forbidden is not None else np.zeros(mdp.n_pairs, dtype=bool)
     unsafe = mdp.unsafe if mdp.unsafe is not None else np.zeros(mdp.n_pairs, dtype=bool)
     served = np.zeros(mdp.n_pairs)
+    guarded = np.zeros(mdp.n_pairs)
     for s in mdp.decision_states:
         lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
         allowed = ~forbidden[lo:hi]
         if not allowed.any():
             raise ModelError(f"state {mdp.state_names[s]!r}: every action is forbidden; the service cannot decide there")
-        base = np.where(allowed, p[lo:hi], 0.0)
-        base = base / base.sum() if base.sum() > 0 else allowed / allowed.sum()
         explore = allowed & ~unsafe[lo:hi]
+        base = np.where(allowed, p[lo:hi], 0.0)
+        if base.sum() > 0:
+            base = base / base.sum()
+        else:
+            fallback = explore if explore.any() else allowed
+            base = fallback / fallback.sum()
+        guarded[lo:hi] = base
         if explore.any() and epsilon > 0:
             base = (1.0 - epsilon) * base + epsilon * explore / explore.sum()
         served[lo:hi] = base
@@ -113,7 +122,7 @@ def serve_policy(mdp: MDP, probs: np.ndarray, policy_id: str, *, epsilon: float 
         policy_id=policy_id,
         version=digest.hexdigest()[:12],
         epsilon=float(epsilon),
-        mapping=policy_mapping(mdp, p),
+        mapping=policy_mapping(mdp, guarded),
         decisions=decisions,
     )
 

@@ -21,11 +21,42 @@ import numpy as np
 
 from accessrl._optional import require
 from accessrl.errors import DataError
-from accessrl.storage.records import DECISION_REQUIRED, JSON_ERRORS, MODES, OUTCOME_REQUIRED, PROPENSITY_TOL, json_loads
+from accessrl.storage.records import (
+    DECISION_REQUIRED,
+    INT32_MAX,
+    MODES,
+    OUTCOME_REQUIRED,
+    PROPENSITY_TOL,
+    TEXT_LIMITS,
+    json_column,
+)
 from accessrl.storage.schema import DECISION_COLUMNS, OUTCOME_COLUMNS
 
-_NOT_JSON: tuple[type[Exception], ...] = (*JSON_ERRORS, TypeError)
-"""What parsing a logged JSON text raises when it is not JSON text, or not text at all."""
+
+def _canonical(texts: list[Any], field: str, kind: type, cache: dict[Any, Any]) -> list[Any]:
+    """Per text: ``(parsed, stored text)`` as :func:`~accessrl.storage.records.json_column`
+    gives it, or ``None`` where the per-record validator must name the problem."""
+    res = []
+    for t in texts:
+        hit = cache.get(t, cache)
+        if hit is cache:
+            try:
+                hit = json_column(t if t else ("{}" if kind is dict else "[]"), field, kind)
+            except DataError:
+                hit = None
+            cache[t] = hit
+        res.append(hit)
+    return res
+
+
+def _text_ok(pc: Any, col: Any, field: str) -> np.ndarray:
+    """Text within its column's length and free of NUL (what :func:`~accessrl.storage.records.checked_text` checks);
+    nulls count as fine (presence is checked apart)."""
+    ok = pc.invert(pc.match_substring(col, "\x00"))
+    limit = TEXT_LIMITS.get(field)
+    if limit is not None:
+        ok = pc.and_(ok, pc.less_equal(pc.utf8_length(col), limit))
+    return np.asarray(pc.fill_null(ok, True).to_numpy(zero_copy_only=False), dtype=bool)
 
 CANONICAL_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"
 
@@ -37,6 +68,7 @@ class ValidatedChunk:
 
     decisions: list[tuple[Any, ...]]
     outcomes: list[tuple[str, tuple[Any, ...]]]
+    decision_labels: list[str]
 
     def __len__(self) -> int:
         return len(self.decisions) + len(self.outcomes)
@@ -69,19 +101,10 @@ def _parse_ok(pc: Any, col: Any, mask: np.ndarray) -> np.ndarray:
         return out
 
 
-def _json_object_ok(texts: list[Any], cache: dict[Any, bool], forbid: str | None = None) -> list[bool]:
-    res = []
-    for t in texts:
-        hit = cache.get(t)
-        if hit is None:
-            try:
-                v = json_loads(t) if t else {}
-                hit = isinstance(v, dict) and (forbid is None or forbid not in v)
-            except _NOT_JSON:
-                hit = False
-            cache[t] = hit
-        res.append(hit)
-    return res
+def _rows(pa: Any, batch: Any, idx: np.ndarray, columns: tuple[str, ...]) -> Any:
+    """The rows ``idx`` of the columns of ``batch`` among ``columns`` (all rows: no copy)."""
+    sub = batch.select([c for c in columns if c in batch.schema.names])
+    return sub if len(idx) == batch.num_rows else sub.take(pa.array(idx))
 
 
 def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, Any] | DataError | ValidatedChunk]]:
@@ -116,37 +139,40 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
             if want == "string":
                 good = pc.and_(good, pc.not_equal(c, ""))
             dec_ok &= pc.fill_null(good, False).to_numpy(zero_copy_only=False)
+            if want == "string":
+                dec_ok &= _text_ok(pc, c, f)
+        for f in ("previous_event_id", "features"):
+            if f in names and str(col(f).type) not in ("string", "null"):
+                dec_ok[:] = False
+        if "previous_event_id" in names and str(col("previous_event_id").type) == "string":
+            dec_ok &= _text_ok(pc, col("previous_event_id"), "previous_event_id")
         if dec_ok.any():
             prop = pc.fill_null(col("propensity"), -1.0).to_numpy(zero_copy_only=False)
             step = pc.fill_null(col("step_index"), -1).to_numpy(zero_copy_only=False)
-            dec_ok &= (prop > 0) & (prop <= 1) & (step >= 0)
+            expl = pc.fill_null(col("exploration"), -1.0).to_numpy(zero_copy_only=False)
+            dec_ok &= (prop > 0) & (prop <= 1) & (step >= 0) & (step <= INT32_MAX) & (expl >= 0) & (expl <= 1)
             dec_ok &= pc.fill_null(pc.is_in(col("mode"), value_set=pa.array(MODES)), False).to_numpy(
                 zero_copy_only=False)
             dec_ok &= _times_ok(pc, col("decided_at")).to_numpy(zero_copy_only=False)
             dec_ok = _parse_ok(pc, col("decided_at"), dec_ok)
+        allowed_c: list[Any] = []
+        probs_c: list[Any] = []
+        feats_c: list[Any] = []
         if dec_ok.any():
             idx = np.flatnonzero(dec_ok)
-            sub = batch.take(pa.array(idx))
-            allowed, probs, action = (sub.column(c).to_pylist() for c in ("allowed_actions", "action_probabilities",
-                                                                          "action"))
+            dec_sub = _rows(pa, batch, idx, DECISION_COLUMNS)
+            sub = dec_sub
+            action = sub.column("action").to_pylist()
             props = sub.column("propensity").to_pylist()
             feats = sub.column("features").to_pylist() if "features" in names else [None] * len(idx)
-            cache: dict[Any, Any] = {}
-            fcache: dict[Any, bool] = {}
-            f_ok = _json_object_ok(feats, fcache, forbid="recorded_at")
-            for j, (al, pr, ac, p, fo) in enumerate(zip(allowed, probs, action, props, f_ok, strict=True)):
-                key = (al, pr, ac)
-                logged = cache.get(key, cache)
-                if logged is cache:
-                    try:
-                        al_v, pr_v = json_loads(al), json_loads(pr)
-                        ok = isinstance(al_v, list) and isinstance(pr_v, dict) and ac in al_v
-                        v = pr_v.get(ac) if ok else None
-                        logged = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-                    except _NOT_JSON:
-                        logged = None
-                    cache[key] = logged
-                if not fo or logged is None or abs(logged - p) > PROPENSITY_TOL:
+            allowed_c = _canonical(sub.column("allowed_actions").to_pylist(), "allowed_actions", list, {})
+            probs_c = _canonical(sub.column("action_probabilities").to_pylist(), "action_probabilities", dict, {})
+            feats_c = _canonical(feats, "features", dict, {})
+            for j, (al, pr, ac, p, fe) in enumerate(zip(allowed_c, probs_c, action, props, feats_c, strict=True)):
+                ok = al is not None and pr is not None and fe is not None and "recorded_at" not in fe[0] \
+                    and ac in al[0]
+                v = pr[0].get(ac) if ok else None
+                if not ok or isinstance(v, bool) or not isinstance(v, (int, float)) or abs(float(v) - p) > PROPENSITY_TOL:
                     dec_ok[idx[j]] = False
     else:
         dec_ok[:] = False
@@ -169,6 +195,12 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
             if f in names and str(col(f).type) not in (want, "null"):
                 out_ok[:] = False
         if out_ok.any():
+            for f in ("event_id", "kind", "next_state", "outcome_key", "episode_id"):
+                if f in names and str(col(f).type) == "string":
+                    out_ok &= _text_ok(pc, col(f), f)
+            if "reward" in names and str(col("reward").type) == "double":
+                out_ok &= np.asarray(pc.fill_null(pc.is_finite(col("reward")), True).to_numpy(zero_copy_only=False),
+                                     dtype=bool)
             out_ok &= _times_ok(pc, col("occurred_at")).to_numpy(zero_copy_only=False)
             out_ok = _parse_ok(pc, col("occurred_at"), out_ok)
             if "evidence_received_at" in names and str(col("evidence_received_at").type) == "string":
@@ -181,39 +213,52 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
         out_ok[:] = False
 
     chunk_dec: list[tuple[Any, ...]] = []
+    dec_labels: list[str] = []
     chunk_out: list[tuple[str, tuple[Any, ...]]] = []
     if dec_ok.any():
-        sub = batch.take(pa.array(np.flatnonzero(dec_ok)))
+        keep = dec_ok[idx]  # the rows of the JSON pass still good
+        sub = dec_sub if keep.all() else dec_sub.filter(pa.array(keep))
+        texts = {"allowed_actions": allowed_c, "action_probabilities": probs_c, "features": feats_c}
         cols = []
         for c in DECISION_COLUMNS:
+            if c in texts:
+                cols.append([t[1] for t, k in zip(texts[c], keep, strict=True) if k])
+                continue
             if c not in names:
-                cols.append([None if c == "previous_event_id" else "{}"] * sub.num_rows)
+                cols.append([None] * sub.num_rows)
                 continue
             vals = sub.column(c).to_pylist()
             if c == "previous_event_id":
                 vals = [v or None for v in vals]
-            elif c == "features":
-                vals = [v or "{}" for v in vals]
             cols.append(vals)
         chunk_dec = list(zip(*cols, strict=True))
+        dec_labels = [f"row {first_row + r}" for r in np.flatnonzero(dec_ok).tolist()]
     if out_ok.any():
         rows = np.flatnonzero(out_ok)
-        sub = batch.take(pa.array(rows))
+        out_sub = _rows(pa, batch, rows, OUTCOME_COLUMNS)
+        sub = out_sub
         m = sub.num_rows
-        jcache: dict[Any, bool] = {}
+        canon: dict[str, list[Any]] = {}
         for c in ("reward_components", "details"):
-            if c in names:
+            if c in names and str(sub.column(c).type) == "string":
                 vals = sub.column(c).to_pylist()
-                okj = [v is None or v == "" or hit for v, hit in zip(vals, _json_object_ok(vals, jcache), strict=True)]
-                if not all(okj):
-                    out_ok[rows[~np.array(okj)]] = False
+                got = _canonical(vals, c, dict, {})
+                okj = np.array([v is None or v == "" or g is not None for v, g in zip(vals, got, strict=True)])
+                canon[c] = [None if v is None or v == "" else g[1] if g is not None else None
+                            for v, g in zip(vals, got, strict=True)]
+                if not okj.all():
+                    out_ok[rows[~okj]] = False
         keep = out_ok[rows]
         if not keep.all():
             rows = rows[keep]
-            sub = batch.take(pa.array(rows))
+            sub = out_sub.filter(pa.array(keep))
             m = sub.num_rows
+            canon = {c: [v for v, k in zip(vals, keep, strict=True) if k] for c, vals in canon.items()}
         cols = []
         for c in OUTCOME_COLUMNS:
+            if c in canon:
+                cols.append(canon[c])
+                continue
             if c not in names or str(sub.column(c).type) == "null":
                 if c == "outcome_key":
                     cols.append(pc.binary_join_element_wise(sub.column("event_id"), sub.column("kind"),
@@ -235,7 +280,7 @@ def split_batch(batch: Any, first_row: int) -> Iterator[tuple[str, Mapping[str, 
             cols.append(col_c.to_pylist())
         labels = [f"row {first_row + r}" for r in rows.tolist()]
         chunk_out = list(zip(labels, zip(*cols, strict=True), strict=True))
-    yield f"rows {first_row}-{first_row + n - 1}", ValidatedChunk(chunk_dec, chunk_out)
+    yield f"rows {first_row}-{first_row + n - 1}", ValidatedChunk(chunk_dec, chunk_out, dec_labels)
     slow = np.flatnonzero(~(dec_ok | out_ok))
     if slow.size:
         for k, rec in zip(slow.tolist(), batch.take(pa.array(slow)).to_pylist(), strict=True):

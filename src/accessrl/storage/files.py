@@ -16,6 +16,11 @@ from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
 from accessrl.storage.records import JSON_ERRORS, json_dumps, json_loads
 
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+"""Longest CSV field read (characters); Python's default of 131,072 would stop a file at a long
+``features`` value.  A longer field rejects its line."""
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
            ".pq": "parquet"}
 NESTED = ("features", "allowed_actions", "action_probabilities", "reward_components", "details")
@@ -58,9 +63,18 @@ def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str
         yield from _read_parquet(p)
 
 
+def _not_utf16(p: Path, head: bytes) -> None:
+    if head.startswith(_UTF16_BOMS):
+        raise DataError(f"{p}: expected UTF-8 text, got UTF-16 (a byte-order mark); convert the file to UTF-8")
+
+
 def _read_jsonl(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
     with p.open("rb") as fh:
+        _not_utf16(p, fh.read(2))
+        fh.seek(0)
         for n, line in enumerate(fh, start=1):
+            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
             if not line.strip():
                 continue
             try:
@@ -75,13 +89,57 @@ def _read_jsonl(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
 
 
 def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
-    with p.open("r", encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for rec in reader:
-            if None in rec:
-                yield f"line {reader.line_num}", DataError("more values than header columns")
+    """CSV rows; a row with bytes that are not UTF-8 (read as surrogate escapes, so the rest of the
+    file is still read), a field over :data:`CSV_FIELD_LIMIT` or a quoting error rejects its line."""
+    with p.open("rb") as raw:
+        _not_utf16(p, raw.read(2))
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    with p.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"{p}: line 1: not a CSV header ({exc})") from None
+        if any(_bad_text(h) for h in header):
+            raise DataError(f"{p}: line 1: the header is not UTF-8 text")
+        width = len(header)
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield f"line {start}", DataError(f"not readable as CSV ({exc})")
                 continue
-            yield f"line {reader.line_num}", rec
+            where = f"line {start}"
+            if not row:
+                continue
+            if len(row) > width:
+                yield where, DataError("more values than header columns")
+                continue
+            bad = next((h for h, v in zip(header, row, strict=False) if _bad_text(v)), None)
+            if bad is not None:
+                yield where, DataError(f"{bad}: expected UTF-8 text, got bytes that are not UTF-8")
+                continue
+            rec: dict[str, str | None] = dict(zip(header, row, strict=False))
+            for h in header[len(row):]:
+                rec[h] = None
+            yield where, rec
+
+
+def _bad_text(value: str) -> bool:
+    """Surrogate escapes: bytes of the file that were not UTF-8."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _read_parquet(p: Path) -> Iterator[tuple[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import operator
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,12 +35,20 @@ from accessrl.storage.schema import (
     upgrade,
 )
 from accessrl.storage.times import iso_to_us, utc_text
+from accessrl.storage.writepath import existing_engine, require_tables
 
 LOOKUP_CHUNK = 500
 _OUTCOME_TUPLE = operator.itemgetter(*OUTCOME_COLUMNS)  # an outcome dict as a row tuple (one C call)
 SQLITE_ROWS_PER_STATEMENT = 100
 """Rows per multi-row INSERT on SQLite (16 columns x 100 rows stays far below SQLite's 32,766 variables)."""
 DEFAULT_MODES = ("live", "logging-only")
+COPY_MIN_ROWS = 64
+"""PostgreSQL: smaller batches (a service call) are inserted row by row; a COPY pays a few round trips."""
+LISTED = 20
+"""Rejects and conflicts an ingest lists (with file and line); the rest are only counted, so a
+file of millions of bad lines is read in bounded memory."""
+_JSON_COLS = frozenset(("features", "allowed_actions", "action_probabilities", "reward_components", "details"))
+_BOOL_COLS = frozenset(("severe", "terminated", "truncated"))
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,12 @@ class Reject:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What one ingest stored, ignored as already present, and rejected."""
+    """What one ingest stored, ignored as already present (the same content), found in
+    conflict (the id is stored with *different* content: not stored, never merged) and
+    rejected.
+
+    ``rejected`` and ``conflicts`` list the first :data:`LISTED` of each;
+    ``rejected_total`` and the ``*_conflict`` counts count them all."""
 
     source: str
     decisions_inserted: int
@@ -67,6 +81,52 @@ class IngestResult:
     outcomes_duplicate: int
     rejected: tuple[Reject, ...]
     batches: int
+    rejected_total: int = 0
+    decisions_conflict: int = 0
+    outcomes_conflict: int = 0
+    conflicts: tuple[Reject, ...] = ()
+
+    @property
+    def conflict_total(self) -> int:
+        """Records whose id is stored with different content."""
+        return self.decisions_conflict + self.outcomes_conflict
+
+
+class _Tally:
+    """Counts of an ingest, keeping only the first :data:`LISTED` rejects and conflicts."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.rejects: list[Reject] = []
+        self.conflicts: list[Reject] = []
+        self.n_rejects = 0
+        self.n = [0, 0, 0, 0, 0, 0]  # decisions new, duplicate, conflict; outcomes new, duplicate, conflict
+
+    def reject(self, where: str, record_id: str, reason: str) -> None:
+        self.n_rejects += 1
+        if len(self.rejects) < LISTED:
+            self.rejects.append(Reject(self.source, where, record_id, reason))
+
+    def conflict(self, where: str, record_id: str, reason: str) -> None:
+        if len(self.conflicts) < LISTED:
+            self.conflicts.append(Reject(self.source, where, record_id, reason))
+
+
+def _same(columns: Sequence[str], a: Sequence[Any], b: Sequence[Any]) -> str | None:
+    """The first column where a stored row and a new row differ (JSON compared as values), or None."""
+    for c, x, y in zip(columns, a, b, strict=True):
+        if x == y:
+            continue
+        if c in _BOOL_COLS and x is not None and y is not None and bool(x) == bool(y):
+            continue
+        if c in _JSON_COLS and isinstance(x, str) and isinstance(y, str):
+            try:
+                if json_loads(x) == json_loads(y):
+                    continue
+            except ValueError:
+                pass
+        return c
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,7 +158,10 @@ class DecisionLog:
     """A decision log in SQLite (a file, WAL mode, created on first use) or PostgreSQL.
 
     ``schema`` (PostgreSQL only) keeps the tables in their own namespace, created if
-    missing — the tests use one per test.
+    missing — the tests use one per test.  ``create=False`` opens an existing decision
+    log only (read-only commands): a missing SQLite file, or a database without the
+    tables, is a :class:`~accessrl.errors.DataError` ("no such database") and nothing is
+    created.
 
     For a service: :meth:`write` stores decision snapshots and outcome events in ONE
     transaction, optionally under an idempotency key (a retried key writes nothing and
@@ -106,11 +169,11 @@ class DecisionLog:
     transaction with the caller's own writes.
     """
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
-        engine = make_engine(url)
+    def __init__(self, url: str, *, schema: str | None = None, create: bool = True) -> None:
+        engine = make_engine(url) if create else existing_engine(url)
         self.dialect = engine.dialect.name
         self.schema = schema if self.dialect == "postgresql" else None
-        if self.schema is not None:
+        if self.schema is not None and create:
             if not _SAFE_SCHEMA.match(self.schema):
                 raise ParameterError(f"schema: expected a lower-case identifier, got {schema!r}")
             try:
@@ -120,8 +183,14 @@ class DecisionLog:
                 raise DataError(f"database {database_name(engine)!r}: cannot open it "
                                 f"({str(exc.orig).splitlines()[0]})") from None
             engine = engine.execution_options(schema_translate_map={None: self.schema})
+        elif self.schema is not None:
+            if not _SAFE_SCHEMA.match(self.schema):
+                raise ParameterError(f"schema: expected a lower-case identifier, got {schema!r}")
+            engine = engine.execution_options(schema_translate_map={None: self.schema})
         self.engine = engine
         self.url = url
+        if not create:
+            require_tables(engine, self.schema)
         self.found_version = upgrade(engine, self.schema)
         prefix = f'"{self.schema}".' if self.schema else ""
         verb, tail = ("INSERT OR IGNORE INTO", "") if self.dialect == "sqlite" else ("INSERT INTO", " ON CONFLICT DO NOTHING")
@@ -132,6 +201,8 @@ class DecisionLog:
                          f"VALUES ({', '.join([mark] * len(OUTCOME_COLUMNS))}){tail}")
         self.multirow_inserts = True
         """SQLite: multi-row INSERT statements (False: the plain one-row ``executemany``; same rows)."""
+        self.copy_inserts = True
+        """PostgreSQL: batches of :data:`COPY_MIN_ROWS` rows or more go through ``COPY`` (False: ``executemany``)."""
         self._dec_head = f"INSERT OR IGNORE INTO decision_snapshots ({', '.join(DECISION_COLUMNS)}) VALUES "
         self._out_head = f"INSERT OR IGNORE INTO outcome_events ({', '.join(OUTCOME_COLUMNS)}) VALUES "
 
@@ -158,12 +229,62 @@ class DecisionLog:
         if self.dialect == "sqlite" and self.multirow_inserts:
             return (self._insert_sqlite(conn, self._dec_head, len(DECISION_COLUMNS), decisions),
                     self._insert_sqlite(conn, self._out_head, len(OUTCOME_COLUMNS), outcomes))
+        if self.dialect == "postgresql" and self.copy_inserts and len(decisions) + len(outcomes) >= COPY_MIN_ROWS:
+            return self._insert_copy(conn, decisions, outcomes)
         d = o = 0
         if decisions:
             d = max(int(conn.exec_driver_sql(self._dec_sql, list(decisions)).rowcount), 0)
         if outcomes:
             o = max(int(conn.exec_driver_sql(self._out_sql, list(outcomes)).rowcount), 0)
         return d, o
+
+    def _insert_copy(self, conn: Connection, decisions: Sequence[tuple[Any, ...]],
+                     outcomes: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+        """PostgreSQL: ``COPY`` the rows straight into the table (inside a savepoint: the common
+        case of a first ingest, at the speed of a bare COPY); if a key is already stored (or
+        repeated in the batch) the savepoint is rolled back and the rows are copied into a
+        temporary table shaped like the log's, then ``INSERT ... SELECT ... ON CONFLICT DO
+        NOTHING``.  Either way the same rows and the same conflict rule as the row-by-row INSERT
+        (the tests compare the stored tables).  Returns how many rows were new."""
+        import psycopg
+
+        raw = conn.connection.dbapi_connection
+        prefix = f'"{self.schema}".' if self.schema else ""
+        new = []
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            try:
+                for table, cols, rows in (("decision_snapshots", DECISION_COLUMNS, decisions),
+                                          ("outcome_events", OUTCOME_COLUMNS, outcomes)):
+                    if not rows:
+                        new.append(0)
+                        continue
+                    names = ", ".join(cols)
+                    cur.execute("SAVEPOINT accessrl_copy")
+                    try:
+                        self._copy(cur, f"{prefix}{table}", names, rows)
+                    except psycopg.errors.UniqueViolation:
+                        cur.execute("ROLLBACK TO SAVEPOINT accessrl_copy")
+                    else:
+                        cur.execute("RELEASE SAVEPOINT accessrl_copy")
+                        new.append(len(rows))
+                        continue
+                    tmp = f"accessrl_in_{table}"
+                    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} AS SELECT {names} FROM {prefix}{table} "
+                                "WITH NO DATA")
+                    cur.execute(f"TRUNCATE {tmp}")
+                    self._copy(cur, tmp, names, rows)
+                    cur.execute(f"INSERT INTO {prefix}{table} ({names}) SELECT {names} FROM {tmp} "
+                                "ON CONFLICT DO NOTHING")
+                    new.append(max(int(cur.rowcount), 0))
+            except psycopg.Error as exc:
+                raise sa.exc.DBAPIError.instance("COPY", None, exc, psycopg.Error) from exc
+        return new[0], new[1]
+
+    @staticmethod
+    def _copy(cur: Any, target: str, names: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     @staticmethod
     def _insert_sqlite(conn: Connection, head: str, width: int, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -192,6 +313,8 @@ class DecisionLog:
             if m < n:
                 cur.execute(head + ",".join([one] * (n - m)), list(flat(rows[m:])))
                 new += cur.rowcount
+        except sqlite3.Error as exc:  # the driver's own error, raised as SQLAlchemy would wrap it
+            raise sa.exc.DBAPIError.instance(head, None, exc, sqlite3.Error) from exc
         finally:
             cur.close()
         return new
@@ -227,8 +350,11 @@ class DecisionLog:
             except DataError as exc:
                 raise DataError(f"outcome {i} for event {rec.get('event_id', '')!r}: {exc}") from None
         if conn is None:
-            with self.transaction() as c:
-                return self._write(c, d_rows, o_rows, idempotency_key)
+            try:
+                with self.transaction() as c:
+                    return self._write(c, d_rows, o_rows, idempotency_key)
+            except sa.exc.OperationalError as exc:
+                raise self._cannot_write(exc) from None
         return self._write(conn, d_rows, o_rows, idempotency_key)
 
     def _write(self, conn: Connection, d_rows: list[tuple[Any, ...]], o_rows: list[dict[str, Any]],
@@ -258,53 +384,50 @@ class DecisionLog:
                        batch_size: int = 50_000) -> IngestResult:
         """Store records batch by batch, each batch in one transaction.
 
-        Repeated event ids (and outcome keys) are ignored and counted; a malformed record
-        is rejected with its line and reason while the good ones are kept; an outcome
-        whose decision comes later in the file waits for it, and is rejected only if
-        the decision never appears.  An interrupted batch rolls back; ingesting the same
-        file again completes it.  ``records`` yields ``(where, record)`` with a mapping, a
-        :class:`~accessrl.errors.DataError` (an unreadable line) or a
-        :class:`~accessrl.storage.columnar.ValidatedChunk` of rows already validated.
+        Every good record is stored whatever its neighbours are: a malformed record is
+        rejected with its line and reason (validation happens before the database, so
+        SQLite and PostgreSQL refuse the same records); a record whose id (event id,
+        outcome key) is already stored with the same content is counted as a
+        duplicate, and with *different* content as a conflict (not stored, listed
+        apart).  An outcome whose decision comes later in the file waits for it, and
+        is rejected only if the decision never appears.  An interrupted batch rolls
+        back; ingesting the same file again completes it.  ``records`` yields
+        ``(where, record)`` with a mapping, a :class:`~accessrl.errors.DataError` (an
+        unreadable line) or a :class:`~accessrl.storage.columnar.ValidatedChunk` of rows
+        already validated.  Only the first :data:`LISTED` rejects and conflicts are kept.
         """
         if batch_size < 1:
             raise ParameterError(f"batch_size: expected a positive integer, got {batch_size}")
         seen: dict[str, str] = {}
-        rejects: list[Reject] = []
+        tally = _Tally(source)
         waiting: list[tuple[str, tuple[Any, ...]]] = []
-        totals = [0, 0, 0, 0]
         batches = 0
         dec: list[tuple[Any, ...]] = []
+        dec_at: list[str] = []
         out: list[tuple[str, tuple[Any, ...]]] = []
 
         def flush(final: bool) -> None:
-            nonlocal dec, out, waiting, batches
+            nonlocal dec, dec_at, out, waiting, batches
             candidates = waiting + out
-            with self.transaction() as conn:
-                unknown = [o[0] for _, o in candidates if o[0] not in seen]
-                found = self._episodes_of(conn, unknown) if unknown else {}
-                ready, later = [], []
-                for where, o in candidates:
-                    ep = seen.get(o[0]) or found.get(o[0])
-                    if ep is None:
-                        later.append((where, o))
-                    elif o[1] is None:
-                        ready.append((o[0], ep, *o[2:]))
-                    elif o[1] != ep:
-                        rejects.append(Reject(source, where, f"outcome for event {o[0]!r}",
-                                              f"episode_id {o[1]!r} differs from the decision's {ep!r}"))
-                    else:
-                        ready.append(o)
-                d, o_ins = self._insert(conn, dec, ready)
-            totals[0] += d
-            totals[1] += len(dec) - d
-            totals[2] += o_ins
-            totals[3] += len(ready) - o_ins
+            later: list[tuple[str, tuple[Any, ...]]] = []
+            try:
+                try:
+                    with self.transaction() as conn:
+                        ready, later = self._attach_episodes(conn, candidates, seen, tally)
+                        self._store_batch(conn, dec, dec_at, ready, seen, tally)
+                except sa.exc.OperationalError:
+                    raise
+                except sa.exc.DBAPIError:  # a row the checks let through: store the batch row by row
+                    ready, later = self._attach_episodes(None, candidates, seen, tally, quiet=True)
+                    self._store_rows(dec, dec_at, ready, tally)
+            except sa.exc.OperationalError as exc:
+                raise self._cannot_write(exc) from None
             batches += 1
-            dec, out, waiting = [], [], later
+            dec, dec_at, out, waiting = [], [], [], later
             if final:
                 for where, o in later:
-                    rejects.append(Reject(source, where, f"outcome for event {o[0]!r}",
-                                          "unknown event id; expected a decision logged before or in this file"))
+                    tally.reject(where, f"outcome for event {o[0]!r}",
+                                 "unknown event id; expected a decision logged before or in this file")
                 waiting = []
 
         n_batch = 0
@@ -313,6 +436,7 @@ class DecisionLog:
                 for row in rec.decisions:
                     seen[row[0]] = row[1]
                 dec.extend(rec.decisions)
+                dec_at.extend(rec.decision_labels)
                 out.extend(rec.outcomes)
                 n_batch += len(rec)
                 if n_batch >= batch_size:
@@ -320,28 +444,126 @@ class DecisionLog:
                     n_batch = 0
                 continue
             if isinstance(rec, DataError):
-                rejects.append(Reject(source, where, "", str(rec)))
+                tally.reject(where, "", str(rec))
                 continue
-            rid = str(rec.get("event_id") or "")
+            rid = rec.get("event_id")
             try:
                 kind = record_kind(rec)
                 if kind == "decision":
                     row = decision_row(rec)
                     seen[row[0]] = row[1]
                     dec.append(row)
+                    dec_at.append(where)
                 else:
                     o = outcome_row(rec)
                     out.append((where, _OUTCOME_TUPLE(o)))
             except DataError as exc:
-                label = f"event {rid!r}" if rid else ""
-                rejects.append(Reject(source, where, label, str(exc)))
+                label = f"event {rid!r}" if isinstance(rid, str) and rid and len(rid) <= 64 else ""
+                tally.reject(where, label, str(exc))
                 continue
             n_batch += 1
             if n_batch >= batch_size:
                 flush(False)
                 n_batch = 0
         flush(True)
-        return IngestResult(source, totals[0], totals[1], totals[2], totals[3], tuple(rejects), batches)
+        n = tally.n
+        return IngestResult(source, n[0], n[1], n[3], n[4], tuple(tally.rejects), batches,
+                            rejected_total=tally.n_rejects, decisions_conflict=n[2], outcomes_conflict=n[5],
+                            conflicts=tuple(tally.conflicts))
+
+    def _cannot_write(self, exc: sa.exc.OperationalError) -> DataError:
+        return DataError(f"database {database_name(self.engine)!r}: cannot write to it "
+                         f"({str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__})")
+
+    def _attach_episodes(self, conn: Connection | None, candidates: list[tuple[str, tuple[Any, ...]]],
+                         seen: dict[str, str], tally: _Tally, *, quiet: bool = False
+                         ) -> tuple[list[tuple[str, tuple[Any, ...]]], list[tuple[str, tuple[Any, ...]]]]:
+        """Outcomes whose decision is known (episode id filled in), and those still waiting."""
+        unknown = [o[0] for _, o in candidates if o[0] not in seen]
+        found: dict[str, str] = {}
+        if unknown:
+            if conn is None:
+                with self.engine.connect() as c:
+                    found = self._episodes_of(c, unknown)
+            else:
+                found = self._episodes_of(conn, unknown)
+        ready, later = [], []
+        for where, o in candidates:
+            ep = seen.get(o[0]) or found.get(o[0])
+            if ep is None:
+                later.append((where, o))
+            elif o[1] is None:
+                ready.append((where, (o[0], ep, *o[2:])))
+            elif o[1] != ep:
+                if not quiet:
+                    tally.reject(where, f"outcome for event {o[0]!r}",
+                                 f"episode_id {o[1]!r} differs from the decision's {ep!r}")
+            else:
+                ready.append((where, o))
+        return ready, later
+
+    def _store_batch(self, conn: Connection, dec: list[tuple[Any, ...]], dec_at: list[str],
+                     ready: list[tuple[str, tuple[Any, ...]]], seen: dict[str, str], tally: _Tally) -> None:
+        """Insert one batch; rows not inserted are duplicates, or conflicts when the stored row differs."""
+        outs = [o for _, o in ready]
+        d, o_new = self._insert(conn, dec, outs)
+        d_conf = o_conf = 0
+        if d < len(dec):
+            stored = self._stored(conn, decision_snapshots, DECISION_COLUMNS, "event_id", [r[0] for r in dec])
+            for where, row in zip(dec_at, dec, strict=True):
+                have = stored.get(row[0])
+                col = None if have is None else _same(DECISION_COLUMNS, have, row)
+                if col is not None:
+                    d_conf += 1
+                    seen[row[0]] = have[1]  # type: ignore[index]
+                    tally.conflict(where, f"event {row[0]!r}", f"already stored with a different {col}")
+        if o_new < len(outs):
+            k = OUTCOME_COLUMNS.index("outcome_key")
+            stored = self._stored(conn, outcome_events, OUTCOME_COLUMNS, "outcome_key", [r[k] for r in outs])
+            for where, row in ready:
+                have = stored.get(row[k])
+                col = None if have is None else _same(OUTCOME_COLUMNS, have, row)
+                if col is not None:
+                    o_conf += 1
+                    tally.conflict(where, f"outcome {row[k]!r}", f"already stored with a different {col}")
+        n = tally.n
+        n[0] += d
+        n[1] += len(dec) - d - d_conf
+        n[2] += d_conf
+        n[3] += o_new
+        n[4] += len(outs) - o_new - o_conf
+        n[5] += o_conf
+
+    def _store_rows(self, dec: list[tuple[Any, ...]], dec_at: list[str],
+                    ready: list[tuple[str, tuple[Any, ...]]], tally: _Tally) -> None:
+        """The slow path after the database refused a batch: one transaction per row, so only the
+        refused rows are lost (and named)."""
+        for where, row in zip(dec_at, dec, strict=True):
+            self._store_one(where, f"event {row[0]!r}", [row], [], tally)
+        for where, o in ready:
+            self._store_one(where, f"outcome for event {o[0]!r}", [], [o], tally)
+
+    def _store_one(self, where: str, label: str, dec: list[tuple[Any, ...]], outs: list[tuple[Any, ...]],
+                   tally: _Tally) -> None:
+        try:
+            with self.transaction() as conn:
+                self._store_batch(conn, dec, [where] * len(dec), [(where, o) for o in outs], {}, tally)
+        except sa.exc.OperationalError:
+            raise
+        except sa.exc.DBAPIError as exc:
+            tally.reject(where, label, f"the database refused it ({str(exc.orig).splitlines()[0]})")
+
+    def _stored(self, conn: Connection, table: sa.Table, columns: Sequence[str], key: str,
+                ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """Stored rows by ``key`` (looked up in chunks)."""
+        uniq = list(dict.fromkeys(ids))
+        cols = [table.c[c] for c in columns]
+        k = list(columns).index(key)
+        out: dict[str, tuple[Any, ...]] = {}
+        for i in range(0, len(uniq), LOOKUP_CHUNK):
+            for row in conn.execute(sa.select(*cols).where(table.c[key].in_(uniq[i : i + LOOKUP_CHUNK]))):
+                out[row[k]] = tuple(row)
+        return out
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every stored decision, then every outcome, as records that :meth:`ingest` reads back."""

@@ -32,10 +32,12 @@ def utc_text(value: Any, field: str, *, error: type[AccessRLError] = DataError) 
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if not MIN_US <= int(value) <= MAX_US:
+            raise error(f"{field}: expected microseconds since the epoch within years 1-9999, got {_short(value)}")
         return us_to_iso(int(value))
     else:
-        if not isinstance(value, str) or not value:
-            raise error(f"{field}: expected an ISO 8601 timestamp, got {value!r}")
+        if not isinstance(value, str) or not value or len(value) > 64:
+            raise error(f"{field}: expected an ISO 8601 timestamp, got {_short(value)}")
         if len(value) == 32 and value.endswith("+00:00") and value[10] == "T":
             try:
                 datetime.fromisoformat(value)
@@ -48,7 +50,21 @@ def utc_text(value: Any, field: str, *, error: type[AccessRLError] = DataError) 
             raise error(f"{field}: expected an ISO 8601 timestamp, got {value!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return dt.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # an offset that moves the time outside years 1-9999
+        raise error(f"{field}: expected a time within years 1-9999 in UTC, got {_short(value)}") from None
+
+
+MIN_US = int(np.datetime64("0001-01-01T00:00:00", "us").astype(np.int64))
+MAX_US = int(np.datetime64("9999-12-31T23:59:59.999999", "us").astype(np.int64))
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def to_us(value: Any, field: str = "start date", *, error: type[AccessRLError] = ParameterError) -> int:
