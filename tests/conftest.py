@@ -1,9 +1,15 @@
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import accessrl
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -50,3 +56,46 @@ def db_url(request, tmp_path):
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ray_cli() -> list[str]:
+    exe = shutil.which("ray")
+    return [exe] if exe else [sys.executable, "-m", "ray.scripts.scripts"]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """``ray start --head`` plus one more node joining it; yields the head's address."""
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("ray")
+    else:
+        import ray  # noqa: F401  (CI installs the [ray] extra: a missing Ray is a failure, not a skip)
+    src = str(Path(accessrl.__file__).resolve().parents[1])
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0",
+               PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p))
+    port = _free_port()
+    temp = tempfile.mkdtemp(prefix="rayt", dir="/tmp")  # short: Ray's socket paths must stay under 108 bytes
+    address = f"127.0.0.1:{port}"
+    cli = _ray_cli()
+    common = ["--num-cpus=1", "--disable-usage-stats"]
+    try:
+        subprocess.run([*cli, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                        "--include-dashboard=false", f"--temp-dir={temp}", *common],
+                       env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([*cli, "start", f"--address={address}", "--node-ip-address=127.0.0.1", *common],
+                       env=env, check=True, capture_output=True, timeout=120)
+        yield address
+    finally:
+        try:
+            import ray
+
+            ray.shutdown()
+        except ImportError:
+            pass
+        subprocess.run([*cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)

@@ -152,7 +152,7 @@ def test_tokens(tmp_path: Path) -> None:
     assert c.get("/metrics").status_code == 401
     assert counts(tmp_path) == {"decision_snapshots": 0, "outcome_events": 0, "service_episodes": 0,
                                 "service_idempotency": 0}
-    assert c.get("/healthz").json() == {"status": "ok"}
+    assert c.get("/healthz").json() == {"status": "ok", "process": os.getpid()}
 
 
 def test_idempotent_retries(tmp_path: Path) -> None:

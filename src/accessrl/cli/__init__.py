@@ -18,6 +18,7 @@ from accessrl.cli import logs as _logs
 from accessrl.cli import pg as _pg
 from accessrl.cli import pilot as _pilot
 from accessrl.cli import planning as _planning
+from accessrl.cli import scale as _scale
 from accessrl.cli import serve as _serve
 from accessrl.cli import studio as _studio
 from accessrl.cli import tour as _tour
@@ -46,6 +47,7 @@ _audit.register(app)
 _pg.register(app)
 _studio.register(app)
 _pilot.register(app)
+_scale.register(app)
 plain_help(app)
 
 

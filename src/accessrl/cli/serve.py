@@ -8,7 +8,7 @@ import re
 import typer
 
 from accessrl._optional import require
-from accessrl.cli._common import console, load_model_arg, print_json
+from accessrl.cli._common import console, print_json
 from accessrl.errors import ParameterError
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -41,42 +41,48 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
         reload_every: float = typer.Option(2.0, "--reload-every",
                                            help="Seconds between checks for a promotion, rollback or shadow."),
+        workers: int = typer.Option(1, "--workers", help="Service processes sharing the port (more than one needs "
+                                    "a PostgreSQL --db)."),
     ) -> None:
         """Run the decision service (FastAPI + uvicorn): decide, log, and pick up promotions."""
         require("fastapi", "serve", "accessrl serve")  # accessrl.service.http is built on it
         uvicorn = require("uvicorn", "serve", "accessrl serve")
-        from accessrl.service.http import ServiceConfig, bounded_protocol, create_app
-        from accessrl.service.policy import serve_policy
-        from accessrl.specfile import resolve_policy
+        from accessrl.service.http import create_app
+        from accessrl.service.workers import OPTIONS_ENV, ServeOptions, check_workers, record_once, service_config
 
         if not 0 < port < 65536:
             raise ParameterError(f"--port: expected 1-65535, got {port}")
         if not 0.0 <= epsilon <= 1.0:
             raise ParameterError(f"--epsilon: expected a probability in [0, 1], got {epsilon!r}")
+        check_workers(workers, db)
         hashes = _token_hashes(token_hash)
         if not hashes and host not in LOOPBACK:
             raise ParameterError(f"--host {host}: refusing to serve beyond loopback without --token-hash")
-        mdp = load_model_arg(model)
-        deployed = resolve_policy(mdp, policy)
-        served = serve_policy(mdp, deployed.probabilities, deployed.policy_id, epsilon=epsilon)
-        shadow_pol = None
-        if shadow:
-            shadowed = resolve_policy(mdp, shadow)
-            shadow_pol = serve_policy(mdp, shadowed.probabilities, shadowed.policy_id)
         if not reload_every >= 0:
             raise ParameterError(f"--reload-every: expected a non-negative number of seconds, got {reload_every}")
-        config = ServiceConfig(mdp=mdp, policy=served, shadow=shadow_pol, db_url=db, token_hashes=hashes,
-                               seed=seed, record_deployment=f"accessrl serve --policy {policy}", host=host,
+        options = ServeOptions(model=model, policy=policy, db=db, shadow=shadow, epsilon=epsilon,
+                               token_hashes=hashes, seed=seed, host=host, worker_seed=workers > 1,
                                reload_every=reload_every)
-        application = create_app(config)
+        config = service_config(options)
         if not hashes:
             console.print("[yellow]no --token-hash given: serving without authentication on loopback[/]")
-        console.print(f"serving {mdp.name} with policy {served.policy_id} ({served.version}) "
-                      f"on http://{host}:{port} (OpenAPI at /openapi.json)")
+        console.print(f"serving {config.mdp.name} with policy {config.policy.policy_id} ({config.policy.version}) "
+                      f"on http://{host}:{port} (OpenAPI at /openapi.json)"
+                      + (f" in {workers} processes" if workers > 1 else ""))
         # Bounded request heads (size and time), idle keep-alive connections closed after 5 s;
         # the body time limit is the application's (ServiceConfig.body_timeout).
-        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False,
-                    http=bounded_protocol(), timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
+        limits = {"timeout_keep_alive": 5, "h11_max_incomplete_event_size": 16 * 1024}
+        if workers == 1:
+            from accessrl.service.http import bounded_protocol
+
+            uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False,
+                        http=bounded_protocol(), **limits)
+            return
+        record_once(config)  # one deployment row, written before the workers race to write it
+        os.environ[OPTIONS_ENV] = options.to_json()
+        uvicorn.run("accessrl.service.workers:app_from_environment", factory=True, workers=workers, host=host,
+                    port=port, log_level=log_level, access_log=False,
+                    http="accessrl.service.workers:BoundedHttpToolsProtocol", **limits)
 
     @app.command("promote")
     def promote_cmd(

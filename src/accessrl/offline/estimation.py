@@ -165,7 +165,26 @@ def estimate_model(
         raise ParameterError(f"min_support: expected a non-negative integer, got {min_support!r}")
     if low_support not in ("mark", "drop"):
         raise ParameterError(f"low_support: expected 'mark' or 'drop', got {low_support!r}")
-    c = count_transitions(steps)
+    return estimate_from_counts(count_transitions(steps), gamma=gamma, min_support=min_support,
+                                low_support=low_support, name=name, n_decisions=steps.n_steps,
+                                n_episodes=steps.n_episodes)
+
+
+def estimate_from_counts(
+    c: TransitionCounts,
+    *,
+    gamma: float,
+    min_support: int = 10,
+    low_support: Literal["mark", "drop"] = "mark",
+    name: str = "estimated",
+    n_decisions: int,
+    n_episodes: int,
+) -> EstimatedModel:
+    """:func:`estimate_model` from the counts alone (what partitions of a log can send and sum)."""
+    if isinstance(min_support, bool) or not isinstance(min_support, int) or min_support < 0:
+        raise ParameterError(f"min_support: expected a non-negative integer, got {min_support!r}")
+    if low_support not in ("mark", "drop"):
+        raise ParameterError(f"low_support: expected 'mark' or 'drop', got {low_support!r}")
     sn, an = c.state_names, c.action_names
     lo, hi = wilson_interval(c.out_count, c.pair_count[c.out_pair])
     p_hat = c.out_count / c.pair_count[c.out_pair]
@@ -206,7 +225,7 @@ def estimate_model(
     flagged = tuple((sn[int(c.pair_state[k])], an[int(c.pair_action[k])], int(c.pair_count[k]))
                     for k in np.flatnonzero(weak))
     return EstimatedModel(spec=spec, outcomes=tuple(outcomes), low_support=flagged, unobserved_states=unobserved,
-                          min_support=min_support, n_decisions=steps.n_steps, n_episodes=steps.n_episodes)
+                          min_support=min_support, n_decisions=n_decisions, n_episodes=n_episodes)
 
 
 @dataclass(frozen=True)
@@ -286,6 +305,7 @@ __all__ = [
     "TransitionCounts",
     "count_transitions",
     "drift_report",
+    "estimate_from_counts",
     "estimate_model",
     "wilson_interval",
 ]

@@ -253,33 +253,58 @@ def audit(
         raise SpecValueError(f"designs: duplicate design name {dup[0]!r}")
     checked = tuple(check_design(mdp, d) for d in designs)
     mu0 = start_distribution(mdp, start)
+    reports = [
+        design_report(mdp, d, checked, mu0, violation=violation, delay=delay, load=load,
+                      episodes=episodes, rng=rng)
+        for d in checked
+    ]
+    return Audit(model=mdp.name, designs=checked, reports=tuple(flag_reports(mdp, reports)),
+                 start=mdp.state_names[int(np.argmax(mu0))])
+
+
+def design_report(
+    mdp: MDP,
+    design: RewardDesign,
+    designs: Sequence[RewardDesign],
+    mu0: FloatArray,
+    *,
+    violation: str = VIOLATION,
+    delay: str = DELAY,
+    load: str = LOAD,
+    episodes: int = 0,
+    rng: np.random.Generator | None = None,
+) -> PolicyAudit:
+    """One design's part of :func:`audit`: solve it, measure its policy under every design.
+
+    ``designs`` are the checked designs of the whole audit; the report is not yet
+    flagged (:func:`flag_reports` compares the reports with each other).  Each design's
+    report depends only on its inputs, which is what lets an audit over many designs
+    run one design per task (:mod:`accessrl.distributed`).
+    """
     s0 = int(np.argmax(mu0))
     shortcut = shortcut_pairs(mdp, violation)
-    reports: list[PolicyAudit] = []
-    for d in checked:
-        probs, q = _optimal(mdp, d, mu0)
-        returns, totals, basis, severe_rate, terminates, failures = measure_policy(
-            mdp, probs, checked, mu0, violation=violation)
-        lo, hi = int(mdp.sa_ptr[s0]), int(mdp.sa_ptr[s0 + 1])
-        start_q = {mdp.action_names[int(mdp.sa_action[k])]: float(q[k]) for k in range(lo, hi)}
-        start_action = mdp.action_names[int(mdp.sa_action[lo + int(np.argmax(probs[lo:hi]))])] if hi > lo else ""
-        used = occupancy(mdp, probs, mu0) > 0
-        reports.append(PolicyAudit(
-            design=d.name, policy=probs, start_action=start_action, start_q=start_q, returns=returns,
-            totals=totals, basis=basis,
-            violations_per_1000=1000.0 * totals.get(violation, 0.0),
-            severe_per_1000=1000.0 * severe_rate,
-            mean_delay=totals.get(delay, float("nan")), reviewer_load=totals.get(load, float("nan")),
-            terminates=terminates,
-            shortcuts=tuple(_pair_label(mdp, int(k)) for k in np.flatnonzero(shortcut & used)),
-            rare_failures=failures, constrained=bool(d.limits),
-            simulated=simulate_rates(mdp, probs, episodes, rng=rng, start=s0, violation=violation)
-            if episodes and rng is not None else None,
-        ))
-    return Audit(model=mdp.name, designs=checked, reports=tuple(_flag(mdp, reports)), start=mdp.state_names[s0])
+    probs, q = _optimal(mdp, design, mu0)
+    returns, totals, basis, severe_rate, terminates, failures = measure_policy(
+        mdp, probs, designs, mu0, violation=violation)
+    lo, hi = int(mdp.sa_ptr[s0]), int(mdp.sa_ptr[s0 + 1])
+    start_q = {mdp.action_names[int(mdp.sa_action[k])]: float(q[k]) for k in range(lo, hi)}
+    start_action = mdp.action_names[int(mdp.sa_action[lo + int(np.argmax(probs[lo:hi]))])] if hi > lo else ""
+    used = occupancy(mdp, probs, mu0) > 0
+    return PolicyAudit(
+        design=design.name, policy=probs, start_action=start_action, start_q=start_q, returns=returns,
+        totals=totals, basis=basis,
+        violations_per_1000=1000.0 * totals.get(violation, 0.0),
+        severe_per_1000=1000.0 * severe_rate,
+        mean_delay=totals.get(delay, float("nan")), reviewer_load=totals.get(load, float("nan")),
+        terminates=terminates,
+        shortcuts=tuple(_pair_label(mdp, int(k)) for k in np.flatnonzero(shortcut & used)),
+        rare_failures=failures, constrained=bool(design.limits),
+        simulated=simulate_rates(mdp, probs, episodes, rng=rng, start=s0, violation=violation)
+        if episodes and rng is not None else None,
+    )
 
 
-def _flag(mdp: MDP, reports: list[PolicyAudit]) -> list[PolicyAudit]:
+def flag_reports(mdp: MDP, reports: Sequence[PolicyAudit]) -> list[PolicyAudit]:
     """Mark the designs whose policy wins for the wrong reason (see the module docstring)."""
     out = []
     goal = "/".join(mdp.state_names[int(s)] for s in np.flatnonzero(mdp.terminal)) or "a terminal state"
@@ -311,4 +336,5 @@ def _flag(mdp: MDP, reports: list[PolicyAudit]) -> list[PolicyAudit]:
     return out
 
 
-__all__ = ["Audit", "Failure", "PolicyAudit", "SimulatedRates", "audit", "measure_policy", "shortcut_pairs", "simulate_rates"]
+__all__ = ["Audit", "Failure", "PolicyAudit", "SimulatedRates", "audit", "design_report", "flag_reports", "measure_policy",
+           "shortcut_pairs", "simulate_rates"]

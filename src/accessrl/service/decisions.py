@@ -22,6 +22,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,7 @@ from accessrl.service.metrics import Metrics
 from accessrl.service.policy import ServedPolicy, from_mapping
 from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
 from accessrl.storage.times import now_text, utc_text
-from accessrl.storage.writepath import Store, open_engine
+from accessrl.storage.writepath import Store, is_write_conflict, open_engine
 
 log = logging.getLogger("accessrl.service")
 REVERSAL = "approval_reversed"
@@ -47,6 +48,8 @@ GENERIC_KINDS = frozenset(("transition", "closed"))
 MAX_BODY = 16 * 1024
 """Largest accepted request body in bytes."""
 
+WRITE_ATTEMPTS = 3
+"""Attempts of one API call's transaction when another service process wins a clashing write."""
 
 
 class ApiError(AccessRLError):
@@ -302,8 +305,28 @@ class DecisionService:
         self.metrics.counts[("replays", "")] += 1
         return Reply(prior.status, prior.body)
 
+    @staticmethod
+    def _retrying(call: Callable[[], Reply]) -> Reply:
+        """Run one API call's transaction, again when another process won a clashing write.
+
+        The retry re-reads everything: a key another process stored meanwhile is then a
+        replay, a request id it created a 409.  Each attempt is one whole transaction.
+        """
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return call()
+            except ApiError:
+                raise
+            except Exception as exc:
+                if attempt + 1 == WRITE_ATTEMPTS or not is_write_conflict(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def open_request(self, body: NewRequest, key: str | None, body_hash: str) -> Reply:
-        """``POST /v1/requests``: open an episode and decide."""
+        """``POST /v1/requests``: open an episode and decide (retried on a cross-process clash)."""
+        return self._retrying(lambda: self._open_request(body, key, body_hash))
+
+    def _open_request(self, body: NewRequest, key: str | None, body_hash: str) -> Reply:
         mdp = self.mdp
         with self.store.transaction() as tx:
             replay = self._replay(tx, key, body_hash)
@@ -376,6 +399,9 @@ class DecisionService:
 
     def add_event(self, episode_id: str, ev: ReportedEvent, key: str | None, body_hash: str) -> Reply:
         """``POST /v1/requests/{id}/events``: log an outcome and decide again unless the episode ended."""
+        return self._retrying(lambda: self._add_event(episode_id, ev, key, body_hash))
+
+    def _add_event(self, episode_id: str, ev: ReportedEvent, key: str | None, body_hash: str) -> Reply:
         mdp = self.mdp
         with self.store.transaction() as tx:
             ep = tx.episode(episode_id)

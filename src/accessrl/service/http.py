@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -78,6 +80,8 @@ except ImportError as exc:  # the [serve] extra
     raise dependency_error("fastapi_offline", "serve", "the decision service", exc, package="fastapi-offline") from exc
 from accessrl.service.monitor import DriftGauge
 from accessrl.storage.records import check_json_value
+
+log = logging.getLogger("accessrl.service")
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -509,9 +513,21 @@ def create_app(config: ServiceConfig) -> FastAPI:
     """The FastAPI application of one service instance."""
     svc = DecisionService(config)
 
+    async def reload_loop() -> None:
+        # Promotions reach an idle process too (writes also check): every service process
+        # on one database serves the latest deployment within a few seconds.
+        while True:
+            await asyncio.sleep(config.reload_every)
+            try:
+                svc.maybe_reload()
+            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; the next round retries
+                log.warning("accessrl serve: checking for a new deployment failed: %s", str(exc).splitlines()[0])
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(reload_loop())
         yield
+        task.cancel()
         svc.close()
 
     app = FastAPIOffline(title="accessrl decision service", version="1", lifespan=lifespan,
@@ -554,7 +570,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         with svc.store.transaction() as tx:
             tx.ping()
         problem = svc.deployment_problem
-        body = {"status": "ok"} if problem is None else {"status": "degraded", "deployment": problem}
+        body: dict[str, Any] = {"status": "ok"} if problem is None else {"status": "degraded", "deployment": problem}
+        body["process"] = os.getpid()  # which of several service processes answered
         return Response(to_json(body), media_type=JSON)
 
     drift = DriftGauge(config.db_url)  # live outcomes against the deployed model (accessrl.service.monitor)

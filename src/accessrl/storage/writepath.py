@@ -146,6 +146,25 @@ class EpisodeView:
     outcomes: tuple[dict[str, Any], ...]
 
 
+WRITE_CONFLICT_STATES = frozenset({"23505", "40001", "40P01"})
+"""PostgreSQL SQLSTATEs of a transaction another process won: unique violation,
+serialization failure, deadlock.  Retrying the whole call is the remedy for each."""
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` means another process committed a clashing write first.
+
+    With several service processes on one PostgreSQL database, two calls with the same
+    idempotency key (or request id) may both find no stored reply and both decide; the
+    database's unique constraint lets one commit and refuses the other, which then
+    retries and finds the stored reply.
+    """
+    for e in (exc, getattr(exc, "orig", None), exc.__cause__):
+        if e is not None and getattr(e, "sqlstate", None) in WRITE_CONFLICT_STATES:
+            return True
+    return False
+
+
 class Store:
     """Reads and writes of the service.
 
@@ -258,10 +277,16 @@ class Store:
                      "features")
 
     def episode(self, episode_id: str) -> dict[str, Any] | None:
-        """The current row of one episode (the write path's view)."""
+        """The current row of one episode (the write path's view), locked until the transaction ends.
+
+        On PostgreSQL the row lock (``FOR UPDATE``) serialises the events of one request
+        across service processes; SQLite has one writer at a time anyway (the clause is
+        not emitted there).
+        """
         t = service_episodes
         row = self._run("episode", lambda: sa.select(*[t.c[c] for c in self._EPISODE_COLS])
-                        .where(t.c.episode_id == sa.bindparam("eid")), {"eid": episode_id}).fetchone()
+                        .where(t.c.episode_id == sa.bindparam("eid")).with_for_update(),
+                        {"eid": episode_id}).fetchone()
         return None if row is None else dict(zip(self._EPISODE_COLS, row, strict=False))
 
     def episode_view(self, episode_id: str) -> EpisodeView | None:
@@ -347,6 +372,8 @@ def count_rows(engine: Engine) -> dict[str, int]:
 
 
 __all__ = [
+    "WRITE_CONFLICT_STATES",
+    "is_write_conflict",
     "EpisodeView",
     "Store",
     "StoredResponse",
