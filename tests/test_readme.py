@@ -134,6 +134,7 @@ def readme_commands() -> list[str]:
 # without), ``budget`` flags that shrink a long run (appended, so they override the README's
 # value; the only flags a run may add), or the reason it is illustrative only.  A README command without an entry fails the test.
 SPEC = "examples/access_review_abandonment.yaml"
+LOOP = "run as written, in order, by test_the_deployment_loop_runs_as_written"
 Run = tuple[list[str], dict[str, str], tuple[int, ...]]  # (argv after "accessrl", budget flags, exit codes)
 
 
@@ -234,6 +235,44 @@ README_RUNS: dict[str, list[Run] | str] = {
     'accessrl solve queue.npz --out queue-solved.parquet': [run("solve queue.npz --out queue-solved.parquet")],
     'python benchmarks/bench_planning.py': "a 10-15 minute benchmark (its results are in benchmarks/results/planning.md)",
     'python -m pytest tests/planning': "a part of this suite",
+    'pip install -e ".[studio]" && accessrl studio [--host 127.0.0.1 --port 8765] [--open] [--db decisions.db]':
+        "an install and a server; tests/studio starts the app and drives every page in Chromium",
+    'accessrl studio --export DIR': [run("studio --export studio-pages")],
+    'accessrl exercise check 1 5/113': [run("exercise check 1 5/113")],
+    'accessrl logs generate --model catalog:access-review-abandonment --requests 2000 --per-hour 1 --seed 1 --db loop.db':
+        LOOP,
+    'accessrl learn-from-logs --db loop.db --out-dir learned --chosen candidate.yaml': LOOP,
+    'accessrl evaluate-policy --db loop.db --incumbent deployed.yaml --policy candidate.yaml': LOOP,
+    'accessrl serve --policy deployed.yaml --model catalog:access-review-abandonment --db loop.db --shadow candidate.yaml':
+        LOOP,
+    'accessrl promote --candidate candidate.yaml --db loop.db --by alice': LOOP,
+    'accessrl monitor --db loop.db': LOOP,
+    'accessrl rollback --db loop.db': LOOP,
+    'accessrl pilot --out pilot': LOOP,
+    'pip install -e ".[ray]"': "an install; the test extra includes it",
+    'accessrl scale simulate catalog:access-review-abandonment --episodes 10000000 --seed 1 [--ray auto]':
+        [run("scale simulate catalog:access-review-abandonment --episodes 10000000 --seed 1", {"--episodes": "100000"})],
+    'accessrl scale sweep SPEC --grid new_request.request_evidence.closed=0:0.2:21 --grid STATE.ACTION.NEXT=0.1,0.3 '
+    '[--ray ...]':
+        [run(f"scale sweep {SPEC} --grid new_request.request_evidence.closed=0:0.2:21 "
+             "--grid new_request.request_evidence.evidence_ready=0.7,0.9")],
+    'accessrl scale audit SPEC --designs examples/designs.yaml [--ray ...]':
+        [run("scale audit examples/access_review_deny.yaml --designs examples/designs.yaml")],
+    "accessrl scale constrain SPEC --weight resolved=100 --setting 'policy_violation<=0' "
+    "--setting 'policy_violation<=0;delay_days<=1'":
+        [run("scale constrain examples/access_review_deny.yaml --weight resolved=100 --setting 'policy_violation<=0' "
+             "--setting 'policy_violation<=0;delay_days<=1'")],
+    'accessrl scale learn SPEC --algorithm q-learning --algorithm sarsa --seed 1 --seed 2 --epsilon 0.1 --epsilon 0.2 '
+    '--out best.yaml':
+        [run(f"scale learn {SPEC} --algorithm q-learning --algorithm sarsa --seed 1 --seed 2 --epsilon 0.1 "
+             "--epsilon 0.2 --out best.yaml", {"--episodes": "2000"})],
+    'accessrl scale evaluate SPEC --policy best.yaml --partition part-00000.parquet --partition part-00001.parquet '
+    '[--ray ...]':
+        "needs Parquet partitions (accessrl.distributed.partitions.export_partitions writes them); "
+        "tests/distributed/test_partitions.py and tests/cli/test_scale.py evaluate partition files",
+    'accessrl scale evaluate SPEC --policy best.yaml --db postgresql://user@host/db --since 2026-01-05 '
+    '--until 2026-03-02 --every 7':
+        [run(f"scale evaluate {SPEC} --policy best.yaml --db logs.db --since 2026-01-05 --until 2026-03-02 --every 7")],
 }
 
 
