@@ -165,8 +165,15 @@ def test_auto_says_what_and_why():
     assert choose_method(small).method == "policy-iteration"
     big_acyclic = access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
     assert big_acyclic.n_states > 200
-    choice = choose_method(big_acyclic)
+    choice = choose_method(big_acyclic)  # the generator numbers states day first, terminals last
+    assert choice.method == "topological" and "topological order" in choice.why and choice.direction == 1
+    res = solve(big_acyclic)
+    assert "checked the order as it went" in res.note and res.extra["order_checked_in_pass"]
+    scrambled = relabel(big_acyclic, np.random.default_rng(1).permutation(big_acyclic.n_states))
+    choice = choose_method(scrambled)
     assert choice.method == "topological" and "acyclic" in choice.why and choice.components is not None
+    res = solve(scrambled)
+    assert res.note == choice.why and "ordered_pass" not in res.extra
     cyclic = access_review_workflow(cyclic=True, max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
     choice = choose_method(cyclic)
     assert choice.method == "topological" and "Gauss-Seidel" in choice.why
@@ -184,7 +191,7 @@ def test_progress_is_reported():
     seen.clear()
     solve(access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1),
           progress=lambda f, m: seen.append((f, m)))
-    assert seen[-1][0] == 1.0 and "components" in seen[-1][1]
+    assert seen[-1][0] == 1.0 and "ordered pass" in seen[-1][1]
 
 
 def test_cli_methods_and_json(tmp_path):
@@ -283,8 +290,10 @@ def test_ordered_pass_on_catalog_models(name):
 
 
 def test_ordered_pass_on_workflows_in_scc_order():
-    mdp = access_review_workflow(**SMALL)
-    assert order_direction(mdp) == 0  # request_evidence turns 'partial' back into 'requested'
+    generated = access_review_workflow(**SMALL)
+    assert order_direction(generated) == 1  # numbered day first, terminals last
+    mdp = relabel(generated, np.random.default_rng(2).permutation(generated.n_states))
+    assert order_direction(mdp) == 0
     comp = strong_components(mdp)[0]  # sinks first: every edge goes to a smaller component number
     n = mdp.n_states
     down, up = relabel(mdp, n - 1 - comp), relabel(mdp, comp)

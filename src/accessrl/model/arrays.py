@@ -15,6 +15,13 @@ from accessrl.errors import ModelError, SpecTypeError, SpecValueError
 from accessrl.model.checks import PROB_TOL, check_gamma
 
 
+def _index_array(indices: Any) -> Any:
+    """Next-state indices as given when they are int32 or int64 (32-bit ones halve the bytes
+    every sweep gathers through), anything else as int64."""
+    arr = np.asarray(indices)
+    return np.ascontiguousarray(arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64))
+
+
 def _as_csr_list(P: Any) -> list[sp.csr_matrix]:
     if isinstance(P, np.ndarray):
         if P.ndim != 3 or P.shape[1] != P.shape[2]:
@@ -56,7 +63,7 @@ def from_pymdptoolbox(P: Any, R: Any, gamma: float, *, name: str) -> dict[str, A
     big.sort_indices()
     rows = np.repeat(np.arange(n_s * n_a), np.diff(big.indptr))
     s_of_row, a_of_row = rows // n_a, rows % n_a
-    cols = big.indices.astype(np.int64)
+    cols = _index_array(big.indices)
     if isinstance(R, (list, tuple)) or (isinstance(R, np.ndarray) and R.ndim == 3):
         rmats = [sp.csr_matrix(m) for m in R]
         if len(rmats) != n_a or any(m.shape != (n_s, n_s) for m in rmats):
@@ -153,7 +160,7 @@ def from_pairs(R: Any, Q: Any, gamma: float, s_indices: Any, a_indices: Any, *, 
         sa_ptr=sa_ptr,
         sa_action=a_idx,
         out_ptr=q.indptr.astype(np.int64),
-        out_next=q.indices.astype(np.int64),
+        out_next=_index_array(q.indices),
         out_prob=q.data.astype(np.float64),
         out_reward=np.repeat(r, np.diff(q.indptr)),
         name=name,
