@@ -332,3 +332,25 @@ def test_order_check_rejects_cycles_and_backward_edges():
     res = solve(back)
     assert "topological order" not in res.note and "ordered_pass" not in res.extra
     np.testing.assert_allclose(res.values, reference(back), atol=1e-6)
+
+
+def test_cli_threads(tmp_path, monkeypatch):
+    from cli_checks import one_error_line
+
+    from accessrl.planning import kernels
+
+    r = runner.invoke(app, ["solve", "catalog:access-review-abandonment", "--threads", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["threads"] == 1  # 4 states: below PARALLEL_MIN_NNZ, one thread whatever is asked
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_NNZ", 0)
+    model = tmp_path / "r.npz"
+    from accessrl.specfile import save_binary
+
+    save_binary(rand(300, 2, 4, gamma=0.9, rng=np.random.default_rng(1)), model)
+    for flag, want in (("2", 2), ("1", 1)):
+        r = runner.invoke(app, ["solve", str(model), "--method", "compiled-mpi", "--threads", flag, "--json"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["threads"] == want
+    r = runner.invoke(app, ["solve", str(model), "--threads", "auto"])
+    assert r.exit_code == 0 and "thread" in r.output
+    one_error_line(runner.invoke(app, ["solve", str(model), "--threads", "none"]), "--threads", code=2)

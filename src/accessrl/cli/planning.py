@@ -30,6 +30,19 @@ def _values_json(mdp: MDP, values: np.ndarray, q: np.ndarray, policy: dict[str, 
     }
 
 
+def _threads_arg(text: str) -> int | None:
+    """``--threads``: None for 'auto', else a positive integer."""
+    if text == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ParameterError(f"--threads: expected 'auto' or an integer >= 1, got {text!r}")
+    return n
+
+
 def register(app: typer.Typer) -> None:
     @app.command("solve")
     def solve_cmd(
@@ -37,27 +50,42 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option("auto", "--method", "-m", help=f"One of {', '.join(METHODS)}."),
         tol: float = typer.Option(1e-6, "--tol", help="Bound on max|V - V*|."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        threads: str = typer.Option("auto", "--threads",
+                                    help="Threads for the compiled kernels: a number, or 'auto' (the CPUs this "
+                                         "process may use, kept only if a 0.1 s probe shows them faster)."),
     ) -> None:
-        """Solve a workflow exactly: optimal values, policy and Q-values."""
+        """Solve a workflow exactly: optimal values, policy and Q-values.
+
+        The compiled methods are numba code: the first run on a fresh install compiles them
+        (about 5-10 s, once; later runs load numba's on-disk cache in under a second).
+        """
         if method not in METHODS:
             raise ParameterError(f"--method: expected one of {METHODS}, got {method!r}")
         check_positive(tol, "--tol")
+        n_threads = _threads_arg(threads)
         from accessrl.cli._progress import DelayedProgress
 
         with DelayedProgress("solving") as progress:
             progress(float("nan"), f"loading {spec}")
             mdp = load_model_arg(spec)
-            res = solve(mdp, method, tol=tol, progress=progress)
+            if n_threads is None:
+                from accessrl.machine import choose_threads
+                from accessrl.planning.kernels import PARALLEL_MIN_NNZ
+
+                # the probe only matters where the kernels would run in parallel at all
+                n_threads = choose_threads() if mdp.n_outcomes >= PARALLEL_MIN_NNZ and method != "policy-iteration" else 1
+            res = solve(mdp, method, tol=tol, progress=progress, threads=n_threads)
+        used = int(res.extra.get("threads", 1))
         if json_out:
             pol = policy_names(mdp, res.policy)
             out = _values_json(mdp, res.values, res.q_values, pol)
             out.update(iterations=res.iterations, method=res.method, residual=res.residual,
-                       error_bound=res.error_bound, note=res.note)
+                       error_bound=res.error_bound, note=res.note, threads=used)
             print_json(out)
             return
         console.print(f"[bold]{mdp.name}[/]: {mdp.n_states} states, {mdp.n_pairs} state-actions, gamma {mdp.gamma}")
         console.print(f"method: {res.method} ({res.note}); {res.iterations} iterations; "
-                      f"error bound {res.error_bound:.3g}")
+                      f"error bound {res.error_bound:.3g}; {used} thread{'s' if used > 1 else ''}")
         shown = min(mdp.n_states, TABLE_ROWS)  # names of millions of states are not built for a table
         rows = [[mdp.state_names[s], res.values[s],
                  mdp.action_names[int(res.policy[s])] if res.policy[s] >= 0 else "(terminal)"]

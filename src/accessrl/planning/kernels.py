@@ -348,7 +348,7 @@ def _order_direction(sa_ptr, out_ptr, out_next, terminal):  # type: ignore[no-un
 
 @nb.njit(cache=True)
 def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_prob, out_reward, gamma, tie_rtol,  # type: ignore[no-untyped-def]
-                  v, q, best, r_pair):
+                  v, q, best):
     # States whose successors all come later in the sweep: v(s) by _topo's single-state
     # formula (same operations, same rounding), then Q and the tied-first greedy pair as _greedy.
     # check: stop at the first state with a non-terminal successor on the wrong side and
@@ -375,17 +375,18 @@ def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_pro
                     if check and (t < s if direction > 0 else t > s) and not terminal[t]:
                         return s
                     acc += out_prob[j] * v[t]
-            r_pair[k] = rk
             if self_p != 0.0:
                 loops = True
             qk = rk + gamma * acc
             q[k] = qk
             if qk > top:
                 top = qk
-            den = 1.0 - gamma * self_p
-            if den <= 1e-15:
-                continue
-            c = qk / den
+            c = qk
+            if self_p != 0.0:
+                den = 1.0 - gamma * self_p
+                if den <= 1e-15:
+                    continue
+                c = qk / den
             if bk < 0 or c > bq:
                 bq = c
                 bk = k
@@ -393,7 +394,10 @@ def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_pro
         if loops:  # Q reads v(s) itself: recompute with it, exactly as _greedy does
             top = -np.inf
             for k in range(a0, a1):
-                qk = r_pair[k] + gamma * _dot(out_ptr, out_next, out_prob, v, k)
+                rk = 0.0
+                for j in range(out_ptr[k], out_ptr[k + 1]):
+                    rk += out_prob[j] * out_reward[j]
+                qk = rk + gamma * _dot(out_ptr, out_next, out_prob, v, k)
                 q[k] = qk
                 if qk > top:
                     top = qk
@@ -699,7 +703,7 @@ def order_direction(mdp: MDP) -> int:
 
 
 def ordered_pass(mdp: MDP, direction: int, tie_rtol: float, *,
-                 check: bool = False) -> tuple[FloatArray, FloatArray, IntArray, FloatArray] | None:
+                 check: bool = False) -> tuple[FloatArray, FloatArray, IntArray] | None:
     r"""Solve a model whose indices order its state graph (:func:`order_direction` != 0) in one pass.
 
     States are visited so that every successor is already final (descending index for
@@ -708,7 +712,7 @@ def ordered_pass(mdp: MDP, direction: int, tie_rtol: float, *,
     al. 2011): V(s) = max_a (r(s,a) + gamma sum_{s' != s} p(s'|s,a) V(s')) / (1 - gamma
     p(s|s,a)).  Q per pair and the first pair within ``tie_rtol`` of the best are computed
     in the same visit (as :func:`greedy_pairs`), and r(s, a) too (as :func:`pair_rewards`), so
-    the model is read once.  Returns (V, Q, first greedy pair per state, r per pair).
+    the model is read once.  Returns (V, Q, first greedy pair per state).
 
     ``check``: the order is not known; verify it inside the same pass (a successor on the
     wrong side that is not terminal) and return None at the first violation, having read
@@ -716,14 +720,13 @@ def ordered_pass(mdp: MDP, direction: int, tie_rtol: float, *,
     """
     v = np.zeros(mdp.n_states)
     q = np.empty(mdp.n_pairs)
-    r = np.empty(mdp.n_pairs)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     if v.size:
         bad = _ordered_pass(int(direction), bool(check), mdp.terminal, *_arrays(mdp), mdp.out_reward,
-                            float(mdp.gamma), float(tie_rtol), v, q, best, r)
+                            float(mdp.gamma), float(tie_rtol), v, q, best)
         if bad >= 0:
             return None
-    return v, q, best, r
+    return v, q, best
 
 
 def sweep_bytes(mdp: MDP) -> int:

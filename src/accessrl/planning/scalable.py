@@ -97,7 +97,7 @@ def compiled_modified_policy_iteration(
     mdp: MDP,
     *,
     tol: float = 1e-6,
-    m: int = 6,
+    m: int = 4,
     v0: Any = None,
     max_iter: int = 100_000,
     eliminate: bool = True,
@@ -383,7 +383,7 @@ def _ordered(mdp: MDP, direction: int, progress: Progress | None, *, check: bool
     out = ordered_pass(mdp, direction, TIE_RTOL, check=check)
     if out is None:
         return None
-    v, q, best, _ = out
+    v, q, best = out
     if progress is not None:
         progress(1.0, f"{mdp.n_states} states in one ordered pass")
     extra = {"components": mdp.n_states, "cyclic_components": 0, "largest_component": min(1, mdp.n_states),
