@@ -91,7 +91,7 @@ def mdptoolbox_problem(mdp):
     for a in range(mdp.n_actions):
         rows = np.arange(mdp.n_states) * mdp.n_actions + a
         lo, hi = mdp.out_ptr[rows], mdp.out_ptr[rows + 1]
-        idx = np.concatenate([np.arange(x, y) for x, y in zip(lo, hi)])
+        idx = np.concatenate([np.arange(x, y) for x, y in zip(lo, hi, strict=True)])
         indptr = np.concatenate(([0], np.cumsum(hi - lo)))
         mats.append(sp.csr_matrix((mdp.out_prob[idx], mdp.out_next[idx], indptr), shape=(mdp.n_states,) * 2))
     return mats, r

@@ -335,9 +335,8 @@ def test_order_check_rejects_cycles_and_backward_edges():
 
 
 def test_cli_threads(tmp_path, monkeypatch):
-    from cli_checks import one_error_line
-
     from accessrl.planning import kernels
+    from cli_checks import one_error_line
 
     r = runner.invoke(app, ["solve", "catalog:access-review-abandonment", "--threads", "2", "--json"])
     assert r.exit_code == 0, r.output
