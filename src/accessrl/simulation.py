@@ -102,22 +102,33 @@ def step_tables(mdp: MDP) -> StepTables:
     return tab
 
 
+def _running_count(flags: Any) -> IntArray:
+    """csum[i] = how many of flags[:i] are true (length n + 1), without an int64 copy of flags."""
+    flags = np.asarray(flags)
+    csum: IntArray = np.zeros(flags.size + 1, dtype=np.int64)
+    np.cumsum(flags, dtype=np.int64, out=csum[1:])
+    return csum
+
+
 def segment_count(flags: Any, ptr: IntArray) -> IntArray:
     """How many true ``flags`` fall in each segment ``ptr[k]:ptr[k+1]``."""
-    csum = np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int64))))
+    csum = _running_count(flags)
     out: IntArray = (csum[ptr[1:]] - csum[ptr[:-1]]).astype(np.int64)
     return out
 
 
 def sole_outcome(mdp: MDP) -> IntArray:
-    """(L,) the only positive-probability outcome row of each pair, or -1 if there are several."""
+    """(L,) the only positive-probability outcome row of each pair, or -1 if there are several.
+
+    With ``csum`` the running count of positive outcomes, pair k has exactly one when
+    csum[end] - csum[start] = 1, and it is then positive outcome number csum[start]."""
     positive = mdp.out_prob > 0.0
-    counts = segment_count(positive, mdp.out_ptr)
+    csum = _running_count(positive)
+    lo = csum[mdp.out_ptr[:-1]]
+    single = np.flatnonzero(csum[mdp.out_ptr[1:]] - lo == 1)
     out = np.full(mdp.n_pairs, -1, dtype=np.int64)
-    rows = np.flatnonzero(positive)
-    pair_of_row = np.repeat(np.arange(mdp.n_pairs, dtype=np.int64), np.diff(mdp.out_ptr))[rows]
-    single = counts[pair_of_row] == 1
-    out[pair_of_row[single]] = rows[single]
+    if single.size:
+        out[single] = np.flatnonzero(positive)[lo[single]]
     return out
 
 

@@ -154,7 +154,7 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
     @njit(cache=True)
     def _run(  # type: ignore[no-untyped-def]  # noqa: PLR0913
         first, last, epsilons, step_kind, omega, alpha, max_steps, gamma,
-        start_states, start_probs, allow_ptr, allow_pair, unsafe,
+        start_states, start_cum, allow_ptr, allow_pair, unsafe,
         only, out_ptr, out_next, out_prob, out_reward, ends,
         q, q2, visits, visits2, returns, lengths, counters, raw, ctl, margin, powtab,
     ):
@@ -169,15 +169,11 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
             if start_states.size == 1:
                 s = start_states[0]
             else:
+                # the first positive-probability state whose running total exceeds u (the
+                # reference's linear scan, by binary search over the same running totals)
                 u = _u01(raw, ctl)
-                c = 0.0
-                s = 0
-                for j in range(start_probs.size):
-                    if start_probs[j] > 0.0:
-                        c += start_probs[j]
-                        s = j
-                        if u < c:
-                            break
+                i = np.searchsorted(start_cum, u, side="right")
+                s = start_states[min(i, start_cum.size - 1)]
             pair = -1
             total = 0.0
             disc = 1.0
@@ -305,6 +301,8 @@ class FastEngine:
         self.only = sole_outcome(mdp)
         self.ends = np.ascontiguousarray(mdp.terminal | (mdp.n_actions_of == 0))
         self.start_states = np.flatnonzero(prep.start > 0).astype(np.int64)
+        # sequential running totals (np.cumsum adds left to right, as the reference's loop does)
+        self.start_cum = np.cumsum(prep.start[self.start_states])
         self.q: Any = np.full(mdp.n_pairs, prep.initial_q)
         self.q2: Any = np.full(mdp.n_pairs, prep.initial_q)
         self.visits: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
@@ -353,7 +351,7 @@ class FastEngine:
                     self.powtab = _powers(float(p.step.omega), need)
             ep = _KERNELS[p.algorithm](
                 ep, last, p.epsilons, p.step.code, float(p.step.omega), float(p.step.alpha),
-                p.max_steps, self.gamma, self.start_states, p.start, p.allow_ptr, p.allow_pair, p.unsafe,
+                p.max_steps, self.gamma, self.start_states, self.start_cum, p.allow_ptr, p.allow_pair, p.unsafe,
                 self.only, m.out_ptr, m.out_next, m.out_prob, m.out_reward, self.ends,
                 self.q, self.q2, self.visits, self.visits2, returns, lengths, self.counters,
                 raw, ctl, self.margin, self.powtab,
