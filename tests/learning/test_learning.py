@@ -339,7 +339,11 @@ def test_vectorised_greedy_policy_matches_the_loop(seed):
     mdp = access_review_workflow(max_days=3, max_reminders=1, queue_capacity=2, max_escalation=1)
     q = g.integers(-3, 3, size=mdp.n_pairs).astype(float)  # many exact ties: the first must win
     allowed = g.random(mdp.n_pairs) < (0.3 if seed == 0 else 0.9)
+    from accessrl.learning.fast import greedy_policy_compiled
+
     fast = greedy_allowed_policy(mdp, q, allowed)
     assert np.array_equal(fast, greedy_allowed_policy_loop(mdp, q, allowed))
+    assert np.array_equal(greedy_policy_compiled(mdp, q, allowed), fast)
     q[g.integers(mdp.n_pairs, size=5)] = np.nan  # NaN: the loop's rule, by the loop
     assert np.array_equal(greedy_allowed_policy(mdp, q, allowed), greedy_allowed_policy_loop(mdp, q, allowed))
+    assert np.array_equal(greedy_policy_compiled(mdp, q, allowed), greedy_allowed_policy_loop(mdp, q, allowed))

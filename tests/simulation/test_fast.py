@@ -81,3 +81,18 @@ def test_other_bit_generators_and_errors():
         with pytest.raises(Exception, match="has no action") as exc:
             simulate(mdp, best, 5, rng=np.random.default_rng(0), first_action="approve_rotation", engine=engine)
         assert type(exc.value).__name__ == "SpecValueError"
+
+
+def test_compiled_sole_outcome_matches_the_vectorised_one():
+    from dataclasses import replace
+
+    from accessrl.simulation import sole_outcome
+    from accessrl.simulation.fast import sole_outcome_compiled
+
+    g = np.random.default_rng(0)
+    for name in sorted(CATALOG):
+        mdp = CATALOG[name]()
+        p = mdp.out_prob.copy()
+        p[g.random(p.size) < 0.3] = 0.0  # pairs with one, several or no positive outcomes
+        for m in (mdp, replace(mdp, out_prob=p)):
+            np.testing.assert_array_equal(sole_outcome_compiled(m), sole_outcome(m))

@@ -34,7 +34,7 @@ from numba import njit
 from accessrl.learning.config import Prepared
 from accessrl.learning.reference import ReferenceEngine
 from accessrl.model.mdp import MDP
-from accessrl.simulation import sole_outcome
+from accessrl.simulation.fast import sole_outcome_compiled
 
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q = 0, 1, 2, 3
 
@@ -161,6 +161,7 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
         steps = counters[0]
         truncated = counters[1]
         unsafe_taken = counters[2]
+        top_visit = counters[3]
         ep = first
         while ep < last:
             if raw.size - ctl[0] < margin:
@@ -234,6 +235,8 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
                 if which == 0:
                     visits[pair] += 1
                     n = visits[pair]
+                    if n > top_visit:
+                        top_visit = n
                     if step_kind == 1:
                         q[pair] += (target - q[pair]) / n
                     else:
@@ -247,6 +250,8 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
                 else:
                     visits2[pair] += 1
                     n = visits2[pair]
+                    if n > top_visit:
+                        top_visit = n
                     if step_kind == 1:
                         q2[pair] += (target - q2[pair]) / n
                     else:
@@ -266,6 +271,7 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
         counters[0] = steps
         counters[1] = truncated
         counters[2] = unsafe_taken
+        counters[3] = top_visit
         return ep
 
     return _run
@@ -298,7 +304,7 @@ class FastEngine:
         if type(rng.bit_generator).__name__ not in _SUPPORTED:
             self.fallback = ReferenceEngine(mdp, prep, rng)
         self.gamma = float(mdp.gamma)
-        self.only = sole_outcome(mdp)
+        self.only = sole_outcome_compiled(mdp)
         self.ends = np.ascontiguousarray(mdp.terminal | (mdp.n_actions_of == 0))
         self.start_states = np.flatnonzero(prep.start > 0).astype(np.int64)
         # sequential running totals (np.cumsum adds left to right, as the reference's loop does)
@@ -307,7 +313,7 @@ class FastEngine:
         self.q2: Any = np.full(mdp.n_pairs, prep.initial_q)
         self.visits: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
         self.visits2: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
-        self.counters = np.zeros(3, dtype=np.int64)
+        self.counters = np.zeros(4, dtype=np.int64)  # steps, truncated, unsafe taken, largest visit count
         # Per step at most 5 raw outputs (action, explore index, outcome, SARSA's next
         # action and its index, Double Q's coin) plus one per episode for the start; the
         # spare 1024 absorbs Lemire rejections (each has probability < n / 2^32).
@@ -345,7 +351,7 @@ class FastEngine:
             ctl = np.array([0, int(before["has_uint32"]), int(before["uinteger"])], dtype=np.int64)
             if p.step.kind == "visits":
                 # Grow the table with the counts actually reached (counts beyond it call pow).
-                seen = int(max(self.visits.max(initial=0), self.visits2.max(initial=0)))
+                seen = int(self.counters[3])  # the kernel keeps the largest count (no pass over the tables)
                 need = min(POWER_TABLE, self.most, max(1 << 16, 4 * seen))
                 if self.powtab.size < need:
                     self.powtab = _powers(float(p.step.omega), need)
@@ -365,4 +371,23 @@ class FastEngine:
             bg.state = after
 
 
-__all__ = ["FastEngine"]
+@njit(cache=True)
+def _greedy_policy(sa_ptr, sa_action, q, allowed, pol):  # type: ignore[no-untyped-def]
+    # greedy_allowed_policy_loop's rule: the first allowed pair, replaced only by a strictly larger q
+    for s in range(sa_ptr.size - 1):
+        best = -1
+        for k in range(sa_ptr[s], sa_ptr[s + 1]):
+            if allowed[k] and (best < 0 or q[k] > q[best]):
+                best = k
+        pol[s] = sa_action[best] if best >= 0 else -1
+
+
+def greedy_policy_compiled(mdp: MDP, q: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """:func:`accessrl.learning.tabular.greedy_allowed_policy` in one compiled pass (same rule,
+    NaN included): (S,) the global action of the first allowed pair with the largest ``q``."""
+    pol = np.empty(mdp.n_states, dtype=np.int64)
+    _greedy_policy(mdp.sa_ptr, mdp.sa_action, np.asarray(q, dtype=np.float64), np.asarray(allowed, dtype=np.bool_), pol)
+    return pol
+
+
+__all__ = ["FastEngine", "greedy_policy_compiled"]

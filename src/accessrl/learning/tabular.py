@@ -166,6 +166,12 @@ def learn(
     q1, q2 = np.asarray(runner.q, dtype=np.float64), np.asarray(runner.q2, dtype=np.float64)
     visits = np.asarray(runner.visits, dtype=np.int64) + np.asarray(runner.visits2, dtype=np.int64)
     q = (q1 + q2) / 2.0 if algorithm == "double-q" else q1
+    if engine == "fast":  # numba is loaded already: one compiled pass, the same rule
+        from accessrl.learning.fast import greedy_policy_compiled
+
+        policy = greedy_policy_compiled(mdp, q, prep.allowed)
+    else:
+        policy = greedy_allowed_policy(mdp, q, prep.allowed)
     q_star = exact_q(mdp, prep.allowed) if exact else None
     max_error = None
     if q_star is not None:
@@ -175,7 +181,7 @@ def learn(
         algorithm=algorithm,
         engine=engine,
         q=q,
-        policy=greedy_allowed_policy(mdp, q, prep.allowed),
+        policy=policy,
         visits=visits,
         episode_returns=returns,
         episode_lengths=lengths,

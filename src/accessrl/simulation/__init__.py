@@ -429,10 +429,10 @@ def simulate(
     if first_action is not None:
         forced = mdp.action_index(first_action) if isinstance(first_action, str) else int(first_action)
     if engine == "fast" or (engine == "auto" and n >= FAST_FROM):
-        from accessrl.simulation.fast import run_episodes
+        from accessrl.simulation.fast import run_episodes, sole_outcome_compiled
 
         got = run_episodes(mdp, np.ascontiguousarray(probs_arr, dtype=np.float64), dist, forced, n, max_steps,
-                           record, rng, sole_outcome(mdp))
+                           record, rng, sole_outcome_compiled(mdp))
         if got is not None:
             return _finish(mdp, got, severe_threshold, record)
     probs = probs_arr.tolist()

@@ -136,6 +136,26 @@ def _episodes(  # type: ignore[no-untyped-def]  # noqa: PLR0913
     return i
 
 
+@njit(cache=True)
+def _sole(out_ptr, out_prob, out):  # type: ignore[no-untyped-def]
+    for k in range(out.size):
+        hit = -1
+        for j in range(out_ptr[k], out_ptr[k + 1]):
+            if out_prob[j] > 0.0:
+                if hit >= 0:
+                    hit = -1
+                    break
+                hit = j
+        out[k] = hit
+
+
+def sole_outcome_compiled(mdp: MDP) -> np.ndarray:
+    """:func:`accessrl.simulation.sole_outcome` in one compiled pass (no nnz-sized temporaries)."""
+    out = np.empty(mdp.n_pairs, dtype=np.int64)
+    _sole(mdp.out_ptr, mdp.out_prob, out)
+    return out
+
+
 def run_episodes(mdp: MDP, probs: np.ndarray, dist: np.ndarray, forced: int | None, n: int, max_steps: int,
                  record: bool, rng: np.random.Generator, only: np.ndarray) -> dict[str, Any] | None:
     """The episodes of :func:`accessrl.simulation.simulate` by the compiled loop; None when
@@ -202,4 +222,4 @@ def run_episodes(mdp: MDP, probs: np.ndarray, dist: np.ndarray, forced: int | No
     return out
 
 
-__all__ = ["RAW_BLOCK", "SUPPORTED", "run_episodes"]
+__all__ = ["RAW_BLOCK", "SUPPORTED", "run_episodes", "sole_outcome_compiled"]
