@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 import numpy as np
 import typer
 
-from accessrl.cli._common import TABLE_ROWS, check_positive, console, load_model_arg, print_json, print_table
+from accessrl.cli._common import (
+    TABLE_ROWS,
+    check_positive,
+    console,
+    load_model_arg,
+    print_json,
+    print_table,
+    to_plain,
+)
 from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import policy_mapping, policy_names
@@ -164,17 +174,25 @@ def register(app: typer.Typer) -> None:
         except ParameterError as exc:  # the library names the outcome, the command line its flag
             raise ParameterError(f"--vary: {exc}") from None
         res = probability_sweep(mdp, s, a, n, np.linspace(start, stop, steps))
-        points: list[dict[str, Any]] = [{"value": p.value, "policy": policy_names(mdp, p.policy),
-                   "start_value": float(p.values[mdp.start]) if mdp.start is not None else None}
-                  for p in res.points]
         breaks: list[dict[str, Any]] = [{"value": b.value, "state": mdp.state_names[b.state],
                    "from": mdp.action_names[b.from_action], "to": mdp.action_names[b.to_action]}
                   for b in res.breakevens]
         if json_out:
-            print_json({"vary": vary, "points": points, "breakevens": breaks})
+            # One point's {state: action} at a time, written and dropped: memory stays flat in the
+            # number of grid points (a name dict of a 1e5-state model is tens of MB).
+            sys.stdout.write(f'{{"vary": {json.dumps(vary)}, "points": [\n')
+            for i, p in enumerate(res.points):
+                point = {"value": p.value, "policy": policy_names(mdp, p.policy),
+                         "start_value": float(p.values[mdp.start]) if mdp.start is not None else None}
+                sys.stdout.write(("" if i == 0 else ",\n") + json.dumps(to_plain(point)))
+                del point
+            sys.stdout.write(f'\n], "breakevens": {json.dumps(to_plain(breaks))}}}\n')
+            sys.stdout.flush()
             return
-        changing = sorted({b["state"] for b in breaks}) or [mdp.state_names[mdp.start or 0]]
-        rows = [[f"{p['value']:.4f}", *[p["policy"][c] for c in changing]] for p in points]
+        idx = sorted({b.state for b in res.breakevens}, key=lambda i: mdp.state_names[i]) or [mdp.start or 0]
+        changing = [mdp.state_names[i] for i in idx]
+        rows = [[f"{p.value:.4f}", *[mdp.action_names[int(p.policy[i])] if p.policy[i] >= 0 else "(terminal)"
+                                      for i in idx]] for p in res.points]
         print_table(f"optimal action as p({n} | {s}, {a}) varies", ["p", *changing], rows, limit=200)
         if not breaks:
             console.print("no breakeven: the optimal policy is the same over the whole range")
