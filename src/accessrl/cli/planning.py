@@ -66,8 +66,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Solve a workflow exactly: optimal values, policy and Q-values.
 
-        The compiled methods are numba code: the first run on a fresh install compiles them
-        (about 5-10 s, once; later runs load numba's on-disk cache in under a second).
+        The compiled methods are numba code: the first run on a fresh install compiles them once (measured: 3.9 s of CPU instead of 1.3 s for a 1e5-state random model with compiled-mpi); later runs load numba's on-disk cache.
         """
         if method not in METHODS:
             raise ParameterError(f"--method: expected one of {METHODS}, got {method!r}")
