@@ -116,6 +116,34 @@ def _bellman_active(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, be
     return his.max(), los.min()
 
 
+def _bellman_zero(sa_ptr, r_pair, u, best, q):  # type: ignore[no-untyped-def]
+    # _bellman_active from v = 0 with every pair active: Q = r + gamma * 0, so no outcome is read.
+    n = u.size
+    his = np.full(_BLOCKS, -np.inf)
+    los = np.full(_BLOCKS, np.inf)
+    for b in nb.prange(_BLOCKS):
+        hi_d = -np.inf
+        lo_d = np.inf
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            bq = 0.0
+            bk = -1
+            for k in range(sa_ptr[s], sa_ptr[s + 1]):
+                qk = r_pair[k] + 0.0
+                q[k] = qk
+                if bk < 0 or qk > bq:
+                    bq = qk
+                    bk = k
+            u[s] = bq
+            best[s] = bk
+            if bq > hi_d:
+                hi_d = bq
+            if bq < lo_d:
+                lo_d = bq
+        his[b] = hi_d
+        los[b] = lo_d
+    return his.max(), los.min()
+
+
 def _eliminate(sa_ptr, active, q, u, threshold):  # type: ignore[no-untyped-def]
     n = u.size
     counts = np.zeros(_BLOCKS, dtype=np.int64)
@@ -488,7 +516,7 @@ def _twin(f):  # type: ignore[no-untyped-def]
 
 
 _KERNELS: dict[str, Any] = {}
-for _f in (_bellman, _bellman_active, _eliminate, _policy, _pair_values, _pair_rewards, _greedy,
+for _f in (_bellman, _bellman_active, _bellman_zero, _eliminate, _policy, _pair_values, _pair_rewards, _greedy,
            _psigma_lengths, _psigma_fill, _psigma_patch, _csr_eval):
     _KERNELS[_f.__name__] = (nb.njit(cache=True)(_twin(_f)), nb.njit(parallel=True, cache=True)(_f))  # type: ignore[no-untyped-call]
 
@@ -535,6 +563,16 @@ def bellman_sweep_active(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatAr
         return 0.0, 0.0, 0.0
     hi, lo = _k("_bellman_active", mdp, threads)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair,
                                         float(mdp.gamma), v, u, best, active, q)
+    return float(hi), float(lo), float(max(abs(hi), abs(lo)))
+
+
+def bellman_sweep_from_zero(mdp: MDP, r_pair: FloatArray, u: FloatArray, best: IntArray, q: FloatArray, *,
+                            threads: int = 1) -> tuple[float, float, float]:
+    """:func:`bellman_sweep_active` from v = 0 with every pair active, without reading the
+    outcomes (Q = r exactly, as gamma * 0 adds nothing): MPI's first sweep from zero."""
+    if u.size == 0:
+        return 0.0, 0.0, 0.0
+    hi, lo = _k("_bellman_zero", mdp, threads)(mdp.sa_ptr, r_pair, u, best, q)
     return float(hi), float(lo), float(max(abs(hi), abs(lo)))
 
 
@@ -740,6 +778,7 @@ __all__ = [
     "PolicyMatrix",
     "bellman_sweep",
     "bellman_sweep_active",
+    "bellman_sweep_from_zero",
     "eliminate_actions",
     "gauss_seidel_sweep",
     "greedy_pairs",

@@ -117,7 +117,13 @@ def compiled_modified_policy_iteration(
     float and one flag per pair and P_sigma (about nnz / A) on top of the model.  gamma = 1
     falls back to :func:`value_iteration`.
     """
-    from accessrl.planning.kernels import PolicyMatrix, bellman_sweep_active, eliminate_actions, pair_rewards
+    from accessrl.planning.kernels import (
+        PolicyMatrix,
+        bellman_sweep_active,
+        bellman_sweep_from_zero,
+        eliminate_actions,
+        pair_rewards,
+    )
 
     tol = check_tol(tol)
     if m < 0:
@@ -138,7 +144,10 @@ def compiled_modified_policy_iteration(
     bound = float("nan")
     it = sweeps = eliminated = 0
     while it < max_iter:
-        hi, lo, sup = bellman_sweep_active(mdp, r, v, u, best, active, q, threads=threads)
+        if it == 0 and v0 is None:  # T 0 = max r: the first sweep reads no outcome
+            hi, lo, sup = bellman_sweep_from_zero(mdp, r, u, best, q, threads=threads)
+        else:
+            hi, lo, sup = bellman_sweep_active(mdp, r, v, u, best, active, q, threads=threads)
         it += 1
         sweeps += 1
         stop, shift, bound = _mpi_stop(hi, lo, sup, g, tol, has_terminal)
