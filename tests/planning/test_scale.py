@@ -353,3 +353,19 @@ def test_cli_threads(tmp_path, monkeypatch):
     r = runner.invoke(app, ["solve", str(model), "--threads", "auto"])
     assert r.exit_code == 0 and "thread" in r.output
     one_error_line(runner.invoke(app, ["solve", str(model), "--threads", "none"]), "--threads", code=2)
+
+
+def test_pair_rewards_are_cached_read_only_and_the_ordered_pass_fills_the_cache():
+    from dataclasses import replace
+
+    from accessrl.planning.kernels import ordered_pass
+
+    mdp = access_review_workflow(max_days=4, max_reminders=1, queue_capacity=3, max_escalation=1)
+    r = pair_rewards(mdp)
+    assert pair_rewards(mdp) is r and not r.flags.writeable
+    cold = replace(mdp)  # same arrays, a new model: nothing cached
+    warm_out = ordered_pass(mdp, 1, TIE_RTOL, check=True)  # reads the cached r
+    cold_out = ordered_pass(cold, 1, TIE_RTOL, check=True)  # sums r itself and caches it
+    assert np.array_equal(pair_rewards(cold), r)  # the same sums in the same order
+    for a, b in zip(warm_out, cold_out, strict=True):
+        assert np.array_equal(a, b)
