@@ -376,8 +376,8 @@ def _order_direction(sa_ptr, out_ptr, out_next, terminal):  # type: ignore[no-un
 
 
 @nb.njit(cache=True)
-def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_prob, out_reward, gamma, tie_rtol,  # type: ignore[no-untyped-def]
-                  v, q, best, r_in, r_out, have_r):
+def _ordered_pass(direction, check, terminal, sa_ptr, sa_action, out_ptr, out_next, out_prob, out_reward, gamma,  # type: ignore[no-untyped-def]
+                  tie_rtol, v, q, pol, r_in, r_out, have_r):
     # r_in: the cached r(s, a) when have_r; else r_out receives them (separate arrays: a cached
     # r is read-only, which numba types apart from a writable one)
     # States whose successors all come later in the sweep: v(s) by _topo's single-state
@@ -396,19 +396,23 @@ def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_pro
         for k in range(a0, a1):
             self_p = 0.0
             acc = 0.0
+            # unsigned indices: numba then drops its negative-index wraparound (as in _dot)
+            j = np.uint64(out_ptr[k])
+            end = np.uint64(out_ptr[k + 1])
             if have_r:  # r(s, a) cached by pair_rewards: the per-outcome rewards are not read
                 rk = r_in[k]
-                for j in range(out_ptr[k], out_ptr[k + 1]):
+                while j < end:
                     t = out_next[j]
                     if t == s:
                         self_p += out_prob[j]
                     else:
                         if check and (t < s if direction > 0 else t > s) and not terminal[t]:
                             return s
-                        acc += out_prob[j] * v[t]
+                        acc += out_prob[j] * v[np.uint64(t)]
+                    j += np.uint64(1)
             else:
                 rk = 0.0  # r(s, a) summed as _pair_rewards does (same order, same rounding)
-                for j in range(out_ptr[k], out_ptr[k + 1]):
+                while j < end:
                     t = out_next[j]
                     rk += out_prob[j] * out_reward[j]
                     if t == s:
@@ -416,7 +420,8 @@ def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_pro
                     else:
                         if check and (t < s if direction > 0 else t > s) and not terminal[t]:
                             return s
-                        acc += out_prob[j] * v[t]
+                        acc += out_prob[j] * v[np.uint64(t)]
+                    j += np.uint64(1)
                 r_out[k] = rk
             if self_p != 0.0:
                 loops = True
@@ -441,11 +446,11 @@ def _ordered_pass(direction, check, terminal, sa_ptr, out_ptr, out_next, out_pro
                 q[k] = qk
                 if qk > top:
                     top = qk
-        best[s] = -1
+        pol[s] = -1  # the global action of the first pair within tie_rtol of the best
         slack = tie_rtol * max(1.0, abs(top))
         for k in range(a0, a1):
             if q[k] >= top - slack:
-                best[s] = k
+                pol[s] = sa_action[k]
                 break
     return -1
 
@@ -772,9 +777,10 @@ def ordered_pass(mdp: MDP, direction: int, tie_rtol: float, *,
     self-loops included, as a one-state component of topological value iteration (Dai et
     al. 2011): V(s) = max_a (r(s,a) + gamma sum_{s' != s} p(s'|s,a) V(s')) / (1 - gamma
     p(s|s,a)).  Q per pair and the first pair within ``tie_rtol`` of the best are computed
-    in the same visit (as :func:`greedy_pairs`), and r(s, a) too (as :func:`pair_rewards`, and
+    in the same visit (as :func:`greedy_pairs`, but stored as that pair's global action, -1 for
+    a terminal state, i.e. the policy itself), and r(s, a) too (as :func:`pair_rewards`, and
     kept in its cache; when that cache holds them already the per-outcome rewards are not
-    read at all), so the model is read once.  Returns (V, Q, first greedy pair per state).
+    read at all), so the model is read once.  Returns (V, Q, the policy: one global action per state, -1 terminal).
 
     ``check``: the order is not known; verify it inside the same pass (a successor on the
     wrong side that is not terminal) and return None at the first violation, having read
@@ -782,19 +788,19 @@ def ordered_pass(mdp: MDP, direction: int, tie_rtol: float, *,
     """
     v = np.zeros(mdp.n_states)
     q = np.empty(mdp.n_pairs)
-    best = np.full(mdp.n_states, -1, dtype=np.int64)
+    pol = np.empty(mdp.n_states, dtype=np.int64)
     if v.size:
         cached = _PAIR_REWARDS.get(mdp)
         r = np.empty(mdp.n_pairs if cached is None else 0)
-        bad = _ordered_pass(int(direction), bool(check), mdp.terminal, *_arrays(mdp), mdp.out_reward,
-                            float(mdp.gamma), float(tie_rtol), v, q, best, r if cached is None else cached, r,
-                            cached is not None)
+        bad = _ordered_pass(int(direction), bool(check), mdp.terminal, mdp.sa_ptr, mdp.sa_action, mdp.out_ptr,
+                            mdp.out_next, mdp.out_prob, mdp.out_reward, float(mdp.gamma), float(tie_rtol), v, q,
+                            pol, r if cached is None else cached, r, cached is not None)
         if bad >= 0:
             return None
         if cached is None:  # the pass summed every r(s, a): keep them for the next solve
             r.flags.writeable = False
             _PAIR_REWARDS[mdp] = r
-    return v, q, best
+    return v, q, pol
 
 
 def sweep_bytes(mdp: MDP) -> int:

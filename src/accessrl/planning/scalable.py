@@ -392,13 +392,13 @@ def _ordered(mdp: MDP, direction: int, progress: Progress | None, *, check: bool
     out = ordered_pass(mdp, direction, TIE_RTOL, check=check)
     if out is None:
         return None
-    v, q, best = out
+    v, q, policy = out
     if progress is not None:
         progress(1.0, f"{mdp.n_states} states in one ordered pass")
     extra = {"components": mdp.n_states, "cyclic_components": 0, "largest_component": min(1, mdp.n_states),
              "sweeps": 0, "ordered_pass": "descending" if direction > 0 else "ascending",
              "order_checked_in_pass": check, "threads": 1}
-    return SolveResult(values=v, policy=policy_from_pairs(mdp, best), q_values=q, iterations=1,
+    return SolveResult(values=v, policy=policy, q_values=q, iterations=1,
                        method="topological", residual=0.0, error_bound=0.0, extra=extra)
 
 
