@@ -183,8 +183,11 @@ def _pair_rewards(out_ptr, out_prob, out_reward, r):  # type: ignore[no-untyped-
     for b in nb.prange(_BLOCKS):
         for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
             acc = 0.0
-            for j in range(out_ptr[k], out_ptr[k + 1]):
+            j = np.uint64(out_ptr[k])  # unsigned: no wraparound checks (as in _dot)
+            end = np.uint64(out_ptr[k + 1])
+            while j < end:
                 acc += out_prob[j] * out_reward[j]
+                j += np.uint64(1)
             r[k] = acc
 
 
