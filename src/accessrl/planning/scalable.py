@@ -97,7 +97,7 @@ def compiled_modified_policy_iteration(
     mdp: MDP,
     *,
     tol: float = 1e-6,
-    m: int = 4,
+    m: int = 3,
     v0: Any = None,
     max_iter: int = 100_000,
     eliminate: bool = True,
