@@ -158,9 +158,10 @@ def test_rand():
 
 
 def test_factored_names():
-    names = FactoredNames((3, 2, 4, 2, 1, 1, 1), ("approved",))
+    names = FactoredNames((2, 3, 2, 4, 1, 1, 1), ("approved",))  # day first: day is the most significant digit
     assert len(names) == 49 and names[-1] == "approved" and names[0] == "low|no-review|none|d0|r0|q0|x0"
-    assert names[1] == "low|no-review|none|d1|r0|q0|x0" and names[2:4] == (names[2], names[3])
+    assert names[1] == "low|no-review|requested|d0|r0|q0|x0" and names[24] == "low|no-review|none|d1|r0|q0|x0"
+    assert names[1] and names[2:4] == (names[2], names[3])
     with pytest.raises(IndexError):
         names[49]
 
@@ -191,7 +192,7 @@ def test_generate_cli(tmp_path):
     r = runner.invoke(app, ["solve", str(npz), "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
-    assert data["method"] == "topological" and "acyclic" in data["note"]
+    assert data["method"] == "topological" and "topological order" in data["note"]
     r = runner.invoke(app, ["generate", str(tmp_path / "r.npz"), "--kind", "rand", "--states", "500", "--seed", "2"])
     assert r.exit_code == 0 and load_model(tmp_path / "r.npz").n_outcomes == 500 * 4 * 10
 
@@ -210,3 +211,22 @@ def test_generate_usage_errors(tmp_path, args, needle):
     assert r.exit_code == 2, r.output
     assert needle in r.output and "Traceback" not in r.output
     assert ACTIONS[0] == "auto_approve"
+
+
+@pytest.mark.parametrize("cyclic", [False, True])
+def test_streamed_chunks_give_the_same_model(cyclic):
+    """The generator writes each chunk into preallocated arrays: any chunk size, same arrays."""
+    from accessrl.planning.kernels import order_direction
+
+    kw = dict(max_days=3, max_reminders=1, queue_capacity=3, max_escalation=1, cyclic=cyclic)
+    whole = access_review_workflow(chunk=10**6, **kw)
+    for chunk in (1, 7, 100):
+        part = access_review_workflow(chunk=chunk, **kw)
+        for f in ("sa_ptr", "sa_action", "out_ptr", "out_next", "terminal"):
+            assert np.array_equal(getattr(part, f), getattr(whole, f)), (chunk, f)
+        for f in ("out_prob", "out_reward"):  # NumPy's vector loops round the last bit by array length
+            np.testing.assert_allclose(getattr(part, f), getattr(whole, f), rtol=1e-14, atol=0)
+    assert whole.out_next.dtype == np.int32 and whole.out_ptr[-1] == whole.out_next.size
+    assert order_direction(whole) == (0 if cyclic else 1)  # day first, terminals last: acyclic means ordered
+    with pytest.raises(ParameterError):
+        access_review_workflow(chunk=0, **kw)

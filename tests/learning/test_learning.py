@@ -309,3 +309,41 @@ def test_engines_agree_on_random_models(n_states, n_actions, seed, algorithm, ep
     b = learn(mdp, rng=np.random.default_rng(seed), engine="fast", **kw)
     np.testing.assert_array_equal(a.q, b.q)
     assert a.truncated == b.truncated == 30
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_engines_agree_with_a_start_distribution(seed):
+    """The fast engine draws the start by binary search over the running totals; the
+    reference scans them: same states, same stream (zeros in the distribution included)."""
+    g = np.random.default_rng(seed)
+    n_states, n_actions = 40, 3
+    P = g.dirichlet(np.ones(n_states), size=(n_actions, n_states))
+    R = g.normal(size=(n_states, n_actions)).round(2)
+    mdp = MDP.from_arrays(P, R, 0.9)
+    start = g.random(n_states) * (g.random(n_states) < 0.6)
+    start /= start.sum()
+    kw = dict(episodes=200, epsilon=0.2, max_steps=5, start=start)
+    a = learn(mdp, rng=np.random.default_rng(seed), **kw)
+    b = learn(mdp, rng=np.random.default_rng(seed), engine="fast", **kw)
+    np.testing.assert_array_equal(a.q, b.q)
+    np.testing.assert_array_equal(a.visits, b.visits)
+    np.testing.assert_array_equal(a.episode_returns, b.episode_returns)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_greedy_policy_matches_the_loop(seed):
+    from accessrl.catalog.workflows import access_review_workflow
+    from accessrl.learning.tabular import greedy_allowed_policy, greedy_allowed_policy_loop
+
+    g = np.random.default_rng(seed)
+    mdp = access_review_workflow(max_days=3, max_reminders=1, queue_capacity=2, max_escalation=1)
+    q = g.integers(-3, 3, size=mdp.n_pairs).astype(float)  # many exact ties: the first must win
+    allowed = g.random(mdp.n_pairs) < (0.3 if seed == 0 else 0.9)
+    from accessrl.learning.fast import greedy_policy_compiled
+
+    fast = greedy_allowed_policy(mdp, q, allowed)
+    assert np.array_equal(fast, greedy_allowed_policy_loop(mdp, q, allowed))
+    assert np.array_equal(greedy_policy_compiled(mdp, q, allowed), fast)
+    q[g.integers(mdp.n_pairs, size=5)] = np.nan  # NaN: the loop's rule, by the loop
+    assert np.array_equal(greedy_allowed_policy(mdp, q, allowed), greedy_allowed_policy_loop(mdp, q, allowed))
+    assert np.array_equal(greedy_policy_compiled(mdp, q, allowed), greedy_allowed_policy_loop(mdp, q, allowed))

@@ -165,8 +165,15 @@ def test_auto_says_what_and_why():
     assert choose_method(small).method == "policy-iteration"
     big_acyclic = access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
     assert big_acyclic.n_states > 200
-    choice = choose_method(big_acyclic)
+    choice = choose_method(big_acyclic)  # the generator numbers states day first, terminals last
+    assert choice.method == "topological" and "topological order" in choice.why and choice.direction == 1
+    res = solve(big_acyclic)
+    assert "checked the order as it went" in res.note and res.extra["order_checked_in_pass"]
+    scrambled = relabel(big_acyclic, np.random.default_rng(1).permutation(big_acyclic.n_states))
+    choice = choose_method(scrambled)
     assert choice.method == "topological" and "acyclic" in choice.why and choice.components is not None
+    res = solve(scrambled)
+    assert res.note == choice.why and "ordered_pass" not in res.extra
     cyclic = access_review_workflow(cyclic=True, max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1)
     choice = choose_method(cyclic)
     assert choice.method == "topological" and "Gauss-Seidel" in choice.why
@@ -184,7 +191,7 @@ def test_progress_is_reported():
     seen.clear()
     solve(access_review_workflow(max_days=6, max_reminders=1, queue_capacity=4, max_escalation=1),
           progress=lambda f, m: seen.append((f, m)))
-    assert seen[-1][0] == 1.0 and "components" in seen[-1][1]
+    assert seen[-1][0] == 1.0 and "ordered pass" in seen[-1][1]
 
 
 def test_cli_methods_and_json(tmp_path):
@@ -283,8 +290,10 @@ def test_ordered_pass_on_catalog_models(name):
 
 
 def test_ordered_pass_on_workflows_in_scc_order():
-    mdp = access_review_workflow(**SMALL)
-    assert order_direction(mdp) == 0  # request_evidence turns 'partial' back into 'requested'
+    generated = access_review_workflow(**SMALL)
+    assert order_direction(generated) == 1  # numbered day first, terminals last
+    mdp = relabel(generated, np.random.default_rng(2).permutation(generated.n_states))
+    assert order_direction(mdp) == 0
     comp = strong_components(mdp)[0]  # sinks first: every edge goes to a smaller component number
     n = mdp.n_states
     down, up = relabel(mdp, n - 1 - comp), relabel(mdp, comp)
@@ -323,3 +332,40 @@ def test_order_check_rejects_cycles_and_backward_edges():
     res = solve(back)
     assert "topological order" not in res.note and "ordered_pass" not in res.extra
     np.testing.assert_allclose(res.values, reference(back), atol=1e-6)
+
+
+def test_cli_threads(tmp_path, monkeypatch):
+    from accessrl.planning import kernels
+    from cli_checks import one_error_line
+
+    r = runner.invoke(app, ["solve", "catalog:access-review-abandonment", "--threads", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["threads"] == 1  # 4 states: below PARALLEL_MIN_NNZ, one thread whatever is asked
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_NNZ", 0)
+    model = tmp_path / "r.npz"
+    from accessrl.specfile import save_binary
+
+    save_binary(rand(300, 2, 4, gamma=0.9, rng=np.random.default_rng(1)), model)
+    for flag, want in (("2", 2), ("1", 1)):
+        r = runner.invoke(app, ["solve", str(model), "--method", "compiled-mpi", "--threads", flag, "--json"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["threads"] == want
+    r = runner.invoke(app, ["solve", str(model), "--threads", "auto"])
+    assert r.exit_code == 0 and "thread" in r.output
+    one_error_line(runner.invoke(app, ["solve", str(model), "--threads", "none"]), "--threads", code=2)
+
+
+def test_pair_rewards_are_cached_read_only_and_the_ordered_pass_fills_the_cache():
+    from dataclasses import replace
+
+    from accessrl.planning.kernels import ordered_pass
+
+    mdp = access_review_workflow(max_days=4, max_reminders=1, queue_capacity=3, max_escalation=1)
+    r = pair_rewards(mdp)
+    assert pair_rewards(mdp) is r and not r.flags.writeable
+    cold = replace(mdp)  # same arrays, a new model: nothing cached
+    warm_out = ordered_pass(mdp, 1, TIE_RTOL, check=True)  # reads the cached r
+    cold_out = ordered_pass(cold, 1, TIE_RTOL, check=True)  # sums r itself and caches it
+    assert np.array_equal(pair_rewards(cold), r)  # the same sums in the same order
+    for a, b in zip(warm_out, cold_out, strict=True):
+        assert np.array_equal(a, b)

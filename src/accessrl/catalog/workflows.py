@@ -1,12 +1,13 @@
 r"""Generated models at scale (layer 0): a factored access-review workflow and ``rand``.
 
 :func:`access_review_workflow` builds the queue an access assistant actually faces.
-A *request* is described by seven factors (mixed-radix, escalation fastest)::
+A *request* is described by seven factors (mixed-radix, day most significant, escalation
+fastest)::
 
+    day         days waiting, 0 .. max_days-1       (max_days)
     tier        low / medium / high risk           (3)
     review      policy requires human review?      no / yes (2)
     evidence    none / requested / partial / strong (4)
-    day         days waiting, 0 .. max_days-1       (max_days)
     reminders   reminders sent, 0 .. max_reminders  (max_reminders + 1)
     queue       reviewer backlog, 0 .. queue_capacity-1 (queue_capacity)
     escalation  0 .. max_escalation                 (max_escalation + 1)
@@ -34,12 +35,17 @@ when review is not required), ``request_evidence`` (evidence none or partial),
   p_service (1 - p_arrival).
 
 ``cyclic=False``: time always moves forward, and a request still open after
-``max_days`` expires (the model is acyclic).  ``cyclic=True``: the last day bucket means
-"``max_days-1`` days or more" and loops, so backlog moves and evidence re-requests form
+``max_days`` expires (the model is acyclic).  With the day the most significant digit and the
+terminal states last, every transition of the acyclic model leads to a larger index, so the
+planner solves it in one ordered pass with no graph search.  ``cyclic=True``: the last day
+bucket means "``max_days-1`` days or more" and loops, so backlog moves and evidence re-requests form
 cycles (strongly connected components of up to a few hundred states).
 
 The whole model is built with vectorised NumPy over chunks of states; nothing loops in
-Python per state.  State names are computed on demand (:class:`FactoredNames`).
+Python per state.  Each chunk is merged and written straight into the output arrays, which
+are allocated for the largest possible model and shrunk in place at the end (pages never
+written are never resident), so the peak memory is the model plus one chunk.
+State names are computed on demand (:class:`FactoredNames`).
 
 >>> mdp = access_review_workflow(max_days=3, max_reminders=1, queue_capacity=2, max_escalation=1)
 >>> mdp.n_states, mdp.action_names[:3]
@@ -153,8 +159,18 @@ def _check(p: WorkflowParams) -> None:
             raise ParameterError(f"{f}: expected a non-negative number, got {getattr(p, f)!r}")
 
 
+def index_dtype(n_states: int) -> type[np.signedinteger[Any]]:
+    """The dtype generated models store next states in: int32 below 2**31 states (half the
+    bytes every sweep gathers through), int64 beyond.
+
+    >>> index_dtype(1000), index_dtype(2**31)
+    (<class 'numpy.int32'>, <class 'numpy.int64'>)
+    """
+    return np.int32 if n_states < 2**31 else np.int64
+
+
 def _radix(p: WorkflowParams) -> tuple[int, ...]:
-    return (3, 2, 4, p.max_days, p.max_reminders + 1, p.queue_capacity, p.max_escalation + 1)
+    return (p.max_days, 3, 2, 4, p.max_reminders + 1, p.queue_capacity, p.max_escalation + 1)
 
 
 def workflow_size(params: WorkflowParams | None = None, **overrides: Any) -> int:
@@ -186,7 +202,8 @@ def workflow_params_for(n_states: int, *, cyclic: bool = False, **overrides: Any
 class FactoredNames(Sequence[str]):
     """State names of a factored workflow, computed on demand (a tuple would cost GBs).
 
-    With a radix of other than seven factors the names are ``s0, s1, ...``.
+    Seven factors are (day, tier, review, evidence, reminders, queue, escalation), day the
+    most significant digit; with a radix of other than seven factors the names are ``s0, s1, ...``.
     """
 
     def __init__(self, radix: tuple[int, ...], tail: tuple[str, ...]) -> None:
@@ -217,7 +234,7 @@ class FactoredNames(Sequence[str]):
         for r in reversed(self.radix):
             digits.append(i % r)
             i //= r
-        t, rv, e, d, m, q, x = reversed(digits)
+        d, t, rv, e, m, q, x = reversed(digits)
         return f"{TIERS[t]}|{'review' if rv else 'no-review'}|{EVIDENCE[e]}|d{d}|r{m}|q{q}|x{x}"
 
     def __iter__(self) -> Iterator[str]:
@@ -241,12 +258,13 @@ def _chunk(p: WorkflowParams, lo: int, hi: int) -> tuple[Any, ...]:
     for r in reversed(radix):
         digits.append(rest % r)
         rest //= r
-    tier, rv, ev, day, rem, q, x = reversed(digits)
+    day, tier, rv, ev, rem, q, x = reversed(digits)
     strides = np.cumprod((1, *reversed(radix[1:])))[::-1]  # stride of each factor
-    st_e, st_d, st_m, st_q, st_x = (int(s) for s in strides[2:])
+    st_d = int(strides[0])
+    st_e, st_m, st_q, st_x = (int(s) for s in strides[3:])
     approved, denied, abandoned, expired = (n_inner + k for k in range(4))
     n = idx.size
-    K = 10  # outcome slots per pair: abandon + (approve, deny) or 3 evidence x 3 backlog moves
+    K = MAX_OUTCOMES  # outcome slots per pair: abandon + (approve, deny) or 3 evidence x 3 backlog moves
     A = len(ACTIONS)
     nxt = np.zeros((n, A, K), dtype=np.int64)
     prob = np.zeros((n, A, K))
@@ -341,30 +359,40 @@ def _chunk(p: WorkflowParams, lo: int, hi: int) -> tuple[Any, ...]:
     return sa_count, sa_action, per_pair, nk[perm], pk[perm], rk[perm]
 
 
-def _merge_duplicates(out_ptr: IntArray, nxt: IntArray, prob: FloatArray, rew: FloatArray) -> tuple[Any, ...]:
+def _merge_duplicates(per_pair: IntArray, nxt: IntArray, prob: FloatArray, rew: FloatArray) -> tuple[Any, ...]:
     """Merge repeated next states within a pair (expiry slots), reward averaged by probability."""
-    pair = np.repeat(np.arange(out_ptr.size - 1, dtype=np.int64), np.diff(out_ptr))
+    pair = np.repeat(np.arange(per_pair.size, dtype=np.int64), per_pair)
     dup = np.zeros(nxt.size, dtype=bool)
     dup[1:] = (nxt[1:] == nxt[:-1]) & (pair[1:] == pair[:-1])
     if not dup.any():
-        return out_ptr, nxt, prob, rew
+        return per_pair, nxt, prob, rew
     group = np.cumsum(~dup) - 1
     gp = np.bincount(group, weights=prob)
     gr = np.bincount(group, weights=prob * rew)
     with np.errstate(invalid="ignore", divide="ignore"):
         gr = np.where(gp > 0, gr / gp, rew[~dup])
-    counts = np.bincount(pair[~dup], minlength=out_ptr.size - 1)
-    new_ptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    return new_ptr, nxt[~dup], gp, gr
+    counts = np.bincount(pair[~dup], minlength=per_pair.size)
+    return counts, nxt[~dup], gp, gr
 
 
-def access_review_workflow(params: WorkflowParams | None = None, *, chunk: int = 200_000,
+MAX_OUTCOMES = 10
+"""Outcome slots per pair in the generator (abandon + 9 evidence x backlog moves)."""
+
+
+def _chunk_size(n_inner: int) -> int:
+    """States per generator chunk: small enough that one chunk's temporaries stay a few
+    percent of the model, large enough that NumPy's per-call overhead does not show."""
+    return int(min(1 << 18, max(1 << 13, n_inner // 64)))
+
+
+def access_review_workflow(params: WorkflowParams | None = None, *, chunk: int | None = None,
                            **overrides: Any) -> MDP:
     """The factored access-review workflow (see the module docstring for the dynamics).
 
     ``params`` (defaults :class:`WorkflowParams`) with keyword ``overrides``; e.g.
     ``access_review_workflow(cyclic=True, max_days=30)``.  The start state is a fresh
-    medium-tier request that needs review, with an empty backlog.
+    medium-tier request that needs review, with an empty backlog.  ``chunk``: states built
+    per vectorised step (default: about 1/64 of the model, see the module docstring).
     """
     try:
         p = replace(params or WorkflowParams(), **overrides)
@@ -374,25 +402,50 @@ def access_review_workflow(params: WorkflowParams | None = None, *, chunk: int =
     _check(p)
     radix = _radix(p)
     n_inner = int(np.prod(radix, dtype=np.int64))
-    pieces = [_chunk(p, lo, min(n_inner, lo + chunk)) for lo in range(0, n_inner, chunk)]
-    sa_count = np.concatenate([c[0] for c in pieces] + [np.zeros(len(TERMINALS), dtype=np.int64)])
-    sa_action = np.concatenate([c[1] for c in pieces])
-    per_pair = np.concatenate([c[2] for c in pieces])
-    out_ptr = np.concatenate(([0], np.cumsum(per_pair))).astype(np.int64)
-    nxt = np.concatenate([c[3] for c in pieces])
-    prob = np.concatenate([c[4] for c in pieces])
-    rew = np.concatenate([c[5] for c in pieces])
-    del pieces
-    out_ptr, nxt, prob, rew = _merge_duplicates(out_ptr, nxt, prob, rew)
-    terminal = np.zeros(n_inner + len(TERMINALS), dtype=bool)
+    n_states = n_inner + len(TERMINALS)
+    step = _chunk_size(n_inner) if chunk is None else int(chunk)
+    if step < 1:
+        raise ParameterError(f"chunk: expected an integer >= 1, got {chunk!r}")
+    A = len(ACTIONS)
+    # Allocated for the largest model the parameters allow; only written pages become resident,
+    # and the in-place shrink at the end returns the rest (no copy, so no second model in memory).
+    sa_ptr = np.zeros(n_states + 1, dtype=np.int64)
+    sa_action = np.empty(n_inner * A, dtype=np.int64)
+    out_ptr = np.empty(n_inner * A + 1, dtype=np.int64)
+    out_ptr[0] = 0
+    cap = n_inner * A * MAX_OUTCOMES
+    nxt = np.empty(cap, dtype=index_dtype(n_states))
+    prob = np.empty(cap)
+    rew = np.empty(cap)
+    n_pairs = n_out = 0
+    for lo in range(0, n_inner, step):
+        hi = min(n_inner, lo + step)
+        sa_count, act, per_pair, nk, pk, rk = _chunk(p, lo, hi)
+        per_pair, nk, pk, rk = _merge_duplicates(per_pair, nk, pk, rk)  # duplicates never cross pairs
+        np.cumsum(sa_count, out=sa_ptr[lo + 1 : hi + 1])
+        sa_ptr[lo + 1 : hi + 1] += n_pairs
+        l_, o_ = act.size, nk.size
+        sa_action[n_pairs : n_pairs + l_] = act
+        np.cumsum(per_pair, out=out_ptr[n_pairs + 1 : n_pairs + l_ + 1])
+        out_ptr[n_pairs + 1 : n_pairs + l_ + 1] += n_out
+        nxt[n_out : n_out + o_] = nk
+        prob[n_out : n_out + o_] = pk
+        rew[n_out : n_out + o_] = rk
+        n_pairs += l_
+        n_out += o_
+        del sa_count, act, per_pair, nk, pk, rk
+    sa_ptr[n_inner + 1 :] = n_pairs
+    for arr, size in ((sa_action, n_pairs), (out_ptr, n_pairs + 1), (nxt, n_out), (prob, n_out), (rew, n_out)):
+        arr.resize(size, refcheck=False)
+    terminal = np.zeros(n_states, dtype=bool)
     terminal[n_inner:] = True
-    start = int(np.ravel_multi_index((1, 1, 0, 0, 0, 0, 0), radix))
+    start = int(np.ravel_multi_index((0, 1, 1, 0, 0, 0, 0), radix))
     return MDP(
         gamma=float(p.gamma),
         state_names=FactoredNames(radix, TERMINALS),  # type: ignore[arg-type]
         action_names=ACTIONS,
         terminal=terminal,
-        sa_ptr=np.concatenate(([0], np.cumsum(sa_count))).astype(np.int64),
+        sa_ptr=sa_ptr,
         sa_action=sa_action,
         out_ptr=out_ptr,
         out_next=nxt,
@@ -419,7 +472,7 @@ def rand(n_states: int, n_actions: int, n_successors: int, *, gamma: float = 0.9
     Every state has every action; each pair has ``n_successors`` distinct next states
     (k sorted draws from S - k + 1 values plus 0..k-1, so distinct without rejection),
     probabilities uniform then normalised, rewards per transition uniform on [-1, 1).
-    No terminal states.
+    No terminal states.  Next states are 32-bit when S allows (:func:`index_dtype`).
     """
     for name, v, lo in (("n_states", n_states, 1), ("n_actions", n_actions, 1), ("n_successors", n_successors, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
@@ -429,7 +482,7 @@ def rand(n_states: int, n_actions: int, n_successors: int, *, gamma: float = 0.9
     gamma = check_gamma(gamma)
     s, a, k = int(n_states), int(n_actions), int(n_successors)
     n_pairs = s * a
-    nxt = np.empty((n_pairs, k), dtype=np.int64)
+    nxt = np.empty((n_pairs, k), dtype=index_dtype(s))
     prob = np.empty((n_pairs, k))
     step = 1 << 20
     for lo in range(0, n_pairs, step):  # chunks keep the temporaries small
@@ -462,6 +515,7 @@ __all__ = [
     "FactoredNames",
     "WorkflowParams",
     "access_review_workflow",
+    "index_dtype",
     "rand",
     "workflow_param_docs",
     "workflow_params_for",

@@ -34,7 +34,7 @@ from numba import njit
 from accessrl.learning.config import Prepared
 from accessrl.learning.reference import ReferenceEngine
 from accessrl.model.mdp import MDP
-from accessrl.simulation import sole_outcome
+from accessrl.simulation.fast import sole_outcome_compiled
 
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q = 0, 1, 2, 3
 
@@ -154,13 +154,14 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
     @njit(cache=True)
     def _run(  # type: ignore[no-untyped-def]  # noqa: PLR0913
         first, last, epsilons, step_kind, omega, alpha, max_steps, gamma,
-        start_states, start_probs, allow_ptr, allow_pair, unsafe,
+        start_states, start_cum, allow_ptr, allow_pair, unsafe,
         only, out_ptr, out_next, out_prob, out_reward, ends,
         q, q2, visits, visits2, returns, lengths, counters, raw, ctl, margin, powtab,
     ):
         steps = counters[0]
         truncated = counters[1]
         unsafe_taken = counters[2]
+        top_visit = counters[3]
         ep = first
         while ep < last:
             if raw.size - ctl[0] < margin:
@@ -169,15 +170,11 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
             if start_states.size == 1:
                 s = start_states[0]
             else:
+                # the first positive-probability state whose running total exceeds u (the
+                # reference's linear scan, by binary search over the same running totals)
                 u = _u01(raw, ctl)
-                c = 0.0
-                s = 0
-                for j in range(start_probs.size):
-                    if start_probs[j] > 0.0:
-                        c += start_probs[j]
-                        s = j
-                        if u < c:
-                            break
+                i = np.searchsorted(start_cum, u, side="right")
+                s = start_states[min(i, start_cum.size - 1)]
             pair = -1
             total = 0.0
             disc = 1.0
@@ -238,6 +235,8 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
                 if which == 0:
                     visits[pair] += 1
                     n = visits[pair]
+                    if n > top_visit:
+                        top_visit = n
                     if step_kind == 1:
                         q[pair] += (target - q[pair]) / n
                     else:
@@ -251,6 +250,8 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
                 else:
                     visits2[pair] += 1
                     n = visits2[pair]
+                    if n > top_visit:
+                        top_visit = n
                     if step_kind == 1:
                         q2[pair] += (target - q2[pair]) / n
                     else:
@@ -270,6 +271,7 @@ def _make_kernel(alg: int):  # type: ignore[no-untyped-def]
         counters[0] = steps
         counters[1] = truncated
         counters[2] = unsafe_taken
+        counters[3] = top_visit
         return ep
 
     return _run
@@ -302,14 +304,16 @@ class FastEngine:
         if type(rng.bit_generator).__name__ not in _SUPPORTED:
             self.fallback = ReferenceEngine(mdp, prep, rng)
         self.gamma = float(mdp.gamma)
-        self.only = sole_outcome(mdp)
+        self.only = sole_outcome_compiled(mdp)
         self.ends = np.ascontiguousarray(mdp.terminal | (mdp.n_actions_of == 0))
         self.start_states = np.flatnonzero(prep.start > 0).astype(np.int64)
+        # sequential running totals (np.cumsum adds left to right, as the reference's loop does)
+        self.start_cum = np.cumsum(prep.start[self.start_states])
         self.q: Any = np.full(mdp.n_pairs, prep.initial_q)
         self.q2: Any = np.full(mdp.n_pairs, prep.initial_q)
         self.visits: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
         self.visits2: Any = np.zeros(mdp.n_pairs, dtype=np.int64)
-        self.counters = np.zeros(3, dtype=np.int64)
+        self.counters = np.zeros(4, dtype=np.int64)  # steps, truncated, unsafe taken, largest visit count
         # Per step at most 5 raw outputs (action, explore index, outcome, SARSA's next
         # action and its index, Double Q's coin) plus one per episode for the start; the
         # spare 1024 absorbs Lemire rejections (each has probability < n / 2^32).
@@ -347,13 +351,13 @@ class FastEngine:
             ctl = np.array([0, int(before["has_uint32"]), int(before["uinteger"])], dtype=np.int64)
             if p.step.kind == "visits":
                 # Grow the table with the counts actually reached (counts beyond it call pow).
-                seen = int(max(self.visits.max(initial=0), self.visits2.max(initial=0)))
+                seen = int(self.counters[3])  # the kernel keeps the largest count (no pass over the tables)
                 need = min(POWER_TABLE, self.most, max(1 << 16, 4 * seen))
                 if self.powtab.size < need:
                     self.powtab = _powers(float(p.step.omega), need)
             ep = _KERNELS[p.algorithm](
                 ep, last, p.epsilons, p.step.code, float(p.step.omega), float(p.step.alpha),
-                p.max_steps, self.gamma, self.start_states, p.start, p.allow_ptr, p.allow_pair, p.unsafe,
+                p.max_steps, self.gamma, self.start_states, self.start_cum, p.allow_ptr, p.allow_pair, p.unsafe,
                 self.only, m.out_ptr, m.out_next, m.out_prob, m.out_reward, self.ends,
                 self.q, self.q2, self.visits, self.visits2, returns, lengths, self.counters,
                 raw, ctl, self.margin, self.powtab,
@@ -367,4 +371,23 @@ class FastEngine:
             bg.state = after
 
 
-__all__ = ["FastEngine"]
+@njit(cache=True)
+def _greedy_policy(sa_ptr, sa_action, q, allowed, pol):  # type: ignore[no-untyped-def]
+    # greedy_allowed_policy_loop's rule: the first allowed pair, replaced only by a strictly larger q
+    for s in range(sa_ptr.size - 1):
+        best = -1
+        for k in range(sa_ptr[s], sa_ptr[s + 1]):
+            if allowed[k] and (best < 0 or q[k] > q[best]):
+                best = k
+        pol[s] = sa_action[best] if best >= 0 else -1
+
+
+def greedy_policy_compiled(mdp: MDP, q: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """:func:`accessrl.learning.tabular.greedy_allowed_policy` in one compiled pass (same rule,
+    NaN included): (S,) the global action of the first allowed pair with the largest ``q``."""
+    pol = np.empty(mdp.n_states, dtype=np.int64)
+    _greedy_policy(mdp.sa_ptr, mdp.sa_action, np.asarray(q, dtype=np.float64), np.asarray(allowed, dtype=np.bool_), pol)
+    return pol
+
+
+__all__ = ["FastEngine", "greedy_policy_compiled"]

@@ -64,7 +64,33 @@ from accessrl.planning.exact import policy_iteration
 
 
 def greedy_allowed_policy(mdp: MDP, q: FloatArray, allowed: BoolArray) -> IntArray:
-    """(S,) global action of the first allowed pair with the largest ``q`` (-1 where none)."""
+    """(S,) global action of the first allowed pair with the largest ``q`` (-1 where none).
+
+    Vectorised: the per-state maximum by ``np.maximum.reduceat`` over the allowed values
+    (-inf elsewhere), then the first allowed pair equal to it.  A NaN in ``q`` takes the
+    readable loop (:func:`greedy_allowed_policy_loop`), whose ``>`` skips NaN.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    allowed = np.asarray(allowed, dtype=bool)
+    pol = np.full(mdp.n_states, -1, dtype=np.int64)
+    if mdp.n_pairs == 0:
+        return pol
+    if np.isnan(q[allowed]).any():
+        return greedy_allowed_policy_loop(mdp, q, allowed)
+    masked = np.where(allowed, q, -np.inf)
+    lo = mdp.sa_ptr[:-1]
+    has = mdp.sa_ptr[1:] > lo
+    top = np.full(mdp.n_states, -np.inf)
+    top[has] = np.maximum.reduceat(masked, lo[has])
+    state = mdp.sa_state
+    hit = np.flatnonzero(allowed & (masked == top[state]))
+    first = hit[np.concatenate(([True], state[hit[1:]] != state[hit[:-1]]))] if hit.size else hit
+    pol[state[first]] = mdp.sa_action[first]
+    return pol
+
+
+def greedy_allowed_policy_loop(mdp: MDP, q: FloatArray, allowed: BoolArray) -> IntArray:
+    """The readable form of :func:`greedy_allowed_policy`: a loop over states and pairs."""
     pol = np.full(mdp.n_states, -1, dtype=np.int64)
     for s in mdp.decision_states:
         lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])
@@ -140,6 +166,12 @@ def learn(
     q1, q2 = np.asarray(runner.q, dtype=np.float64), np.asarray(runner.q2, dtype=np.float64)
     visits = np.asarray(runner.visits, dtype=np.int64) + np.asarray(runner.visits2, dtype=np.int64)
     q = (q1 + q2) / 2.0 if algorithm == "double-q" else q1
+    if engine == "fast":  # numba is loaded already: one compiled pass, the same rule
+        from accessrl.learning.fast import greedy_policy_compiled
+
+        policy = greedy_policy_compiled(mdp, q, prep.allowed)
+    else:
+        policy = greedy_allowed_policy(mdp, q, prep.allowed)
     q_star = exact_q(mdp, prep.allowed) if exact else None
     max_error = None
     if q_star is not None:
@@ -149,7 +181,7 @@ def learn(
         algorithm=algorithm,
         engine=engine,
         q=q,
-        policy=greedy_allowed_policy(mdp, q, prep.allowed),
+        policy=policy,
         visits=visits,
         episode_returns=returns,
         episode_lengths=lengths,
@@ -198,4 +230,4 @@ def one_state_bandit(mdp: MDP, q: FloatArray, state: int | str | None = None) ->
     )
 
 
-__all__ = ["exact_q", "greedy_allowed_policy", "learn", "one_state_bandit"]
+__all__ = ["exact_q", "greedy_allowed_policy", "greedy_allowed_policy_loop", "learn", "one_state_bandit"]

@@ -17,6 +17,13 @@ from accessrl.errors import ModelError, SpecTypeError, SpecValueError
 from accessrl.model.checks import PROB_TOL, check_gamma
 
 
+def _index_array(indices: Any) -> Any:
+    """Next-state indices as given when they are int32 or int64 (32-bit ones halve the bytes
+    every sweep gathers through), anything else as int64."""
+    arr = np.asarray(indices)
+    return np.ascontiguousarray(arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64))
+
+
 def _as_csr_list(P: Any) -> list[sp.csr_matrix]:
     P = matrices_by_action(P, "P")
     if isinstance(P, np.ndarray):
@@ -59,7 +66,7 @@ def from_pymdptoolbox(P: Any, R: Any, gamma: float, *, name: str) -> dict[str, A
     big.sort_indices()
     rows = np.repeat(np.arange(n_s * n_a), np.diff(big.indptr))
     s_of_row, a_of_row = rows // n_a, rows % n_a
-    cols = big.indices.astype(np.int64)
+    cols = _index_array(big.indices)
     R = matrices_by_action(R, "R")
     if isinstance(R, (list, tuple)) or (isinstance(R, np.ndarray) and R.ndim == 3):
         rmats = [sp.csr_matrix(m) for m in R]
@@ -163,7 +170,7 @@ def from_pairs(R: Any, Q: Any, gamma: float, s_indices: Any, a_indices: Any, *, 
         sa_ptr=sa_ptr,
         sa_action=a_idx,
         out_ptr=q.indptr.astype(np.int64),
-        out_next=q.indices.astype(np.int64),
+        out_next=_index_array(q.indices),
         out_prob=q.data.astype(np.float64),
         out_reward=np.repeat(r, np.diff(q.indptr)),
         name=name,

@@ -30,6 +30,7 @@ cannot beat on a machine of a given memory bandwidth.
 from __future__ import annotations
 
 import types
+import weakref
 from typing import Any
 
 import numba as nb
@@ -37,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accessrl._types import FloatArray, IntArray
+from accessrl.errors import ParameterError
 from accessrl.model.mdp import MDP
 
 _BLOCKS = 256  # parallel work units per sweep
@@ -115,6 +117,34 @@ def _bellman_active(sa_ptr, out_ptr, out_next, out_prob, r_pair, gamma, v, u, be
     return his.max(), los.min()
 
 
+def _bellman_zero(sa_ptr, r_pair, u, best, q):  # type: ignore[no-untyped-def]
+    # _bellman_active from v = 0 with every pair active: Q = r + gamma * 0, so no outcome is read.
+    n = u.size
+    his = np.full(_BLOCKS, -np.inf)
+    los = np.full(_BLOCKS, np.inf)
+    for b in nb.prange(_BLOCKS):
+        hi_d = -np.inf
+        lo_d = np.inf
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            bq = 0.0
+            bk = -1
+            for k in range(sa_ptr[s], sa_ptr[s + 1]):
+                qk = r_pair[k] + 0.0
+                q[k] = qk
+                if bk < 0 or qk > bq:
+                    bq = qk
+                    bk = k
+            u[s] = bq
+            best[s] = bk
+            if bq > hi_d:
+                hi_d = bq
+            if bq < lo_d:
+                lo_d = bq
+        his[b] = hi_d
+        los[b] = lo_d
+    return his.max(), los.min()
+
+
 def _eliminate(sa_ptr, active, q, u, threshold):  # type: ignore[no-untyped-def]
     n = u.size
     counts = np.zeros(_BLOCKS, dtype=np.int64)
@@ -153,8 +183,11 @@ def _pair_rewards(out_ptr, out_prob, out_reward, r):  # type: ignore[no-untyped-
     for b in nb.prange(_BLOCKS):
         for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
             acc = 0.0
-            for j in range(out_ptr[k], out_ptr[k + 1]):
+            j = np.uint64(out_ptr[k])  # unsigned: no wraparound checks (as in _dot)
+            end = np.uint64(out_ptr[k + 1])
+            while j < end:
                 acc += out_prob[j] * out_reward[j]
+                j += np.uint64(1)
             r[k] = acc
 
 
@@ -346,9 +379,14 @@ def _order_direction(sa_ptr, out_ptr, out_next, terminal):  # type: ignore[no-un
 
 
 @nb.njit(cache=True)
-def _ordered_pass(direction, sa_ptr, out_ptr, out_next, out_prob, out_reward, gamma, tie_rtol, v, q, best):  # type: ignore[no-untyped-def]
+def _ordered_pass(direction, check, terminal, sa_ptr, sa_action, out_ptr, out_next, out_prob, out_reward, gamma,  # type: ignore[no-untyped-def]
+                  tie_rtol, v, q, pol, r_in, r_out, have_r):
+    # r_in: the cached r(s, a) when have_r; else r_out receives them (separate arrays: a cached
+    # r is read-only, which numba types apart from a writable one)
     # States whose successors all come later in the sweep: v(s) by _topo's single-state
     # formula (same operations, same rounding), then Q and the tied-first greedy pair as _greedy.
+    # check: stop at the first state with a non-terminal successor on the wrong side and
+    # return it (the caller falls back to the SCC route); -1 when every state was solved.
     n = v.size
     for i in range(n):
         s = n - 1 - i if direction > 0 else i
@@ -361,23 +399,45 @@ def _ordered_pass(direction, sa_ptr, out_ptr, out_next, out_prob, out_reward, ga
         for k in range(a0, a1):
             self_p = 0.0
             acc = 0.0
-            rk = 0.0  # r(s, a) summed as _pair_rewards does (same order, same rounding)
-            for j in range(out_ptr[k], out_ptr[k + 1]):
-                rk += out_prob[j] * out_reward[j]
-                if out_next[j] == s:
-                    self_p += out_prob[j]
-                else:
-                    acc += out_prob[j] * v[out_next[j]]
+            # unsigned indices: numba then drops its negative-index wraparound (as in _dot)
+            j = np.uint64(out_ptr[k])
+            end = np.uint64(out_ptr[k + 1])
+            if have_r:  # r(s, a) cached by pair_rewards: the per-outcome rewards are not read
+                rk = r_in[k]
+                while j < end:
+                    t = out_next[j]
+                    if t == s:
+                        self_p += out_prob[j]
+                    else:
+                        if check and (t < s if direction > 0 else t > s) and not terminal[t]:
+                            return s
+                        acc += out_prob[j] * v[np.uint64(t)]
+                    j += np.uint64(1)
+            else:
+                rk = 0.0  # r(s, a) summed as _pair_rewards does (same order, same rounding)
+                while j < end:
+                    t = out_next[j]
+                    rk += out_prob[j] * out_reward[j]
+                    if t == s:
+                        self_p += out_prob[j]
+                    else:
+                        if check and (t < s if direction > 0 else t > s) and not terminal[t]:
+                            return s
+                        acc += out_prob[j] * v[np.uint64(t)]
+                    j += np.uint64(1)
+                r_out[k] = rk
             if self_p != 0.0:
                 loops = True
             qk = rk + gamma * acc
             q[k] = qk
             if qk > top:
                 top = qk
-            den = 1.0 - gamma * self_p
-            if den <= 1e-15:
-                continue
-            c = qk / den
+            c = qk
+            if self_p != 0.0:
+                den = 1.0 - gamma * self_p
+                if den <= 1e-15:
+                    continue
+                c = qk / den
             if bk < 0 or c > bq:
                 bq = c
                 bk = k
@@ -385,28 +445,88 @@ def _ordered_pass(direction, sa_ptr, out_ptr, out_next, out_prob, out_reward, ga
         if loops:  # Q reads v(s) itself: recompute with it, exactly as _greedy does
             top = -np.inf
             for k in range(a0, a1):
-                rk = 0.0
-                for j in range(out_ptr[k], out_ptr[k + 1]):
-                    rk += out_prob[j] * out_reward[j]
-                qk = rk + gamma * _dot(out_ptr, out_next, out_prob, v, k)
+                qk = (r_in[k] if have_r else r_out[k]) + gamma * _dot(out_ptr, out_next, out_prob, v, k)
                 q[k] = qk
                 if qk > top:
                     top = qk
-        best[s] = -1
+        pol[s] = -1  # the global action of the first pair within tie_rtol of the best
         slack = tie_rtol * max(1.0, abs(top))
         for k in range(a0, a1):
             if q[k] >= top - slack:
-                best[s] = k
+                pol[s] = sa_action[k]
                 break
+    return -1
 
 
-PARALLEL_MIN_NNZ = 1 << 62
-"""From this many transitions on, the sweep kernels run on all numba threads.
+def _psigma_lengths(best, out_ptr, lens):  # type: ignore[no-untyped-def]
+    n = best.size
+    for b in nb.prange(_BLOCKS):
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            k = best[s]
+            lens[s] = 0 if k < 0 else out_ptr[k + 1] - out_ptr[k]
 
-Off by default: on the shared 2-core machine of our benchmark every parallel region
-waited for a descheduled thread and one thread was faster; set it (e.g. to 2_000_000)
-on a quiet multi-core machine (``benchmarks/bench_planning.py`` reports both).
+
+def _psigma_fill(best, out_ptr, out_next, out_prob, r_pair, ptr, idx, dat, r_sig):  # type: ignore[no-untyped-def]
+    n = best.size
+    for b in nb.prange(_BLOCKS):
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            k = best[s]
+            if k < 0:
+                r_sig[s] = 0.0
+                continue
+            r_sig[s] = r_pair[k]
+            o = ptr[s]
+            for j in range(out_ptr[k], out_ptr[k + 1]):
+                idx[o] = out_next[j]
+                dat[o] = out_prob[j]
+                o += 1
+
+
+def _psigma_patch(best, held, out_ptr, out_next, out_prob, r_pair, ptr, idx, dat, r_sig):  # type: ignore[no-untyped-def]
+    # Rows whose pair changed, rewritten in place when the new pair has as many outcomes as
+    # the row holds; returns (rows patched, rows that need a rebuild).
+    n = best.size
+    patched = np.zeros(_BLOCKS, dtype=np.int64)
+    misfit = np.zeros(_BLOCKS, dtype=np.int64)
+    for b in nb.prange(_BLOCKS):
+        c = 0
+        m = 0
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            k = best[s]
+            if k != held[s]:
+                lo = out_ptr[k] if k >= 0 else 0
+                fits = k >= 0 and out_ptr[k + 1] - lo == ptr[s + 1] - ptr[s]
+                if fits:
+                    r_sig[s] = r_pair[k]
+                    base = ptr[s] - lo
+                    for j in range(lo, out_ptr[k + 1]):
+                        idx[base + j] = out_next[j]
+                        dat[base + j] = out_prob[j]
+                    held[s] = k
+                    c += 1
+                else:
+                    m += 1
+        patched[b] = c
+        misfit[b] = m
+    return patched.sum(), misfit.sum()
+
+
+def _csr_eval(ptr, idx, dat, r_sig, gamma, v, u):  # type: ignore[no-untyped-def]
+    n = v.size
+    for b in nb.prange(_BLOCKS):
+        for s in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            u[s] = r_sig[s] + gamma * _dot(ptr, idx, dat, v, s)
+
+
+PARALLEL_MIN_NNZ = 1 << 18
+"""Below this many transitions the sweep kernels run on one thread whatever ``threads`` asks.
+
+Above it, ``threads`` (an argument of every kernel and solver, default 1) picks the serial
+build (1) or numba's parallel build on that many threads.  Which is faster depends on the
+machine and its load (on a shared 2-core machine a second thread can be slower): the
+entry points decide it (:mod:`accessrl.machine`) and the solvers record it in their result.
 """
+
 
 def _twin(f):  # type: ignore[no-untyped-def]
     """A copy of ``f`` under another name, so the serial build gets its own numba cache entry."""
@@ -416,19 +536,35 @@ def _twin(f):  # type: ignore[no-untyped-def]
 
 
 _KERNELS: dict[str, Any] = {}
-for _f in (_bellman, _bellman_active, _eliminate, _policy, _pair_values, _pair_rewards, _greedy):
+for _f in (_bellman, _bellman_active, _bellman_zero, _eliminate, _policy, _pair_values, _pair_rewards, _greedy,
+           _psigma_lengths, _psigma_fill, _psigma_patch, _csr_eval):
     _KERNELS[_f.__name__] = (nb.njit(cache=True)(_twin(_f)), nb.njit(parallel=True, cache=True)(_f))  # type: ignore[no-untyped-call]
 
 
-def _k(name: str, mdp: MDP):  # type: ignore[no-untyped-def]
-    return _KERNELS[name][mdp.n_outcomes >= PARALLEL_MIN_NNZ]
+def threads_used(mdp: MDP, threads: int) -> int:
+    """How many threads the kernels run on for ``mdp`` when asked for ``threads``:
+    1 below :data:`PARALLEL_MIN_NNZ` transitions, else ``threads`` capped at numba's pool."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ParameterError(f"threads: expected an integer >= 1, got {threads!r}")
+    if threads == 1 or mdp.n_outcomes < PARALLEL_MIN_NNZ:
+        return 1
+    return int(min(int(threads), nb.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+
+
+def _k(name: str, mdp: MDP, threads: int = 1):  # type: ignore[no-untyped-def]
+    t = threads_used(mdp, threads)
+    if t == 1:
+        return _KERNELS[name][0]
+    nb.set_num_threads(t)
+    return _KERNELS[name][1]
 
 
 def _arrays(mdp: MDP) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
     return mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob
 
 
-def bellman_sweep(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, best: IntArray) -> tuple[float, float, float]:
+def bellman_sweep(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, best: IntArray, *,
+                  threads: int = 1) -> tuple[float, float, float]:
     r"""u <- T v in place (terminal states 0), ``best`` <- first greedy pair per state (-1 terminal).
 
     Returns (max(u - v), min(u - v), max|u - v|).
@@ -436,21 +572,32 @@ def bellman_sweep(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, be
     sa_ptr, out_ptr, out_next, out_prob = _arrays(mdp)
     if v.size == 0:
         return 0.0, 0.0, 0.0
-    hi, lo = _k("_bellman", mdp)(sa_ptr, out_ptr, out_next, out_prob, r_pair, float(mdp.gamma), v, u, best)
+    hi, lo = _k("_bellman", mdp, threads)(sa_ptr, out_ptr, out_next, out_prob, r_pair, float(mdp.gamma), v, u, best)
     return float(hi), float(lo), float(max(abs(hi), abs(lo)))
 
 
 def bellman_sweep_active(mdp: MDP, r_pair: FloatArray, v: FloatArray, u: FloatArray, best: IntArray,
-                         active: NDArray[np.bool_], q: FloatArray) -> tuple[float, float, float]:
+                         active: NDArray[np.bool_], q: FloatArray, *, threads: int = 1) -> tuple[float, float, float]:
     """:func:`bellman_sweep` over the still-active pairs only, also writing their Q into ``q``."""
     if v.size == 0:
         return 0.0, 0.0, 0.0
-    hi, lo = _k("_bellman_active", mdp)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair,
+    hi, lo = _k("_bellman_active", mdp, threads)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair,
                                         float(mdp.gamma), v, u, best, active, q)
     return float(hi), float(lo), float(max(abs(hi), abs(lo)))
 
 
-def eliminate_actions(mdp: MDP, active: NDArray[np.bool_], q: FloatArray, u: FloatArray, threshold: float) -> int:
+def bellman_sweep_from_zero(mdp: MDP, r_pair: FloatArray, u: FloatArray, best: IntArray, q: FloatArray, *,
+                            threads: int = 1) -> tuple[float, float, float]:
+    """:func:`bellman_sweep_active` from v = 0 with every pair active, without reading the
+    outcomes (Q = r exactly, as gamma * 0 adds nothing): MPI's first sweep from zero."""
+    if u.size == 0:
+        return 0.0, 0.0, 0.0
+    hi, lo = _k("_bellman_zero", mdp, threads)(mdp.sa_ptr, r_pair, u, best, q)
+    return float(hi), float(lo), float(max(abs(hi), abs(lo)))
+
+
+def eliminate_actions(mdp: MDP, active: NDArray[np.bool_], q: FloatArray, u: FloatArray, threshold: float, *,
+                      threads: int = 1) -> int:
     r"""Deactivate pairs with (T v)(s) - Q_v(s, a) > ``threshold``; returns how many.
 
     MacQueen's test (Puterman 1994, §6.7.2): with d = T v - v, Q*(s, a) <= Q_v(s, a) +
@@ -458,30 +605,42 @@ def eliminate_actions(mdp: MDP, active: NDArray[np.bool_], q: FloatArray, u: Flo
     gap exceeds gamma/(1-gamma) span(d) is never optimal (with terminal states pinned at
     0 the sup-norm form 2 gamma/(1-gamma) ||d|| is used).  Eliminated pairs stay out.
     """
-    return int(_k("_eliminate", mdp)(mdp.sa_ptr, active, q, u, float(threshold)))
+    return int(_k("_eliminate", mdp, threads)(mdp.sa_ptr, active, q, u, float(threshold)))
 
 
-def pair_rewards(mdp: MDP) -> FloatArray:
-    """r(s, a) = sum over outcomes of p * reward, per pair (L,), in parallel.
+_PAIR_REWARDS: weakref.WeakKeyDictionary[MDP, FloatArray] = weakref.WeakKeyDictionary()
+"""r(s, a) per model, computed once (a pure function of the frozen model's arrays, like
+``MDP.expected_reward``; read-only arrays)."""
+
+
+def pair_rewards(mdp: MDP, *, threads: int = 1) -> FloatArray:
+    """r(s, a) = sum over outcomes of p * reward, per pair (L,), summed left to right.
 
     The same numbers as ``mdp.expected_reward`` up to rounding order; used by the compiled
-    solvers because the cumulative-sum form needs two nnz-sized temporaries.
+    solvers because the cumulative-sum form needs two nnz-sized temporaries.  Cached per
+    model (read-only): a second solve of the same model reads 8 bytes per pair instead of
+    16 per outcome, as QuantEcon's and pymdptoolbox's inputs hold rewards per pair.
     """
-    r = np.empty(mdp.n_pairs)
-    if r.size:
-        _k("_pair_rewards", mdp)(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
+    r = _PAIR_REWARDS.get(mdp)
+    if r is None:
+        r = np.empty(mdp.n_pairs)
+        if r.size:
+            _k("_pair_rewards", mdp, threads)(mdp.out_ptr, mdp.out_prob, mdp.out_reward, r)
+        r.flags.writeable = False
+        _PAIR_REWARDS[mdp] = r
     return r
 
 
-def pair_values(mdp: MDP, r_pair: FloatArray, v: FloatArray) -> FloatArray:
+def pair_values(mdp: MDP, r_pair: FloatArray, v: FloatArray, *, threads: int = 1) -> FloatArray:
     """Q(s, a) = r(s, a) + gamma sum_s' p(s'|s, a) v(s') for every pair (L,), in parallel."""
     q = np.empty(mdp.n_pairs)
     if q.size:
-        _k("_pair_values", mdp)(mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, q)
+        _k("_pair_values", mdp, threads)(mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, q)
     return q
 
 
-def greedy_pairs(mdp: MDP, r_pair: FloatArray, v: FloatArray, tie_rtol: float) -> tuple[FloatArray, IntArray]:
+def greedy_pairs(mdp: MDP, r_pair: FloatArray, v: FloatArray, tie_rtol: float, *,
+                 threads: int = 1) -> tuple[FloatArray, IntArray]:
     """Q per pair and, per state, the first pair within ``tie_rtol`` (relative) of the best (-1: terminal).
 
     The compiled form of ``state_max(mdp, q_values(mdp, v), tie_rtol=...)``.
@@ -489,15 +648,71 @@ def greedy_pairs(mdp: MDP, r_pair: FloatArray, v: FloatArray, tie_rtol: float) -
     q = np.empty(mdp.n_pairs)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     if v.size:
-        _k("_greedy", mdp)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v,
+        _k("_greedy", mdp, threads)(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v,
                            float(tie_rtol), q, best)
     return q, best
 
 
-def policy_sweep(mdp: MDP, r_pair: FloatArray, best: IntArray, v: FloatArray, u: FloatArray) -> None:
+def policy_sweep(mdp: MDP, r_pair: FloatArray, best: IntArray, v: FloatArray, u: FloatArray, *,
+                 threads: int = 1) -> None:
     r"""u <- T_sigma v in place, sigma given as one pair per state (``-1``: terminal, value 0)."""
     if v.size:
-        _k("_policy", mdp)(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, u)
+        _k("_policy", mdp, threads)(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, r_pair, float(mdp.gamma), v, u)
+
+
+class PolicyMatrix:
+    r"""P_sigma and r_sigma of one pair per state, held contiguously (CSR, 32-bit indices when S allows).
+
+    MPI's partial evaluation reads only the chosen pairs; through ``best[s]`` into the full
+    model each row is a separate cache miss, while this copy streams (Puterman 1994, §6.5
+    evaluates T_sigma on P_sigma).  :meth:`update` rewrites only the rows whose pair changed
+    (in place when the new pair has as many outcomes; otherwise the matrix is rebuilt).
+    """
+
+    def __init__(self, mdp: MDP, r_pair: FloatArray, best: IntArray, *, threads: int = 1) -> None:
+        self.mdp = mdp
+        self.r_pair = r_pair
+        self.threads = threads
+        self.rebuilds = 0
+        self.patched = 0
+        self._build(best)
+
+    def _build(self, best: IntArray) -> None:
+        mdp = self.mdp
+        n = mdp.n_states
+        lens = np.empty(n, dtype=np.int64)
+        _k("_psigma_lengths", mdp, self.threads)(best, mdp.out_ptr, lens)
+        self.ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=self.ptr[1:])
+        nnz = int(self.ptr[-1])
+        self.idx = np.empty(nnz, dtype=np.int32 if n < 2**31 else np.int64)
+        self.dat = np.empty(nnz)
+        self.r_sig = np.empty(n)
+        _k("_psigma_fill", mdp, self.threads)(best, mdp.out_ptr, mdp.out_next, mdp.out_prob, self.r_pair,
+                                               self.ptr, self.idx, self.dat, self.r_sig)
+        self.held = best.copy()
+        self.rebuilds += 1
+
+    def update(self, best: IntArray) -> None:
+        """Make the matrix that of ``best``, touching only the rows whose pair changed."""
+        mdp = self.mdp
+        done, misfit = _k("_psigma_patch", mdp, self.threads)(best, self.held, mdp.out_ptr, mdp.out_next,
+                                                               mdp.out_prob, self.r_pair, self.ptr, self.idx,
+                                                               self.dat, self.r_sig)
+        self.patched += int(done)
+        if misfit:
+            self._build(best)
+
+    def apply(self, v: FloatArray, u: FloatArray) -> None:
+        """u <- r_sigma + gamma P_sigma v (terminal rows are empty: 0)."""
+        if v.size:
+            _k("_csr_eval", self.mdp, self.threads)(self.ptr, self.idx, self.dat, self.r_sig,
+                                                     float(self.mdp.gamma), v, u)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the copy."""
+        return int(self.ptr.nbytes + self.idx.nbytes + self.dat.nbytes + self.r_sig.nbytes + self.held.nbytes)
 
 
 def gauss_seidel_sweep(mdp: MDP, r_pair: FloatArray, order: IntArray, v: FloatArray, best: IntArray) -> float:
@@ -556,7 +771,8 @@ def order_direction(mdp: MDP) -> int:
     return int(_order_direction(mdp.sa_ptr, mdp.out_ptr, mdp.out_next, mdp.terminal))
 
 
-def ordered_pass(mdp: MDP, direction: int, tie_rtol: float) -> tuple[FloatArray, FloatArray, IntArray]:
+def ordered_pass(mdp: MDP, direction: int, tie_rtol: float, *,
+                 check: bool = False) -> tuple[FloatArray, FloatArray, IntArray] | None:
     r"""Solve a model whose indices order its state graph (:func:`order_direction` != 0) in one pass.
 
     States are visited so that every successor is already final (descending index for
@@ -564,15 +780,30 @@ def ordered_pass(mdp: MDP, direction: int, tie_rtol: float) -> tuple[FloatArray,
     self-loops included, as a one-state component of topological value iteration (Dai et
     al. 2011): V(s) = max_a (r(s,a) + gamma sum_{s' != s} p(s'|s,a) V(s')) / (1 - gamma
     p(s|s,a)).  Q per pair and the first pair within ``tie_rtol`` of the best are computed
-    in the same visit (as :func:`greedy_pairs`), and r(s, a) too (as :func:`pair_rewards`), so
-    the model is read once.  Returns (V, Q, first greedy pair per state).
+    in the same visit (as :func:`greedy_pairs`, but stored as that pair's global action, -1 for
+    a terminal state, i.e. the policy itself), and r(s, a) too (as :func:`pair_rewards`, and
+    kept in its cache; when that cache holds them already the per-outcome rewards are not
+    read at all), so the model is read once.  Returns (V, Q, the policy: one global action per state, -1 terminal).
+
+    ``check``: the order is not known; verify it inside the same pass (a successor on the
+    wrong side that is not terminal) and return None at the first violation, having read
+    only the states visited so far.
     """
     v = np.zeros(mdp.n_states)
     q = np.empty(mdp.n_pairs)
-    best = np.full(mdp.n_states, -1, dtype=np.int64)
+    pol = np.empty(mdp.n_states, dtype=np.int64)
     if v.size:
-        _ordered_pass(int(direction), *_arrays(mdp), mdp.out_reward, float(mdp.gamma), float(tie_rtol), v, q, best)
-    return v, q, best
+        cached = _PAIR_REWARDS.get(mdp)
+        r = np.empty(mdp.n_pairs if cached is None else 0)
+        bad = _ordered_pass(int(direction), bool(check), mdp.terminal, mdp.sa_ptr, mdp.sa_action, mdp.out_ptr,
+                            mdp.out_next, mdp.out_prob, mdp.out_reward, float(mdp.gamma), float(tie_rtol), v, q,
+                            pol, r if cached is None else cached, r, cached is not None)
+        if bad >= 0:
+            return None
+        if cached is None:  # the pass summed every r(s, a): keep them for the next solve
+            r.flags.writeable = False
+            _PAIR_REWARDS[mdp] = r
+    return v, q, pol
 
 
 def sweep_bytes(mdp: MDP) -> int:
@@ -582,8 +813,11 @@ def sweep_bytes(mdp: MDP) -> int:
 
 
 __all__ = [
+    "PARALLEL_MIN_NNZ",
+    "PolicyMatrix",
     "bellman_sweep",
     "bellman_sweep_active",
+    "bellman_sweep_from_zero",
     "eliminate_actions",
     "gauss_seidel_sweep",
     "greedy_pairs",
@@ -594,5 +828,6 @@ __all__ = [
     "policy_sweep",
     "strong_components",
     "sweep_bytes",
+    "threads_used",
     "topological_block",
 ]

@@ -27,11 +27,12 @@ outside is already final.
   of them.
 
 Fast path: if the state indices already order the graph (every outcome leads to a larger
-index, or every one to a smaller, self-loops and terminal states aside; one compiled pass,
-:func:`~accessrl.planning.kernels.order_direction`), Tarjan's pass is skipped and one sweep in
-the opposite index order solves every state exactly and computes Q and the greedy policy
-as it goes (:func:`~accessrl.planning.kernels.ordered_pass`): the outcome arrays are read twice
-(the check reads ``out_next`` only), not five times.
+index, or every one to a smaller, self-loops and terminal states aside), Tarjan's pass is
+skipped and one sweep in the opposite index order solves every state exactly and computes
+r(s, a), Q and the greedy policy as it goes (:func:`~accessrl.planning.kernels.ordered_pass`).
+The descending order (the generator's: day first, terminals last) is checked inside that
+same pass, so such a model is read once; the ascending order needs a separate check
+(:func:`~accessrl.planning.kernels.order_direction`) after the first pass gave up.
 
 Memory: the model plus about nine integer or float vectors of S.
 
@@ -58,12 +59,17 @@ from accessrl.planning.results import TIE_RTOL, Progress, SolveResult, check_max
 from accessrl.planning.structure import check_ssp
 
 
-def finish_compiled(mdp: MDP, v: FloatArray, r_pair: FloatArray | None = None, **kw: Any) -> SolveResult:
-    """A :class:`SolveResult` for values ``v``: Q by the parallel kernel, greedy policy with ties."""
-    from accessrl.planning.kernels import greedy_pairs, pair_rewards
+def finish_compiled(mdp: MDP, v: FloatArray, r_pair: FloatArray | None = None, *, threads: int = 1,
+                    **kw: Any) -> SolveResult:
+    """A :class:`SolveResult` for values ``v``: Q by the compiled kernel, greedy policy with ties.
 
-    q, best = greedy_pairs(mdp, pair_rewards(mdp) if r_pair is None else r_pair, v, TIE_RTOL)
-    return SolveResult(values=v, policy=policy_from_pairs(mdp, best), q_values=q, **kw)
+    ``extra["threads"]`` records how many threads the kernels ran on."""
+    from accessrl.planning.kernels import greedy_pairs, pair_rewards, threads_used
+
+    r = pair_rewards(mdp, threads=threads) if r_pair is None else r_pair
+    q, best = greedy_pairs(mdp, r, v, TIE_RTOL, threads=threads)
+    extra = {**kw.pop("extra", {}), "threads": threads_used(mdp, threads)}
+    return SolveResult(values=v, policy=policy_from_pairs(mdp, best), q_values=q, extra=extra, **kw)
 
 
 def _progress_fraction(first: float, now: float, target: float) -> float:
@@ -92,23 +98,33 @@ def compiled_modified_policy_iteration(
     mdp: MDP,
     *,
     tol: float = 1e-6,
-    m: int = 2,
+    m: int = 3,
     v0: Any = None,
     max_iter: int = 100_000,
     eliminate: bool = True,
     progress: Progress | None = None,
+    threads: int = 1,
 ) -> SolveResult:
     r"""Modified policy iteration on the compiled parallel sweep kernels (gamma < 1).
 
     Each iteration: u = T v (one full Bellman sweep, greedy pairs sigma), the stopping
-    rule of :func:`_mpi_stop` (error bound ``tol``), then ``m`` sweeps v <- T_sigma v that
-    read only the chosen pairs (Puterman 1994, §6.5).  ``eliminate``: after each
+    rule of :func:`_mpi_stop` (error bound ``tol``), then ``m`` sweeps v <- T_sigma v on a
+    contiguous copy of the chosen pairs, P_sigma (Puterman 1994, §6.5;
+    :class:`~accessrl.planning.kernels.PolicyMatrix`, patched where sigma changes).  ``eliminate``: after each
     improvement, drop pairs MacQueen's test proves suboptimal
     (:func:`~accessrl.planning.kernels.eliminate_actions`), so later full sweeps read fewer
-    transitions.  Memory: three vectors of S and one float and one flag per pair on top
-    of the model.  gamma = 1 falls back to :func:`value_iteration`.
+    transitions.  ``threads``: how many threads the kernels run on (see
+    :data:`~accessrl.planning.kernels.PARALLEL_MIN_NNZ`).  Memory: three vectors of S, one
+    float and one flag per pair and P_sigma (about nnz / A) on top of the model.  gamma = 1
+    falls back to :func:`value_iteration`.
     """
-    from accessrl.planning.kernels import bellman_sweep_active, eliminate_actions, pair_rewards, policy_sweep
+    from accessrl.planning.kernels import (
+        PolicyMatrix,
+        bellman_sweep_active,
+        bellman_sweep_from_zero,
+        eliminate_actions,
+        pair_rewards,
+    )
 
     tol = check_tol(tol)
     max_iter = check_max_iter(max_iter)
@@ -118,8 +134,9 @@ def compiled_modified_policy_iteration(
     if g >= 1.0:
         res = value_iteration(mdp, tol=tol)
         return replace(res, method="compiled-mpi", note="gamma = 1: value iteration")
-    r = pair_rewards(mdp)
+    r = pair_rewards(mdp, threads=threads)
     v = np.zeros(mdp.n_states) if v0 is None else check_values(mdp, v0).copy()
+    p_sigma: PolicyMatrix | None = None
     u = np.empty_like(v)
     best = np.empty(mdp.n_states, dtype=np.int64)
     has_terminal = bool(mdp.terminal.any())
@@ -129,7 +146,10 @@ def compiled_modified_policy_iteration(
     bound = float("nan")
     it = sweeps = eliminated = 0
     while it < max_iter:
-        hi, lo, sup = bellman_sweep_active(mdp, r, v, u, best, active, q)
+        if it == 0 and v0 is None:  # T 0 = max r: the first sweep reads no outcome
+            hi, lo, sup = bellman_sweep_from_zero(mdp, r, u, best, q, threads=threads)
+        else:
+            hi, lo, sup = bellman_sweep_active(mdp, r, v, u, best, active, q, threads=threads)
         it += 1
         sweeps += 1
         stop, shift, bound = _mpi_stop(hi, lo, sup, g, tol, has_terminal)
@@ -143,17 +163,24 @@ def compiled_modified_policy_iteration(
             break
         if eliminate:
             gap = 2 * g / (1 - g) * sup if has_terminal else g / (1 - g) * (hi - lo)
-            eliminated += eliminate_actions(mdp, active, q, u, gap)
+            eliminated += eliminate_actions(mdp, active, q, u, gap, threads=threads)
+        if m:
+            if p_sigma is None:
+                p_sigma = PolicyMatrix(mdp, r, best, threads=threads)
+            else:
+                p_sigma.update(best)
         for _ in range(m):
-            policy_sweep(mdp, r, best, u, v)
+            p_sigma.apply(u, v)  # type: ignore[union-attr]
             u, v = v, u
         sweeps += m
         u, v = v, u  # v holds T_sigma^m T v
     else:  # max_iter reached: v went through partial evaluation after the last bound
         bound = float("nan")
+    held = {} if p_sigma is None else {"p_sigma_rebuilds": p_sigma.rebuilds, "p_sigma_rows_patched": p_sigma.patched}
     return finish_compiled(
-        mdp, v, r, iterations=it, method="compiled-mpi", residual=trace[-1] if trace else 0.0,
-        error_bound=bound, trace=tuple(trace), extra={"sweeps": sweeps, "m": m, "eliminated_pairs": eliminated},
+        mdp, v, r, threads=threads, iterations=it, method="compiled-mpi", residual=trace[-1] if trace else 0.0,
+        error_bound=bound, trace=tuple(trace),
+        extra={"sweeps": sweeps, "m": m, "eliminated_pairs": eliminated, **held},
         converged=not np.isnan(bound),
     )
 
@@ -298,8 +325,15 @@ def topological_value_iteration(
     scc: Any = None,
     max_sweeps: int = 1_000_000,
     progress: Progress | None = None,
+    threads: int = 1,
 ) -> SolveResult:
     """Topological value iteration (see the module docstring); ``scc`` reuses a decomposition.
+
+    Without ``scc`` the states are first tried in descending index order in one pass that
+    checks the order as it goes (:func:`~accessrl.planning.kernels.ordered_pass` with
+    ``check``); at the first successor on the wrong side it falls back to the ascending
+    check and then to Tarjan's components.  ``threads`` applies to the component route's
+    final Q pass (the ordered pass and the component kernel are sequential by nature).
 
     ``scc`` may instead be an int direction from :func:`~accessrl.planning.kernels.order_direction`
     already computed (nonzero: the one-pass fast path without checking again).
@@ -314,13 +348,19 @@ def topological_value_iteration(
     g = mdp.gamma
     if g >= 1.0:
         check_ssp(mdp)
-    direction = scc if isinstance(scc, int) else (order_direction(mdp) if scc is None else 0)
+    if scc is None:  # try the one-pass path, checking the order inside the pass
+        fused = _ordered(mdp, 1, progress, check=True, threads=threads)
+        if fused is not None:
+            return fused
+        direction = order_direction(mdp)
+    else:
+        direction = scc if isinstance(scc, int) else 0
     if direction:
-        return _ordered(mdp, direction, progress)
-    comp, order, comp_ptr = strong_components(mdp) if scc is None else scc
+        return _ordered(mdp, direction, progress, threads=threads)  # type: ignore[return-value]
+    comp, order, comp_ptr = strong_components(mdp) if scc is None or isinstance(scc, int) else scc
     n_comp = comp_ptr.size - 1
     sizes = np.diff(comp_ptr)
-    r = pair_rewards(mdp)
+    r = pair_rewards(mdp, threads=threads)
     v = np.zeros(mdp.n_states)
     best = np.full(mdp.n_states, -1, dtype=np.int64)
     err = np.zeros(n_comp)
@@ -342,20 +382,36 @@ def topological_value_iteration(
         res = value_iteration(mdp, tol=tol, v0=v)
         return replace(res, method="topological", extra=extra,
                        note="gamma = 1: finished by value iteration's exact check")
-    return finish_compiled(mdp, v, r, iterations=1, method="topological", residual=bound,
+    return finish_compiled(mdp, v, r, threads=threads, iterations=1, method="topological", residual=bound,
                            error_bound=bound, extra=extra)
 
 
-def _ordered(mdp: MDP, direction: int, progress: Progress | None) -> SolveResult:
-    """The one-pass solve of a model whose indices order its state graph (exact)."""
+def try_ordered_pass(mdp: MDP, *, progress: Progress | None = None) -> SolveResult | None:
+    """Topological value iteration's one-pass path if the states are in descending order
+    (every successor a larger index, self-loops and terminals aside), checked inside the
+    pass; None at the first successor that breaks it.  gamma = 1 checks the stochastic
+    shortest path conditions first (:func:`~accessrl.planning.structure.check_ssp`)."""
+    if mdp.gamma >= 1.0:
+        check_ssp(mdp)
+    return _ordered(mdp, 1, progress, check=True)
+
+
+def _ordered(mdp: MDP, direction: int, progress: Progress | None, *, check: bool = False,
+             threads: int = 1) -> SolveResult | None:
+    """The one-pass solve of a model whose indices order its state graph (exact); with
+    ``check``, None as soon as a successor breaks the order."""
     from accessrl.planning.kernels import ordered_pass
 
-    v, q, best = ordered_pass(mdp, direction, TIE_RTOL)
+    out = ordered_pass(mdp, direction, TIE_RTOL, check=check)
+    if out is None:
+        return None
+    v, q, policy = out
     if progress is not None:
         progress(1.0, f"{mdp.n_states} states in one ordered pass")
     extra = {"components": mdp.n_states, "cyclic_components": 0, "largest_component": min(1, mdp.n_states),
-             "sweeps": 0, "ordered_pass": "descending" if direction > 0 else "ascending"}
-    return SolveResult(values=v, policy=policy_from_pairs(mdp, best), q_values=q, iterations=1,
+             "sweeps": 0, "ordered_pass": "descending" if direction > 0 else "ascending",
+             "order_checked_in_pass": check, "threads": 1}
+    return SolveResult(values=v, policy=policy, q_values=q, iterations=1,
                        method="topological", residual=0.0, error_bound=0.0, extra=extra)
 
 
@@ -365,4 +421,5 @@ __all__ = [
     "gauss_seidel_value_iteration",
     "krylov_policy_iteration",
     "topological_value_iteration",
+    "try_ordered_pass",
 ]

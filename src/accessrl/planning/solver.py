@@ -25,6 +25,7 @@ from accessrl.planning.scalable import (
     gauss_seidel_value_iteration,
     krylov_policy_iteration,
     topological_value_iteration,
+    try_ordered_pass,
 )
 
 
@@ -121,17 +122,35 @@ def choose_method(mdp: MDP) -> MethodChoice:
                                          f"iteration (parallel sweeps, span stopping rule)"))
 
 
-def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6, progress: Progress | None = None) -> SolveResult:
+_TAKES_THREADS = {"topological", "compiled-mpi"}
+
+
+def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6, progress: Progress | None = None,
+          threads: int = 1) -> SolveResult:
     """Solve ``mdp`` to within ``tol`` (max|V - V*|) with the named method or ``"auto"``.
 
     ``auto`` picks by structure and size (:func:`choose_method`) and records why in
-    ``note``.  Forbidden pairs are not actions: the optimum is among the allowed ones
+    ``note``; a model with terminal states is first tried in one ordered pass that checks
+    the order as it goes (:func:`~accessrl.planning.scalable.try_ordered_pass`), which
+    solves a model numbered in topological order (as the generator numbers it) reading
+    it once.  Forbidden pairs are not actions: the optimum is among the allowed ones
     (Q = -inf at a forbidden pair).  ``progress`` (optional) is called with (fraction done or nan, message) by
-    the compiled methods.
+    the compiled methods.  ``threads``: threads for the compiled sweep kernels
+    (``compiled-mpi``, ``topological``; the entry points pick it with
+    :func:`accessrl.machine.choose_threads`); ``extra["threads"]`` says what ran.
     """
+    from accessrl.planning.kernels import threads_used
+
     tol = check_tol(tol)
+    threads_used(mdp, threads)  # validates
     full, mdp = mdp, mdp.without_forbidden  # plan over the allowed actions (choose_method too)
     if method == "auto":
+        if mdp.n_states > SMALL_MODEL and (mdp.terminal.any() or mdp.gamma >= 1.0):
+            fast = try_ordered_pass(mdp, progress=progress)
+            if fast is not None:
+                why = (f"states in topological order ({mdp.n_states} states, every successor a larger index): "
+                       "exact in one descending pass that checked the order as it went, no SCC pass")
+                return replace(on_full_model(full, fast), note=why)
         choice = choose_method(mdp)
     elif method in SOLVERS:
         choice = MethodChoice(method, "chosen by the caller")
@@ -140,10 +159,13 @@ def solve(mdp: MDP, method: str = "auto", *, tol: float = 1e-6, progress: Progre
     kw: dict[str, Any] = {} if choice.method == "policy-iteration" else {"tol": tol}
     if choice.method in _TAKES_PROGRESS and progress is not None:
         kw["progress"] = progress
+    if choice.method in _TAKES_THREADS:
+        kw["threads"] = threads
     if choice.method == "topological":
         kw.update(choice.solver_arguments())
     res = SOLVERS[choice.method](mdp, **kw)
-    return replace(on_full_model(full, res), note=choice.why)
+    extra = res.extra if "threads" in res.extra else {**res.extra, "threads": 1}
+    return replace(on_full_model(full, res), note=choice.why, extra=extra)
 
 
 __all__ = ["SMALL_MODEL", "SOLVERS", "MethodChoice", "choose_method", "krylov_mpi", "solve"]

@@ -102,22 +102,33 @@ def step_tables(mdp: MDP) -> StepTables:
     return tab
 
 
+def _running_count(flags: Any) -> IntArray:
+    """csum[i] = how many of flags[:i] are true (length n + 1), without an int64 copy of flags."""
+    flags = np.asarray(flags)
+    csum: IntArray = np.zeros(flags.size + 1, dtype=np.int64)
+    np.cumsum(flags, dtype=np.int64, out=csum[1:])
+    return csum
+
+
 def segment_count(flags: Any, ptr: IntArray) -> IntArray:
     """How many true ``flags`` fall in each segment ``ptr[k]:ptr[k+1]``."""
-    csum = np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int64))))
+    csum = _running_count(flags)
     out: IntArray = (csum[ptr[1:]] - csum[ptr[:-1]]).astype(np.int64)
     return out
 
 
 def sole_outcome(mdp: MDP) -> IntArray:
-    """(L,) the only positive-probability outcome row of each pair, or -1 if there are several."""
+    """(L,) the only positive-probability outcome row of each pair, or -1 if there are several.
+
+    With ``csum`` the running count of positive outcomes, pair k has exactly one when
+    csum[end] - csum[start] = 1, and it is then positive outcome number csum[start]."""
     positive = mdp.out_prob > 0.0
-    counts = segment_count(positive, mdp.out_ptr)
+    csum = _running_count(positive)
+    lo = csum[mdp.out_ptr[:-1]]
+    single = np.flatnonzero(csum[mdp.out_ptr[1:]] - lo == 1)
     out = np.full(mdp.n_pairs, -1, dtype=np.int64)
-    rows = np.flatnonzero(positive)
-    pair_of_row = np.repeat(np.arange(mdp.n_pairs, dtype=np.int64), np.diff(mdp.out_ptr))[rows]
-    single = counts[pair_of_row] == 1
-    out[pair_of_row[single]] = rows[single]
+    if single.size:
+        out[single] = np.flatnonzero(positive)[lo[single]]
     return out
 
 
@@ -387,6 +398,7 @@ def simulate(
     max_steps: int = 10_000,
     severe_threshold: float | None = None,
     record: bool = True,
+    engine: str = "auto",
 ) -> Simulation:
     r"""Run ``n_episodes`` episodes of ``policy`` and return their discounted returns.
 
@@ -408,14 +420,30 @@ def simulate(
     >>> sim = simulate(mdp, best, 10_000, rng=np.random.default_rng(7), first_action="request_evidence")
     >>> round(sim.stats.mean, 2), sim.event_counts["abandoned"]
     (30.33, 2537)
+
+    ``engine``: ``"reference"`` runs the readable loop below; ``"fast"`` the compiled loop
+    of :mod:`accessrl.simulation.fast` (the same draws, picks and arithmetic, so the same
+    numbers for the same seed; other bit generators than PCG64 take the readable loop);
+    ``"auto"`` (default) the compiled loop from :data:`FAST_FROM` episodes on (below
+    that, loading numba costs more than it saves).
     """
     n = check_episodes(n_episodes)
     max_steps = check_max_steps(max_steps)
-    probs = pair_probabilities(mdp, policy).tolist()
+    if engine not in ("auto", "fast", "reference"):
+        raise ParameterError(f"engine: expected one of ['auto', 'fast', 'reference'], got {engine!r}")
+    probs_arr = pair_probabilities(mdp, policy)
     dist = start_distribution(mdp, start)
     forced: int | None = None
     if first_action is not None:
         forced = mdp.action_index(first_action) if isinstance(first_action, str) else int(first_action)
+    if engine == "fast" or (engine == "auto" and n >= FAST_FROM):
+        from accessrl.simulation.fast import run_episodes, sole_outcome_compiled
+
+        got = run_episodes(mdp, np.ascontiguousarray(probs_arr, dtype=np.float64), dist, forced, n, max_steps,
+                           record, rng, sole_outcome_compiled(mdp))
+        if got is not None:
+            return _finish(mdp, got, severe_threshold, record)
+    probs = probs_arr.tolist()
     tab = step_tables(mdp)
     g = mdp.gamma
     severe_out = mdp.severe.tolist() if mdp.severe is not None else None
@@ -498,8 +526,32 @@ def simulate(
     )
 
 
+def _finish(mdp: MDP, got: Mapping[str, Any], severe_threshold: float | None, record: bool) -> Simulation:
+    """The :class:`Simulation` of the compiled loop's arrays (the readable loop's epilogue)."""
+    returns, severe = got["returns"], got["severe"]
+    if severe_threshold is not None:
+        severe |= returns <= float(severe_threshold)
+    known_severe = severe_threshold is not None or mdp.severe is not None
+    stats = summarize(returns, severe=severe if known_severe else None)
+    episodes = None
+    if record:
+        rec = got["record"]
+        ptr = np.concatenate(([0], np.cumsum(got["lengths"]))).astype(np.int64)
+        episodes = Episodes(ptr=ptr, state=rec["state"], action=rec["action"], pair=rec["pair"],
+                            action_prob=rec["prob"], reward=rec["reward"], next_state=rec["next"],
+                            outcome=rec["outcome"])
+    return Simulation(returns=returns, lengths=got["lengths"], terminated=got["terminated"], severe=severe,
+                      event_counts=dict(sorted(got["events"].items())), stats=stats, episodes=episodes,
+                      severe_threshold=severe_threshold)
+
+
+FAST_FROM = 2000
+"""From this many episodes ``simulate(engine="auto")`` runs the compiled loop."""
+
+
 __all__ = [
     "CVAR_ALPHA",
+    "FAST_FROM",
     "QUANTILES",
     "Episodes",
     "ReturnStats",
