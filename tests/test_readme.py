@@ -231,7 +231,10 @@ README_RUNS: dict[str, list[Run] | str] = {
     'accessrl generate rand.npz --kind rand --states 100000 --actions 4 --successors 10 --seed 1':
         [run("generate rand.npz --kind rand --states 100000 --actions 4 --successors 10 --seed 1",
              {"--states": "5000"})],
-    'accessrl solve queue.npz --method auto': [run("solve queue.npz --method auto")],
+    'accessrl solve queue.npz --method auto --threads auto': [run("solve queue.npz --method auto --threads auto"),
+                                                               run("solve queue.npz --method auto --threads 1")],
+    'python benchmarks/bench_generate.py --sizes 10000000':
+        "generates and solves 1e7 states (about 6 GB, minutes); its results are in benchmarks/results/generate.md",
     'accessrl solve queue.npz --out queue-solved.parquet': [run("solve queue.npz --out queue-solved.parquet")],
     'python benchmarks/bench_planning.py': "a 10-15 minute benchmark (its results are in benchmarks/results/planning.md)",
     'python -m pytest tests/planning': "a part of this suite",

@@ -93,6 +93,9 @@ def test_compiled_sole_outcome_matches_the_vectorised_one():
     for name in sorted(CATALOG):
         mdp = CATALOG[name]()
         p = mdp.out_prob.copy()
-        p[g.random(p.size) < 0.3] = 0.0  # pairs with one, several or no positive outcomes
+        p[g.random(p.size) < 0.3] = 0.0  # pairs with one or several positive outcomes
+        sums = np.add.reduceat(p, mdp.out_ptr[:-1]) if p.size else p
+        per_outcome = np.repeat(sums, np.diff(mdp.out_ptr))
+        p = np.where(per_outcome > 0, p / np.where(per_outcome > 0, per_outcome, 1.0), mdp.out_prob)  # still a model
         for m in (mdp, replace(mdp, out_prob=p)):
             np.testing.assert_array_equal(sole_outcome_compiled(m), sole_outcome(m))

@@ -206,6 +206,10 @@ class FactoredNames(Sequence[str]):
     most significant digit; with a radix of other than seven factors the names are ``s0, s1, ...``.
     """
 
+    name_order = (1, 2, 3, 0, 4, 5, 6)
+    """For each field of a name (tier|review|evidence|day|reminders|queue|escalation), its
+    factor's position in ``radix`` (day first): state numbers and names order factors differently."""
+
     def __init__(self, radix: tuple[int, ...], tail: tuple[str, ...]) -> None:
         self.radix = radix
         self.tail = tail

@@ -98,12 +98,13 @@ def factor_codes(names: Sequence[str], states: Any) -> tuple[Any, list[tuple[Any
     if radix is not None and n_inner is not None and len(radix) == width:
         covered = states < n_inner
         inner = states[covered]
+        strides = [int(np.prod(radix[f + 1:], dtype=np.int64)) for f in range(width)]
+        order = getattr(names, "name_order", tuple(range(width)))  # name field -> factor in state numbering
         out = []
-        stride = int(np.prod(radix, dtype=np.int64))
-        for f, r in enumerate(radix):
-            stride //= int(r)
-            codes = (inner // stride) % int(r)
-            labels = [names[d * stride].split(FACTOR_SEPARATOR)[f] for d in range(int(r))]
+        for field_, f in enumerate(order):
+            r, stride = int(radix[f]), strides[f]
+            codes = (inner // stride) % r
+            labels = [names[d * stride].split(FACTOR_SEPARATOR)[field_] for d in range(r)]
             out.append((codes, labels))
         return covered, out
     if len(names) > NAMED_FACTORS_LIMIT:
