@@ -85,8 +85,8 @@ def workloads(quick: bool, files: list) -> dict:
     designs = [RewardDesign(f"speed_w{w}", {**SPEED_ONLY, "policy_violation": -float(w)}) for w in range(0, 320, 20)]
     k = 1 if quick else 4
     return {
-        f"simulate {100_000 * k:,} episodes (8 chunks)": lambda be: simulate_at_scale(
-            mdp, "optimal", 100_000 * k, seed=1, chunk=12_500 * k, first_action="request_evidence",
+        f"simulate {5_000_000 * k:,} episodes (8 chunks)": lambda be: simulate_at_scale(
+            mdp, "optimal", 5_000_000 * k, seed=1, chunk=625_000 * k, first_action="request_evidence",
             backend=be).mean,
         f"sweep grid, 8 points, S={wf.n_states:,}": lambda be: [p.start_value for p in sweep_grid(
             wf, {f"{wf.state_names[0]}.request_evidence.abandoned": np.linspace(0.0, 0.3, 8)}, backend=be).points],
