@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ httpx = pytest.importorskip("httpx")
 import accessrl  # noqa: E402
 from accessrl.service.http import token_hash  # noqa: E402
 from cli_checks import one_error_line  # noqa: E402
+from databases import postgres_schema  # noqa: E402
 
 PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
 needs_pg = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL and os.environ.get("CI") != "true",
@@ -51,22 +51,8 @@ def test_several_workers_need_postgresql(tmp_path):
 
 @pytest.fixture
 def pg_schema_url():
-    assert PG_URL, "CI must set ACCESSRL_TEST_POSTGRES_URL"
-    import sqlalchemy as sa
-
-    from accessrl.storage.schema import normalise_url
-
-    schema = f"wk_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalise_url(PG_URL))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}", admin, schema
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema("wk") as made:
+        yield made
 
 
 def _free_port() -> int:

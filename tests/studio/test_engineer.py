@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from accessrl.catalog import access_review_abandonment
 from accessrl.errors import DataError
 from accessrl.model.policies import uniform_policy
 from accessrl.offline.logsim import simulate_logs
-from accessrl.storage import DecisionLog, normalise_url
+from accessrl.storage import DecisionLog
 from accessrl.storage.generated import write_generated
 from accessrl.storage.times import to_us
 from accessrl.storage.writepath import Store, open_engine
 from accessrl.studio.engineer import engineer_view
-
-PG_URL = os.environ.get("ACCESSRL_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.skipif(
-    not PG_URL, reason="set ACCESSRL_TEST_POSTGRES_URL to run the PostgreSQL tests")])]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
-    """A fresh database URL: an SQLite file, or a PostgreSQL schema on the search path."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "log.db")
-        return
-    schema = f"eng_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalise_url(PG_URL))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def fill(url: str, n: int = 300) -> None:

@@ -35,7 +35,7 @@ from accessrl.model.mdp import MDP
 from accessrl.model.policies import start_distribution
 from accessrl.planning.sensitivity import locate_outcome, parse_target, with_probability
 from accessrl.planning.solver import solve
-from accessrl.rewards.audits import Audit, design_report, flag_reports
+from accessrl.rewards.audits import Audit, check_designs, design_report, flag_reports
 from accessrl.rewards.components import Limit, RewardDesign, check_design, reweight
 from accessrl.rewards.constrained import constrained_solve
 
@@ -102,13 +102,7 @@ def _design_task(shared: tuple[MDP, tuple[RewardDesign, ...], np.ndarray], desig
 def audit_designs(mdp: MDP, designs: Sequence[RewardDesign], *, backend: str | Backend | None = None,
                   start: Any = None) -> Audit:
     """The audit of ``designs`` with one design per task; equal to :func:`~accessrl.rewards.audits.audit`."""
-    if not designs:
-        raise ParameterError("designs: expected at least one design")
-    names = [d.name for d in designs]
-    dup = [n for i, n in enumerate(names) if n in names[:i]]
-    if dup:
-        raise ParameterError(f"designs: duplicate design name {dup[0]!r}")
-    checked = tuple(check_design(mdp, d) for d in designs)
+    checked = check_designs(mdp, designs)
     mu0 = start_distribution(mdp, start)
     reports = get_backend(backend).map(_design_task, list(checked), shared=(mdp, checked, mu0))
     return Audit(model=mdp.name, designs=checked, reports=tuple(flag_reports(mdp, reports)),

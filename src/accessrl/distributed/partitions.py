@@ -43,7 +43,7 @@ from accessrl.distributed.backend import Backend, get_backend, task_seeds
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.estimation import EstimatedModel, TransitionCounts, count_transitions, estimate_from_counts
 from accessrl.offline.logged import LoggedSteps
-from accessrl.offline.ope import Interval, effective_sample_size, episode_terms
+from accessrl.offline.ope import Interval, coverage_gap, effective_sample_size, episode_terms, gap_reason
 from accessrl.storage.store import DecisionLog
 from accessrl.storage.times import to_us, utc_text
 
@@ -229,18 +229,6 @@ class PartitionedEvaluation:
     backend: Mapping[str, Any]
 
 
-def _support(logged: np.ndarray, visited: np.ndarray, target: np.ndarray, state_names: tuple[str, ...],
-             action_names: tuple[str, ...]) -> str:
-    for s in np.flatnonzero(visited):
-        if target[s].sum() == 0:
-            return f"no support: the policy has no action for state {state_names[s]!r}, which the logs visit"
-        missing = np.flatnonzero((target[s] > 0) & ~logged[s])
-        if missing.size:
-            return (f"no support: the logs never took {action_names[int(missing[0])]!r} in state "
-                    f"{state_names[s]!r}, which the policy does")
-    return ""
-
-
 def evaluate_partitions(
     partitions: Sequence[Partition],
     candidates: Mapping[str, np.ndarray],
@@ -291,7 +279,7 @@ def evaluate_partitions(
     visited = np.logical_or.reduce([p.visited for p in full])
     out = []
     for c, (name, target) in enumerate(targets.items()):
-        reason = _support(logged, visited, target, sn, an)
+        reason = gap_reason(coverage_gap(logged, visited, target, sn, an))
         weight = np.concatenate([p.weights[name] for p in full])
         if not reason and not np.any(weight > 0):
             reason = "no support: no logged episode follows the policy with positive probability"

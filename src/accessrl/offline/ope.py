@@ -30,12 +30,13 @@ logs never took there has **no support**: no number is reported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from accessrl._types import FloatArray, IntArray
+from accessrl._types import BoolArray, FloatArray, IntArray
 from accessrl.errors import DataError, ParameterError, PolicyError
 from accessrl.offline.estimation import count_transitions, estimate_model
 from accessrl.offline.logged import LoggedSteps
@@ -244,23 +245,34 @@ def support_gap(steps: LoggedSteps, target: FloatArray) -> tuple[str, str | None
     logged[steps.state, steps.action] = True
     visited = np.zeros(s_n, dtype=bool)
     visited[steps.state] = True
+    return coverage_gap(logged, visited, target, steps.state_names, steps.action_names)
+
+
+def coverage_gap(logged: BoolArray, visited: BoolArray, target: FloatArray, state_names: Sequence[str],
+                 action_names: Sequence[str]) -> tuple[str, str | None] | None:
+    """:func:`support_gap` from what a log covers: ``logged`` (S, A) pairs taken, ``visited`` (S,)
+    states seen (what partitions of a log can send and OR together)."""
     for s in np.flatnonzero(visited):
         if target[s].sum() == 0:
-            return steps.state_names[s], None
+            return state_names[int(s)], None
         missing = np.flatnonzero((target[s] > 0) & ~logged[s])
         if missing.size:
-            return steps.state_names[s], steps.action_names[int(missing[0])]
+            return state_names[int(s)], action_names[int(missing[0])]
     return None
 
 
-def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
-    """Why ``target`` has no support in ``steps`` ('' when it has); see :func:`support_gap`."""
-    gap = support_gap(steps, target)
+def gap_reason(gap: tuple[str, str | None] | None) -> str:
+    """The one-line "no support" reason of a :func:`support_gap` ('' when supported)."""
     if gap is None:
         return ""
     if gap[1] is None:
         return f"no support: the policy has no action for state {gap[0]!r}, which the logs visit"
     return f"no support: the logs never took {gap[1]!r} in state {gap[0]!r}, which the policy does"
+
+
+def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
+    """Why ``target`` has no support in ``steps`` ('' when it has); see :func:`support_gap`."""
+    return gap_reason(support_gap(steps, target))
 
 
 def _model_q(train: LoggedSteps, target: FloatArray, gamma: float) -> tuple[FloatArray, FloatArray] | None:
@@ -432,6 +444,8 @@ def exhaustive_logs(contexts: IntArray, returns: FloatArray, *, context_names: t
 
 __all__ = [
     "ESTIMATORS",
+    "coverage_gap",
+    "gap_reason",
     "exhaustive_logs",
     "EpisodeTerms",
     "EstimatorResult",

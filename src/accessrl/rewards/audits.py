@@ -245,13 +245,7 @@ def audit(
     """
     if episodes and rng is None:
         raise SpecValueError("audit: simulating episodes needs rng (a numpy Generator)")
-    if not designs:
-        raise SpecValueError("designs: expected at least one design")
-    names = [d.name for d in designs]
-    dup = [n for i, n in enumerate(names) if n in names[:i]]
-    if dup:
-        raise SpecValueError(f"designs: duplicate design name {dup[0]!r}")
-    checked = tuple(check_design(mdp, d) for d in designs)
+    checked = check_designs(mdp, designs)
     mu0 = start_distribution(mdp, start)
     reports = [
         design_report(mdp, d, checked, mu0, violation=violation, delay=delay, load=load,
@@ -260,6 +254,17 @@ def audit(
     ]
     return Audit(model=mdp.name, designs=checked, reports=tuple(flag_reports(mdp, reports)),
                  start=mdp.state_names[int(np.argmax(mu0))])
+
+
+def check_designs(mdp: MDP, designs: Sequence[RewardDesign]) -> tuple[RewardDesign, ...]:
+    """The designs of one audit, each checked against ``mdp``: at least one, names unique."""
+    if not designs:
+        raise SpecValueError("designs: expected at least one design")
+    names = [d.name for d in designs]
+    dup = [n for i, n in enumerate(names) if n in names[:i]]
+    if dup:
+        raise SpecValueError(f"designs: duplicate design name {dup[0]!r}")
+    return tuple(check_design(mdp, d) for d in designs)
 
 
 def design_report(
@@ -336,5 +341,5 @@ def flag_reports(mdp: MDP, reports: Sequence[PolicyAudit]) -> list[PolicyAudit]:
     return out
 
 
-__all__ = ["Audit", "Failure", "PolicyAudit", "SimulatedRates", "audit", "design_report", "flag_reports", "measure_policy",
-           "shortcut_pairs", "simulate_rates"]
+__all__ = ["Audit", "Failure", "PolicyAudit", "SimulatedRates", "audit", "check_designs", "design_report",
+           "flag_reports", "measure_policy", "shortcut_pairs", "simulate_rates"]
