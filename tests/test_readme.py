@@ -162,18 +162,18 @@ README_RUNS: dict[str, list[Run] | str] = {
     'accessrl --version': [run("--version")],
     'accessrl tour [--out DIR] [--quick]': [run("tour --out tour --quick")],
     'accessrl lesson quiz [--answers FILE]': [run("lesson quiz --answers answers.txt")],
-    'accessrl serve --policy optimal --model catalog:access-review-abandonment --db decisions.db [--host 127.0.0.1 '
+    'accessrl serve catalog:access-review-abandonment --policy optimal --db decisions.db [--host 127.0.0.1 '
     '--port 8000] [--epsilon 0.1] [--shadow CANDIDATE.yaml] [--token-hash SHA256]':
-        [run("serve --policy optimal --model catalog:access-review-abandonment --db decisions.db --host 127.0.0.1 "
+        [run("serve catalog:access-review-abandonment --policy optimal --db decisions.db --host 127.0.0.1 "
              "--port PORT --epsilon 0.1 --shadow candidate.yaml")],  # a server: started, used, stopped (serve_briefly)
     'accessrl promote --candidate CANDIDATE.yaml --db decisions.db':
         [run("promote --candidate candidate.yaml --db decisions.db", codes=(0, 1))],  # 1: not promoted (the evidence says no)
-    'accessrl logs generate --model catalog:access-review-abandonment --behavior uniform --epsilon 0.1 --requests 5000 '
-    '--start 2026-01-05 --seed 1 --db logs.db [--drift 0.5 --drift-at 0.5] [--out gen.jsonl]':
-        [run("logs generate --model catalog:access-review-abandonment --behavior uniform --epsilon 0.1 --requests 5000 "
-             "--start 2026-01-05 --seed 1 --db logs.db --out gen.jsonl"),
-         run("logs generate --model catalog:access-review-abandonment --behavior uniform --epsilon 0.1 --requests 500 "
-             "--start 2026-01-05 --seed 1 --db drift.db --drift 0.5 --drift-at 0.5")],
+    'accessrl logs generate catalog:access-review-abandonment --behavior uniform --epsilon 0.1 --requests 5000 '
+    '--since 2026-01-05 --seed 1 --db logs.db [--drift 0.5 --drift-share 0.5] [--out gen.jsonl]':
+        [run("logs generate catalog:access-review-abandonment --behavior uniform --epsilon 0.1 --requests 5000 "
+             "--since 2026-01-05 --seed 1 --db logs.db --out gen.jsonl"),
+         run("logs generate catalog:access-review-abandonment --behavior uniform --epsilon 0.1 --requests 500 "
+             "--since 2026-01-05 --seed 1 --db drift.db --drift 0.5 --drift-share 0.5")],
     'accessrl logs ingest FILE.jsonl|FILE.csv|FILE.parquet --db logs.db': [run("logs ingest gen.jsonl --db logs.db")],
     'accessrl logs export --db logs.db --out all.parquet': [run("logs export --db logs.db --out all.parquet")],
     'accessrl logs estimate --db logs.db [--until 2026-02-01] --out estimated.yaml [--min-support 10 --low-support '
@@ -242,11 +242,11 @@ README_RUNS: dict[str, list[Run] | str] = {
         "an install and a server; tests/studio starts the app and drives every page in Chromium",
     'accessrl studio --export DIR': [run("studio --export studio-pages")],
     'accessrl exercise check 1 5/113': [run("exercise check 1 5/113")],
-    'accessrl logs generate --model catalog:access-review-abandonment --requests 2000 --per-hour 1 --seed 1 --db loop.db':
+    'accessrl logs generate catalog:access-review-abandonment --requests 2000 --per-hour 1 --seed 1 --db loop.db':
         LOOP,
     'accessrl learn-from-logs --db loop.db --out-dir learned --chosen candidate.yaml': LOOP,
     'accessrl evaluate-policy --db loop.db --incumbent deployed.yaml --policy candidate.yaml': LOOP,
-    'accessrl serve --policy deployed.yaml --model catalog:access-review-abandonment --db loop.db --shadow candidate.yaml':
+    'accessrl serve catalog:access-review-abandonment --policy deployed.yaml --db loop.db --shadow candidate.yaml':
         LOOP,
     'accessrl promote --candidate candidate.yaml --db loop.db --by alice': LOOP,
     'accessrl monitor --db loop.db': LOOP,

@@ -34,7 +34,7 @@ def same(mdp, policy, seed, **kw):
 
 def test_lesson_figures_from_both_engines():
     mdp = CATALOG["access-review-abandonment"]()
-    a = same(mdp, np.array([2, 0, 3, -1]), 7, n_episodes=10_000, first_action="request_evidence")
+    a = same(mdp, np.array([2, 0, 3, -1]), 7, episodes=10_000, first_action="request_evidence")
     assert round(a.stats.mean, 2) == 30.33 and a.event_counts["abandoned"] == 2537  # the lesson's numbers
 
 
@@ -43,8 +43,8 @@ def test_lesson_figures_from_both_engines():
 def test_engines_agree_on_catalog_models(name, seed):
     mdp = CATALOG[name]()
     for policy in (policy_iteration(mdp).policy, uniform_policy(mdp)):
-        same(mdp, policy, seed, n_episodes=300, severe_threshold=-50.0, max_steps=40)
-        same(mdp, policy, seed, n_episodes=300, record=False, max_steps=3)  # truncation
+        same(mdp, policy, seed, episodes=300, severe_threshold=-50.0, max_steps=40)
+        same(mdp, policy, seed, episodes=300, record=False, max_steps=3)  # truncation
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -54,10 +54,10 @@ def test_engines_agree_with_start_distributions_and_forced_actions(seed):
     start = g.random(mdp.n_states) * (g.random(mdp.n_states) < 0.3) * ~mdp.terminal
     start /= start.sum()
     pol = uniform_policy(mdp)
-    same(mdp, pol, seed, n_episodes=500, start=start)
-    same(mdp, pol, seed, n_episodes=500, start=start, record=False, max_steps=2)
+    same(mdp, pol, seed, episodes=500, start=start)
+    same(mdp, pol, seed, episodes=500, start=start, record=False, max_steps=2)
     s0 = int(np.flatnonzero(start)[0])
-    same(mdp, pol, seed, n_episodes=200, start=s0, first_action="deny_request")
+    same(mdp, pol, seed, episodes=200, start=s0, first_action="deny_request")
 
 
 def test_random_dense_models_and_long_runs():
@@ -65,8 +65,8 @@ def test_random_dense_models_and_long_runs():
         g = np.random.default_rng(seed)
         P = g.dirichlet(np.ones(6), size=(3, 6))
         mdp = MDP.from_arrays(P, g.normal(size=(6, 3)), 0.9)
-        same(mdp, uniform_policy(mdp), seed, n_episodes=50, max_steps=2000)  # record buffers refill
-        same(mdp, uniform_policy(mdp), seed, n_episodes=3000, max_steps=30, record=False)  # raw blocks refill
+        same(mdp, uniform_policy(mdp), seed, episodes=50, max_steps=2000)  # record buffers refill
+        same(mdp, uniform_policy(mdp), seed, episodes=3000, max_steps=30, record=False)  # raw blocks refill
 
 
 def test_other_bit_generators_and_errors():

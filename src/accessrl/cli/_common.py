@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 from typing import Any
@@ -177,6 +178,26 @@ def new_app(help_text: str) -> typer.Typer:
         add_completion=False,
         rich_markup_mode=None,
     )
+
+
+DEFAULT_DB = os.environ.get("ACCESSRL_DB") or "accessrl-logs.db"
+"""The decision log every command uses unless ``--db`` names another: ``$ACCESSRL_DB``, else
+``accessrl-logs.db`` in the working directory (the same default in every command)."""
+
+DB_HELP = ("Decision-log database: a URL (sqlite:///PATH, postgresql://...) or a SQLite file path "
+           "(default $ACCESSRL_DB, else accessrl-logs.db).")
+
+SPEC_HELP = "Workflow spec (YAML/JSON), binary .npz, or catalog:NAME."
+
+
+def model_option(spec: str | None, model: str | None) -> str:
+    """The model named by the SPEC argument, or by the older ``--model`` option (one of them)."""
+    if spec is not None and model is not None and spec != model:
+        raise ParameterError(f"SPEC and --model: give the model once (as SPEC), got {spec!r} and {model!r}")
+    chosen = spec if spec is not None else model
+    if chosen is None:
+        raise ParameterError("SPEC: missing the workflow (a spec file, .npz or catalog:NAME)")
+    return chosen
 
 
 def load_model_arg(spec: str) -> MDP:

@@ -7,7 +7,7 @@ import getpass
 
 import typer
 
-from accessrl.cli._common import console, print_json, print_table
+from accessrl.cli._common import DB_HELP, DEFAULT_DB, console, print_json, print_table
 
 
 def who(by: str | None, tool: str) -> str:
@@ -24,7 +24,7 @@ def who(by: str | None, tool: str) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("rollback")
     def rollback_cmd(
-        db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         by: str = typer.Option(None, "--by", help="Who rolls back (recorded; default: the user running it)."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("monitor")
     def monitor_cmd(
-        db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         since: str = typer.Option(None, "--since", help="Live decisions from this date (default: the deployment)."),
         alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate of the drift tests (Holm)."),
         min_count: int = typer.Option(20, "--min-count", help="Decisions a pair needs to be tested."),

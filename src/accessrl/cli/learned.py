@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from accessrl.cli._common import console, print_json, print_table
-from accessrl.cli.logs import DB_HELP, DEFAULT_DB, DEFAULT_LEARNED_DIR, window_us, write_policy_file
+from accessrl.cli._common import DB_HELP, DEFAULT_DB, console, print_json, print_table
+from accessrl.cli.logs import DEFAULT_LEARNED_DIR, window_us, write_policy_file
 from accessrl.errors import ParameterError
 
 

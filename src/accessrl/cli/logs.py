@@ -10,11 +10,20 @@ from typing import Any
 import numpy as np
 import typer
 
-from accessrl.cli._common import console, err_console, load_model_arg, new_app, print_json, print_table
+from accessrl.cli._common import (
+    DB_HELP,
+    DEFAULT_DB,
+    SPEC_HELP,
+    console,
+    err_console,
+    load_model_arg,
+    model_option,
+    new_app,
+    print_json,
+    print_table,
+)
 from accessrl.errors import DataError, ParameterError
 
-DEFAULT_DB = "accessrl-logs.db"
-DB_HELP = "Database URL (sqlite:///PATH, postgresql://...) or a SQLite file path."
 DEFAULT_LEARNED_DIR = "learned-policies"
 
 
@@ -107,16 +116,20 @@ def register(app: typer.Typer) -> None:
 
     @logs.command("generate")
     def generate_cmd(
-        model: str = typer.Option(..., "--model", help="Workflow spec, .npz, or catalog:NAME."),
+        spec: str = typer.Argument(None, metavar="SPEC", help=SPEC_HELP),
+        model: str = typer.Option(None, "--model", hidden=True, help="The model (older spelling of SPEC)."),
         behavior: str = typer.Option("uniform", "--behavior", help="Policy file, 'uniform' or 'optimal'."),
-        epsilon: float = typer.Option(0.1, "--epsilon", help="Exploration mixed into the behaviour policy."),
+        epsilon: float = typer.Option(0.1, "--epsilon", help="Exploration mixed into the behavior policy."),
         requests: int = typer.Option(1000, "--requests", help="How many requests arrive."),
-        start: str = typer.Option("2026-01-05", "--start", help="Date of the first arrival (UTC)."),
+        since: str = typer.Option(None, "--since", help="Date of the first arrival (UTC; default 2026-01-05)."),
+        start: str = typer.Option(None, "--start", hidden=True, help="Older spelling of --since."),
         seed: int = typer.Option(0, "--seed", help="Seed of the generator."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         out: Path = typer.Option(None, "--out", help="Also write the records to this file."),
         drift: float = typer.Option(None, "--drift", help="Abandonment probability after the drift point."),
-        drift_at: float = typer.Option(0.5, "--drift-at", help="Fraction of requests before the drift."),
+        drift_share: float = typer.Option(None, "--drift-share",
+                                          help="Share of the requests that arrive before the drift (default 0.5)."),
+        drift_at: float = typer.Option(None, "--drift-at", hidden=True, help="Older spelling of --drift-share."),
         per_hour: float = typer.Option(2.0, "--per-hour", help="Arrival rate of requests per hour."),
         policy_id: str = typer.Option("behavior", "--policy-id", help="Policy id recorded in the snapshots."),
         run: str = typer.Option(None, "--run-id", help="Prefix of every id (default: a digest of the log)."),
@@ -132,15 +145,21 @@ def register(app: typer.Typer) -> None:
             check_run_id(run, "--run-id")
         if requests < 1:
             raise ParameterError(f"--requests: expected a positive integer, got {requests}")
-        if not 0.0 <= drift_at <= 1.0:
-            raise ParameterError(f"--drift-at: expected a fraction in [0, 1], got {drift_at}")
-        mdp = load_model_arg(model)
+        if since is not None and start is not None:
+            raise ParameterError("--since and --start: give the first arrival once (--since)")
+        first = since if since is not None else start if start is not None else "2026-01-05"
+        if drift_share is not None and drift_at is not None:
+            raise ParameterError("--drift-share and --drift-at: give the drift point once (--drift-share)")
+        share = drift_share if drift_share is not None else drift_at if drift_at is not None else 0.5
+        if not 0.0 <= share <= 1.0:
+            raise ParameterError(f"--drift-share: expected a fraction in [0, 1], got {share}")
+        mdp = load_model_arg(model_option(spec, model))
         probs = _behavior(mdp, behavior)
         drifted = with_abandonment(mdp, drift) if drift is not None else None
-        log = simulate_logs(mdp, probs, n_requests=requests, start_us=to_us(start, "--start"),
+        log = simulate_logs(mdp, probs, n_requests=requests, start_us=to_us(first, "--since"),
                             rng=np.random.default_rng(seed), epsilon=epsilon,
                             config=LogConfig(arrivals_per_hour=per_hour), drift_model=drifted,
-                            drift_at=int(drift_at * requests) if drifted is not None else None)
+                            drift_at=int(share * requests) if drifted is not None else None)
         run = run_id(log) if run is None else run
         if out is not None:
             n = write_generated_file(log, mdp, out, policy_id=policy_id, run=run)

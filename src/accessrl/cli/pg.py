@@ -203,7 +203,9 @@ def register(app: typer.Typer) -> None:
         baseline: str = typer.Option("loo", "--baseline", "-b", help="none, mean, loo (leave-one-out) or value."),
         episodes: int = typer.Option(4800, "--episodes", "-n", help="Number of episodes (batches of --batch-size)."),
         batch_size: int = typer.Option(DEFAULT_BATCH, "--batch-size", help="Episodes per gradient step."),
-        step_size: float = typer.Option(DEFAULT_STEP_SIZE, "--step-size", help="Gradient ascent step."),
+        learning_rate: float = typer.Option(None, "--learning-rate",
+                                            help=f"Gradient ascent step (default {DEFAULT_STEP_SIZE})."),
+        step_size: float = typer.Option(None, "--step-size", hidden=True, help="Older spelling of --learning-rate."),
         seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
         max_steps: int = typer.Option(10_000, "--max-steps", help="Truncate an episode after this many steps."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -215,6 +217,10 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--baseline: expected one of {list(BASELINES)}, got {baseline!r}")
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
+        if learning_rate is not None and step_size is not None:
+            raise ParameterError("--learning-rate and --step-size: give the gradient step once (--learning-rate)")
+        step_size = learning_rate if learning_rate is not None else step_size if step_size is not None \
+            else DEFAULT_STEP_SIZE
         _check_step(step_size)
         mdp = load_model_arg(spec).without_forbidden  # a forbidden pair is not an action to learn
         res, extra = _run_reinforce(mdp, baseline=baseline, episodes=episodes, batch_size=batch_size,

@@ -217,7 +217,7 @@ def register(app: typer.Typer) -> None:
 
     @scale.command("evaluate")
     def evaluate_cmd(
-        model: str = typer.Argument(..., help="The workflow the logs come from (spec, .npz or catalog:NAME)."),
+        spec: str = typer.Argument(..., help="The workflow the logs come from (spec, .npz or catalog:NAME)."),
         policy: list[str] = typer.Option(..., "--policy", "-p", help="Candidate policy file, 'optimal' or 'uniform' (repeat)."),
         partition: list[str] = typer.Option([], "--partition", help="A log file of whole episodes (repeat)."),
         db: str | None = typer.Option(None, "--db", help="A decision-log database, cut into --every periods."),
@@ -235,7 +235,7 @@ def register(app: typer.Typer) -> None:
         from accessrl.specfile import resolve_policy
         from accessrl.storage.times import to_us, us_to_iso
 
-        mdp = load_model_arg(model)
+        mdp = load_model_arg(spec)
         if bool(partition) == bool(db):
             raise ParameterError("--partition/--db: give log files with --partition, or one --db with --since/--until")
         parts: list[Any] = [LogFile(p) for p in partition]

@@ -8,7 +8,7 @@ import re
 import typer
 
 from accessrl._optional import require
-from accessrl.cli._common import console, print_json
+from accessrl.cli._common import DB_HELP, DEFAULT_DB, SPEC_HELP, console, model_option, print_json
 from accessrl.errors import ParameterError
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -27,9 +27,10 @@ def _token_hashes(values: list[str] | None) -> tuple[str, ...]:
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve_cmd(
+        spec: str = typer.Argument(None, metavar="SPEC", help=SPEC_HELP),
         policy: str = typer.Option(..., "--policy", help="Policy file (state: action), 'optimal' or 'uniform'."),
-        model: str = typer.Option(..., "--model", help="Workflow spec, binary .npz, or catalog:NAME."),
-        db: str = typer.Option(..., "--db", help="Database URL or SQLite file for the decision log."),
+        model: str = typer.Option(None, "--model", hidden=True, help="The model (older spelling of SPEC)."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
         port: int = typer.Option(8000, "--port", help="Port to listen on."),
         shadow: str = typer.Option(None, "--shadow", help="A candidate policy logged beside the deployed one."),
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--host {host}: refusing to serve beyond loopback without --token-hash")
         if not reload_every >= 0:
             raise ParameterError(f"--reload-every: expected a non-negative number of seconds, got {reload_every}")
-        options = ServeOptions(model=model, policy=policy, db=db, shadow=shadow, epsilon=epsilon,
+        options = ServeOptions(model=model_option(spec, model), policy=policy, db=db, shadow=shadow, epsilon=epsilon,
                                token_hashes=hashes, seed=seed, host=host, worker_seed=workers > 1,
                                reload_every=reload_every)
         config = service_config(options)
@@ -87,7 +88,7 @@ def register(app: typer.Typer) -> None:
     @app.command("promote")
     def promote_cmd(
         candidate: str = typer.Option(..., "--candidate", help="Candidate policy file (state: action)."),
-        db: str = typer.Option(..., "--db", help="The service's database URL or SQLite file."),
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         by: str = typer.Option(None, "--by", help="Who promotes (recorded; default: the user running it)."),
         json_out: bool = typer.Option(False, "--json", help="The verdict and its evidence as JSON."),

@@ -106,7 +106,7 @@ def reduce_chunks(parts: list[ChunkStats]) -> tuple[int, float, float, int, int,
 def simulate_at_scale(
     mdp: MDP,
     policy: Any,
-    n_episodes: int,
+    episodes: int,
     *,
     seed: int | None,
     chunk: int = DEFAULT_CHUNK,
@@ -116,14 +116,14 @@ def simulate_at_scale(
     severe_threshold: float | None = None,
     max_steps: int = 10_000,
 ) -> ScaleSimulation:
-    """Simulate ``n_episodes`` episodes of ``policy`` in chunks on ``backend`` (see the module docstring).
+    """Simulate ``episodes`` episodes of ``policy`` in chunks on ``backend`` (see the module docstring).
 
     ``policy``: ``"optimal"``, (S,) action indices or (L,) pair probabilities.
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or not 0 < n_episodes <= 10**12:
-        raise ParameterError(f"episodes: expected a whole number in [1, 1e12], got {n_episodes!r}")
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or not 0 < episodes <= 10**12:
+        raise ParameterError(f"episodes: expected a whole number in [1, 1e12], got {episodes!r}")
     probs = pair_probabilities(mdp, solve(mdp).policy if isinstance(policy, str) and policy == "optimal" else policy)
-    sizes = chunk_sizes(int(n_episodes), int(chunk))
+    sizes = chunk_sizes(int(episodes), int(chunk))
     tasks = list(zip(sizes, task_seeds(seed, len(sizes)), strict=True))
     opts = {"start": start, "first_action": first_action, "severe_threshold": severe_threshold, "max_steps": max_steps}
     be = get_backend(backend)

@@ -33,7 +33,7 @@ class ServiceProcess:
                  reload_every: float = 0.05, start_timeout: float = 60.0) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._args = [sys.executable, "-m", "accessrl", "serve", "--policy", str(policy), "--model", str(model),
+        self._args = [sys.executable, "-m", "accessrl", "serve", str(model), "--policy", str(policy),
                       "--db", db, "--host", "127.0.0.1", "--port", str(self.port), "--epsilon", str(epsilon),
                       "--seed", str(seed), "--reload-every", str(reload_every)]
         self._log_path = log

@@ -193,7 +193,7 @@ def measure_policy(
 
 
 def simulate_rates(
-    mdp: MDP, probs: Any, n_episodes: int, *, rng: np.random.Generator, start: Any = None,
+    mdp: MDP, probs: Any, episodes: int, *, rng: np.random.Generator, start: Any = None,
     violation: str = VIOLATION, max_steps: int = 10_000,
 ) -> SimulatedRates:
     r"""Policy violations and severe outcomes per 1,000 requests by simulation, with 95% intervals.
@@ -204,7 +204,7 @@ def simulate_rates(
     occupancy figures by a second route (episodes cut at ``max_steps`` count as ``truncated``).
     """
 
-    sim = simulate(mdp, probs, n_episodes, rng=rng, start=start, max_steps=max_steps, record=True)
+    sim = simulate(mdp, probs, episodes, rng=rng, start=start, max_steps=max_steps, record=True)
     ep = sim.episodes
     assert ep is not None
     viol = outcome_component(mdp, violation) > 0 if violation in mdp.components else np.zeros(mdp.n_outcomes, bool)

@@ -390,7 +390,7 @@ def check_max_steps(max_steps: Any) -> int:
 def simulate(
     mdp: MDP,
     policy: Any,
-    n_episodes: int,
+    episodes: int,
     *,
     rng: np.random.Generator,
     start: Any = None,
@@ -400,7 +400,8 @@ def simulate(
     record: bool = True,
     engine: str = "auto",
 ) -> Simulation:
-    r"""Run ``n_episodes`` episodes of ``policy`` and return their discounted returns.
+    r"""Run ``episodes`` episodes of ``policy`` and return their discounted returns (``episodes``, as in
+    :func:`~accessrl.learning.learn` and ``--episodes``).
 
     ``policy``: (S,) action indices or (L,) pair probabilities (see
     :mod:`accessrl.model.policies`).  ``start``: a state, a start distribution, or the
@@ -427,7 +428,7 @@ def simulate(
     ``"auto"`` (default) the compiled loop from :data:`FAST_FROM` episodes on (below
     that, loading numba costs more than it saves).
     """
-    n = check_episodes(n_episodes)
+    n = check_episodes(episodes, "episodes")
     max_steps = check_max_steps(max_steps)
     if engine not in ("auto", "fast", "reference"):
         raise ParameterError(f"engine: expected one of ['auto', 'fast', 'reference'], got {engine!r}")
@@ -502,9 +503,9 @@ def simulate(
     if events is not None:
         for e in sorted({e for e in events if e}):
             seen.setdefault(e, 0)
-    episodes = None
+    recorded = None
     if record:
-        episodes = Episodes(
+        recorded = Episodes(
             ptr=np.asarray(ptr, dtype=np.int64),
             state=np.asarray(rec["state"], dtype=np.int64),
             action=np.asarray(rec["action"], dtype=np.int64),
@@ -521,7 +522,7 @@ def simulate(
         severe=severe,
         event_counts=dict(sorted(seen.items())),
         stats=stats,
-        episodes=episodes,
+        episodes=recorded,
         severe_threshold=severe_threshold,
     )
 
