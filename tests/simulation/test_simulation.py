@@ -161,7 +161,7 @@ def test_cvar_and_summary_known_values():
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
 def test_bad_episode_counts(bad):
-    with pytest.raises(ParameterError, match="n_episodes"):
+    with pytest.raises(ParameterError, match="^episodes: expected a positive whole number"):
         simulate(access_review(), np.array([2, 0, 3, -1]), bad, rng=np.random.default_rng(0))
 
 

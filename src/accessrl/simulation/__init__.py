@@ -369,7 +369,7 @@ MAX_EPISODES = 10**9
 """Most episodes one run may ask for (each is recorded: 10^9 returns are 8 GB)."""
 
 
-def check_episodes(n_episodes: Any, name: str = "n_episodes") -> int:
+def check_episodes(n_episodes: Any, name: str = "episodes") -> int:
     """A whole number of episodes in [1, :data:`MAX_EPISODES`], or a ParameterError naming ``name``."""
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes <= 0:
         raise ParameterError(f"{name}: expected a positive whole number of episodes, got {n_episodes!r}")
