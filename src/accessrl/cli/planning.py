@@ -70,7 +70,8 @@ def register(app: typer.Typer) -> None:
 
         The compiled methods are numba code, compiled on the first run after an install and cached on disk.
 
-        Measured: 3.9 s of CPU instead of 1.3 s on the first run (1e5-state random model, compiled-mpi).
+        Measured: 8.7 s of CPU instead of 1.3 s on the first run (1e5-state random model, compiled-mpi;
+        benchmarks/results/jit.md).
         """
         from accessrl.cli import results
 
