@@ -118,9 +118,7 @@ def fitted_q_iteration(steps: LoggedSteps, *, gamma: float, tol: float = 1e-10, 
         it += 1
         if residual <= tol:
             break
-    masked = np.where(counts > 0, q, -np.inf)
-    policy = np.where(counts.sum(axis=1) > 0, np.argmax(masked, axis=1), -1).astype(np.int64)
-    return BatchQResult(q=q, policy=policy, counts=counts, iterations=it, residual=residual)
+    return greedy_result(q, counts, iterations=it, residual=residual)
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,9 +212,15 @@ def pessimistic_q_iteration(steps: LoggedSteps, *, gamma: float, z: float = Z95,
         it += 1
         if residual <= tol:
             break
+    return greedy_result(q, counts, iterations=it, residual=residual)
+
+
+def greedy_result(q: FloatArray, counts: FloatArray, *, iterations: int, residual: float) -> BatchQResult:
+    """The :class:`BatchQResult` of a (S, A) ``q``: greedy over the logged pairs, -1 where no action was logged."""
     masked = np.where(counts > 0, q, -np.inf)
     policy = np.where(counts.sum(axis=1) > 0, np.argmax(masked, axis=1), -1).astype(np.int64)
-    return BatchQResult(q=q, policy=policy, counts=counts, iterations=it, residual=residual)
+    return BatchQResult(q=q, policy=policy, counts=counts, iterations=iterations, residual=residual)
 
 
-__all__ = ["BatchQResult", "SafePolicy", "fitted_q_iteration", "model_optimum", "pessimistic_q_iteration", "spibb"]
+__all__ = ["BatchQResult", "SafePolicy", "fitted_q_iteration", "greedy_result", "model_optimum", "pessimistic_q_iteration",
+           "spibb"]

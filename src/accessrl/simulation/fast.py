@@ -35,10 +35,27 @@ _TWO_M53 = 1.0 / 9007199254740992.0
 
 
 @njit(cache=True, inline="always")
-def _u01(raw, ctl):  # type: ignore[no-untyped-def]
+def uniform01(raw, ctl):  # type: ignore[no-untyped-def]
+    """numpy's ``random()``: the top 53 bits of the next raw output (``ctl[0]`` the read position)."""
     v = raw[ctl[0]]
     ctl[0] += 1
     return np.float64(v >> np.uint64(11)) * _TWO_M53
+
+
+@njit(cache=True, inline="always")
+def pick_outcome(pair, out_ptr, out_prob, u):  # type: ignore[no-untyped-def]
+    """The compiled form of :func:`accessrl.simulation.sample_outcome`'s rule: the first outcome,
+    in declared order, whose cumulative probability exceeds ``u`` (the last positive one at worst)."""
+    c = 0.0
+    last = -1
+    for j in range(out_ptr[pair], out_ptr[pair + 1]):
+        p = out_prob[j]
+        if p > 0.0:
+            c += p
+            last = j
+            if u < c:
+                return j
+    return last
 
 
 @njit(cache=True)
@@ -59,7 +76,7 @@ def _episodes(  # type: ignore[no-untyped-def]  # noqa: PLR0913
         if start_states.size == 1:
             j = 0
         else:
-            u = _u01(raw, ctl)
+            u = uniform01(raw, ctl)
             j = np.searchsorted(start_cum, u, side="right")
             if j >= start_cum.size:
                 j = start_cum.size - 1
@@ -83,7 +100,7 @@ def _episodes(  # type: ignore[no-untyped-def]  # noqa: PLR0913
                         live += 1
                         pair = k
                 if live > 1:
-                    u = _u01(raw, ctl)
+                    u = uniform01(raw, ctl)
                     c = 0.0
                     for k in range(lo, hi):
                         if probs[k] > 0.0:
@@ -94,15 +111,7 @@ def _episodes(  # type: ignore[no-untyped-def]  # noqa: PLR0913
                 p_act = probs[pair]
             o = only[pair]
             if o < 0:
-                u = _u01(raw, ctl)
-                c = 0.0
-                for jj in range(out_ptr[pair], out_ptr[pair + 1]):
-                    p = out_prob[jj]
-                    if p > 0.0:
-                        c += p
-                        o = jj
-                        if u < c:
-                            break
+                o = pick_outcome(pair, out_ptr, out_prob, uniform01(raw, ctl))
             nxt = out_next[o]
             r = out_reward[o]
             rewards[t] = r
@@ -222,4 +231,4 @@ def run_episodes(mdp: MDP, probs: np.ndarray, dist: np.ndarray, forced: int | No
     return out
 
 
-__all__ = ["RAW_BLOCK", "SUPPORTED", "run_episodes", "sole_outcome_compiled"]
+__all__ = ["RAW_BLOCK", "SUPPORTED", "pick_outcome", "run_episodes", "sole_outcome_compiled", "uniform01"]
