@@ -45,3 +45,33 @@ def fresh_database(backend: str, tmp_path: Any, name: str = "db.sqlite") -> Iter
         return
     with postgres_schema() as (url, _admin, _schema):
         yield url
+
+
+def fill_demo_log(url: str, *, requests: int = 300, reason: str = "test") -> None:
+    """A decision log with ``requests`` generated requests (the lesson's abandonment model, uniform
+    behavior, seed 4) and one deployment of the always-review policy: what the engineer's view reads."""
+    import json
+
+    import numpy as np
+
+    from accessrl.catalog import access_review_abandonment
+    from accessrl.model.policies import uniform_policy
+    from accessrl.offline.logsim import simulate_logs
+    from accessrl.storage import DecisionLog
+    from accessrl.storage.generated import write_generated
+    from accessrl.storage.times import to_us
+    from accessrl.storage.writepath import Store, open_engine
+
+    mdp = access_review_abandonment()
+    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=requests, start_us=to_us("2026-01-05"),
+                        rng=np.random.default_rng(4), epsilon=0.1)
+    dlog = DecisionLog(url)
+    write_generated(dlog, log, mdp)
+    dlog.close()
+    store = Store(open_engine(url))
+    store.deploy({"role": "deployed", "policy_id": "always_review", "policy_version": "v1",
+                  "policy": json.dumps({"new_request": "human_review", "evidence_ready": "human_review",
+                                        "review_queue": "approve_rotation"}),
+                  "model_spec": json.dumps({"gamma": 0.9}), "deployed_at": "2026-01-05T00:00:00+00:00",
+                  "reason": reason})
+    store.engine.dispose()

@@ -7,7 +7,6 @@ Without Playwright or ``/usr/bin/chromium`` the browser tests skip locally, but 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -17,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+
+from databases import fill_demo_log
 
 CHROMIUM = os.environ.get("ACCESSRL_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -31,27 +31,7 @@ def _unavailable(reason: str) -> None:
 
 
 def _fill_log(url: str) -> None:
-    from accessrl.catalog import access_review_abandonment
-    from accessrl.model.policies import uniform_policy
-    from accessrl.offline.logsim import simulate_logs
-    from accessrl.storage import DecisionLog
-    from accessrl.storage.generated import write_generated
-    from accessrl.storage.times import to_us
-    from accessrl.storage.writepath import Store, open_engine
-
-    mdp = access_review_abandonment()
-    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=400, start_us=to_us("2026-01-05"),
-                        rng=np.random.default_rng(4), epsilon=0.1)
-    dlog = DecisionLog(url)
-    write_generated(dlog, log, mdp)
-    dlog.close()
-    store = Store(open_engine(url))
-    store.deploy({"role": "deployed", "policy_id": "always_review", "policy_version": "v1",
-                  "policy": json.dumps({"new_request": "human_review", "evidence_ready": "human_review",
-                                        "review_queue": "approve_rotation"}),
-                  "model_spec": json.dumps({"gamma": 0.9}), "deployed_at": "2026-01-05T00:00:00+00:00",
-                  "reason": "accessrl serve --policy always_review.yaml"})
-    store.engine.dispose()
+    fill_demo_log(url, requests=400, reason="accessrl serve --policy always_review.yaml")
 
 
 @pytest.fixture(scope="session")

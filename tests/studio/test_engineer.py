@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 
-from accessrl.catalog import access_review_abandonment
 from accessrl.errors import DataError
-from accessrl.model.policies import uniform_policy
-from accessrl.offline.logsim import simulate_logs
-from accessrl.storage import DecisionLog
-from accessrl.storage.generated import write_generated
-from accessrl.storage.times import to_us
-from accessrl.storage.writepath import Store, open_engine
 from accessrl.studio.engineer import engineer_view
+from databases import fill_demo_log
 
 
 def fill(url: str, n: int = 300) -> None:
-    mdp = access_review_abandonment()
-    log = simulate_logs(mdp, uniform_policy(mdp), n_requests=n, start_us=to_us("2026-01-05"),
-                        rng=np.random.default_rng(4), epsilon=0.1)
-    dlog = DecisionLog(url)
-    write_generated(dlog, log, mdp)
-    dlog.close()
-    store = Store(open_engine(url))
-    store.deploy({"role": "deployed", "policy_id": "always_review", "policy_version": "v1",
-                  "policy": json.dumps({"new_request": "human_review", "evidence_ready": "human_review",
-                                        "review_queue": "approve_rotation"}),
-                  "model_spec": json.dumps({"gamma": 0.9}), "deployed_at": "2026-01-05T00:00:00+00:00",
-                  "reason": "test"})
-    store.engine.dispose()
+    fill_demo_log(url, requests=n)
 
 
 def test_engineer_view_counts_estimates_and_history(db_url):
