@@ -93,17 +93,12 @@ def read_mapping_file(path: str | Path, what: str = "spec") -> Any:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_json_pairs)
         return parse_yaml(text)
-    except SpecError as exc:
-        raise SpecValueError(f"{p}: {exc}") from None
+    except SpecError as exc:  # parse_yaml's errors (every YAML error among them) carry their line
+        raise (SpecFileError if isinstance(exc, SpecFileError) else SpecValueError)(f"{p}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise SpecFileError(f"{p}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise SpecFileError(f"{p}: nested too deeply to read") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise SpecFileError(f"{p}{where}: not valid YAML or JSON ({problem})") from None
     except ValueError as exc:  # an integer past Python's digit limit (int from str), a bad date
         raise SpecFileError(f"{p}: not a valid {what} file ({' '.join(str(exc).split(';')[0].split())})") from None
 

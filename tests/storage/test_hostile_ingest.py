@@ -370,11 +370,19 @@ def test_copy_stores_the_same_rows_as_row_by_row_inserts(tmp_path):
         _close([copy, plain])
 
 
-def test_export_of_a_row_an_older_writer_stored_as_invalid_json_is_one_line(tmp_path):
-    """Before this version the service stored NaN features as the text ``NaN``; export names the row."""
+@pytest.mark.parametrize("reader", ["default", "stdlib"])
+def test_export_of_a_row_an_older_writer_stored_as_invalid_json_is_one_line(tmp_path, monkeypatch, reader):
+    """Before this version the service stored NaN features as the text ``NaN``; export names the row.
+    Both JSON readers refuse it: orjson, and the standard library's (which accepts NaN unless told
+    not to, so a machine without orjson once exported ``{"x": NaN}`` into the user's file)."""
     import sqlalchemy as sa
 
+    import accessrl.storage.store as store_mod
+    from accessrl.storage.records import stdlib_json_loads
     from accessrl.storage.schema import decision_snapshots
+
+    if reader == "stdlib":
+        monkeypatch.setattr(store_mod, "json_loads", stdlib_json_loads)
 
     db = tmp_path / "old.db"
     log = DecisionLog(str(db))

@@ -1,10 +1,13 @@
 """The studio in a real browser (Chromium, headless, driven by Playwright): the lesson's numbers on
 screen, the controls working from the keyboard, every control labelled, no console error; a
-screenshot of each page goes to ``benchmarks/results/studio/``."""
+screenshot of each page goes to ``$ACCESSRL_SCREENSHOTS`` when set, else to a temporary folder (a test
+never writes into tracked files: ``ACCESSRL_SCREENSHOTS=benchmarks/results/studio python -m pytest
+tests/studio/test_browser.py`` refreshes the committed ones)."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +19,6 @@ try:
 except ImportError:  # the browser fixture then skips, or fails under CI=true (tests/studio/conftest.py)
     expect = None
 
-SHOTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "studio"
 PAGES = ["/", *(f"/lab/{n}" for n in LAB_ORDER), "/editor", "/exercises", "/quiz", "/progress", "/engineer"]
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
@@ -39,8 +41,9 @@ def _save_small_png(png: bytes, path: Path) -> None:
     img.save(path)
 
 
-def test_every_page_loads_without_console_errors_and_every_control_is_labelled(page):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_every_page_loads_without_console_errors_and_every_control_is_labelled(page, tmp_path):
+    shots = Path(os.environ.get("ACCESSRL_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
     for path in PAGES:
         page.goto(path)
         _settle(page)
@@ -51,7 +54,7 @@ def test_every_page_loads_without_console_errors_and_every_control_is_labelled(p
             page.locator("#step").click()
             page.locator("#step").click()
         name = path.strip("/").replace("lab/", "lab-").replace("/", "-") or "index"
-        _save_small_png(page.screenshot(full_page=True), SHOTS / f"{name}.png")
+        _save_small_png(page.screenshot(full_page=True), shots / f"{name}.png")
     assert page.problems == []
 
 

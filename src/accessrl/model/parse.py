@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from accessrl.errors import SpecValueError
+from accessrl.errors import SpecError, SpecFileError, SpecValueError
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists a spec file may have (a spec needs six levels)."""
@@ -100,8 +100,33 @@ def parse_yaml(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
 
     Raises :class:`~accessrl.errors.SpecValueError` for a duplicate key, nesting deeper
     than ``max_depth``, a merge key (``<<``) or more than one document, and
-    ``yaml.YAMLError`` for text that is not YAML.
+    :class:`~accessrl.errors.SpecFileError` for text that is not YAML: every error of the
+    parser (libyaml's or PyYAML's, whichever version) becomes one line with its line number,
+    so nothing but an :class:`~accessrl.errors.AccessRLError` leaves this function.
+
+    >>> parse_yaml("gamma: [0.9\\n")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    accessrl.errors.SpecFileError: line 2: not valid YAML (...)
     """
+    try:
+        return _parse(text, max_depth)
+    except yaml.YAMLError as exc:
+        raise _one_line(exc, max_depth) from None
+
+
+def _one_line(exc: yaml.YAMLError, max_depth: int) -> SpecError:
+    """A parser's error as one line.  libyaml (0.2.5 with PyYAML 6.0.4 and later) stops at its own
+    nesting limit while scanning ahead, before this module sees the events: that is our limit too."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    problem = " ".join(str(getattr(exc, "problem", None) or "parse error").split())
+    if "nesting depth" in problem or "nesting level" in problem:
+        return SpecValueError(f"{where}nested deeper than {max_depth} levels")
+    return SpecFileError(f"{where}not valid YAML ({problem})")
+
+
+def _parse(text: str, max_depth: int) -> Any:
     parser = _Parser(text)
     anchors: dict[str, Any] = {}
     seen: dict[str, str] = {}

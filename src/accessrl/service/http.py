@@ -204,6 +204,11 @@ def _parse(model: type[BaseModel], raw: bytes) -> dict[str, Any]:
         raise ApiError(422, _field_message(exc)) from None
 
 
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$")
+"""An Idempotency-Key: 1 to 128 visible ASCII characters, spaces only inside (HTTP strips a header
+value's outer whitespace, so a key cannot start or end with one); the OpenAPI document says the same."""
+
+
 def handle_write(svc: DecisionService, kind: str, request_id: str | None, headers: Mapping[str, str],
                  raw: bytes) -> Reply:
     """One write call (``open`` a request, or report an ``event``), already authorised, its body within the limit."""
@@ -211,8 +216,9 @@ def handle_write(svc: DecisionService, kind: str, request_id: str | None, header
     try:
         svc.maybe_reload()
         key = headers.get("idempotency-key")
-        if key is not None and (not 1 <= len(key) <= 128 or not key.isprintable()):
-            raise ApiError(422, "header 'Idempotency-Key': expected 1 to 128 printable characters")
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise ApiError(422, "header 'Idempotency-Key': expected 1 to 128 visible ASCII characters "
+                                "(spaces only inside)")
         digest = hashlib.sha256(raw).hexdigest()
         if kind == "open":
             reply = svc.open_request(NewRequest(**_parse(OpenRequest, raw)), None if key is None else f"open:{key}",
@@ -467,7 +473,7 @@ def _write_operations(components: dict[str, Any], start_states: list[str] | None
     """The OpenAPI path items of the two write endpoints (served by :class:`WritePath`)."""
     key = {"name": "Idempotency-Key", "in": "header", "required": False,
            "description": "A retry with the same key and body returns the stored reply and writes nothing.",
-           "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+           "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": IDEMPOTENCY_KEY.pattern}}
 
     def op(op_id: str, summary: str, body: type[BaseModel], status: str, reply: type[BaseModel],
            path_params: list[dict[str, Any]], errors: tuple[str, ...]) -> dict[str, Any]:

@@ -63,6 +63,16 @@ TEXT_LIMITS = _text_limits(decision_snapshots, outcome_events)
 """Longest text (characters) of each sized column, as the schema declares it."""
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def stdlib_json_loads(text: str | bytes) -> Any:
+    """Parse strict JSON with the standard library: like orjson, refuse ``NaN`` and
+    ``Infinity``, which Python's ``json`` accepts by default (an older writer stored them)."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
 try:  # orjson parses and encodes JSON several times faster; the standard library is the fallback
     import orjson
 
@@ -76,13 +86,11 @@ try:  # orjson parses and encodes JSON several times faster; the standard librar
 
     JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError, RecursionError)
 except ImportError:  # pragma: no cover
-    def json_loads(text: str | bytes) -> Any:
-        """Parse JSON text (orjson when installed)."""
-        return json.loads(text)
+    json_loads = stdlib_json_loads
 
     def json_dumps(value: Any) -> str:
         """Compact JSON text (orjson when installed)."""
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
     JSON_ERRORS = (ValueError, RecursionError)
 
@@ -359,6 +367,7 @@ __all__ = [
     "json_column",
     "json_dumps",
     "json_loads",
+    "stdlib_json_loads",
     "outcome_row",
     "record_kind",
 ]
