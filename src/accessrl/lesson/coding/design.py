@@ -136,8 +136,9 @@ def split_log(rng: np.random.Generator, n: int) -> tuple[list[dict[str, Any]], i
         t = int(rng.integers(0, horizon))
         eps.append({"id": f"e{i:03d}", "requester": str(rng.choice(requesters)), "decided_at": t,
                     "outcome_at": t + int(rng.choice([0, 1, 2, 3, 5, 8, 13, 21]))})
-    eps[0]["decided_at"], eps[0]["outcome_at"] = valid_start, valid_start + 1   # exactly on a cutoff
-    eps[1]["decided_at"], eps[1]["outcome_at"] = test_start, test_start + 2
+    # exactly on a cutoff, by requesters never seen before (so only the cutoff decides where they go)
+    eps[0].update(decided_at=valid_start, outcome_at=valid_start + 1, requester="new-a")
+    eps[1].update(decided_at=test_start, outcome_at=test_start + 2, requester="new-b")
     eps[2]["decided_at"], eps[2]["outcome_at"] = valid_start - 2, valid_start + 5  # decided in train, outcome later
     order = rng.permutation(n)
     return [eps[int(k)] for k in order], valid_start, test_start

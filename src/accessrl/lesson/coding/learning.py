@@ -285,7 +285,8 @@ REINFORCE_HINTS = {
     "no-baseline": "subtract the baseline, the mean of the batch's returns: advantage = return - mean(returns)",
     "sign": "gradient ASCENT: logits + learning_rate * gradient (raise the probability of better-than-average actions)",
     "sum": "average the per-sample terms over the batch (mean over samples), as the lesson does, not their sum",
-    "one-hot-only": "the score of a softmax policy is one_hot(action) - probabilities: subtract the probabilities",
+    "lesson-rows": "the lesson's batch held one sample per action, in order, so it could use np.eye(K); here use the "
+                   "one-hot row of each SAMPLED action, np.eye(K)[actions] (actions repeat, and N need not be K)",
     "overflow": "softmax overflows for large logits: subtract the largest logit before exp (the lesson's shifted softmax)",
     "shape": "return the new logits: one number per action",
 }
@@ -299,7 +300,8 @@ def _reinforce_variants(logits: np.ndarray, actions: np.ndarray, returns: np.nda
         "no-baseline": logits + lr * ((onehot - pi) * returns[:, None]).mean(axis=0),
         "sign": logits - lr * ((onehot - pi) * adv[:, None]).mean(axis=0),
         "sum": logits + lr * ((onehot - pi) * adv[:, None]).sum(axis=0),
-        "one-hot-only": logits + lr * (onehot * adv[:, None]).mean(axis=0),
+        "lesson-rows": logits + lr * ((np.eye(logits.size) - pi) * adv[: logits.size, None]).mean(axis=0)
+        if adv.size >= logits.size else np.full(logits.size, np.nan),
     }
 
 
@@ -312,8 +314,18 @@ def reinforce_inputs(rng: np.random.Generator) -> list[tuple[str, list[float], l
         out.append((f"generated batch {i + 1} ({k} actions, {n} samples)", logits,
                     [int(a) for a in rng.integers(0, k, size=n)], [float(x) for x in rng.integers(-100, 101, size=n)],
                     float(rng.choice([0.01, 0.05, 0.1]))))
+    out.append(("as many samples as actions, not one per action", [0.5, -0.5, 0.0], [2, 2, 0], [12.0, -3.0, 40.0], 0.05))
     out.append(("large logits (a softmax must not overflow)", [800.0, 805.0, 790.0], [0, 1, 1, 2], [10.0, 40.0, 20.0, -30.0], 0.1))
     return out
+
+
+def _reinforce_crash(error: Mapping[str, Any]) -> str | None:
+    msg = str(error.get("message", ""))
+    if "overflow" in msg:
+        return "overflow"
+    if "broadcast" in msg or "shape" in msg:
+        return "lesson-rows"
+    return None
 
 
 def reinforce_cases(rng: np.random.Generator) -> list[Case]:
@@ -340,7 +352,7 @@ def reinforce_cases(rng: np.random.Generator) -> list[Case]:
             return None
 
         cases.append(Case(label, {"fn": "reinforce_step", "driver": "call", "args": [logits, acts, rets, lr]}, judge,
-                          lambda e: "overflow" if "overflow" in str(e.get("message", "")) else None))
+                          _reinforce_crash))
     return cases
 
 

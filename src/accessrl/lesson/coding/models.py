@@ -94,7 +94,8 @@ def to_mdp(model: DictModel) -> MDP:
 
 WORK_STATES = ("intake", "triage", "evidence_ready", "manager_review", "security_review", "review_queue",
                "escalated", "waiting_on_user")
-END_STATES = ("closed", "denied", "withdrawn", "revoked")
+END_STATES = ("denied", "withdrawn", "revoked", "expired")
+"""Terminal names of generated workflows: never the lesson's "closed", so a test for it alone shows."""
 ACTION_NAMES = ("auto_approve", "request_evidence", "human_review", "escalate", "deny_request", "wait",
                 "approve_rotation", "ask_manager")
 

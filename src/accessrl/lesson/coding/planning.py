@@ -244,21 +244,27 @@ GREEDY_HINTS = {
 }
 
 
-def _value_tables(model: DictModel, rng: np.random.Generator) -> list[Values]:
-    v = {s: (0.0 if s not in model.actions else float(rng.integers(-80, 81))) for s in model.states}
-    return [v]
+def _value_tables(model: DictModel, rng: np.random.Generator, n: int = 2) -> list[Values]:
+    """Value estimates to back up (wide, so the discount and each outcome change which action wins)."""
+    return [{s: (0.0 if s not in model.actions else float(rng.integers(-200, 201))) for s in model.states} for _ in range(n)]
 
 
 def _backup_inputs(rng: np.random.Generator) -> list[tuple[DictModel, Values]]:
     det = lesson_model()
     star = {"new_request": 59.0, "evidence_ready": 70.0, "review_queue": 80.0, "closed": 0.0}
-    out = [(det, star), (lesson_abandonment_model(), star)]
-    for _ in range(2):
-        m = generated_model(rng)
+    # a reviewer queue worth 85: after evidence, human_review (-10 + 0.9 x 85 = 66.5) loses to auto_approve (70)
+    # only because of the discount, so a backup without gamma picks the other action here
+    out = [(det, star), (lesson_abandonment_model(), star), (det, {**star, "review_queue": 85.0})]
+    for g in (0.5, None, None):
+        m = generated_model(rng, gamma=g)
         out.extend((m, v) for v in _value_tables(m, rng))
     m = perturbed_lesson_model(rng)
     out.extend((m, v) for v in _value_tables(m, rng))
     return out
+
+
+GREEDY_MISTAKES = ("last-of-ties", "max-from-zero", "reward-only", "missing-gamma", "argmin")
+"""Checked in this order: the first mistake that explains every answer on a model names the hint."""
 
 
 def q_value_cases(rng: np.random.Generator) -> list[Case]:
@@ -266,52 +272,62 @@ def q_value_cases(rng: np.random.Generator) -> list[Case]:
     for model, values in _backup_inputs(rng):
         ref = reference_q(model, values)
         plain = model.plain()
-        for (s, a), expected in ref.items():
+        pairs = list(ref)
 
-            def judge(res: Mapping[str, Any], model: DictModel = model, values: Values = values, s: str = s, a: str = a,
-                      expected: float = expected) -> Finding | None:
-                where = f"Q({s}, {a})"
-                given = res["ok"]
-                bad = _not_number(given, where)
+        def judge(res: Mapping[str, Any], model: DictModel = model, values: Values = values,
+                  ref: dict[tuple[str, str], float] = ref, pairs: list[tuple[str, str]] = pairs) -> Finding | None:
+            given = res["ok"]
+            for (s, a), g in zip(pairs, given, strict=True):
+                bad = _not_number(g, f"Q({s}, {a})")
                 if bad is not None:
                     return bad
-                if close(given, expected):
-                    return None
-                hint = next((k for k in ("missing-gamma", "unweighted", "reward-only", "discounted-reward")
-                             if close(given, _q_variant(model, s, a, values, k))), None)
-                return Finding(where, expected, given, hint=hint, state=s, action=a,
-                               note=f"outcomes {model.transitions[(s, a)]}, gamma {model.gamma:g}")
+            wrong = [(p, g) for p, g in zip(pairs, given, strict=True) if not close(g, ref[p])]
+            if not wrong:
+                return None
+            hint = next((k for k in ("missing-gamma", "unweighted", "reward-only", "discounted-reward")
+                         if all(close(g, _q_variant(model, s, a, values, k)) for (s, a), g in zip(pairs, given, strict=True))),
+                        None)
+            (s, a), g = wrong[0]
+            return Finding(f"Q({s}, {a})", ref[(s, a)], g, hint=hint, state=s, action=a,
+                           note=f"outcomes {model.transitions[(s, a)]}, gamma {model.gamma:g}")
 
-            cases.append(Case(model.name, {"fn": "q_value", "driver": "call",
-                                           "args": [s, a, dict(values), plain["transitions"], model.gamma]}, judge,
-                              _error_hint({"KeyError": "terminal"})))
+        items = [[s, a, dict(values), plain["transitions"], model.gamma] for s, a in pairs]
+        cases.append(Case(model.name, {"fn": "q_value", "driver": "map", "args": [items]}, judge,
+                          _error_hint({"KeyError": "terminal"})))
     return cases
+
+
+def _policy_finding(model: DictModel, values: Values, given: Mapping[str, Any], expected: Mapping[str, str]) -> Finding | None:
+    """The first state whose action differs, with the mistake that explains the whole policy."""
+    qs = reference_q(model, values)
+    wrong = [s for s in model.actions if given.get(s) != expected[s]]
+    if not wrong:
+        return None
+    s = wrong[0]
+    g = given.get(s, "missing")
+    note = "Q: " + ", ".join(f"{a} {show(qs[(s, a)])}" for a in model.actions[s])
+    if g not in model.actions[s]:
+        hint = "max-from-zero" if g is None and all(qs[(s, a)] <= 0 for a in model.actions[s]) else "not-an-action"
+        return Finding(f"state {s}", expected[s], g, hint=hint, state=s, note=note)
+    hint = next((k for k in GREEDY_MISTAKES if all(_greedy_variant(model, t, values, k) == given.get(t) for t in model.actions)),
+                None)
+    return Finding(f"state {s}", expected[s], g, hint=hint, state=s, note=note)
 
 
 def greedy_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for model, values in _backup_inputs(rng):
-        ref = reference_greedy(model, values)
-        qs = reference_q(model, values)
+        expected = reference_greedy(model, values)
         plain = model.plain()
-        for s, expected in ref.items():
+        states = list(model.actions)
 
-            def judge(res: Mapping[str, Any], model: DictModel = model, values: Values = values, s: str = s,
-                      expected: str = expected, qs: dict[tuple[str, str], float] = qs) -> Finding | None:
-                given = res["ok"]
-                note = "Q: " + ", ".join(f"{a} {show(qs[(s, a)])}" for a in model.actions[s])
-                if given == expected:
-                    return None
-                if given not in model.actions[s]:
-                    hint = "max-from-zero" if given is None and all(qs[(s, a)] <= 0 for a in model.actions[s]) else "not-an-action"
-                    return Finding(f"state {s}", expected, given, hint=hint, state=s, note=note)
-                hint = next((k for k in ("last-of-ties", "argmin", "reward-only", "missing-gamma", "max-from-zero")
-                             if _greedy_variant(model, s, values, k) == given), None)
-                return Finding(f"state {s}", expected, given, hint=hint, state=s, note=note)
+        def judge(res: Mapping[str, Any], model: DictModel = model, values: Values = values, expected: dict[str, str] = expected,
+                  states: list[str] = states) -> Finding | None:
+            return _policy_finding(model, values, dict(zip(states, res["ok"], strict=True)), expected)
 
-            cases.append(Case(model.name, {"fn": "greedy_action", "driver": "call",
-                                           "args": [s, plain["actions"], dict(values), plain["transitions"], model.gamma]},
-                              judge, _error_hint({"KeyError": "terminal"})))
+        items = [[s, plain["actions"], dict(values), plain["transitions"], model.gamma] for s in states]
+        cases.append(Case(model.name, {"fn": "greedy_action", "driver": "map", "args": [items]}, judge,
+                          _error_hint({"KeyError": "terminal"})))
     return cases
 
 
@@ -429,6 +445,7 @@ PI_HINTS = {
     "max-from-zero": "when every action loses the best is still one of them: do not start the max from 0",
     "terminal": "terminal states (no entry in actions) get no action in the policy",
     "shape": "return a dict state -> action for every state that has actions",
+    "not-an-action": "give every state with actions one of ITS actions (a name from actions[state])",
 }
 
 
@@ -465,27 +482,17 @@ def policy_improvement_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for model, values in _backup_inputs(rng):
         expected = reference_greedy(model, values)
-        qs = reference_q(model, values)
         plain = model.plain()
 
-        def judge(res: Mapping[str, Any], model: DictModel = model, values: Values = values, expected: dict[str, str] = expected,
-                  qs: dict[tuple[str, str], float] = qs) -> Finding | None:
+        def judge(res: Mapping[str, Any], model: DictModel = model, values: Values = values,
+                  expected: dict[str, str] = expected) -> Finding | None:
             given = res["ok"]
             if not isinstance(given, dict):
                 return Finding("the policy", "a dict state -> action", given, hint="shape")
-            for s in model.states:
-                if s not in model.actions:
-                    if s in given:
-                        return Finding(f"state {s}", "no entry (a terminal state)", given[s], hint="terminal", state=s)
-                    continue
-                g = given.get(s, "missing")
-                if g == expected[s]:
-                    continue
-                note = "Q: " + ", ".join(f"{a} {show(qs[(s, a)])}" for a in model.actions[s])
-                hint = next((k for k in ("last-of-ties", "argmin", "reward-only", "missing-gamma", "max-from-zero")
-                             if _greedy_variant(model, s, values, k) == g), None)
-                return Finding(f"state {s}", expected[s], g, hint=hint, state=s, note=note)
-            return None
+            for s in model.terminal:
+                if s in given:
+                    return Finding(f"state {s}", "no entry (a terminal state)", given[s], hint="terminal", state=s)
+            return _policy_finding(model, values, given, expected)
 
         cases.append(Case(model.name, {"fn": "policy_improvement", "driver": "call",
                                        "args": [dict(values), plain["states"], plain["actions"], plain["transitions"],

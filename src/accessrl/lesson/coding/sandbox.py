@@ -71,7 +71,7 @@ def _interpret(raw: dict[str, Any] | None, *, seconds: float, limits: Limits, st
         if status is not None and status < 0:
             sig = -status
             if sig in (signal.SIGXCPU, signal.SIGKILL):
-                why = f"it used more than {limits.seconds:g} s of CPU time"
+                return _interpret(None, seconds=seconds, limits=limits, timed_out=True)
             else:
                 why = f"the operating system stopped it ({signal.Signals(sig).name})"
         else:
@@ -119,7 +119,7 @@ def run_source(code: str, tasks: Sequence[Mapping[str, Any]], *, filename: str =
             proc = subprocess.run(
                 [sys.executable, "-I", "-X", "utf8", str(RUNNER), str(result_path)],
                 input=json.dumps(job, allow_nan=True), capture_output=True, text=True, encoding="utf-8",
-                errors="replace", timeout=lim.seconds + 5.0, cwd=tmp, env=env,
+                errors="replace", timeout=lim.seconds + 2.0, cwd=tmp, env=env,
             )
         except subprocess.TimeoutExpired:
             return _interpret(None, seconds=time.perf_counter() - t0, limits=lim, timed_out=True)
@@ -179,7 +179,7 @@ def run_functions(functions: Mapping[str, Callable[..., Any]], tasks: Sequence[M
                 code = 0
             finally:
                 os._exit(code)
-        status = _wait(pid, lim.seconds + 5.0)
+        status = _wait(pid, lim.seconds + 2.0)
         seconds = time.perf_counter() - t0
         if status is None:
             return _interpret(None, seconds=seconds, limits=lim, timed_out=True)
