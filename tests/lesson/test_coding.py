@@ -4,10 +4,10 @@ wrong implementation fails with its intended hint, and the sandbox turns loops a
 from __future__ import annotations
 
 import pytest
+from wrong_solutions import WRONG
 
 from accessrl.lesson.coding import EXERCISES, grade_function, grade_source, solution, starter
 from accessrl.lesson.coding.sandbox import Limits
-from wrong_solutions import WRONG
 
 SEEDS = (0, 7)
 

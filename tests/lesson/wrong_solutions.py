@@ -140,6 +140,17 @@ def value_iteration(states, actions, transitions, gamma, sweeps):
         history.append(values)
     return history, {s: max(actions[s], key=lambda a: action_value(s, a, values)) for s in actions}
 '''),
+        ("the lesson's loop without the copy", "aliased", VI_HEAD + '''
+    values = {s: 0.0 for s in states}
+    history = []
+    for _ in range(sweeps):
+        updated = values
+        for state in actions:
+            updated[state] = max(action_value(state, a, values) for a in actions[state])
+        values = updated
+        history.append(values)
+    return history, {s: max(actions[s], key=lambda a: action_value(s, a, values)) for s in actions}
+'''),
         ("terminal states in the policy", "terminal", VI_HEAD + '''
     values = {s: 0.0 for s in states}
     history = []

@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file of that name."),
     ) -> None:
         """Write a starter file: the function's stub, its docstring and an example that fails until you write it."""
-        from accessrl.lesson.coding import exercise as get, starter
+        from accessrl.lesson.coding import exercise as get
+        from accessrl.lesson.coding import starter
 
         ex = get(name)
         folder = Path(directory)
@@ -88,7 +89,8 @@ def register(app: typer.Typer) -> None:
         spoil: bool = typer.Option(False, "--spoil", help="Yes, print the worked solution."),
     ) -> None:
         """Print a worked solution of a coding exercise (needs --spoil, so it is never shown by accident)."""
-        from accessrl.lesson.coding import exercise as get, solution
+        from accessrl.lesson.coding import exercise as get
+        from accessrl.lesson.coding import solution
 
         ex = get(name)
         if not spoil:

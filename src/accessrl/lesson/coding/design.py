@@ -167,9 +167,9 @@ def split_cases(rng: np.random.Generator) -> list[Case]:
                 note = (f"{'your' if extra else 'the expected'} {names[k]} has {show_id} (requester {rec.get('requester')}, "
                         f"decided {rec.get('decided_at')}, outcome {rec.get('outcome_at')}); cutoffs valid_start {c1}, "
                         f"test_start {c2}")
+                mine = [sorted(map(str, p)) for p in given]
                 hint = next((m for m in ("position", "outcome-time", "boundary", "late-outcomes", "repeat-requesters")
-                             if [sorted(p) for p in reference_split(eps, c1, c2, mistake=m)] == [sorted(map(str, p)) for p in given]),
-                            None)
+                             if [sorted(p) for p in reference_split(eps, c1, c2, mistake=m)] == mine), None)
                 return Finding(f"the {names[k]} period", f"{len(e)} episodes", f"{len(g)} episodes"
                                + (f", {len(extra)} that should not be there" if extra else "")
                                + (f", {len(missing)} missing" if missing else ""), hint=hint, note=note)

@@ -39,8 +39,9 @@ def check_source(exercise: CodingExercise, code: str, *, filename: str = "exerci
     return _judge(exercise, cases, run, s, code)
 
 
-def check_functions(exercise: CodingExercise, function: Callable[..., Any], *, helpers: Mapping[str, Callable[..., Any]] | None = None,
-                    seed: int | None = None, limits: Limits | None = None) -> Report:
+def check_functions(exercise: CodingExercise, function: Callable[..., Any], *,
+                    helpers: Mapping[str, Callable[..., Any]] | None = None, seed: int | None = None,
+                    limits: Limits | None = None) -> Report:
     """Grade a function object (in a forked child with limits)."""
     if not callable(function):
         return Report(exercise.name, False, (f"expected a function, got {type(function).__name__}: pass "
@@ -59,7 +60,7 @@ def _source_line(code: str | None, line: int | None) -> str:
 
 
 def _judge(exercise: CodingExercise, cases: Sequence[Case], run: Run, seed: int, code: str | None) -> Report:
-    common = {"output": run.output, "seconds": run.seconds, "seed": seed, "cases": len(cases)}
+    common: dict[str, Any] = {"output": run.output, "seconds": run.seconds, "seed": seed, "cases": len(cases)}
     if run.failure:
         lines = [run.failure]
         if run.failure_line:

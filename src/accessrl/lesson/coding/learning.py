@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from accessrl.lesson.coding.base import Case, Finding, close, show
-from accessrl.lesson.coding.models import DictModel, generated_model, lesson_abandonment_model, perturbed_lesson_model
 from accessrl.learning.config import StepSize
 from accessrl.learning.policy_gradient import bandit_gradient, softmax
 from accessrl.learning.reference import q_learning_target
+from accessrl.lesson.coding.base import Case, Finding, close, show
+from accessrl.lesson.coding.models import DictModel, generated_model, lesson_abandonment_model, perturbed_lesson_model
 
 OMEGA = 0.6
 """The lesson's learning-rate exponent: alpha = visits ** -0.6."""
@@ -315,7 +315,8 @@ def reinforce_inputs(rng: np.random.Generator) -> list[tuple[str, list[float], l
                     [int(a) for a in rng.integers(0, k, size=n)], [float(x) for x in rng.integers(-100, 101, size=n)],
                     float(rng.choice([0.01, 0.05, 0.1]))))
     out.append(("as many samples as actions, not one per action", [0.5, -0.5, 0.0], [2, 2, 0], [12.0, -3.0, 40.0], 0.05))
-    out.append(("large logits (a softmax must not overflow)", [800.0, 805.0, 790.0], [0, 1, 1, 2], [10.0, 40.0, 20.0, -30.0], 0.1))
+    out.append(("large logits (a softmax must not overflow)", [800.0, 805.0, 790.0], [0, 1, 1, 2],
+                [10.0, 40.0, 20.0, -30.0], 0.1))
     return out
 
 

@@ -207,7 +207,8 @@ def return_cases(rng: np.random.Generator) -> list[Case]:
     for label, rewards, g in inputs:
         expected = discounted_return(np.array(rewards), g) if rewards else 0.0
 
-        def judge(res: Mapping[str, Any], rewards: list[float] = rewards, g: float = g, expected: float = expected) -> Finding | None:
+        def judge(res: Mapping[str, Any], rewards: list[float] = rewards, g: float = g,
+                  expected: float = expected) -> Finding | None:
             where = f"rewards {show(rewards)}, gamma {g:g}"
             given = res["ok"]
             bad = _not_number(given, where)
@@ -306,6 +307,7 @@ def _policy_finding(model: DictModel, values: Values, given: Mapping[str, Any], 
     s = wrong[0]
     g = given.get(s, "missing")
     note = "Q: " + ", ".join(f"{a} {show(qs[(s, a)])}" for a in model.actions[s])
+    hint: str | None
     if g not in model.actions[s]:
         hint = "max-from-zero" if g is None and all(qs[(s, a)] <= 0 for a in model.actions[s]) else "not-an-action"
         return Finding(f"state {s}", expected[s], g, hint=hint, state=s, note=note)
@@ -341,6 +343,8 @@ VI_HINTS = {
                      "missing action as 0) makes a state whose every action loses look free",
     "terminal": "terminal states (those without an entry in actions) stay at 0 in every sweep, and have no action "
                 "in the policy",
+    "aliased": "every entry of your history holds the last sweep's values: append a snapshot per sweep (a new dict, "
+               "e.g. values.copy()), not the one dict you keep updating",
     "history": "return a list with one dict of values per sweep: sweeps entries, the first being V_1 (after one "
                "sweep from all zeros), not V_0",
     "shape": "return two things: (history, policy), where history is a list of dicts and policy a dict",
@@ -354,16 +358,17 @@ def _check_history(model: DictModel, given: Any, expected: list[Values], sweeps:
     if not isinstance(given, list) or not all(isinstance(v, dict) for v in given):
         return Finding("the history", f"a list of {sweeps} dicts", given, hint="history")
     if len(given) != sweeps:
-        hint = "history"
-        return Finding("the history", f"{sweeps} sweeps", f"{len(given)} entries", hint=hint)
+        return Finding("the history", f"{sweeps} sweeps", f"{len(given)} entries", hint="history")
     for k, (g, e) in enumerate(zip(given, expected, strict=True)):
         for s in model.states:
             if s not in g:
                 return Finding(f"sweep {k + 1}, state {s}", e[s], "missing", hint="terminal" if s not in model.actions else None,
                                sweep=k + 1, state=s)
             if not close(g[s], e[s]):
-                hint = "terminal" if s not in model.actions else next(
+                hint: str | None = "terminal" if s not in model.actions else next(
                     (m for m in mistakes if _same_values(given, variants(m))), None)
+                if hint is None and len(given) > 1 and all(h == given[-1] for h in given):
+                    hint = "aliased"  # one dict appended every sweep: each entry shows the last values
                 qs = reference_q(model, expected[k - 1] if k else dict.fromkeys(model.states, 0.0))
                 note = "" if s not in model.actions else "from the previous sweep's values: " + ", ".join(
                     f"Q({s}, {a}) = {show(qs[(s, a)])}" for a in model.actions[s])
@@ -390,8 +395,8 @@ def _check_policy(model: DictModel, policy: Any, expected: Mapping[str, str], va
             continue
         if policy.get(s) != expected[s]:
             qs = reference_q(model, values)
-            hint = "policy-ties" if policy.get(s) in model.actions[s] and close(qs[(s, str(policy.get(s)))], qs[(s, expected[s])]) \
-                else "policy-stale" if stale is not None and policy.get(s) == stale.get(s) else None
+            tie = policy.get(s) in model.actions[s] and close(qs[(s, str(policy.get(s)))], qs[(s, expected[s])])
+            hint = "policy-ties" if tie else "policy-stale" if stale is not None and policy.get(s) == stale.get(s) else None
             return Finding(f"policy, state {s}", expected[s], policy.get(s, "missing"), hint=hint, state=s,
                            note="Q from the final values: " + ", ".join(f"{a} {show(qs[(s, a)])}" for a in model.actions[s]))
     return None
@@ -434,6 +439,8 @@ PE_HINTS = {
     "missing-gamma": "discount the next state's value: p * (reward + gamma * values[next_state])",
     "terminal": "terminal states are not in the policy: they keep value 0 in every sweep (loop over the policy's "
                 "states, or skip states without an action)",
+    "aliased": "every entry of your history holds the last sweep's values: append a snapshot per sweep (a new dict, "
+               "e.g. values.copy()), not the one dict you keep updating",
     "history": "return a list with one dict of values per sweep: sweeps entries, the first being V_1, not V_0",
 }
 
@@ -561,13 +568,16 @@ def breakeven_inputs(rng: np.random.Generator) -> list[tuple[str, dict[str, list
     out = [("the lesson's abandonment listing", lesson, star, 0.9)]
     for i in range(3):
         ev, rq = float(rng.integers(40, 100)), float(rng.integers(30, 90))
-        t = {"request_evidence": [(0.8, "evidence_ready", -float(rng.integers(1, 10))), (0.2, "withdrawn", -float(rng.integers(20, 80)))],
-             "human_review": [(0.9, "review_queue", -float(rng.integers(5, 30))), (0.1, "escalated", -float(rng.integers(10, 40)))]}
+        t = {"request_evidence": [(0.8, "evidence_ready", -float(rng.integers(1, 10))),
+                                  (0.2, "withdrawn", -float(rng.integers(20, 80)))],
+             "human_review": [(0.9, "review_queue", -float(rng.integers(5, 30))),
+                              (0.1, "escalated", -float(rng.integers(10, 40)))]}
         vals = {"evidence_ready": ev, "review_queue": rq, "withdrawn": 0.0, "escalated": float(rng.integers(0, 40))}
         out.append((f"generated rewards and values {i + 1}", t, vals, float(rng.choice([0.8, 0.9, 0.95]))))
     # human_review wins whatever p is: no breakeven
-    out.append(("a case where human_review always wins", {"request_evidence": [(0.9, "evidence_ready", -4.0), (0.1, "closed", -54.0)],
-                                                            "human_review": [(1.0, "review_queue", -18.0)]},
+    out.append(("a case where human_review always wins",
+                {"request_evidence": [(0.9, "evidence_ready", -4.0), (0.1, "closed", -54.0)],
+                 "human_review": [(1.0, "review_queue", -18.0)]},
                 {"closed": 0.0, "evidence_ready": 20.0, "review_queue": 80.0}, 0.9))
     return out
 

@@ -158,7 +158,7 @@ def run_task(fn: Callable[..., Any], task: dict[str, Any], filename: str | None)
             return {"error": _error(exc, filename)}
     if driver == "replay":
         q, experiences, gamma, rates = args
-        snapshots = []
+        snapshots: list[Any] = []
         for (s, a, r, s2), lr in zip(experiences, rates, strict=True):
             try:
                 fn(q, s, a, r, s2, gamma, lr)
