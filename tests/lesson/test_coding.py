@@ -55,6 +55,7 @@ def test_the_feedback_names_the_first_wrong_sweep_and_state():
     assert f is not None and f.sweep is not None and f.state is not None
     assert f"sweep {f.sweep}, state {f.state}: expected" in report.text()
     assert f.diagram is not None and f.diagram["state"] == f.state and f.diagram["sweep"] == f.sweep
+    assert f.diagram["expected"][f.state] == f.expected and f.diagram["given"][f.state] == f.given
 
 
 def test_the_lesson_model_alone_cannot_catch_in_place_updates_but_the_generated_ones_do():

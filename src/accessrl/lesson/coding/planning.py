@@ -378,10 +378,8 @@ def _check_history(model: DictModel, given: Any, expected: list[Values], sweeps:
 
 
 def _diagram(model: DictModel, expected: Values, given: Mapping[str, Any], sweep: int, state: str) -> dict[str, Any]:
-    return {"states": list(model.states), "terminal": list(model.terminal), "start": model.start,
-            "edges": [{"from": s, "action": a, "to": n, "p": p, "reward": r}
-                      for (s, a), rows in model.transitions.items() for p, n, r in rows],
-            "expected": dict(expected), "given": {s: given.get(s) for s in model.states}, "sweep": sweep, "state": state}
+    return {"model": model, "expected": dict(expected), "given": {s: given.get(s) for s in model.states}, "sweep": sweep,
+            "state": state}
 
 
 def _check_policy(model: DictModel, policy: Any, expected: Mapping[str, str], values: Values,
