@@ -128,3 +128,19 @@ def test_an_infinite_loop_in_a_function_object_is_stopped():
 
     report = grade_function("discounted-return", discounted_return, seed=0, limits=Limits(seconds=1))
     assert not report.passed and "did not finish" in report.text()
+
+
+def test_the_breakeven_reference_agrees_with_the_library_sweep():
+    """The grader's breakeven (the library's backups at p = 0 and 1) equals probability_sweep's bisection,
+    and on the lesson's numbers it is 5/113 (the lesson's own answer to its exercise 1)."""
+    import numpy as np
+
+    from accessrl.catalog import access_review_abandonment
+    from accessrl.lesson.coding.planning import breakeven_inputs, reference_breakeven
+    from accessrl.planning.sensitivity import probability_sweep
+
+    inputs = breakeven_inputs(np.random.default_rng(5))
+    assert abs(reference_breakeven(*inputs[0][1:]) - 5 / 113) < 1e-12
+    found = probability_sweep(access_review_abandonment(), "new_request", "request_evidence", "closed", [0.0, 1.0])
+    assert abs(found.breakevens[0].value - 5 / 113) < 1e-9
+    assert reference_breakeven(*inputs[-1][1:]) is None  # human_review always wins there

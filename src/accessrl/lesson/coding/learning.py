@@ -223,7 +223,7 @@ def _episodes(model: DictModel, record: Sequence[Experience], start: str, episod
 
 def loop_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    setups = [(lesson_abandonment_model(), 1200, 0.2), (generated_model(rng), 800, 0.25), (perturbed_lesson_model(rng), 600, 0.3)]
+    setups = [(lesson_abandonment_model(), 600, 0.3), (generated_model(rng), 400, 0.3), (perturbed_lesson_model(rng), 300, 0.3)]
     for i, (model, episodes, eps) in enumerate(setups):
         seed = int(rng.integers(2**31))
         seeds = [seed, seed, seed + 1] if i == 0 else [seed]

@@ -26,8 +26,8 @@ from accessrl.lesson.coding.models import (
 )
 from accessrl.model import compile_spec, discounted_return
 from accessrl.model.mdp import MDP
-from accessrl.planning import bellman_backup, greedy_policy, q_values
-from accessrl.planning.sensitivity import probability_sweep
+from accessrl.planning import bellman_backup, greedy_policy, policy_iteration, q_values
+from accessrl.planning.sensitivity import locate_outcome, with_probability
 
 Values = dict[str, float]
 
@@ -519,8 +519,8 @@ BREAKEVEN_HINTS = {
 
 def reference_breakeven(transitions: Mapping[str, Sequence[tuple[float, str, float]]], values: Mapping[str, float],
                         gamma: float) -> float | None:
-    """The abandonment probability where the two actions are equal, by
-    :func:`~accessrl.planning.sensitivity.probability_sweep` on a one-decision model whose successors are worth ``values``."""
+    """The abandonment probability where the two actions are equal, from the library's backups
+    (:func:`~accessrl.planning.q_values`) on a one-decision model whose successors are worth ``values``."""
     states = sorted({n for rows in transitions.values() for _, n, _ in rows})
     spec: dict[str, Any] = {"name": "breakeven", "gamma": gamma, "start": "decide", "terminal": ["end"],
                             "states": ["decide", *[f"s_{n}" for n in states], "end"], "transitions": {"decide": {}}}
@@ -537,8 +537,20 @@ def reference_breakeven(transitions: Mapping[str, Sequence[tuple[float, str, flo
         {"next": "abandon", "p": rows[1][0], "reward": rows[1][2]}]
     spec["transitions"]["abandon"] = {"stay": {"next": "end", "reward": float(values[rows[1][1]])}}
     mdp = compile_spec(spec, source="breakeven")
-    found = probability_sweep(mdp, "decide", "request_evidence", "abandon", [0.0, 1.0]).breakevens
-    return float(found[0].value) if found else None
+    # Q(request_evidence) is linear in p, Q(human_review) does not depend on it: the library's backup at
+    # p = 0 and p = 1 fixes both lines (the tests check this against probability_sweep's bisection)
+    pair, outcome = locate_outcome(mdp, "decide", "request_evidence", "abandon")
+    s0 = mdp.state_index("decide")
+    ends = []
+    for p in (0.0, 1.0):
+        at = with_probability(mdp, pair, outcome, p)
+        q = q_values(at, policy_iteration(at).values)
+        ends.append((float(q[at.pair_index(s0, "request_evidence")]), float(q[at.pair_index(s0, "human_review")])))
+    (re0, hr), (re1, _) = ends
+    if re0 == re1:
+        return None
+    p = (re0 - hr) / (re0 - re1)
+    return p if 0.0 <= p <= 1.0 else None
 
 
 def _breakeven_variants(transitions: Mapping[str, Sequence[tuple[float, str, float]]], values: Mapping[str, float],
