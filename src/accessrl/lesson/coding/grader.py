@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from accessrl.lesson.coding.base import Case, CodingExercise, Finding, Report, show
-from accessrl.lesson.coding.sandbox import Limits, Run, run_functions, run_source
+from accessrl.lesson.coding.sandbox import Limits, Run, run_functions, run_source, start_child
 
 
 def _seed(seed: int | None) -> int:
@@ -34,8 +34,13 @@ def check_source(exercise: CodingExercise, code: str, *, filename: str = "exerci
         return Report(exercise.name, False, (f"line {line}: {exc.msg} (Python cannot read the file)",
                                              _source_line(code, line)), error_line=line)
     s = _seed(seed)
-    cases = exercise.cases(np.random.default_rng(s))
-    run = run_source(code, [c.task for c in cases], filename=filename, limits=limits)
+    child = start_child()  # the interpreter starts while this process builds the cases and their references
+    try:
+        cases = exercise.cases(np.random.default_rng(s))
+    except BaseException:
+        child.close()
+        raise
+    run = run_source(code, [c.task for c in cases], filename=filename, limits=limits, child=child)
     return _judge(exercise, cases, run, s, code)
 
 

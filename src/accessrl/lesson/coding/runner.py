@@ -239,9 +239,19 @@ def limit_resources(cpu_seconds: float, memory_bytes: int) -> None:
 
 
 def main() -> None:
-    """The child process: one job from stdin, one result to the file named on the command line."""
+    """The child process: one job from stdin, one result to the file named on the command line.
+
+    NumPy is imported before the job is read: the sandbox starts the child ahead of the job (while it
+    builds the cases), so most learners' code finds it loaded; the limits apply from the job on."""
     result_path = sys.argv[1]
-    job = json.loads(sys.stdin.read())
+    try:
+        import numpy  # noqa: F401
+    except ImportError:  # pragma: no cover - NumPy is a dependency of accessrl
+        pass
+    raw = sys.stdin.read()
+    if not raw:  # the parent went away before sending a job (a spare child at exit)
+        return
+    job = json.loads(raw)
     limit_resources(job["cpu_seconds"], job["memory_bytes"])
     os.dup2(2, 1)  # anything written to descriptor 1 below the Python level lands in stderr, not the result
     filename = job["filename"]

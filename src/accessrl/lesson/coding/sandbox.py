@@ -105,31 +105,54 @@ def _decode_result(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class Child:
+    """A fresh ``python -I runner.py`` started ahead of its job (it imports NumPy meanwhile), in its own
+    temporary working directory.  Used once: :func:`run_source` sends the job, waits, and cleans up."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="accessrl-exercise-")
+        self.result = Path(self.tmp.name) / "result.json"
+        env = {"PATH": os.environ.get("PATH", ""), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-X", "utf8", str(RUNNER), str(self.result)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+            cwd=self.tmp.name, env=env)
+
+    def close(self) -> None:
+        """Stop the child if it still runs, and remove its directory."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.communicate(timeout=5)
+        self.tmp.cleanup()
+
+
+def start_child() -> Child:
+    """A child for :func:`run_source`, started now so it is ready by the time the job is."""
+    return Child()
+
+
 def run_source(code: str, tasks: Sequence[Mapping[str, Any]], *, filename: str = "exercise.py",
-               limits: Limits | None = None, module_name: str = "learner") -> Run:
-    """Run ``code`` in a fresh interpreter, then ``tasks`` on the functions it defines."""
+               limits: Limits | None = None, module_name: str = "learner", child: Child | None = None) -> Run:
+    """Run ``code`` in a fresh interpreter (``child``, or one started now), then ``tasks`` on the functions it defines."""
     lim = limits or Limits()
     job = _job(tasks, lim) | {"code": code, "filename": filename, "module_name": module_name}
-    env = {"PATH": os.environ.get("PATH", ""), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
-    with tempfile.TemporaryDirectory(prefix="accessrl-exercise-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        t0 = time.perf_counter()
+    c = child or Child()
+    t0 = time.perf_counter()
+    try:
         try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-X", "utf8", str(RUNNER), str(result_path)],
-                input=json.dumps(job, allow_nan=True), capture_output=True, text=True, encoding="utf-8",
-                errors="replace", timeout=lim.seconds + 2.0, cwd=tmp, env=env,
-            )
+            out, err = c.proc.communicate(json.dumps(job, allow_nan=True), timeout=lim.seconds + 2.0)
         except subprocess.TimeoutExpired:
             return _interpret(None, seconds=time.perf_counter() - t0, limits=lim, timed_out=True)
         seconds = time.perf_counter() - t0
-        raw = _read(result_path) if proc.returncode == 0 else None
-        run = _interpret(raw, seconds=seconds, limits=lim, stderr=proc.stderr, status=proc.returncode)
-    if proc.stdout or proc.stderr:  # writes below Python's sys.stdout (C code, os.write) still reach the learner
-        extra = (proc.stdout + proc.stderr) if raw is not None else ""
-        if extra:
-            run = Run(run.results, (run.output + extra)[: runner.OUTPUT_LIMIT], run.failure, run.failure_line, run.seconds)
+        raw = _read(c.result) if c.proc.returncode == 0 else None
+        run = _interpret(raw, seconds=seconds, limits=lim, stderr=err, status=c.proc.returncode)
+    finally:
+        c.close()
+    if raw is not None and (out or err):  # writes below Python's sys.stdout (C code, os.write) reach the learner too
+        run = Run(run.results, (run.output + out + err)[: runner.OUTPUT_LIMIT], run.failure, run.failure_line, run.seconds)
     return run
 
 
@@ -204,4 +227,4 @@ def _wait(pid: int, seconds: float) -> int | None:
         pause = min(pause * 2, 0.01)
 
 
-__all__ = ["RUNNER", "Limits", "Run", "run_functions", "run_source"]
+__all__ = ["RUNNER", "Child", "Limits", "Run", "run_functions", "run_source", "start_child"]
