@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from accessrl.lesson import quiz
 from accessrl.lesson.coding import EXERCISES, Report, exercise, grade_source, starter
 from accessrl.lesson.coding.models import DictModel, to_mdp
-from accessrl.lesson.coding.sandbox import Limits, run_source
+from accessrl.lesson.coding.sandbox import Limits, run_source, warm_child
 from accessrl.report.diagram import workflow_layout
 
 MAX_CODE_CHARS = 200_000
@@ -90,7 +90,7 @@ def coding_router(render: Callable[..., HTMLResponse], data_dir: Path | None) ->
         code = _code(payload)
         if isinstance(code, JSONResponse):
             return code
-        report = grade_source(ex.name, code, filename=f"{ex.function}.py", limits=LIMITS)
+        report = grade_source(ex.name, code, filename=f"{ex.function}.py", limits=LIMITS, warm=True)
         with lock:
             quiz.record_exercise(ex.name, report.passed, data_dir)
         return JSONResponse(report_json(report))
@@ -101,7 +101,7 @@ def coding_router(render: Callable[..., HTMLResponse], data_dir: Path | None) ->
         code = _code(payload)
         if isinstance(code, JSONResponse):
             return code
-        run = run_source(code, [], filename=f"{ex.function}.py", limits=LIMITS, module_name="__main__")
+        run = run_source(code, [], filename=f"{ex.function}.py", limits=LIMITS, module_name="__main__", child=warm_child())
         return JSONResponse({"output": run.output, "failure": run.failure, "error_line": run.failure_line,
                              "seconds": round(run.seconds, 3)})
 

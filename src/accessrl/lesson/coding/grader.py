@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from accessrl.lesson.coding.base import Case, CodingExercise, Finding, Report, show
-from accessrl.lesson.coding.sandbox import Limits, Run, run_functions, run_source, start_child
+from accessrl.lesson.coding.sandbox import Limits, Run, run_functions, run_source, start_child, warm_child
 
 
 def _seed(seed: int | None) -> int:
@@ -25,8 +25,9 @@ def _seed(seed: int | None) -> int:
 
 
 def check_source(exercise: CodingExercise, code: str, *, filename: str = "exercise.py", seed: int | None = None,
-                 limits: Limits | None = None) -> Report:
-    """Grade the function ``exercise.function`` defined in ``code``."""
+                 limits: Limits | None = None, warm: bool = False) -> Report:
+    """Grade the function ``exercise.function`` defined in ``code`` (``warm``: take a child started earlier,
+    as a long-lived server such as the studio does)."""
     try:
         ast.parse(code, filename=filename)
     except SyntaxError as exc:
@@ -34,7 +35,7 @@ def check_source(exercise: CodingExercise, code: str, *, filename: str = "exerci
         return Report(exercise.name, False, (f"line {line}: {exc.msg} (Python cannot read the file)",
                                              _source_line(code, line)), error_line=line)
     s = _seed(seed)
-    child = start_child()  # the interpreter starts while this process builds the cases and their references
+    child = warm_child() if warm else start_child()  # it starts while this process builds the cases
     try:
         cases = exercise.cases(np.random.default_rng(s))
     except BaseException:

@@ -14,6 +14,7 @@ system ends as one :attr:`Run.failure` line, and the learner's printed output co
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -134,6 +136,34 @@ def start_child() -> Child:
     return Child()
 
 
+_spare: list[Child] = []
+_spare_lock = threading.Lock()
+
+
+def warm_child() -> Child:
+    """A child that has already started (a long-lived server keeps one spare), and a new spare behind it.
+
+    Each child still runs one job only; the spare only moves the interpreter's start-up off the
+    learner's wait.  The spare is stopped when this process exits."""
+    with _spare_lock:
+        ready = [c for c in _spare if c.proc.poll() is None]
+        for c in _spare:
+            if c not in ready:
+                c.close()
+        _spare.clear()
+        child = ready[0] if ready else Child()
+        _spare.append(Child())
+    return child
+
+
+@atexit.register
+def _stop_spare() -> None:
+    with _spare_lock:
+        for c in _spare:
+            c.close()
+        _spare.clear()
+
+
 def run_source(code: str, tasks: Sequence[Mapping[str, Any]], *, filename: str = "exercise.py",
                limits: Limits | None = None, module_name: str = "learner", child: Child | None = None) -> Run:
     """Run ``code`` in a fresh interpreter (``child``, or one started now), then ``tasks`` on the functions it defines."""
@@ -143,7 +173,7 @@ def run_source(code: str, tasks: Sequence[Mapping[str, Any]], *, filename: str =
     t0 = time.perf_counter()
     try:
         try:
-            out, err = c.proc.communicate(json.dumps(job, allow_nan=True), timeout=lim.seconds + 2.0)
+            out, err = c.proc.communicate(json.dumps(job, allow_nan=True), timeout=lim.seconds + 5.0)
         except subprocess.TimeoutExpired:
             return _interpret(None, seconds=time.perf_counter() - t0, limits=lim, timed_out=True)
         seconds = time.perf_counter() - t0
@@ -202,7 +232,7 @@ def run_functions(functions: Mapping[str, Callable[..., Any]], tasks: Sequence[M
                 code = 0
             finally:
                 os._exit(code)
-        status = _wait(pid, lim.seconds + 2.0)
+        status = _wait(pid, lim.seconds + 5.0)
         seconds = time.perf_counter() - t0
         if status is None:
             return _interpret(None, seconds=seconds, limits=lim, timed_out=True)
@@ -227,4 +257,4 @@ def _wait(pid: int, seconds: float) -> int | None:
         pause = min(pause * 2, 0.01)
 
 
-__all__ = ["RUNNER", "Child", "Limits", "Run", "run_functions", "run_source", "start_child"]
+__all__ = ["RUNNER", "Child", "Limits", "Run", "run_functions", "run_source", "start_child", "warm_child"]
