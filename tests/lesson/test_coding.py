@@ -144,3 +144,14 @@ def test_the_breakeven_reference_agrees_with_the_library_sweep():
     found = probability_sweep(access_review_abandonment(), "new_request", "request_evidence", "closed", [0.0, 1.0])
     assert abs(found.breakevens[0].value - 5 / 113) < 1e-9
     assert reference_breakeven(*inputs[-1][1:]) is None  # human_review always wins there
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_a_solution_written_from_the_docstring_alone_passes(name):
+    """The docstring says enough: a second solution, in another style, passes too (tests/lesson/docstring_solutions.py)."""
+    from docstring_solutions import ALTERNATIVES
+
+    assert set(ALTERNATIVES) == set(EXERCISES)
+    for seed in SEEDS:
+        report = grade_source(name, ALTERNATIVES[name], seed=seed)
+        assert report.passed, report.text()
