@@ -3,8 +3,10 @@
 The reward is audited by the library (:func:`accessrl.rewards.audit`): the learner's function
 scores every outcome of the ``deny_request`` workflow and of perturbed variants, and the policy
 that is optimal under those scores is measured exactly (violations, unfair denials, shortcuts).
-The split is compared with :func:`reference_split`, which the tests cross-check against
-:func:`accessrl.offline.temporal_split` on the same episodes.
+The split is compared with :func:`reference_split`, a readable version of the starter's three rules
+for one-decision episodes.  It is simpler than :func:`accessrl.offline.temporal_split` (no outcome
+window, no censored prefixes, validation outcomes held to the test cutoff), so the two are not
+cross-checked: the exercise asks for the rules the docstring states.
 """
 
 from __future__ import annotations
