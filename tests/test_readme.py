@@ -275,6 +275,11 @@ README_RUNS: dict[str, list[Run] | str] = {
         "an install and a server; tests/studio starts the app and drives every page in Chromium",
     'accessrl studio --export DIR': [run("studio --export studio-pages")],
     'accessrl exercise check 1 5/113': [run("exercise check 1 5/113")],
+    'accessrl exercise list': [run("exercise list")],
+    'accessrl exercise start value-iteration exercises/': [run("exercise start value-iteration exercises/")],
+    'accessrl exercise check value-iteration exercises/value_iteration.py':
+        [run("exercise check value-iteration exercises/value_iteration.py", codes=(1,))],  # the starter: not yet
+    'accessrl exercise solution value-iteration --spoil': [run("exercise solution value-iteration --spoil")],
     'accessrl logs generate catalog:access-review-abandonment --requests 2000 --per-hour 1 --seed 1 --db loop.db':
         LOOP,
     'accessrl learn-from-logs --db loop.db --out-dir learned --chosen candidate.yaml': LOOP,

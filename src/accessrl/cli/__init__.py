@@ -10,6 +10,7 @@ import typer
 
 from accessrl.cli import audit as _audit
 from accessrl.cli import deploy as _deploy
+from accessrl.cli import exercise as _exercise
 from accessrl.cli import generate as _generate
 from accessrl.cli import learned as _learned
 from accessrl.cli import learning as _learning
@@ -46,6 +47,7 @@ _tour.register(app)
 _audit.register(app)
 _pg.register(app)
 _studio.register(app)
+_exercise.register(app)
 _pilot.register(app)
 _scale.register(app)
 plain_help(app)

@@ -1,4 +1,4 @@
-"""`accessrl studio` (the lesson as a local web app) and `accessrl exercise check` (the same graders)."""
+"""`accessrl studio`: the lesson as a local web app (the exercises are in :mod:`accessrl.cli.exercise`)."""
 
 from __future__ import annotations
 
@@ -65,29 +65,3 @@ def register(app: typer.Typer) -> None:
             webbrowser.open(url)
         server = uvicorn.Server(uvicorn.Config(create_app(StudioConfig(db=db)), log_level=log_level, access_log=False))
         server.run(sockets=[sock])
-
-    exercise = typer.Typer(help="The lesson's exercises, graded by the library.", no_args_is_help=True)
-    app.add_typer(exercise, name="exercise")
-
-    @exercise.command("check")
-    def check_cmd(
-        number: int = typer.Argument(..., help="Exercise 1, 2 or 3."),
-        answer: str = typer.Argument(..., help="The answer, or @FILE to read it from a file."),
-    ) -> None:
-        """Grade an answer: exit 0 when it passes, 1 with the reasons when it does not."""
-        from accessrl.lesson import quiz
-        from accessrl.lesson.exercises import grade
-
-        text = answer
-        if answer.startswith("@"):
-            try:
-                text = Path(answer[1:]).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ParameterError(f"answer file {answer[1:]}: cannot read it ({exc.strerror or exc})") from None
-        g = grade(number, text)
-        quiz.record_exercise(number, g.passed)
-        console.print(f"exercise {number}: {'passed' if g.passed else 'not yet'}", markup=False)
-        for line in g.feedback:
-            console.print(f"  {line}", markup=False)
-        if not g.passed:
-            raise typer.Exit(1)

@@ -442,7 +442,7 @@ def record_lab_visit(lab: str, directory: Path | None = None) -> Path:
     return _store(data, d)
 
 
-def record_exercise(exercise: int, passed: bool, directory: Path | None = None) -> Path:
+def record_exercise(exercise: int | str, passed: bool, directory: Path | None = None) -> Path:
     """Record an answer to an exercise; an exercise stays passed once any answer passed."""
     d = directory or data_dir()
     data = load_progress(d)
@@ -452,7 +452,7 @@ def record_exercise(exercise: int, passed: bool, directory: Path | None = None) 
     return _store(data, d)
 
 
-def lesson_progress(labs: Sequence[str], exercises: Sequence[int], directory: Path | None = None, *,
+def lesson_progress(labs: Sequence[str], exercises: Sequence[int | str], directory: Path | None = None, *,
                     quiz_total: int | None = None) -> dict[str, Any]:
     """The whole lesson's progress: each lab visited or not, each exercise passed or not, and the quiz
     (``quiz_total``: the number of questions, when the caller already has them)."""

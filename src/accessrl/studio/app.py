@@ -21,7 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.lesson import LAB_ORDER, quiz
 from accessrl.lesson import exercises as ex
+from accessrl.lesson.coding import EXERCISES as CODING
 from accessrl.studio import editor
+from accessrl.studio.coding import coding_router
 from accessrl.studio.labs import LAB_FUNCTIONS
 from accessrl.studio.pages import LAB_PAGES
 from accessrl.studio.render import HERE, NAV, template_env
@@ -87,6 +89,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         if not isinstance(data, dict):
             raise ParameterError(f"request body: expected a JSON object, got {type(data).__name__}")
         return data
+
+    app.include_router(coding_router(render, cfg.data_dir))
 
     @app.exception_handler(AccessRLError)
     async def library_error(request: Request, exc: AccessRLError) -> JSONResponse:
@@ -180,13 +184,14 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @app.get("/progress", response_class=HTMLResponse)
     def progress_page() -> HTMLResponse:
-        prog = quiz.lesson_progress(LAB_ORDER, sorted(ex.GRADERS), cfg.data_dir, quiz_total=len(questions))
+        prog = quiz.lesson_progress(LAB_ORDER, [*sorted(ex.GRADERS), *CODING], cfg.data_dir, quiz_total=len(questions))
         return render("progress.html", "progress", progress=prog, labs=LAB_PAGES,
                       store=str((cfg.data_dir or quiz.data_dir()) / quiz.PROGRESS_FILE))
 
     @app.get("/api/progress")
     def progress_api() -> JSONResponse:
-        return JSONResponse(quiz.lesson_progress(LAB_ORDER, sorted(ex.GRADERS), cfg.data_dir, quiz_total=len(questions)))
+        return JSONResponse(quiz.lesson_progress(LAB_ORDER, [*sorted(ex.GRADERS), *CODING], cfg.data_dir,
+                                                 quiz_total=len(questions)))
 
     @app.get("/engineer", response_class=HTMLResponse)
     def engineer_page() -> HTMLResponse:
