@@ -12,6 +12,7 @@
     ├── PolicyError                    a policy names unknown states/actions or misses one
     ├── ParameterError                 an argument is out of range (also a ValueError)
     ├── DataError                      logged data is malformed or inconsistent
+    │   └── UnavailableError           the database is unreachable, full or read-only for now (retry later)
     ├── InfeasibleError                a constraint no policy can meet
     └── DependencyError                an optional extra is not installed (also an ImportError)
 
@@ -71,6 +72,16 @@ class DataError(AccessRLError, ValueError):
     """Logged data is malformed or inconsistent."""
 
 
+class UnavailableError(DataError):
+    """The database cannot serve right now (unreachable, restarting, disk full, read-only):
+    nothing was written, and the same call may succeed later.  A server answers it with 503
+    and ``Retry-After``; ``reason`` is the database's own one-line explanation."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class InfeasibleError(AccessRLError, ValueError):
     """No policy satisfies the requested constraints."""
 
@@ -94,4 +105,5 @@ __all__ = [
     "SpecFileError",
     "SpecTypeError",
     "SpecValueError",
+    "UnavailableError",
 ]

@@ -27,6 +27,7 @@ from accessrl.storage.records import decision_row, json_loads, outcome_row, reco
 from accessrl.storage.schema import (
     DECISION_COLUMNS,
     OUTCOME_COLUMNS,
+    creation_lock,
     database_name,
     decision_snapshots,
     log_idempotency,
@@ -190,6 +191,7 @@ class DecisionLog:
                 raise ParameterError(f"schema: expected a lower-case identifier, got {schema!r}")
             try:
                 with engine.begin() as conn:
+                    creation_lock(conn, self.schema)  # two processes creating one schema: one does
                     conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             except sa.exc.OperationalError as exc:
                 raise DataError(f"database {database_name(engine)!r}: cannot open it "
