@@ -58,7 +58,6 @@ from accessrl.storage.schema import (
     upgrade,
 )
 
-
 log = logging.getLogger("accessrl.storage")
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

@@ -84,6 +84,24 @@ class LogReader:
         }
 
 
+_READERS: dict[str, tuple[LogReader, Any, Any]] = {}
+
+
+def cached_view(db: str) -> Any:
+    """The engineer's view of ``db`` as JSON-ready values, recomputed only when the log or the
+    deployments changed since the last look (one reader per database and process: the studio
+    calls this in its worker processes)."""
+    from accessrl.studio.labs import plain
+
+    reader, version, view = _READERS.get(db) or (LogReader(db), None, None)
+    _READERS[db] = (reader, version, view)
+    now = reader.version()
+    if now != version:
+        view = plain(reader.view())
+        _READERS[db] = (reader, now, view)
+    return view
+
+
 def engineer_view(db: str, *, seed: int = 0) -> dict[str, Any]:
     """Everything the engineer's page shows, for the database at ``db``."""
     reader = LogReader(db)
@@ -125,4 +143,4 @@ def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]]
                     f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval", "rows": rows}
 
 
-__all__ = ["LogReader", "engineer_view"]
+__all__ = ["LogReader", "cached_view", "engineer_view"]

@@ -259,6 +259,20 @@ def guarded_app(config: GuardConfig, *, app_class: Any = None, **kwargs: Any) ->
     app = app_class(**kwargs)
     app.state.guard = config
     add_guard(app, config)
+
+    async def limited(_request: Any, exc: Exception) -> Any:
+        # Registered on the app so that a broader handler (the studio's for every AccessRLError)
+        # cannot turn a 503 into something else: Starlette picks the most specific class.
+        from starlette.responses import Response
+
+        status, message, retry = _failure(exc, config.retry_after)
+        if config.on_status is not None:
+            config.on_status(status)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return Response(config.error_json(message), status_code=status, media_type=JSON, headers=headers)
+
+    app.add_exception_handler(UnavailableError, limited)
+    app.add_exception_handler(ComputeLimit, limited)
     return app
 
 
