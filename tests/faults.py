@@ -41,7 +41,7 @@ class PrivateCluster:
 
     def create(self) -> None:
         subprocess.run(["pg_createcluster", PG_VERSION, self.name, "--port", str(self.port),
-                        "-o", "fsync=off", "-o", "listen_addresses=127.0.0.1", "--", "--auth=trust", "--no-sync"],
+                        "-o", "fsync=off", "--", "--auth=trust", "--no-sync"],
                        check=True, capture_output=True, timeout=180)
         self.start()
 
@@ -103,24 +103,22 @@ def small_filesystem(tmp_path: Path, size_kib: int) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
 
 
-def fill(directory: Path, *, keep: int = 0) -> Path:
-    """Fill the file system of ``directory`` to the last byte (but ``keep`` bytes); the filler file is returned."""
+def fill(directory: Path) -> Path:
+    """Fill the file system of ``directory`` to the last byte; the filler file is returned."""
     filler = directory / "filler.bin"
-    block = b"\0" * 65536
-    with filler.open("ab") as f:
-        try:
+    try:
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    except OSError:  # already full: not even a new file fits
+        return filler
+    try:
+        for size in (1 << 20, 1 << 16, 4096, 512, 1):
+            block = b"\0" * size
             while True:
-                f.write(block)
-                f.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                f.write(b"\0" * 512)
-                f.flush()
-        except OSError:
-            pass
-    if keep:
-        with filler.open("r+b") as f:
-            f.truncate(max(filler.stat().st_size - keep, 0))
+                try:
+                    if os.write(fd, block) < size:
+                        break
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
     return filler

@@ -326,27 +326,29 @@ class DecisionService:
             self.database_problem = None
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """``/healthz``: 200 and ``ok`` (or ``degraded`` naming a checkpoint, disk or deployment
-        problem while writes still work), or 503 and ``degraded`` naming the database's problem.
+        """``/healthz``: 200 and ``ok`` (or ``degraded`` naming a checkpoint or deployment problem
+        while writes still work), or 503 and ``degraded`` naming the database's problem (it refused
+        the latest call, or its disk is nearly full).
 
         While a problem is known, a write is tried too (and rolled into nothing: it stores
         what is already stored), so the answer follows the database, not the last request."""
         problems: dict[str, str] = {}
+        low = self.store.disk_problem()  # SQLite: a disk that is (nearly) full refuses writes soon or now
         try:
             with self.store.transaction() as tx:
                 tx.ping()
                 if self.database_problem is not None:
                     tx.probe_write()
-            self.note_ok()
+            if low is None:
+                self.note_ok()
         except UnavailableError as exc:
             self.note_fault(exc)
-        if self.database_problem is not None:
-            problems["database"] = self.database_problem
-        if self.store.checkpoint_problem is not None:
-            problems["checkpoints"] = self.store.checkpoint_problem
-        low = self.store.disk_problem()
+        if self.database_problem is not None or low is not None:
+            problems["database"] = self.database_problem or f"disk nearly full: {low}"
         if low is not None:
             problems["disk"] = low
+        if self.store.checkpoint_problem is not None:
+            problems["checkpoints"] = self.store.checkpoint_problem
         if self.deployment_problem is not None:
             problems["deployment"] = self.deployment_problem
         return (503 if "database" in problems else 200), {"status": "degraded" if problems else "ok", **problems}

@@ -82,13 +82,6 @@ def solve_editor_text(text: Any) -> Any:
     return plain(editor.solve_text(text))
 
 
-def warm() -> None:
-    """A worker's start: compile (or load) the numba engine before a learner's first click waits for it."""
-    from accessrl.studio.labs import q_learning_lab
-
-    q_learning_lab(episodes=10)
-
-
 def _error(message: str, status: int = 422) -> JSONResponse:
     return JSONResponse({"error": f"accessrl: error: {message}"}, status_code=status)
 
@@ -100,10 +93,11 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        compute.start()  # the workers import the library while the first page loads
         yield
         compute.close()
 
-    compute = ComputePool(workers=cfg.compute_workers, timeout=cfg.compute_timeout, warm=warm,
+    compute = ComputePool(workers=cfg.compute_workers, timeout=cfg.compute_timeout,
                           preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer"))
     app = guarded_app(guards(cfg), title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None,
                       lifespan=lifespan)
@@ -232,4 +226,4 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     return app
 
 
-__all__ = ["MAX_BODY", "StudioConfig", "create_app", "guards", "plain", "run_lab", "solve_editor_text", "warm"]
+__all__ = ["MAX_BODY", "StudioConfig", "create_app", "guards", "plain", "run_lab", "solve_editor_text"]

@@ -94,6 +94,10 @@ class ComputePool:
                                                 initargs=(self.preload, self.warm))
             return self._pool
 
+    def start(self) -> None:
+        """Start the workers now rather than at the first computation."""
+        self._get()
+
     async def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
         """``fn(*args)`` in a worker process, at most ``timeout`` (default: the pool's) seconds."""
         limit = self.timeout if timeout is None else timeout
