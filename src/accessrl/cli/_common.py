@@ -36,6 +36,7 @@ class ErrorHandlingGroup(TyperGroup):
         """Like click's main, but a usage error is one line on stderr (exit 2), not a panel."""
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
+        stop_on_sigterm()
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         except click.exceptions.ClickException as exc:
@@ -67,6 +68,26 @@ class ErrorHandlingGroup(TyperGroup):
             fail("out of memory; try a smaller model or the compact binary format", 1)
         except OSError as exc:
             fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "), 1)
+
+
+class Terminated(SystemExit):
+    """SIGTERM, turned into an orderly exit: ``with`` blocks end (child processes are stopped,
+    databases closed), then the process exits with 143 (128 + SIGTERM, as a shell reports it)."""
+
+
+def _terminated(signum: int, _frame: Any) -> None:
+    err_console.print("accessrl: error: terminated (SIGTERM)", markup=False)
+    raise Terminated(128 + signum)
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM end this command in order (Python's default ends the process at once, leaving
+    the children a command started behind).  A server replaces it with its own graceful stop."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
 
 
 INT_LIMIT = 2**63 - 1

@@ -9,7 +9,11 @@ uvicorn's httptools protocol with both bounds; :func:`uvicorn_options` are the s
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import threading
+import time
 from typing import Any
 
 MAX_HEADER_BYTES = 16 * 1024
@@ -109,4 +113,47 @@ def uvicorn_options() -> dict[str, Any]:
             "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "access_log": False}
 
 
-__all__ = ["HEAD_TIMEOUT", "KEEP_ALIVE", "MAX_HEADER_BYTES", "bounded_protocol", "uvicorn_options"]
+PARENT_ENV = "ACCESSRL_PARENT_PID"
+"""Set by a process that starts an accessrl server as its child: the server exits when that parent is gone."""
+GRACE = 10.0
+"""Seconds an orphaned server has to stop by itself (SIGTERM to itself) before it exits hard."""
+
+
+def watch_parent(parent: int | None = None, *, every: float = 0.5) -> threading.Thread | None:
+    """Exit this process when its parent is gone (a parent killed with SIGKILL cannot stop it).
+
+    ``parent``: the process id to outlive (default: :data:`PARENT_ENV`, else nothing is watched).
+    A daemon thread polls the parent process id; once the process has been re-parented (or the
+    parent id no longer exists) it sends itself SIGTERM — uvicorn then closes the database and
+    exits — and exits hard after :data:`GRACE` seconds if that did not end it."""
+    if parent is None:
+        text = os.environ.get(PARENT_ENV, "")
+        if not text.isdigit():
+            return None
+        parent = int(text)
+
+    def alive() -> bool:
+        if os.getppid() != parent:
+            return False
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def loop() -> None:
+        while alive():
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(GRACE)
+        os._exit(1)
+
+    thread = threading.Thread(target=loop, name="accessrl-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = ["GRACE", "HEAD_TIMEOUT", "KEEP_ALIVE", "MAX_HEADER_BYTES", "PARENT_ENV", "bounded_protocol",
+           "uvicorn_options", "watch_parent"]
