@@ -14,6 +14,7 @@
     ├── DataError                      logged data is malformed or inconsistent
     │   └── UnavailableError           the database is unreachable, full or read-only for now (retry later)
     ├── InfeasibleError                a constraint no policy can meet
+    ├── BackendError                   a distributed backend failed (a Ray task or worker, after its retries)
     └── DependencyError                an optional extra is not installed (also an ImportError)
 
 Every message names *where* (file, state, action, field) and *what was expected*,
@@ -86,6 +87,11 @@ class InfeasibleError(AccessRLError, ValueError):
     """No policy satisfies the requested constraints."""
 
 
+class BackendError(AccessRLError):
+    """The backend running distributed work failed: a Ray task whose retries are exhausted, a
+    worker that died, a cluster that went away.  The message names the failure in one line."""
+
+
 class DependencyError(AccessRLError, ImportError):
     """An optional dependency is missing; the message names the extra to install, e.g.
     ``reading Parquet needs pyarrow: pip install "accessrl[parquet]"``
@@ -94,6 +100,7 @@ class DependencyError(AccessRLError, ImportError):
 
 __all__ = [
     "AccessRLError",
+    "BackendError",
     "DataError",
     "DependencyError",
     "InfeasibleError",

@@ -50,6 +50,8 @@ class StudioConfig:
     """Seconds one computation (a lab, a solve, the engineer's view) may run before it is stopped."""
     compute_workers: int = 2
     """Worker processes for computations."""
+    body_timeout: float = 10.0
+    """Seconds a client may take to send a request body (408 after)."""
 
 
 MAX_BODY = 512 * 1024
@@ -65,7 +67,7 @@ def _studio_error(message: str) -> str:
 def guards(cfg: StudioConfig) -> GuardConfig:
     """The studio's settings of the shared guards: loopback names only, no tokens (so every state
     change must come from the studio's own pages), a 512 KiB body, 30 s per request."""
-    return GuardConfig(hosts=(*LOOPBACK_NAMES, cfg.host), max_body=MAX_BODY, body_timeout=10.0,
+    return GuardConfig(hosts=(*LOOPBACK_NAMES, cfg.host), max_body=MAX_BODY, body_timeout=cfg.body_timeout,
                        request_timeout=cfg.compute_timeout + 10.0, error_json=_studio_error)
 
 
