@@ -205,10 +205,10 @@ def check_reward_scale(rewards: FloatArray, gamma: float, where: str = "out_rewa
     makes every value infinite; this refuses it in one line, naming the outcome.
 
     >>> check_reward_scale(np.array([1.0, -1e140]), 0.9)
-    >>> check_reward_scale(np.array([1.0, 1.7e308]), 0.9)
+    >>> check_reward_scale(np.array([1.0, 1.7e308]), 0.9)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    accessrl.errors.SpecValueError: out_reward[1]: 1.7e+308 is too large: with gamma 0.9 values could reach inf; rewards of magnitude up to 1e+149 are supported
+    accessrl.errors.SpecValueError: out_reward[1]: 1.7e+308 is too large: with gamma 0.9 ... up to 1e+149 are supported
     """
     if rewards.size == 0:
         return

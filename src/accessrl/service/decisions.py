@@ -35,7 +35,8 @@ from accessrl.model.spec import spec_from_mdp
 from accessrl.offline.logsim import outcome_kinds
 from accessrl.service.metrics import Metrics
 from accessrl.service.policy import ServedPolicy, from_mapping
-from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
+from accessrl.storage.faults import check_integrity
+from accessrl.storage.schema import database_name, decision_snapshots, outcome_events, service_episodes
 from accessrl.storage.times import now_text, utc_text
 from accessrl.storage.writepath import Store, is_write_conflict, open_engine
 
@@ -186,7 +187,9 @@ class DecisionService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.mdp = config.mdp
-        self.store = Store(open_engine(config.db_url), background_checkpoints=True)
+        engine = open_engine(config.db_url)
+        check_integrity(engine, database_name(engine))  # a damaged log is one line now, not 500s later
+        self.store = Store(engine, background_checkpoints=True)
         self.rng = np.random.default_rng(config.seed)
         self.metrics = Metrics(event_kinds=self.mdp.events or ())
         self.policy = config.policy

@@ -155,4 +155,16 @@ def check_sqlite_file(path: str | Path, name: str | None = None) -> None:
                         f"{pages} pages of {page})")
 
 
-__all__ = ["check_sqlite_file", "database_fault", "fault_kind", "install"]
+def check_integrity(engine: Engine, name: str) -> None:
+    """SQLite: ``PRAGMA quick_check`` over the whole file, for a process that will serve from it for
+    long (the service, the studio): damage anywhere is one line now, not a failure hours later.
+    Reads every page once (seconds for a log of gigabytes); PostgreSQL checks its own pages."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA quick_check(1)").fetchall()
+    if rows and rows[0][0] != "ok":
+        raise DataError(f"database {name!r}: damaged ({str(rows[0][0]).splitlines()[0][:200]})")
+
+
+__all__ = ["check_integrity", "check_sqlite_file", "database_fault", "fault_kind", "install"]

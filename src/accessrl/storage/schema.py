@@ -160,8 +160,9 @@ OUTCOME_COLUMNS = tuple(c.name for c in outcome_events.columns if c.name != "out
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # journal_mode=WAL is a property of the file, set by upgrade() once the file is known to be a
+    # decision log (setting it here would rewrite the header of a foreign or damaged file).
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MB of page cache: index pages stay hot during ingest
@@ -321,27 +322,43 @@ def upgrade(engine: Engine, schema: str | None = None, *, migrations: dict[int, 
         with engine.connect() as conn:
             found = current_version(conn, schema)
         if found == target:
+            _use_wal(engine)
             return found
-        with engine.begin() as conn:
-            creation_lock(conn, schema)
-            found = current_version(conn, schema)  # another process may have done it meanwhile
-            if found > target:
-                raise DataError(f"database schema version {found} is newer than this accessrl ({target}); upgrade accessrl")
-            if found == target:
-                return found
-            if found == 0:
-                _refuse_foreign(conn, engine, schema)
-                metadata.create_all(conn)
-            else:
-                for v in range(found, target):
-                    if v not in steps:
-                        raise DataError(f"database schema version {v}: no migration to {v + 1}")
-                    steps[v].apply(conn, schema or "")
-                metadata.create_all(conn)  # tables a migration introduces
-            conn.execute(sa.delete(schema_versions).where(schema_versions.c.component == COMPONENT))
-            conn.execute(sa.insert(schema_versions), {"component": COMPONENT, "version": target})
+        found = _create_or_migrate(engine, schema, steps, target)
+        _use_wal(engine)
     except sa.exc.OperationalError as exc:
         raise DataError(f"database {database_name(engine)!r}: cannot open it ({str(exc.orig).splitlines()[0]})") from None
+    return found
+
+
+def _use_wal(engine: Engine) -> None:
+    """SQLite: write-ahead logging (readers never block the writer); a no-op once the file uses it."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            if str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() != "wal":
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def _create_or_migrate(engine: Engine, schema: str | None, steps: dict[int, Migration], target: int) -> int:
+    """The locked part of :func:`upgrade`: returns the version found under the lock."""
+    with engine.begin() as conn:
+        creation_lock(conn, schema)
+        found = current_version(conn, schema)  # another process may have done it meanwhile
+        if found > target:
+            raise DataError(f"database schema version {found} is newer than this accessrl ({target}); upgrade accessrl")
+        if found == target:
+            return found
+        if found == 0:
+            _refuse_foreign(conn, engine, schema)
+            metadata.create_all(conn)
+        else:
+            for v in range(found, target):
+                if v not in steps:
+                    raise DataError(f"database schema version {v}: no migration to {v + 1}")
+                steps[v].apply(conn, schema or "")
+            metadata.create_all(conn)  # tables a migration introduces
+        conn.execute(sa.delete(schema_versions).where(schema_versions.c.component == COMPONENT))
+        conn.execute(sa.insert(schema_versions), {"component": COMPONENT, "version": target})
     return found
 
 

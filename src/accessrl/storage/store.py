@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.logged import LoggedSteps
 from accessrl.storage.columnar import ValidatedChunk
+from accessrl.storage.faults import database_fault
 from accessrl.storage.files import read_records, write_records
 from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind
 from accessrl.storage.schema import (
@@ -571,6 +572,9 @@ class DecisionLog:
         except sa.exc.OperationalError:
             raise
         except sa.exc.DBAPIError as exc:
+            fault = database_fault(exc, database_name(self.engine))
+            if fault is not None:  # the database itself (damaged, full), not this row
+                raise fault from None
             tally.reject(where, label, f"the database refused it ({str(exc.orig).splitlines()[0]})")
 
     def _stored(self, conn: Connection, table: sa.Table, columns: Sequence[str], key: str,

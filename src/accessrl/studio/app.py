@@ -101,7 +101,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     compute = ComputePool(workers=cfg.compute_workers, timeout=cfg.compute_timeout,
                           preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer"))
-    app = guarded_app(guards(cfg), title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None,
+    app: FastAPI = guarded_app(guards(cfg), title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None,
                       lifespan=lifespan)
     app.state.compute = compute
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

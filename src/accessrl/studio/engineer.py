@@ -22,6 +22,8 @@ from accessrl.offline.estimation import estimate_model
 from accessrl.offline.heldout import SELECTION_ESTIMATOR, Estimate, evaluate_heldout, heldout_split
 from accessrl.offline.ope import target_matrix
 from accessrl.planning.solver import solve
+from accessrl.storage.faults import check_integrity
+from accessrl.storage.schema import database_name
 from accessrl.storage.store import DecisionLog
 from accessrl.storage.times import us_to_iso
 from accessrl.storage.writepath import Store, open_engine
@@ -45,6 +47,7 @@ class LogReader:
     def __init__(self, db: str) -> None:
         self.db = db
         self.log = DecisionLog(db)
+        check_integrity(self.log.engine, database_name(self.log.engine))
         self.store = Store(open_engine(db))
 
     def close(self) -> None:
