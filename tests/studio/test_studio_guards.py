@@ -223,5 +223,6 @@ def test_one_hostile_request_does_not_hold_up_the_others(tmp_path: Path) -> None
                                 statistics.median(alone), "during_median_s": statistics.median(during),
                                 "during_max_s": max(during), "requests": len(during),
                                 "hostile_still_running": still_running, "load": os.getloadavg()[0]}) + "\n")
+    assert hostile_status and hostile_status[0] in (200, 503), hostile_status  # sent whole (not 431), solved or stopped
     assert len(during) >= 8, "the hostile request ended before it could be measured against"
     assert delay < 0.2, (statistics.median(alone), statistics.median(during), max(during))

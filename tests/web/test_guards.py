@@ -42,7 +42,8 @@ def _app(**cfg):
 
 
 def test_failures_are_one_line_with_the_right_status(caplog):
-    with TestClient(_app(), base_url=BASE, raise_server_exceptions=False) as c, caplog.at_level(logging.ERROR, logger="accessrl.web"):
+    with TestClient(_app(), base_url=BASE, raise_server_exceptions=False) as c, \
+            caplog.at_level(logging.ERROR, logger="accessrl.web"):
         r = c.get("/down")
         assert r.status_code == 503 and r.headers["retry-after"] == "2"
         assert r.json()["detail"].startswith("database 'x': unavailable (connection refused)")

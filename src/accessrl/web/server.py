@@ -21,7 +21,7 @@ MAX_HEADER_BYTES = 16 * 1024
 HEAD_TIMEOUT = 10.0
 """Seconds a client may take to send a request head."""
 FIRST_PACKET_BODY = 16 * 1024
-"""Body bytes that may arrive in the same packets as an incomplete head before it counts as too large."""
+"""Slack over :data:`MAX_HEADER_BYTES` for bytes counted before the parser saw the end of the head."""
 KEEP_ALIVE = 5
 """Seconds an idle kept-alive connection stays open."""
 
@@ -53,8 +53,10 @@ def bounded_protocol() -> type:
             if self._refused:
                 return
             if self._in_head:
-                # Bytes received while a head is incomplete (a first packet may also carry a small body).
-                self._head_bytes += len(data)
+                # Bytes of an incomplete head: up to the blank line that ends it when this chunk has
+                # it (the body that follows in the same packets is the application's to limit).
+                end = data.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else end + 4
                 if self._head_bytes > MAX_HEADER_BYTES + FIRST_PACKET_BODY:
                     self._refuse(b"431 Request Header Fields Too Large")
                     return
