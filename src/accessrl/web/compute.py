@@ -95,8 +95,9 @@ class ComputePool:
             return self._pool
 
     def start(self) -> None:
-        """Start the workers now rather than at the first computation."""
-        self._get()
+        """Start the workers in the background now rather than at the first computation (starting
+        them imports the library in the forkserver: seconds, which must not hold up a server's start)."""
+        threading.Thread(target=self._get, name="accessrl-compute-start", daemon=True).start()
 
     async def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
         """``fn(*args)`` in a worker process, at most ``timeout`` (default: the pool's) seconds."""
@@ -106,7 +107,8 @@ class ComputePool:
                                RETRY_AFTER)
         self._pending += 1
         try:
-            future = self._get().schedule(fn, args=args, timeout=limit)
+            pool = self._pool if self._pool is not None and self._pool.active else await asyncio.to_thread(self._get)
+            future = pool.schedule(fn, args=args, timeout=limit)
             try:
                 return await asyncio.wrap_future(future)
             except asyncio.CancelledError:
