@@ -30,7 +30,7 @@ LAYERS = {
     "planning": 1, "simulation": 1, "learning": 1, "rewards": 1, "offline": 1, "llm": 1,
     # 2 adapters (I/O lives here and above)
     "storage": 2, "service": 2, "report": 2, "lesson": 2, "envs": 2, "specfile": 2,
-    "studio": 2, "distributed": 2, "machine": 2, "exercises": 2,
+    "studio": 2, "distributed": 2, "machine": 2, "exercises": 2, "web": 2,
     # 3 entry points
     "cli": 3, "pilot": 3, "__main__": 3,
 }

@@ -12,7 +12,9 @@
     ├── PolicyError                    a policy names unknown states/actions or misses one
     ├── ParameterError                 an argument is out of range (also a ValueError)
     ├── DataError                      logged data is malformed or inconsistent
+    │   └── UnavailableError           the database is unreachable, full or read-only for now (retry later)
     ├── InfeasibleError                a constraint no policy can meet
+    ├── BackendError                   a distributed backend failed (a Ray task or worker, after its retries)
     └── DependencyError                an optional extra is not installed (also an ImportError)
 
 Every message names *where* (file, state, action, field) and *what was expected*,
@@ -71,8 +73,23 @@ class DataError(AccessRLError, ValueError):
     """Logged data is malformed or inconsistent."""
 
 
+class UnavailableError(DataError):
+    """The database cannot serve right now (unreachable, restarting, disk full, read-only):
+    nothing was written, and the same call may succeed later.  A server answers it with 503
+    and ``Retry-After``; ``reason`` is the database's own one-line explanation."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class InfeasibleError(AccessRLError, ValueError):
     """No policy satisfies the requested constraints."""
+
+
+class BackendError(AccessRLError):
+    """The backend running distributed work failed: a Ray task whose retries are exhausted, a
+    worker that died, a cluster that went away.  The message names the failure in one line."""
 
 
 class DependencyError(AccessRLError, ImportError):
@@ -83,6 +100,7 @@ class DependencyError(AccessRLError, ImportError):
 
 __all__ = [
     "AccessRLError",
+    "BackendError",
     "DataError",
     "DependencyError",
     "InfeasibleError",
@@ -94,4 +112,5 @@ __all__ = [
     "SpecFileError",
     "SpecTypeError",
     "SpecValueError",
+    "UnavailableError",
 ]

@@ -206,3 +206,31 @@ def test_a_library_error_inside_a_ray_task_is_the_same_one_line_error(ray_cluste
         from accessrl.distributed.grids import _grid_point  # noqa: PLC2701 - the task function itself
 
         get_backend(ray_cluster).map(_grid_point, [(2.0,)], shared=(mdp, [(1, 1)], 0))
+
+
+def test_a_task_that_fails_after_its_retries_is_one_line(ray_cluster):
+    """Before: Ray's retries exhausted ended in a 69-line traceback.  Now a BackendError naming the
+    failure (here a task fed garbage, whose TypeError is not the library's own)."""
+    from accessrl.distributed.grids import _grid_point  # noqa: PLC2701 - the task function itself
+    from accessrl.errors import BackendError
+
+    with pytest.raises(BackendError, match=r"^Ray: a task failed after its retries \(TypeError") as info:
+        get_backend(ray_cluster).map(_grid_point, [("not a point",)], shared=None)
+    assert "\n" not in str(info.value)
+
+
+def test_ray_local_on_the_command_line_starts_a_private_ray(ray_cluster):
+    """`--ray local` is documented as a private local Ray instance: it used to run in this process.
+    (Ray is already initialised by the cluster fixture here, so the backend joins it: the point is
+    that the command reports Ray, not 'this process', and that stdout is one JSON document.)"""
+    import json
+
+    from typer.testing import CliRunner
+
+    from accessrl.cli import app
+
+    r = CliRunner().invoke(app, ["scale", "simulate", "catalog:access-review", "--episodes", "2000", "--ray", "local",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)  # exactly one JSON document, nothing of Ray's around it
+    assert data["backend"]["backend"] == "ray"

@@ -23,11 +23,11 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from accessrl.catalog.lesson import access_review_abandonment_spec  # noqa: E402
 from accessrl.model.spec import compile_spec  # noqa: E402
-from accessrl.service import http as service_http  # noqa: E402
 from accessrl.service.http import ServiceConfig, bounded_protocol, create_app, token_hash  # noqa: E402
 from accessrl.service.policy import serve_policy  # noqa: E402
 from accessrl.specfile import resolve_policy  # noqa: E402
 from accessrl.storage import writepath as st  # noqa: E402
+from accessrl.web import server as web_server  # noqa: E402
 
 TOKEN = "load-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -100,7 +100,7 @@ def test_oversized_head_is_431_and_closed(tmp_path):
 
 
 def test_slow_heads_and_bodies_are_timed_out(tmp_path, monkeypatch):
-    monkeypatch.setattr(service_http, "HEAD_TIMEOUT", 0.4)
+    monkeypatch.setattr(web_server, "HEAD_TIMEOUT", 0.4)  # the bounded protocol every accessrl server shares
     with in_process_server(tmp_path, body_timeout=0.4) as port:
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the head never ends

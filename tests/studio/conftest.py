@@ -85,7 +85,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, studio_url: str) -> Iterator[Any]:
     """A fresh page; any console error or uncaught exception on it fails the test."""
     context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=studio_url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # generous: a loaded machine starts compute workers slowly
     pg = context.new_page()
     problems: list[str] = []
     pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)

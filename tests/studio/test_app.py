@@ -21,7 +21,9 @@ from accessrl.studio.app import LAB_FUNCTIONS, StudioConfig, create_app  # noqa:
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
     monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
-    return TestClient(create_app(StudioConfig()))
+    # The studio answers only to its own names (the shared guards' Host allow-list): not "testserver".
+    with TestClient(create_app(StudioConfig()), base_url="http://127.0.0.1:8765") as c:
+        yield c
 
 
 def test_every_page_renders_and_needs_nothing_from_the_network(client):

@@ -36,6 +36,7 @@ class ErrorHandlingGroup(TyperGroup):
         """Like click's main, but a usage error is one line on stderr (exit 2), not a panel."""
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
+        stop_on_sigterm()
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         except click.exceptions.ClickException as exc:
@@ -67,6 +68,48 @@ class ErrorHandlingGroup(TyperGroup):
             fail("out of memory; try a smaller model or the compact binary format", 1)
         except OSError as exc:
             fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "), 1)
+        except Exception as exc:
+            db_error = database_error(exc)
+            if db_error is None:
+                raise
+            fail(db_error, 1)
+
+
+def database_error(exc: BaseException) -> str | None:
+    """One line for a database error that reached the command line (a damaged file, a server that
+    went away), or None when ``exc`` is not one.  Engines already raise accessrl's errors
+    (:mod:`accessrl.storage.faults`); this is the net under code that drives a driver directly."""
+    mod = type(exc).__module__
+    if not mod.startswith(("sqlalchemy", "sqlite3", "psycopg")):
+        return None
+    from accessrl.storage.faults import database_fault
+
+    fault = database_fault(exc, "the decision log")
+    if fault is not None:
+        return str(fault)
+    orig = getattr(exc, "orig", None) or exc
+    text = (str(orig).splitlines() or [type(orig).__name__])[0]
+    return f"the decision log: the database refused the operation ({text})"
+
+
+class Terminated(SystemExit):
+    """SIGTERM, turned into an orderly exit: ``with`` blocks end (child processes are stopped,
+    databases closed), then the process exits with 143 (128 + SIGTERM, as a shell reports it)."""
+
+
+def _terminated(signum: int, _frame: Any) -> None:
+    err_console.print("accessrl: error: terminated (SIGTERM)", markup=False)
+    raise Terminated(128 + signum)
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM end this command in order (Python's default ends the process at once, leaving
+    the children a command started behind).  A server replaces it with its own graceful stop."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
 
 
 INT_LIMIT = 2**63 - 1
@@ -74,15 +117,20 @@ INT_LIMIT = 2**63 - 1
 
 
 class CheckedCommand(TyperCommand):
-    """A command whose whole-number options are checked before it runs: every one fits in
-    int64, and a ``--seed`` is non-negative (what NumPy's generators accept)."""
+    """A command whose numeric options are checked before it runs: every number is finite (NaN
+    and infinities are refused), every whole number fits in int64, and a ``--seed`` is
+    non-negative (what NumPy's generators accept)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         for param in self.params:
             value = ctx.params.get(param.name or "")
+            flag = max(getattr(param, "opts", []) or [param.name or "?"], key=len)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(f"{flag}: expected a finite number, got {value!r}")
+            if isinstance(value, (list, tuple)) and any(isinstance(v, float) and not math.isfinite(v) for v in value):
+                raise ParameterError(f"{flag}: expected finite numbers, got {list(value)!r}")
             if isinstance(value, bool) or not isinstance(value, int):
                 continue
-            flag = max(getattr(param, "opts", []) or [param.name or "?"], key=len)
             if abs(value) > INT_LIMIT:
                 digits = len(str(value)) if abs(value) < 10**4000 else "thousands of"
                 raise ParameterError(f"{flag}: expected a whole number below 2**63, got one of {digits} digits")

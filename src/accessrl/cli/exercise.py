@@ -109,6 +109,9 @@ def _answer(number: int, answer: str) -> None:
             text = Path(answer[1:]).read_text(encoding="utf-8")
         except OSError as exc:
             raise ParameterError(f"answer file {answer[1:]}: cannot read it ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ParameterError(f"answer file {answer[1:]}: expected UTF-8 text, got byte "
+                                 f"0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
     g = grade(number, text)
     quiz.record_exercise(number, g.passed)
     console.print(f"exercise {number}: {'passed' if g.passed else 'not yet'}", markup=False)

@@ -44,12 +44,16 @@ def write_policy_file(path: Path, mapping: dict[str, Any]) -> Path:
     return path
 
 
+MAX_WINDOW_HOURS = 1e6
+"""The longest ``--outcome-window`` (about 114 years; its microseconds fit in int64 many times over)."""
+
+
 def window_us(hours: float | None) -> int | None:
     """``--outcome-window`` hours as microseconds (``None`` stays ``None``: the default window)."""
     if hours is None:
         return None
-    if not (np.isfinite(hours) and hours >= 0):
-        raise ParameterError(f"--outcome-window: expected a non-negative number of hours, got {hours}")
+    if not (np.isfinite(hours) and 0 <= hours <= MAX_WINDOW_HOURS):
+        raise ParameterError(f"--outcome-window: expected a number of hours in [0, {MAX_WINDOW_HOURS:g}], got {hours}")
     from accessrl.offline.logged import US_PER_HOUR
 
     return int(round(hours * US_PER_HOUR))
@@ -270,6 +274,8 @@ def register(app: typer.Typer) -> None:
                 raise ParameterError(f"--learn: expected one of {', '.join(LEARNERS)}, got {name!r}")
         if not policy and not learn:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
+        if n_boot < 1:
+            raise ParameterError(f"--n-boot: expected a positive number of resamples, got {n_boot}")
         loaded = _open(db, create=False).load_steps()
         steps = loaded.steps
         if steps.n_steps == 0:

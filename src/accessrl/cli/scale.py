@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
         mdp = load_model_arg(spec)
         probs = resolve_policy(mdp, policy).probabilities
-        r = simulate_at_scale(mdp, probs, episodes, seed=seed, chunk=chunk, backend=ray, first_action=first_action,
+        r = simulate_at_scale(mdp, probs, episodes, seed=seed, chunk=chunk, backend=_backend(ray), first_action=first_action,
                               severe_threshold=severe_threshold)
         out: dict[str, Any] = {
             "episodes": r.episodes, "chunks": r.chunks, "seed": r.seed, "mean": r.mean, "std": r.std,
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             if not sep:
                 raise ParameterError(f"--grid: expected STATE.ACTION.NEXT=VALUES, got {g!r}")
             axes[target] = _values(values, f"--grid {target}")
-        res = sweep_grid(mdp, axes, backend=ray)
+        res = sweep_grid(mdp, axes, backend=_backend(ray))
         if json_out:
             print_json({"targets": list(res.targets), "backend": dict(res.backend),
                         "points": [{"values": list(p.values), "start_action": p.start_action,
@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
 
         mdp = load_model_arg(spec)
         ds = designs_from_mapping(read_mapping_file(designs, what="designs"), source=designs)
-        res = audit_designs(mdp, ds, backend=ray)
+        res = audit_designs(mdp, ds, backend=_backend(ray))
         rows = [[r.design, r.start_action, r.violations_per_1000, r.severe_per_1000, "yes" if r.flagged else "no"]
                 for r in res.reports]
         if json_out:
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
             weights[name.strip()] = number(val, f"--weight {name.strip()}", parse_text=True, error=ParameterError)
         settings = [[parse_limit(t.strip(), where="--setting") for t in s.split(";") if t.strip()] for s in setting]
         design = RewardDesign("cli", weights) if weights else None
-        res = constrain_grid(mdp, settings, design=design, backend=ray)
+        res = constrain_grid(mdp, settings, design=design, backend=_backend(ray))
         if json_out:
             print_json({"settings": [{"limits": list(r.limits), "value": r.value, "limit_values": list(r.limit_values),
                                       "randomised": list(r.randomised), "error": r.error} for r in res]})
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--seed: expected non-negative integers, got {seed}")
         mdp = load_model_arg(spec)
         settings = [{"epsilon": e, "omega": w} for e in epsilon for w in omega]
-        res = learning_grid(mdp, algorithms=algorithm, seeds=seed, settings=settings, episodes=episodes, backend=ray)
+        res = learning_grid(mdp, algorithms=algorithm, seeds=seed, settings=settings, episodes=episodes, backend=_backend(ray))
         if out:
             _write_policy(dict(res.best_policy), out)
         configs = [{"config": c.config, "algorithm": c.algorithm, **c.setting, "mean_start_value": c.mean_start_value,
@@ -256,7 +256,7 @@ def register(app: typer.Typer) -> None:
                     r.probabilities[k])
             targets[r.policy_id] = target_matrix(mdp.state_names, mdp.action_names, mapping, source=p)
         res = evaluate_partitions(parts, targets, state_names=mdp.state_names, action_names=mdp.action_names,
-                                  gamma=mdp.gamma, seed=seed, n_boot=n_boot, backend=ray)
+                                  gamma=mdp.gamma, seed=seed, n_boot=n_boot, backend=_backend(ray))
         cands = [{"policy": c.policy, "supported": c.supported, "reason": c.reason or None,
                   "estimates": {k: {"value": v.value, "low": v.low, "high": v.high} for k, v in c.estimates.items()},
                   "effective_sample_size": c.effective_sample_size, "matching_episodes": c.matching_episodes,
@@ -278,6 +278,16 @@ def register(app: typer.Typer) -> None:
                          f"{c.estimates['pdis'].value:.3f}", f"{c.effective_sample_size:.1f}"])
         print_table(f"{res.episodes} episodes in {res.partitions} partitions ({_where(res.backend)})",
                     ["policy", "WIS [95% bootstrap]", "IS", "PDIS", "ESS"], rows, limit=500)
+
+
+def _backend(ray: str | None) -> Any:
+    """The ``--ray`` option as a backend: ``local`` starts a private local Ray instance (as the help
+    says), rather than the library's in-process default that ``backend="local"`` means in Python."""
+    if ray == "local":
+        from accessrl.distributed.backend import RayBackend
+
+        return RayBackend("local")
+    return ray
 
 
 def _where(backend: Any) -> str:

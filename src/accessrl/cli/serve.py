@@ -73,6 +73,9 @@ def register(app: typer.Typer) -> None:
         # Bounded request heads (size and time), idle keep-alive connections closed after 5 s;
         # the body time limit is the application's (ServiceConfig.body_timeout).
         limits = {"timeout_keep_alive": 5, "h11_max_incomplete_event_size": 16 * 1024}
+        from accessrl.web.server import watch_parent
+
+        watch_parent()  # started by another accessrl process (pilot): stop when it is gone
         if workers == 1:
             from accessrl.service.http import bounded_protocol
 

@@ -63,5 +63,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"accessrl studio at {url} (Ctrl-C to stop)", markup=False)
         if open_browser:
             webbrowser.open(url)
-        server = uvicorn.Server(uvicorn.Config(create_app(StudioConfig(db=db)), log_level=log_level, access_log=False))
+        from accessrl.web.server import uvicorn_options
+
+        # The same bounded request heads (size and time) and keep-alive limit as the decision service.
+        server = uvicorn.Server(uvicorn.Config(create_app(StudioConfig(db=db, host=host)), log_level=log_level,
+                                               **uvicorn_options()))
         server.run(sockets=[sock])

@@ -26,14 +26,16 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from accessrl._optional import require
-from accessrl.errors import AccessRLError, ParameterError
+from accessrl.errors import AccessRLError, BackendError, ParameterError
 
 
 class Backend(Protocol):
@@ -87,18 +89,22 @@ class RayBackend:
         if ray.is_initialized():
             return
         quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        if address == "local":
-            ray.init(num_cpus=num_cpus, **quiet)
-        elif address == "auto":
-            try:
-                ray.init(address="auto", **quiet)
-            except ConnectionError:
-                ray.init(num_cpus=num_cpus, **quiet)
-        else:
-            try:
-                ray.init(address=address, **quiet)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise ParameterError(f"--ray {address}: cannot connect to a Ray cluster there ({exc})") from None
+        with _ray_output():
+            if address == "local":
+                try:
+                    ray.init(address="local", num_cpus=num_cpus, **quiet)
+                except (ConnectionError, ValueError, RuntimeError) as exc:
+                    raise BackendError(f"--ray local: cannot start a local Ray instance ({_first_line(exc)})") from None
+            elif address == "auto":
+                try:
+                    ray.init(address="auto", **quiet)
+                except ConnectionError:
+                    ray.init(address="local", num_cpus=num_cpus, **quiet)
+            else:
+                try:
+                    ray.init(address=address, **quiet)
+                except (ConnectionError, ValueError, RuntimeError) as exc:
+                    raise ParameterError(f"--ray {address}: cannot connect to a Ray cluster there ({exc})") from None
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None) -> list[Any]:
         """One Ray task per item; results gathered in submission order."""
@@ -106,20 +112,39 @@ class RayBackend:
         remote = self._remote.get(fn)
         if remote is None:
             remote = self._remote[fn] = ray.remote(num_cpus=self.task_cpus)(fn)
-        ref = ray.put(shared)
-        try:
-            return list(ray.get([remote.remote(ref, item) for item in items]))
-        except ray.exceptions.RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, AccessRLError):  # the library's own one-line error, as the local backend raises it
-                raise cause from None
-            raise
+        with _ray_output():
+            try:
+                ref = ray.put(shared)
+                return list(ray.get([remote.remote(ref, item) for item in items]))
+            except ray.exceptions.RayTaskError as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, AccessRLError):  # the library's own one-line error, as the local backend raises it
+                    raise cause from None
+                what = type(cause).__name__ if cause is not None else type(exc).__name__
+                raise BackendError(f"Ray: a task failed after its retries ({what}: "
+                                   f"{_first_line(cause if cause is not None else exc)})") from None
+            except ray.exceptions.RayError as exc:  # a worker or node died, an object was lost, ...
+                raise BackendError(f"Ray: {type(exc).__name__} after the task's retries ({_first_line(exc)})") from None
 
     def describe(self) -> dict[str, Any]:
         """Alive nodes and total CPUs of the cluster."""
         nodes = [n for n in self._ray.nodes() if n.get("Alive")]
         cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))
         return {"backend": "ray", "nodes": len(nodes), "cpus": cpus, "address": self.address}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _ray_output() -> Iterator[None]:
+    """Whatever Ray prints while it starts or runs tasks (its own log lines, a dead worker's
+    notice) goes to stderr: a command's stdout stays exactly what the command writes (one JSON
+    document with ``--json``)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def get_backend(spec: str | Backend | None) -> Backend:

@@ -69,7 +69,10 @@ def from_pymdptoolbox(P: Any, R: Any, gamma: float, *, name: str) -> dict[str, A
     cols = _index_array(big.indices)
     R = matrices_by_action(R, "R")
     if isinstance(R, (list, tuple)) or (isinstance(R, np.ndarray) and R.ndim == 3):
-        rmats = [sp.csr_matrix(m) for m in R]
+        try:
+            rmats = [sp.csr_matrix(reward_array(m)) for m in R]
+        except (TypeError, ValueError) as exc:
+            raise SpecValueError(f"R: expected {n_a} matrices of numbers ({str(exc).splitlines()[0]})") from None
         if len(rmats) != n_a or any(m.shape != (n_s, n_s) for m in rmats):
             raise SpecValueError(f"R: expected {n_a} matrices of shape ({n_s}, {n_s})")
         reward = np.empty(big.nnz)
@@ -77,7 +80,7 @@ def from_pymdptoolbox(P: Any, R: Any, gamma: float, *, name: str) -> dict[str, A
             sel = a_of_row == a
             reward[sel] = np.asarray(rmats[a][s_of_row[sel], cols[sel]]).ravel()
     else:
-        r = np.asarray(R, dtype=np.float64)
+        r = reward_array(R)
         if r.shape == (n_s,):
             reward = r[s_of_row]
         elif r.shape == (n_s, n_a):
@@ -119,10 +122,22 @@ def from_pymdptoolbox(P: Any, R: Any, gamma: float, *, name: str) -> dict[str, A
     )
 
 
+def reward_array(R: Any) -> np.ndarray:
+    """``R`` as a float64 array: a SciPy sparse matrix is made dense (an (S, A) reward table is
+    small); anything that is not numbers is a one-line :class:`~accessrl.errors.SpecValueError`."""
+    if sp.issparse(R):
+        R = R.toarray()
+    try:
+        return np.asarray(R, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SpecValueError(f"R: expected an array of numbers, got {type(R).__name__} "
+                             f"({str(exc).splitlines()[0]})") from None
+
+
 def from_pairs(R: Any, Q: Any, gamma: float, s_indices: Any, a_indices: Any, *, name: str) -> dict[str, Any]:
     """The CSR fields of QuantEcon's state-action-pair form (see :meth:`MDP.from_state_action_pairs`)."""
     g = check_gamma(gamma, error=SpecValueError)
-    r = np.asarray(R, dtype=np.float64).ravel()
+    r = reward_array(R).ravel()
     s_idx = np.asarray(s_indices, dtype=np.int64).ravel()
     a_idx = np.asarray(a_indices, dtype=np.int64).ravel()
     q = sp.csr_matrix(Q)
@@ -267,7 +282,7 @@ def from_transition_table(env: Any, *, gamma: float = 1.0, name: str | None = No
     )
 
 
-__all__ = ["KNOWN_ACTION_NAMES", "from_pairs", "from_pymdptoolbox", "from_transition_table"]
+__all__ = ["KNOWN_ACTION_NAMES", "from_pairs", "from_pymdptoolbox", "from_transition_table", "reward_array"]
 
 
 def matrices_by_action(X: Any, what: str) -> Any:

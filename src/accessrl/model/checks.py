@@ -189,13 +189,48 @@ def check_finite(x: FloatArray, where: str) -> None:
         raise SpecValueError(f"{where}[{k}]: expected a finite number, got {float(x[k])!r}")
 
 
+VALUE_LIMIT = 1e150
+"""Largest magnitude a value (a discounted sum of rewards) may reach: its square, which variances
+and confidence intervals take, still fits in a float64 (about 1.8e308)."""
+HORIZON_LIMIT = 1e6
+"""With ``gamma = 1`` the sum of rewards is bounded by the episode's length, which a model does not
+state: the bound assumes episodes of at most this many steps."""
+
+
+def check_reward_scale(rewards: FloatArray, gamma: float, where: str = "out_reward") -> None:
+    """Rewards whose sums every solver and simulator can represent: ``max |r| * H <= VALUE_LIMIT``,
+    with the horizon ``H = 1 / (1 - gamma)`` (``HORIZON_LIMIT`` for ``gamma = 1``).
+
+    A finite reward near the float limit (1.7e308 with gamma 0.9) passes :func:`check_finite` but
+    makes every value infinite; this refuses it in one line, naming the outcome.
+
+    >>> check_reward_scale(np.array([1.0, -1e140]), 0.9)
+    >>> check_reward_scale(np.array([1.0, 1.7e308]), 0.9)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    accessrl.errors.SpecValueError: out_reward[1]: 1.7e+308 is too large: with gamma 0.9 ... up to 1e+149 are supported
+    """
+    if rewards.size == 0:
+        return
+    horizon = 1.0 / (1.0 - gamma) if gamma < 1 else HORIZON_LIMIT
+    mags = np.abs(rewards)
+    k = int(np.argmax(mags))
+    if float(mags[k]) * horizon > VALUE_LIMIT:
+        raise SpecValueError(f"{where}[{k}]: {float(rewards[k]):.3g} is too large: with gamma {gamma:g} values could "
+                             f"reach {float(mags[k]) * horizon:.3g}; rewards of magnitude up to "
+                             f"{VALUE_LIMIT / horizon:.3g} are supported")
+
+
 __all__ = [
+    "HORIZON_LIMIT",
     "PROB_TOL",
+    "VALUE_LIMIT",
     "bool_array",
     "check_distributions",
     "check_finite",
     "check_gamma",
     "check_indices",
+    "check_reward_scale",
     "check_pointers",
     "float_array",
     "index_array",

@@ -55,6 +55,7 @@ from accessrl.model.checks import (
     check_gamma,
     check_indices,
     check_pointers,
+    check_reward_scale,
     float_array,
     index_array,
     kind_of,
@@ -402,6 +403,7 @@ def validate_csr(mdp: MDP) -> None:
     check_distributions(mdp.out_prob, mdp.out_ptr, "out_prob")
     check_finite(mdp.out_reward, "out_reward")
     check_gamma(mdp.gamma, error=SpecValueError)
+    check_reward_scale(mdp.out_reward, float(mdp.gamma))
     if mdp.start is not None:
         if isinstance(mdp.start, bool) or not isinstance(mdp.start, (int, np.integer)):
             raise SpecTypeError(f"start: expected a state index, got {kind_of(mdp.start)}")

@@ -1,12 +1,17 @@
 """The real decision service for the pilot: ``accessrl serve`` in a child process on loopback.
 
-Started on a free port of 127.0.0.1 and stopped (terminate, then kill) when the pilot
-ends, whatever happens in between; no token is configured because it listens on
+Started on a free port of 127.0.0.1 in a process group of its own and stopped (SIGTERM to
+the group, then SIGKILL) when the pilot ends, whatever happens in between — an error, Ctrl-C,
+or SIGTERM (the CLI turns it into an orderly exit).  The child also watches its parent
+(:func:`accessrl.web.server.watch_parent`): if the pilot is killed outright (SIGKILL), the
+service stops by itself within a second.  No token is configured because it listens on
 loopback only.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +22,7 @@ from typing import Any
 
 from accessrl._optional import require
 from accessrl.errors import DataError
+from accessrl.web.server import PARENT_ENV
 
 
 def free_port() -> int:
@@ -44,7 +50,9 @@ class ServiceProcess:
     def __enter__(self) -> ServiceProcess:
         httpx = require("httpx", "serve", "accessrl pilot")
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed in __exit__
-        self._proc = subprocess.Popen(self._args, stdout=self._log, stderr=subprocess.STDOUT)
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}
+        self._proc = subprocess.Popen(self._args, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                      start_new_session=True)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -62,17 +70,26 @@ class ServiceProcess:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait(timeout=10)
+            stop_group(self._proc)
             self._proc = None
         if self._log is not None:
             self._log.close()
             self._log = None
 
 
-__all__ = ["ServiceProcess", "free_port"]
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop a child started with ``start_new_session=True`` and everything it started: SIGTERM to
+    its process group, SIGKILL after ``timeout`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+__all__ = ["ServiceProcess", "free_port", "stop_group"]

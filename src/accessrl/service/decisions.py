@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from accessrl.errors import AccessRLError
+from accessrl.errors import AccessRLError, UnavailableError
 from accessrl.model.mdp import MDP
 from accessrl.model.spec import spec_from_mdp
 from accessrl.offline.logsim import outcome_kinds
 from accessrl.service.metrics import Metrics
 from accessrl.service.policy import ServedPolicy, from_mapping
-from accessrl.storage.schema import decision_snapshots, outcome_events, service_episodes
+from accessrl.storage.faults import check_integrity
+from accessrl.storage.schema import database_name, decision_snapshots, outcome_events, service_episodes
 from accessrl.storage.times import now_text, utc_text
 from accessrl.storage.writepath import Store, is_write_conflict, open_engine
 
@@ -169,6 +170,10 @@ class ServiceConfig:
     """The address served (with no token, requests must name it or a loopback name as their Host)."""
     body_timeout: float = 10.0
     """Seconds a client may take to send a request body (408 after)."""
+    request_timeout: float = 30.0
+    """Seconds a request may take from its body to its reply (503 after)."""
+    retry_after: int = 2
+    """Seconds a client is asked to wait (``Retry-After``) while the database is unavailable."""
 
 
 def token_hash(token: str) -> str:
@@ -182,7 +187,9 @@ class DecisionService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.mdp = config.mdp
-        self.store = Store(open_engine(config.db_url), background_checkpoints=True)
+        engine = open_engine(config.db_url)
+        check_integrity(engine, database_name(engine))  # a damaged log is one line now, not 500s later
+        self.store = Store(engine, background_checkpoints=True)
         self.rng = np.random.default_rng(config.seed)
         self.metrics = Metrics(event_kinds=self.mdp.events or ())
         self.policy = config.policy
@@ -192,6 +199,9 @@ class DecisionService:
         self._checked = 0.0
         self.deployment_problem: str | None = None
         """Why the latest deployment record could not be served (the previous policy still is)."""
+        self.database_problem: str | None = None
+        """Why the database refused the latest call (unreachable, full, read-only); None once a call works again."""
+        self._problem_since = 0.0
         codes, names = outcome_kinds(self.mdp)
         self._kinds = tuple(names[int(c)] for c in codes)
         self._record_deployments()
@@ -305,22 +315,76 @@ class DecisionService:
         self.metrics.counts[("replays", "")] += 1
         return Reply(prior.status, prior.body)
 
-    @staticmethod
-    def _retrying(call: Callable[[], Reply]) -> Reply:
+    def note_fault(self, exc: UnavailableError) -> None:
+        """The database refused a call: remember why (``/healthz``), and log it once per outage."""
+        if self.database_problem is None:
+            self._problem_since = time.monotonic()
+            log.warning("accessrl serve: %s; answering 503 until it is back", exc)
+        self.database_problem = exc.reason
+
+    def note_ok(self) -> None:
+        """A call worked: the outage, if there was one, is over."""
+        if self.database_problem is not None:
+            log.warning("accessrl serve: the database is back after %.1f s", time.monotonic() - self._problem_since)
+            self.database_problem = None
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz``: 200 and ``ok`` (or ``degraded`` naming a checkpoint or deployment problem
+        while writes still work), or 503 and ``degraded`` naming the database's problem (it refused
+        the latest call, or its disk is nearly full).
+
+        While a problem is known, a write is tried too (and rolled into nothing: it stores
+        what is already stored), so the answer follows the database, not the last request."""
+        problems: dict[str, str] = {}
+        low = self.store.disk_problem()  # SQLite: a disk that is (nearly) full refuses writes soon or now
+        try:
+            with self.store.transaction() as tx:
+                tx.ping()
+                if self.database_problem is not None:
+                    tx.probe_write()
+            if low is None:
+                self.note_ok()
+        except UnavailableError as exc:
+            self.note_fault(exc)
+        if self.database_problem is not None or low is not None:
+            problems["database"] = self.database_problem or f"disk nearly full: {low}"
+        if low is not None:
+            problems["disk"] = low
+        if self.store.checkpoint_problem is not None:
+            problems["checkpoints"] = self.store.checkpoint_problem
+        if self.deployment_problem is not None:
+            problems["deployment"] = self.deployment_problem
+        return (503 if "database" in problems else 200), {"status": "degraded" if problems else "ok", **problems}
+
+    def _retrying(self, call: Callable[[], Reply]) -> Reply:
         """Run one API call's transaction, again when another process won a clashing write.
 
         The retry re-reads everything: a key another process stored meanwhile is then a
-        replay, a request id it created a 409.  Each attempt is one whole transaction.
+        replay, a request id it created a 409.  Each attempt is one whole transaction.  A
+        connection that died while idle (the database restarted since the last call) is
+        replaced and the call run once more on the new one (nothing of it reached the
+        database); a database that is away raises :class:`~accessrl.errors.UnavailableError` (503).
         """
-        for attempt in range(WRITE_ATTEMPTS):
+        conflicts = 0
+        reconnected = False
+        while True:
             try:
-                return call()
+                reply = call()
             except ApiError:
                 raise
+            except UnavailableError as exc:
+                if self.store.retry_safe and not reconnected:
+                    reconnected = True
+                    continue
+                self.note_fault(exc)
+                raise
             except Exception as exc:
-                if attempt + 1 == WRITE_ATTEMPTS or not is_write_conflict(exc):
+                conflicts += 1
+                if conflicts == WRITE_ATTEMPTS or not is_write_conflict(exc):
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            else:
+                self.note_ok()
+                return reply
 
     def open_request(self, body: NewRequest, key: str | None, body_hash: str) -> Reply:
         """``POST /v1/requests``: open an episode and decide (retried on a cross-process clash)."""

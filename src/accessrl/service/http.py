@@ -22,20 +22,24 @@ write without ``Content-Type: application/json`` and without a token), 421 (a Ho
 is not the served address, without a token: DNS rebinding), 422 (malformed body or
 request id, naming the field).
 
-The token is checked before any of the body is read (an unauthenticated client cannot
-hold a connection open with a partial body: refusals close the connection).  Without a
-token (loopback only) a web page must not be able to write: writes need
-``Content-Type: application/json`` (which a cross-site form cannot send without a CORS
-preflight, never answered), a Host naming the served address or a loopback name, and no
-foreign Origin.  Text fields refuse NUL characters and JSON values refuse NaN, infinities
+Every request passes the guards every accessrl server shares (:mod:`accessrl.web.guards`,
+the application's outermost middleware): one of each security header, the token checked
+before any of the body is read (an unauthenticated client cannot hold a connection open
+with a partial body: refusals close the connection), body size and time limits, a request
+time limit, and one line for any failure.  Without a token (loopback only) a web page must
+not be able to write: writes need ``Content-Type: application/json`` (which a cross-site
+form cannot send without a CORS preflight, never answered), a Host naming the served
+address or a loopback name, and no foreign Origin.  While the database is unreachable or
+full, writes and reads answer 503 with ``Retry-After`` and ``/healthz`` says ``degraded``
+with the reason (503); the service reconnects by itself when the database is back
+(:class:`~accessrl.storage.writepath.Store`).  Text fields refuse NUL characters and JSON values refuse NaN, infinities
 and integers beyond 64 bits, the same rules as log ingestion
 (:func:`accessrl.storage.records.check_json_value`), so SQLite and PostgreSQL answer alike.
 
 The two write endpoints are answered by :class:`WritePath`, a raw ASGI layer in front of
 FastAPI: it skips FastAPI's per-call routing, dependency resolution and request/response
-objects (a third of a decision's CPU).  It is the one place that enforces the body limit;
-the bodies are validated here (pydantic) and handed to the framework-free service as
-plain dataclasses.  ``/openapi.json`` documents both endpoints (request and response
+objects (a third of a decision's CPU); the bodies are validated here (pydantic) and handed
+to the framework-free service as plain dataclasses.  ``/openapi.json`` documents both endpoints (request and response
 schemas) although no FastAPI route serves them.
 """
 
@@ -46,20 +50,19 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from accessrl._optional import dependency_error
-from accessrl.errors import DataError
+from accessrl.errors import DataError, UnavailableError
 from accessrl.service import schemas
 from accessrl.service.decisions import (
     MAX_BODY,
@@ -81,6 +84,8 @@ except ImportError as exc:  # the [serve] extra
     raise dependency_error("fastapi_offline", "serve", "the decision service", exc, package="fastapi-offline") from exc
 from accessrl.service.monitor import DriftGauge
 from accessrl.storage.records import check_json_value
+from accessrl.web.guards import LOOPBACK_NAMES, GuardConfig, guarded_app, hostname
+from accessrl.web.server import HEAD_TIMEOUT, MAX_HEADER_BYTES, bounded_protocol
 
 log = logging.getLogger("accessrl.service")
 
@@ -92,11 +97,6 @@ Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
 Scalar = (Text | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
           | Annotated[float, Field(allow_inf_nan=False, gt=-(2.0**63), lt=2.0**63)] | bool | None)
 JSON = "application/json"
-MAX_HEADER_BYTES = 16 * 1024
-"""Largest request head (request line and headers) the bounded protocol reads."""
-HEAD_TIMEOUT = 10.0
-"""Seconds a client may take to send a request head."""
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _ID = re.compile(ID_PATTERN)
 
 
@@ -241,65 +241,20 @@ def check_request_id(request_id: str) -> None:
         raise ApiError(422, f"field 'request_id': expected 1-64 letters, digits or _.:- , got {request_id[:40]!r}")
 
 
-def _hostname(host: str) -> str:
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
 class WritePath:
-    """ASGI middleware in front of the application: screens every request, and answers
-    ``POST /v1/requests`` and ``POST /v1/requests/{id}/events`` directly.
+    """ASGI middleware in front of the application that answers ``POST /v1/requests`` and
+    ``POST /v1/requests/{id}/events`` directly (everything else goes on to FastAPI).
 
-    For every request: two ``Authorization`` headers are refused (400); without a token,
-    the Host must name the served address or a loopback name (421), and a write must not
-    come from a foreign Origin (403) and must be ``application/json`` (415).  For the
-    two writes, the token is checked before the body is read (401), then the body limit
-    (413, declared or streamed) and the body time limit (408).  Refusals close the
-    connection.  Everything else goes on to the FastAPI application.
-    """
+    It sits inside the shared guard (:class:`accessrl.web.guards.Guard`), which has already
+    checked the headers and the token and read the body within its limits."""
 
-    def __init__(self, app: Any, *, service: DecisionService, max_body: int) -> None:
+    def __init__(self, app: Any, *, service: DecisionService) -> None:
         self.app = app
         self.service = service
-        self.max_body = max_body
-        self.open_mode = not service.config.token_hashes
-        self.hosts = {*LOOPBACK_NAMES, _hostname(service.config.host)}
-
-    def screen(self, method: str, headers: list[tuple[bytes, bytes]]) -> Reply | None:
-        """The refusal a request gets before anything else, or None."""
-        auth = [v for k, v in headers if k == b"authorization"]
-        if len(auth) > 1:
-            return Reply(400, error_json("header 'Authorization': given more than once"))
-        if not self.open_mode:
-            return None
-        host = next((v.decode("latin-1") for k, v in headers if k == b"host"), None)
-        if host is None:
-            return Reply(400, error_json("header 'Host': missing"))
-        if _hostname(host.lower()) not in self.hosts:
-            return Reply(421, error_json(f"header 'Host': {host[:60]!r} is not this service "
-                                         f"(expected one of {sorted(self.hosts)})"))
-        if method in ("GET", "HEAD", "OPTIONS"):
-            return None
-        origin = next((v.decode("latin-1") for k, v in headers if k == b"origin"), None)
-        if origin is not None and origin.lower().rstrip("/") != f"http://{host.lower()}":
-            return Reply(403, error_json(f"header 'Origin': {origin[:60]!r} is another site; cross-origin writes are "
-                                         "refused without a token"))
-        fetch_site = next((v for k, v in headers if k == b"sec-fetch-site"), b"")
-        if fetch_site == b"cross-site":
-            return Reply(403, error_json("header 'Sec-Fetch-Site': cross-site writes are refused without a token"))
-        ctype = next((v.decode("latin-1") for k, v in headers if k == b"content-type"), "")
-        if ctype.split(";", 1)[0].strip().lower() != JSON:
-            return Reply(415, error_json(f"header 'Content-Type': expected application/json, got {ctype[:60]!r}"))
-        return None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
-        refused = self.screen(scope["method"], scope["headers"])
-        if refused is not None:
-            await self._reply(send, refused, close=True)
             return
         parts = scope["path"].split("/")
         if parts[1:] == ["v1", "requests"]:
@@ -313,138 +268,34 @@ class WritePath:
             return
         if scope["method"] != "POST":
             reply = Reply(405, error_json(f"method {scope['method'][:10]!r}: expected POST"))
-            await self._reply(send, self._count(reply), close=False, extra=[(b"allow", b"POST")])
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if not self.service.authorised(headers.get("authorization")):
-            await self._reply(send, self._count(Reply(401, error_json("missing or invalid bearer token"))), close=True)
+            await self._reply(send, self._count(reply), extra=[(b"allow", b"POST")])
             return
         if rid is not None:
             try:
                 check_request_id(rid)
             except ApiError as exc:
-                await self._reply(send, self._count(Reply(exc.status, error_json(exc.message))), close=False)
+                await self._reply(send, self._count(Reply(exc.status, error_json(exc.message))))
                 return
-        declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._reply(send, self._too_big(), close=True)
-            return
-        chunks, size, more = [], 0, True
-        deadline = time.monotonic() + self.service.config.body_timeout
-        while more:
-            try:
-                msg = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.0))
-            except TimeoutError:
-                reply = Reply(408, error_json(f"body: not received within {self.service.config.body_timeout:g} s"))
-                await self._reply(send, self._count(reply), close=True)
-                return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        chunks, more = [], True
+        while more:  # the guard hands the whole body over in one message
+            msg = await receive()
             if msg["type"] == "http.disconnect":
                 return
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await self._reply(send, self._too_big(), close=True)
-                return
-            chunks.append(chunk)
+            chunks.append(msg.get("body", b""))
             more = msg.get("more_body", False)
-        await self._reply(send, handle_write(self.service, kind, rid, headers, b"".join(chunks)), close=False)
+        await self._reply(send, handle_write(self.service, kind, rid, headers, b"".join(chunks)))
 
     @staticmethod
-    async def _reply(send: Any, reply: Reply, *, close: bool, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _reply(send: Any, reply: Reply, *, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         body = reply.body.encode()
         head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
-        if close:
-            head.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": reply.status, "headers": head})
         await send({"type": "http.response.body", "body": body})
 
     def _count(self, reply: Reply) -> Reply:
         self.service.metrics.counts[("status", str(reply.status))] += 1
         return reply
-
-    def _too_big(self) -> Reply:
-        return self._count(Reply(413, error_json(f"body: larger than the limit of {self.max_body} bytes")))
-
-
-def bounded_protocol() -> type:
-    """uvicorn's httptools protocol with a bounded request head: at most :data:`MAX_HEADER_BYTES`
-    and :data:`HEAD_TIMEOUT` seconds per request head (uvicorn itself limits neither; its
-    keep-alive timeout only covers idle connections), then 431 or 408 and the connection closed."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                # A listening socket handed to worker processes (--workers) gives connections
-                # without TCP_NODELAY under uvloop: each kept-alive reply then waited ~40 ms for
-                # the client's delayed ACK (Nagle): 337 requests/s with 2 workers, 1,563 with it
-                # (benchmarks/results/service_workers.md).
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._refused = False
-            self._start_head()
-
-        def _start_head(self) -> None:
-            self._in_head = True
-            self._head_bytes = 0
-            self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
-
-        def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
-            if self._in_head:
-                # Bytes received while a head is incomplete (a first packet may also carry a small body).
-                self._head_bytes += len(data)
-                if self._head_bytes > MAX_HEADER_BYTES + MAX_BODY:
-                    self._refuse(b"431 Request Header Fields Too Large")
-                    return
-            super().data_received(data)
-
-        def on_url(self, url: bytes) -> None:
-            self._grow(len(url))
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            if self._grow(len(name) + len(value) + 4):
-                super().on_header(name, value)
-
-        def _grow(self, n: int) -> bool:
-            self._head_size = getattr(self, "_head_size", 0) + n
-            if self._head_size > MAX_HEADER_BYTES and not self._refused:
-                self._refuse(b"431 Request Header Fields Too Large")
-            return not self._refused
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._head_size = 0
-            self._head_timer.cancel()
-            if not self._refused:
-                super().on_headers_complete()
-
-        def on_message_complete(self) -> None:
-            if self._refused:
-                return
-            super().on_message_complete()
-            self._start_head()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._head_timer.cancel()
-            super().connection_lost(exc)
-
-        def _head_too_slow(self) -> None:
-            if self._in_head and self._head_bytes:
-                self._refuse(b"408 Request Timeout")
-
-        def _refuse(self, status: bytes) -> None:
-            self._refused = True
-            self._in_head = False
-            self._head_timer.cancel()
-            if not self.transport.is_closing():
-                self.transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                self.transport.close()
-
-    return BoundedHttpToolsProtocol
 
 
 _ERRORS = {
@@ -459,6 +310,8 @@ _ERRORS = {
            "with another body.",
     "413": "Body larger than the limit.",
     "422": "Malformed body or request id, naming the field.",
+    "503": "The database is unreachable or full (Retry-After says when to try again), or the request passed "
+           "its time limit; nothing was written.",
 }
 
 
@@ -489,11 +342,12 @@ def _write_operations(components: dict[str, Any], start_states: list[str] | None
     rid = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": ID_PATTERN}}
     ops = {
         "/v1/requests": op("open_request", "Open an episode for an access request and return the first decision.",
-                           OpenRequest, "201", OpenedOut, [], ("400", "401", "403", "408", "409", "413", "415", "421", "422")),
+                           OpenRequest, "201", OpenedOut, [], ("400", "401", "403", "408", "409", "413", "415", "421", "422",
+                                                                  "503")),
         "/v1/requests/{request_id}/events": op(
             "add_event", "Report what happened to a request; returns the next decision, if any.",
             EventIn, "200", EventOut, [rid], ("400", "401", "403", "404", "408", "409", "413", "415", "421",
-                                              "422")),
+                                              "422", "503")),
     }
     if start_states is not None:  # the states a request may start in: the model's decision states
         body = ops["/v1/requests"]["post"]["requestBody"]["content"][JSON]["schema"]
@@ -523,19 +377,37 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+def guard_config(config: ServiceConfig, svc: DecisionService) -> GuardConfig:
+    """The service's settings of the guards every accessrl server shares."""
+    def count(status: int) -> None:
+        svc.metrics.counts[("status", str(status))] += 1
+
+    return GuardConfig(hosts=(*LOOPBACK_NAMES, hostname(config.host)), max_body=config.max_body,
+                       body_timeout=config.body_timeout, request_timeout=config.request_timeout,
+                       retry_after=config.retry_after,
+                       authorised=svc.authorised if config.token_hashes else None,
+                       token_paths=("/v1/", "/metrics"), error_json=error_json, on_status=count)
+
+
 def create_app(config: ServiceConfig) -> FastAPI:
     """The FastAPI application of one service instance."""
     svc = DecisionService(config)
 
     async def reload_loop() -> None:
         # Promotions reach an idle process too (writes also check): every service process
-        # on one database serves the latest deployment within a few seconds.
+        # on one database serves the latest deployment within a few seconds.  While the
+        # database is away this is also what notices it is back.
         while True:
             await asyncio.sleep(config.reload_every)
             try:
                 svc.maybe_reload()
-            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; the next round retries
-                log.warning("accessrl serve: checking for a new deployment failed: %s", str(exc).splitlines()[0])
+            except UnavailableError as exc:
+                svc.note_fault(exc)  # logged once per outage, not every round
+            except Exception as exc:  # noqa: BLE001 - one line; the next round retries
+                log.warning("accessrl serve: checking for a new deployment failed: %s",
+                            (str(exc).splitlines() or [type(exc).__name__])[0])
+            else:
+                svc.note_ok()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -544,61 +416,58 @@ def create_app(config: ServiceConfig) -> FastAPI:
         task.cancel()
         svc.close()
 
-    app = FastAPIOffline(title="accessrl decision service", version="1", lifespan=lifespan,
-                  description="Decides, logs every decision and outcome, and is promoted only on evidence.")
+    app: FastAPI = guarded_app(guard_config(config, svc), app_class=FastAPIOffline,
+                               title="accessrl decision service", version="1", lifespan=lifespan,
+                               description="Decides, logs every decision and outcome, and is promoted only on evidence.")
     app.state.service = svc
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(WritePath, service=svc, max_body=config.max_body)
+    app.add_middleware(WritePath, service=svc)
 
-    def json_response(status: int, body: str) -> Response:
+    def json_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
         svc.metrics.counts[("status", str(status))] += 1
-        return Response(body, status_code=status, media_type=JSON)
+        return Response(body, status_code=status, media_type=JSON, headers=headers)
 
-    async def guarded(request: Request, work: Callable[[], Awaitable[Any]]) -> Response:
-        if not svc.authorised(request.headers.get("authorization")):
-            return json_response(401, error_json("missing or invalid bearer token"))
+    async def answer(work: Callable[[], Awaitable[Any]]) -> Response:
         try:
             value = await work()
         except ApiError as exc:
             return json_response(exc.status, error_json(exc.message))
         return json_response(200, to_json(value))
 
-    @app.get("/v1/requests/{request_id}", responses=schemas.read_responses(schemas.EpisodeOut, 401, 404, 422))
-    async def get_request(request_id: str, request: Request) -> Response:
+    @app.get("/v1/requests/{request_id}", responses=schemas.read_responses(schemas.EpisodeOut, 401, 404, 422, 503))
+    async def get_request(request_id: str) -> Response:
         """The episode so far."""
         async def work() -> Any:
             check_request_id(request_id)
             return svc.episode(request_id)
-        return await guarded(request, work)
+        return await answer(work)
 
-    @app.get("/v1/policies", responses=schemas.read_responses(schemas.PoliciesOut, 401))
-    async def get_policies(request: Request) -> Response:
+    @app.get("/v1/policies", responses=schemas.read_responses(schemas.PoliciesOut, 401, 503))
+    async def get_policies() -> Response:
         """The deployed and shadow policies, and the deployment history."""
         async def work() -> Any:
             return svc.policies()
-        return await guarded(request, work)
+        return await answer(work)
 
-    @app.get("/healthz", responses=schemas.read_responses(schemas.HealthOut))
+    @app.get("/healthz", responses={**schemas.read_responses(schemas.HealthOut),
+                                    503: {"model": schemas.HealthOut}})
     async def healthz() -> Response:
-        """Liveness: the database answers."""
-        with svc.store.transaction() as tx:
-            tx.ping()
-        problem = svc.deployment_problem
-        body: dict[str, Any] = {"status": "ok"} if problem is None else {"status": "degraded", "deployment": problem}
+        """Liveness and what is degraded: 503 while the database is unreachable or full."""
+        status, body = svc.health()
         body["process"] = os.getpid()  # which of several service processes answered
-        return Response(to_json(body), media_type=JSON)
+        retry = {"Retry-After": str(config.retry_after)} if status == 503 else None
+        return Response(to_json(body), status_code=status, media_type=JSON, headers=retry)
 
     drift = DriftGauge(config.db_url)  # live outcomes against the deployed model (accessrl.service.monitor)
 
     @app.get("/metrics", response_class=PlainTextResponse, responses=schemas.METRICS_RESPONSES)
-    async def metrics(request: Request) -> Response:
+    async def metrics() -> Response:
         """Prometheus text format."""
-        if not svc.authorised(request.headers.get("authorization")):
-            return json_response(401, error_json("missing or invalid bearer token"))
         return PlainTextResponse(svc.metrics.render() + drift.render(), media_type=CONTENT_TYPE)
 
     return app
 
 
 __all__ = ["HEAD_TIMEOUT", "MAX_BODY", "MAX_HEADER_BYTES", "DecisionService", "EventIn", "OpenRequest", "ServiceConfig",
-           "WritePath", "bounded_protocol", "check_request_id", "create_app", "handle_write", "token_hash"]
+           "WritePath", "bounded_protocol", "check_request_id", "create_app", "guard_config", "handle_write",
+           "token_hash"]

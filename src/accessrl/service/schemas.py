@@ -111,9 +111,14 @@ class PoliciesOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Reply of ``GET /healthz``: ``degraded`` names a deployment record that cannot be served."""
+    """Reply of ``GET /healthz``: ``degraded`` names what is wrong — the database (unreachable,
+    full or read-only: the reply is then 503 and writes are refused until it is back), a
+    failing checkpoint, a disk nearly full, or a deployment record that cannot be served."""
 
     status: Literal["ok", "degraded"]
+    database: str | None = None
+    checkpoints: str | None = None
+    disk: str | None = None
     deployment: str | None = None
     process: int | None = None
     """The id of the service process that answered (one of several with ``--workers``)."""

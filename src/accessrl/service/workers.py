@@ -110,6 +110,9 @@ def app_from_environment() -> FastAPI:
     text = os.environ.get(OPTIONS_ENV)
     if not text:
         raise ParameterError(f"{OPTIONS_ENV} is not set: start workers with accessrl serve --workers N")
+    from accessrl.web.server import watch_parent
+
+    watch_parent(os.getppid())  # a worker whose manager was killed (SIGKILL) stops by itself
     return create_app(service_config(ServeOptions.from_json(text)))
 
 

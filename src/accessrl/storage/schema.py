@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,6 +59,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
+from accessrl.storage.faults import check_sqlite_file, install
 
 SCHEMA_VERSION = 4
 COMPONENT = "decision_log"
@@ -158,8 +160,9 @@ OUTCOME_COLUMNS = tuple(c.name for c in outcome_events.columns if c.name != "out
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # journal_mode=WAL is a property of the file, set by upgrade() once the file is known to be a
+    # decision log (setting it here would rewrite the header of a foreign or damaged file).
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MB of page cache: index pages stay hot during ingest
@@ -180,17 +183,38 @@ def normalise_url(url: str) -> str:
     return url
 
 
+CONNECT_TIMEOUT = 5
+"""Seconds a PostgreSQL connection attempt may take before the database counts as unreachable."""
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files run in WAL mode with synchronous=NORMAL."""
+    """An engine for ``url``; SQLite files run in WAL mode with synchronous=NORMAL.
+
+    Every engine raises the faults of :mod:`accessrl.storage.faults` in one line (an
+    unreachable or full database is an :class:`~accessrl.errors.UnavailableError`, a
+    damaged file a :class:`~accessrl.errors.DataError`).  PostgreSQL connections are
+    checked when taken from the pool (``pool_pre_ping``) and replaced when the server has
+    restarted since, so a long-running process outlives a database restart; a SQLite
+    file that is not a whole SQLite database is refused before it is opened."""
     full = normalise_url(url)
     if full.startswith("postgresql"):
         require("psycopg", "postgres", "a PostgreSQL decision log", package="psycopg 3")
     try:
-        engine = sa.create_engine(full)
+        u = sa.engine.make_url(full)
+        options: dict[str, Any] = {}
+        if u.get_backend_name() == "postgresql":
+            options = {"pool_pre_ping": True}
+            if "connect_timeout" not in u.query:
+                options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        engine = sa.create_engine(u, **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise ParameterError(f"database {url!r}: not a usable database URL ({exc})") from None
     if engine.dialect.name == "sqlite":
+        db = engine.url.database
+        if db and db != ":memory:" and not db.startswith("file:") and Path(db).exists():
+            check_sqlite_file(db)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+    install(engine, database_name(engine))
     return engine
 
 
@@ -258,37 +282,95 @@ def current_version(conn: Connection, schema: str | None = None) -> int:
         if row is not None:
             return int(row[0])
     if "decision_snapshots" in tables or "outcome_events" in tables:
+        if not {"decision_snapshots", "outcome_events"} <= tables:
+            name = database_name(conn.engine)
+            raise DataError(f"database {name!r}: not an accessrl decision log (it has "
+                            f"{'decision_snapshots' if 'decision_snapshots' in tables else 'outcome_events'} "
+                            "but not the other record table)")
         cols = {c["name"] for c in insp.get_columns("outcome_events", schema=schema)} if "outcome_events" in tables else set()
         return 2 if "outcome_key" in cols else 1
     return 0
+
+
+def creation_lock(conn: Connection, schema: str | None = None) -> None:
+    """Make the transaction of ``conn`` the only one creating or migrating this decision log.
+
+    Several processes started at once on a new database (two commands, the workers of
+    ``accessrl serve --workers N``) would otherwise all find no tables and all create them,
+    and all but one fail (PostgreSQL: a unique violation in its catalog).  PostgreSQL: a
+    transaction-level advisory lock keyed by the schema; SQLite: the database's write lock
+    (``BEGIN IMMEDIATE``), taken before anything is read.  The others wait (SQLite: within
+    the busy timeout), then find the tables made."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtextextended("
+                             "'accessrl decision log ' || coalesce(%(schema)s, current_schema()), 0))",
+                             {"schema": schema})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine, schema: str | None = None, *, migrations: dict[int, Migration] | None = None,
             target: int = SCHEMA_VERSION) -> int:
     """Create the tables on first use, or migrate an older database to ``target`` (one transaction).
 
-    Returns the version found before upgrading.
+    Returns the version found before upgrading.  A database already at ``target`` is only
+    read; otherwise the work runs under :func:`creation_lock`, so processes that start
+    together create the tables once.
     """
     steps = MIGRATIONS if migrations is None else migrations
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             found = current_version(conn, schema)
-            if found > target:
-                raise DataError(f"database schema version {found} is newer than this accessrl ({target}); upgrade accessrl")
-            if found == 0:
-                metadata.create_all(conn)
-            else:
-                for v in range(found, target):
-                    if v not in steps:
-                        raise DataError(f"database schema version {v}: no migration to {v + 1}")
-                    steps[v].apply(conn, schema or "")
-                metadata.create_all(conn)  # tables a migration introduces
-            if found != target or found == 0:
-                conn.execute(sa.delete(schema_versions).where(schema_versions.c.component == COMPONENT))
-                conn.execute(sa.insert(schema_versions), {"component": COMPONENT, "version": target})
+        if found == target:
+            _use_wal(engine)
+            return found
+        found = _create_or_migrate(engine, schema, steps, target)
+        _use_wal(engine)
     except sa.exc.OperationalError as exc:
         raise DataError(f"database {database_name(engine)!r}: cannot open it ({str(exc.orig).splitlines()[0]})") from None
     return found
+
+
+def _use_wal(engine: Engine) -> None:
+    """SQLite: write-ahead logging (readers never block the writer); a no-op once the file uses it."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            if str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() != "wal":
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def _create_or_migrate(engine: Engine, schema: str | None, steps: dict[int, Migration], target: int) -> int:
+    """The locked part of :func:`upgrade`: returns the version found under the lock."""
+    with engine.begin() as conn:
+        creation_lock(conn, schema)
+        found = current_version(conn, schema)  # another process may have done it meanwhile
+        if found > target:
+            raise DataError(f"database schema version {found} is newer than this accessrl ({target}); upgrade accessrl")
+        if found == target:
+            return found
+        if found == 0:
+            _refuse_foreign(conn, engine, schema)
+            metadata.create_all(conn)
+        else:
+            for v in range(found, target):
+                if v not in steps:
+                    raise DataError(f"database schema version {v}: no migration to {v + 1}")
+                steps[v].apply(conn, schema or "")
+            metadata.create_all(conn)  # tables a migration introduces
+        conn.execute(sa.delete(schema_versions).where(schema_versions.c.component == COMPONENT))
+        conn.execute(sa.insert(schema_versions), {"component": COMPONENT, "version": target})
+    return found
+
+
+def _refuse_foreign(conn: Connection, engine: Engine, schema: str | None) -> None:
+    """A SQLite file is one application's: one that holds other tables is not a decision log to add ours to."""
+    if conn.dialect.name != "sqlite":
+        return
+    others = sorted(t for t in sa.inspect(conn).get_table_names(schema=schema) if not t.startswith("sqlite_"))
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise DataError(f"database {database_name(engine)!r}: not an accessrl decision log (it holds other tables: "
+                        f"{shown})")
 
 
 def database_name(engine: Engine) -> str:
@@ -306,6 +388,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SERVICE_TABLES",
     "Migration",
+    "creation_lock",
     "current_version",
     "database_name",
     "decision_snapshots",

@@ -22,11 +22,13 @@ from sqlalchemy.engine import Connection
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.logged import LoggedSteps
 from accessrl.storage.columnar import ValidatedChunk
+from accessrl.storage.faults import database_fault
 from accessrl.storage.files import read_records, write_records
 from accessrl.storage.records import decision_row, json_loads, outcome_row, record_kind
 from accessrl.storage.schema import (
     DECISION_COLUMNS,
     OUTCOME_COLUMNS,
+    creation_lock,
     database_name,
     decision_snapshots,
     log_idempotency,
@@ -190,6 +192,7 @@ class DecisionLog:
                 raise ParameterError(f"schema: expected a lower-case identifier, got {schema!r}")
             try:
                 with engine.begin() as conn:
+                    creation_lock(conn, self.schema)  # two processes creating one schema: one does
                     conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             except sa.exc.OperationalError as exc:
                 raise DataError(f"database {database_name(engine)!r}: cannot open it "
@@ -569,6 +572,9 @@ class DecisionLog:
         except sa.exc.OperationalError:
             raise
         except sa.exc.DBAPIError as exc:
+            fault = database_fault(exc, database_name(self.engine))
+            if fault is not None:  # the database itself (damaged, full), not this row
+                raise fault from None
             tally.reject(where, label, f"the database refused it ({str(exc.orig).splitlines()[0]})")
 
     def _stored(self, conn: Connection, table: sa.Table, columns: Sequence[str], key: str,

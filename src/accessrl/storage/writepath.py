@@ -29,6 +29,8 @@ that).
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,19 +42,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessrl.errors import DataError
+from accessrl.storage.faults import database_fault
 from accessrl.storage.schema import (
+    COMPONENT,
     current_version,
     database_name,
     decision_snapshots,
     make_engine,
     normalise_url,
     outcome_events,
+    schema_versions,
     service_deployments,
     service_episodes,
     service_idempotency,
     upgrade,
 )
 
+log = logging.getLogger("accessrl.storage")
 
 def open_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url`` (a path is a SQLite file, WAL mode) with every table of
@@ -98,6 +104,8 @@ WAL_SOFT_LIMIT = 16 * 1024 * 1024
 """WAL size (bytes) past which the service's checkpointer truncates the WAL (SQLite)."""
 WAL_POLL = 0.1
 """Seconds between looks at the WAL's size."""
+MIN_FREE_BYTES = 1024 * 1024
+"""SQLite: free space below which ``/healthz`` says the disk is nearly full."""
 
 
 def _wal_path(engine: Engine) -> Path | None:
@@ -184,8 +192,14 @@ class Store:
         self._raw: Any = None
         self._cur: Any = None
         self._compiled: dict[tuple[str, str], CompiledStatement] = {}
+        self.name = database_name(engine)
         self.truncations = 0
         """TRUNCATE checkpoints the background checkpointer ran (the WAL passed its soft limit)."""
+        self.checkpoint_problem: str | None = None
+        """Why the latest background checkpoint failed (None: the last one worked)."""
+        self.retry_safe = False
+        """Whether the last transaction's fault struck before its commit on a connection it
+        had not opened itself (see :meth:`transaction`)."""
 
     def close(self) -> None:
         """Stop the checkpointer and release the connection."""
@@ -194,7 +208,10 @@ class Store:
             self._checkpointer.join(timeout=5)
             self._checkpointer = None
         if self._raw is not None:
-            self._raw.close()
+            try:
+                self._raw.close()
+            except Exception:  # noqa: BLE001 - a connection the database already dropped
+                pass
             self._raw = self._cur = None
         self.engine.dispose()
 
@@ -217,26 +234,74 @@ class Store:
         self._cur.execute(c.sql, tuple(params[k] for k in c.order) if c.order is not None else params)
         return self._cur
 
-    @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        if self._raw is None:
-            self._raw = self.engine.raw_connection()
-            self._cur = self._raw.cursor()
-            if self._background:
-                # Checkpoints fsync; keep them off the request path (see _checkpoint_loop).
-                self._cur.execute("PRAGMA wal_autocheckpoint=0")
-                self._cur.execute(f"PRAGMA journal_size_limit={WAL_SOFT_LIMIT}")
+    def _connect(self) -> None:
+        """Take a connection for the write path (checked by the pool's pre-ping on PostgreSQL)."""
+        self._raw = self.engine.raw_connection()
+        self._cur = self._raw.cursor()
+        if self._background:
+            # Checkpoints fsync; keep them off the request path (see _checkpoint_loop).
+            self._cur.execute("PRAGMA wal_autocheckpoint=0")
+            self._cur.execute(f"PRAGMA journal_size_limit={WAL_SOFT_LIMIT}")
+            if self._checkpointer is None:
                 self._checkpointer = threading.Thread(target=self._checkpoint_loop, daemon=True,
                                                       name="accessrl-wal-checkpoint")
                 self._checkpointer.start()
+
+    def _drop(self) -> None:
+        """Throw the write path's connection away (the next transaction takes a new one)."""
+        raw, self._raw, self._cur = self._raw, None, None
+        if raw is not None:
+            try:
+                raw.invalidate()
+            except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone either way
+                pass
+
+    def _fault(self, exc: BaseException) -> BaseException:
+        """The one-line error for a database fault (the connection is dropped), else ``exc`` itself."""
+        fault = database_fault(exc, self.name)
+        if fault is None:
+            return exc
+        self._drop()
+        return fault
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        A database fault (server gone, disk full, damaged file) is raised as
+        :class:`~accessrl.errors.UnavailableError` or :class:`~accessrl.errors.DataError`
+        and the connection is dropped, so the next transaction connects afresh: a restarted
+        database is used again as soon as it answers.  :attr:`retry_safe` then says whether
+        the fault struck before the commit was sent on a connection this transaction did not
+        open (a connection that died while idle), when running the call again is safe.
+        """
+        reused = self._raw is not None
+        self.retry_safe = False
+        if not reused:
+            try:
+                self._connect()
+            except Exception as exc:
+                raise self._fault(exc) from None
         try:
             yield self
-        except BaseException:
-            self._raw.rollback()
-            raise
-        else:
+        except BaseException as exc:
+            try:
+                if self._raw is not None:
+                    self._raw.rollback()
+            except Exception:  # noqa: BLE001 - the connection is broken: dropped below
+                self._drop()
+            fault = self._fault(exc) if isinstance(exc, Exception) else exc
+            if fault is exc:
+                raise
+            self.retry_safe = reused
+            raise fault from None
+        try:
             self._raw.commit()
+        except Exception as exc:
+            fault = self._fault(exc)
+            if fault is exc:
+                raise
+            raise fault from None
 
     def _checkpoint_loop(self, every: float = 0.5) -> None:
         """Copy the WAL into the database file in the background, and keep the WAL bounded.
@@ -249,23 +314,50 @@ class Store:
         :data:`WAL_SOFT_LIMIT` bytes, a TRUNCATE checkpoint waits (busy timeout) for the
         writer's current transaction, copies everything and truncates the WAL to zero
         bytes; the writer pauses for that one checkpoint only.
+
+        A checkpoint that fails (the disk is full: the database file cannot grow) does not
+        end the loop: it is recorded in :attr:`checkpoint_problem`, and a TRUNCATE checkpoint
+        is tried at every tick until one succeeds, so when space returns the WAL is copied
+        and cut back at once instead of growing until it fills the disk again.
         """
-        conn = self.engine.raw_connection()
+        conn: Any = None
         wal = _wal_path(self.engine)
         ticks = max(int(every / WAL_POLL), 1)
+        n = 0
         try:
-            n = 0
             while not self._stop.wait(WAL_POLL):  # the WAL's size is polled often (a stat), checkpoints less
                 n += 1
-                cur = conn.cursor()
-                if n % ticks == 0:
-                    cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                if wal is not None and _size(wal) > WAL_SOFT_LIMIT:
-                    cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                    self.truncations += 1
-                cur.close()
+                try:
+                    if conn is None:
+                        conn = self.engine.raw_connection()
+                    cur = conn.cursor()
+                    try:
+                        if self.checkpoint_problem is not None or (wal is not None and _size(wal) > WAL_SOFT_LIMIT):
+                            row = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                            if row is not None and row[0]:  # busy: the writer held on; try again next tick
+                                continue
+                            self.truncations += 1
+                            if self.checkpoint_problem is not None:
+                                log.warning("accessrl: checkpoints of %s work again", self.name)
+                                self.checkpoint_problem = None
+                        elif n % ticks == 0:
+                            cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    finally:
+                        cur.close()
+                except Exception as exc:  # noqa: BLE001 - the loop outlives any one failed checkpoint
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    if self.checkpoint_problem is None:
+                        log.warning("accessrl: a checkpoint of %s failed (%s); retrying", self.name, reason)
+                    self.checkpoint_problem = reason
+                    if conn is not None:
+                        try:
+                            conn.invalidate()
+                        except Exception:  # noqa: BLE001
+                            pass
+                        conn = None
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def idempotent(self, key: str) -> StoredResponse | None:
         t = service_idempotency
@@ -331,6 +423,29 @@ class Store:
     def ping(self) -> None:
         """A trivial query (health check)."""
         self._run("ping", lambda: sa.select(sa.literal(1)), {}).fetchone()
+
+    def probe_write(self) -> None:
+        """A write that changes nothing (the schema version set to itself): proves the database
+        takes writes again after it refused them (a full disk, a read-only server)."""
+        t = schema_versions
+
+        def stmt() -> Any:
+            return sa.update(t).where(t.c.component == sa.bindparam("c")).values(version=t.c.version)
+
+        self._run("probe", stmt, {"c": COMPONENT})
+
+    def disk_problem(self) -> str | None:
+        """SQLite: a note when the database's file system has less than :data:`MIN_FREE_BYTES` free."""
+        db = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not db or db == ":memory:":
+            return None
+        try:
+            free = shutil.disk_usage(Path(db).resolve().parent).free
+        except OSError:
+            return None
+        if free >= MIN_FREE_BYTES:
+            return None
+        return f"{free:,} bytes free on the file system of {self.name} (writes fail when it is full)"
 
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         keys = tuple(row)

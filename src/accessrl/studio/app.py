@@ -1,22 +1,29 @@
 """The studio's web application (FastAPI): HTML pages from Jinja2 templates, JSON endpoints that
 call the library, and the package's own script and style sheet.  Nothing is fetched from the
 network: every file the pages use is served from this package.
+
+The application is built by :func:`accessrl.web.guards.guarded_app`: every route, including
+routes added later, passes the guards every accessrl server shares (the Host allow-list, no
+state change from another site, body and time limits, one line for any failure; see
+:data:`GUARDS`).  CPU-heavy work (labs, the editor's solve, the engineer's view) runs in
+``app.state.compute``, a :class:`~accessrl.web.compute.ComputePool` of worker processes:
+``await app.state.compute.run(fn, *args)`` with a module-level ``fn``; the event loop stays
+free for every other request, and work past its limit is stopped with a clear error.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request as StarletteRequest
 
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.lesson import LAB_ORDER, quiz
@@ -24,9 +31,12 @@ from accessrl.lesson import exercises as ex
 from accessrl.lesson.coding import EXERCISES as CODING
 from accessrl.studio import editor
 from accessrl.studio.coding import coding_router
-from accessrl.studio.labs import LAB_FUNCTIONS
+from accessrl.studio.labs import LAB_FUNCTIONS, plain
 from accessrl.studio.pages import LAB_PAGES
 from accessrl.studio.render import HERE, NAV, template_env
+from accessrl.web.bodies import json_object
+from accessrl.web.compute import ComputePool
+from accessrl.web.guards import LOOPBACK_NAMES, GuardConfig, guarded_app
 
 
 @dataclass(frozen=True)
@@ -36,21 +46,44 @@ class StudioConfig:
     db: str | None = None
     data_dir: Path | None = None
     """None: the lesson's store (:func:`accessrl.lesson.quiz.data_dir`)."""
+    host: str = "127.0.0.1"
+    """The address served (requests must name it or a loopback name as their Host)."""
+    compute_timeout: float = 20.0
+    """Seconds one computation (a lab, a solve, the engineer's view) may run before it is stopped."""
+    compute_workers: int = 2
+    """Worker processes for computations."""
+    body_timeout: float = 10.0
+    """Seconds a client may take to send a request body (408 after)."""
 
 
-def plain(x: Any) -> Any:
-    """JSON-safe values: numpy scalars and arrays to Python, non-finite floats to None."""
-    if isinstance(x, dict):
-        return {str(k): plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return plain(x.tolist())
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(float(x)) else None
-    return x
+MAX_BODY = 512 * 1024
+"""Largest request body the studio reads (a spec in the editor is the largest thing sent)."""
+
+
+def _studio_error(message: str) -> str:
+    from accessrl.storage.records import json_dumps
+
+    return json_dumps({"error": f"accessrl: error: {message}"})
+
+
+def guards(cfg: StudioConfig) -> GuardConfig:
+    """The studio's settings of the shared guards: loopback names only, no tokens (so every state
+    change must come from the studio's own pages), a 512 KiB body, 30 s per request."""
+    return GuardConfig(hosts=(*LOOPBACK_NAMES, cfg.host), max_body=MAX_BODY, body_timeout=cfg.body_timeout,
+                       request_timeout=cfg.compute_timeout + 10.0, error_json=_studio_error)
+
+
+def run_lab(name: str, kwargs: dict[str, Any]) -> Any:
+    """One lab's computation, JSON-ready (run in a worker process)."""
+    try:
+        return plain(LAB_FUNCTIONS[name](**kwargs))
+    except TypeError:
+        raise ParameterError(f"lab {name}: unknown control in {sorted(kwargs)}") from None
+
+
+def solve_editor_text(text: Any) -> Any:
+    """The editor's solve, JSON-ready (run in a worker process)."""
+    return plain(editor.solve_text(text))
 
 
 def _error(message: str, status: int = 422) -> JSONResponse:
@@ -61,15 +94,18 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     """The studio application for ``config``."""
     cfg = config or StudioConfig()
     env = template_env()
-    engineer_cache: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        compute.start()  # the workers import the library while the first page loads
         yield
-        if "reader" in engineer_cache:
-            engineer_cache.pop("reader").close()
+        compute.close()
 
-    app = FastAPI(title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    compute = ComputePool(workers=cfg.compute_workers, timeout=cfg.compute_timeout,
+                          preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer"))
+    app: FastAPI = guarded_app(guards(cfg), title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None,
+                      lifespan=lifespan)
+    app.state.compute = compute
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = {p.name: p for p in LAB_PAGES}
     questions = quiz.questions()  # computed by the library once; they depend on the catalog only
@@ -81,14 +117,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
                                                  url=str, **context)
         return HTMLResponse(html)
 
-    async def body(request: Request) -> dict[str, Any]:
-        try:
-            data = await request.json()
-        except ValueError:
-            raise ParameterError("request body: expected a JSON object") from None
-        if not isinstance(data, dict):
-            raise ParameterError(f"request body: expected a JSON object, got {type(data).__name__}")
-        return data
+    async def body(request: StarletteRequest) -> dict[str, Any]:
+        return json_object(await request.body())
 
     app.include_router(coding_router(render, cfg.data_dir))
 
@@ -116,12 +146,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
     async def lab_api(name: str, request: Request) -> JSONResponse:
         if name not in LAB_FUNCTIONS:
             return _error(f"lab: unknown lab {name!r}; expected one of {list(LAB_ORDER)}", 404)
-        kwargs = await body(request)
-        try:
-            result = LAB_FUNCTIONS[name](**kwargs)
-        except TypeError:
-            return _error(f"lab {name}: unknown control in {sorted(kwargs)}")
-        return JSONResponse(plain(result))
+        return JSONResponse(await compute.run(run_lab, name, await body(request)))
 
     @app.get("/editor", response_class=HTMLResponse)
     def editor_page() -> HTMLResponse:
@@ -133,7 +158,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @app.post("/api/editor/solve")
     async def editor_solve(request: Request) -> JSONResponse:
-        return JSONResponse(plain(editor.solve_text((await body(request)).get("text"))))
+        return JSONResponse(await compute.run(solve_editor_text, (await body(request)).get("text")))
 
     @app.get("/exercises", response_class=HTMLResponse)
     def exercises_page() -> HTMLResponse:
@@ -198,22 +223,14 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         return render("engineer.html", "engineer", db=cfg.db)
 
     @app.get("/api/engineer")
-    def engineer_api() -> JSONResponse:
+    async def engineer_api() -> JSONResponse:
         if cfg.db is None:
             return _error("engineer view: start the studio with --db URL to see a decision log", 404)
-        from accessrl.studio.engineer import LogReader
+        from accessrl.studio.engineer import cached_view
 
-        if "reader" not in engineer_cache:
-            engineer_cache["reader"] = LogReader(cfg.db)
-        reader = engineer_cache["reader"]
-        # Recomputed only when the log or the deployments changed since the last look.
-        version = reader.version()
-        if engineer_cache.get("version") != version:
-            engineer_cache.update(version=version, view=plain(reader.view()))
-        return JSONResponse(engineer_cache["view"])
-
+        return JSONResponse(await compute.run(cached_view, cfg.db))
 
     return app
 
 
-__all__ = ["StudioConfig", "create_app", "plain"]
+__all__ = ["MAX_BODY", "StudioConfig", "create_app", "guards", "plain", "run_lab", "solve_editor_text"]

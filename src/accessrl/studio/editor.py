@@ -17,13 +17,18 @@ from typing import Any
 import yaml
 
 from accessrl.catalog import CATALOG, load
-from accessrl.errors import AccessRLError
+from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.spec import spec_from_mdp
 from accessrl.specfile import load_model
 from accessrl.studio.labs import solution
 
 EDITOR_NAME = "editor"
 """What the error messages call the text being edited."""
+
+MAX_STATES = 1_000
+"""Largest model the editor solves and draws, in states (``accessrl solve`` takes millions)."""
+MAX_OUTCOMES = 10_000
+"""Largest model the editor solves and draws, in outcomes."""
 
 STARTERS = ("access-review-abandonment", "access-review", "access-review-components", "access-review-deny")
 """Catalog models the editor offers to start from (the generated workflows are too large to read)."""
@@ -119,6 +124,10 @@ def solve_text(text: Any) -> dict[str, Any]:
         path.write_text(text, encoding="utf-8")
         try:
             mdp = load_model(path)
+            if mdp.n_states > MAX_STATES or mdp.out_next.shape[0] > MAX_OUTCOMES:
+                raise ParameterError(f"{EDITOR_NAME}: {mdp.n_states:,} states and {mdp.out_next.shape[0]:,} outcomes; "
+                                     f"the studio solves and draws models of at most {MAX_STATES:,} states and "
+                                     f"{MAX_OUTCOMES:,} outcomes (accessrl solve takes larger ones)")
             out = solution(mdp)
         except AccessRLError as exc:
             msg = str(exc).replace(str(path), EDITOR_NAME)
@@ -126,4 +135,4 @@ def solve_text(text: Any) -> dict[str, Any]:
     return {"ok": True, **out}
 
 
-__all__ = ["EDITOR_NAME", "STARTERS", "error_line", "solve_text", "spec_text"]
+__all__ = ["EDITOR_NAME", "MAX_OUTCOMES", "MAX_STATES", "STARTERS", "error_line", "solve_text", "spec_text"]

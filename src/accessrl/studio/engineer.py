@@ -22,6 +22,8 @@ from accessrl.offline.estimation import estimate_model
 from accessrl.offline.heldout import SELECTION_ESTIMATOR, Estimate, evaluate_heldout, heldout_split
 from accessrl.offline.ope import target_matrix
 from accessrl.planning.solver import solve
+from accessrl.storage.faults import check_integrity
+from accessrl.storage.schema import database_name
 from accessrl.storage.store import DecisionLog
 from accessrl.storage.times import us_to_iso
 from accessrl.storage.writepath import Store, open_engine
@@ -45,6 +47,7 @@ class LogReader:
     def __init__(self, db: str) -> None:
         self.db = db
         self.log = DecisionLog(db)
+        check_integrity(self.log.engine, database_name(self.log.engine))
         self.store = Store(open_engine(db))
 
     def close(self) -> None:
@@ -82,6 +85,24 @@ class LogReader:
             "deployments": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
                             | {"policy": json.loads(r["policy"])} for r in deployments],
         }
+
+
+_READERS: dict[str, tuple[LogReader, Any, Any]] = {}
+
+
+def cached_view(db: str) -> Any:
+    """The engineer's view of ``db`` as JSON-ready values, recomputed only when the log or the
+    deployments changed since the last look (one reader per database and process: the studio
+    calls this in its worker processes)."""
+    from accessrl.studio.labs import plain
+
+    reader, version, view = _READERS.get(db) or (LogReader(db), None, None)
+    _READERS[db] = (reader, version, view)
+    now = reader.version()
+    if now != version:
+        view = plain(reader.view())
+        _READERS[db] = (reader, now, view)
+    return view
 
 
 def engineer_view(db: str, *, seed: int = 0) -> dict[str, Any]:
@@ -125,4 +146,4 @@ def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]]
                     f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval", "rows": rows}
 
 
-__all__ = ["LogReader", "engineer_view"]
+__all__ = ["LogReader", "cached_view", "engineer_view"]

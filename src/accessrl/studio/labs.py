@@ -395,9 +395,25 @@ LAB_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 """Lab name -> the function its page's controls call (keyword arguments from the JSON body)."""
 
+def plain(x: Any) -> Any:
+    """JSON-safe values: numpy scalars and arrays to Python, non-finite floats to None."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return plain(x.tolist())
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    return x
+
+
 __all__ = [
     "LAB_FUNCTIONS",
     "LESSON_ROUTES",
+    "plain",
     "abandonment_lab",
     "bellman_backup_lab",
     "exploration_lab",
