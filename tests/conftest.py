@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +64,22 @@ def ray_cluster():
     address = f"127.0.0.1:{port}"
     cli = _ray_cli()
     common = ["--num-cpus=1", "--disable-usage-stats"]
+    def ray(*args: str) -> None:
+        """One ``ray`` command; a second try after a failure (a loaded machine can miss Ray's start-up
+        deadlines), then a failure that shows what Ray said."""
+        for attempt in (1, 2):
+            r = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=180)
+            if r.returncode == 0:
+                return
+            if attempt == 1:
+                time.sleep(5)
+        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
+        pytest.fail(f"`ray {' '.join(args[:2])}` failed twice (exit {r.returncode}):\n{tail}", pytrace=False)
+
     try:
-        subprocess.run([*cli, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-                        "--include-dashboard=false", f"--temp-dir={temp}", *common],
-                       env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([*cli, "start", f"--address={address}", "--node-ip-address=127.0.0.1", *common],
-                       env=env, check=True, capture_output=True, timeout=120)
+        ray("start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false",
+            f"--temp-dir={temp}", *common)
+        ray("start", f"--address={address}", "--node-ip-address=127.0.0.1", *common)
         yield address
     finally:
         try:
