@@ -1,0 +1,46 @@
+"""The issue-22 reproduction: a candidate worth -33 promoted over one worth 54 on one episode.
+
+Model (``examples/fast_track.yaml``): ``new_request`` -> ``human_review`` (-18, then +80 at
+``review_queue``: 54 at gamma 0.9) or ``fast_track`` (p 0.3: +100, p 0.7: -90; value -33).
+Behaviour ``human_review`` with epsilon 0.004 over 3,000 requests (seed 13) leaves one
+``fast_track`` episode in the 600 of the test period; it returned +100, and the old gate
+reported WIS 100 [100, 100] and "promote": true.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from accessrl.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = str(ROOT / "examples" / "fast_track.yaml")
+BEHAVIOR = str(ROOT / "examples" / "policy_human_review.yaml")
+CANDIDATE = str(ROOT / "examples" / "policy_fast_track.yaml")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def issue_db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("gate") / "logs.db")
+    r = runner.invoke(app, ["logs", "generate", SPEC, "--behavior", BEHAVIOR, "--epsilon", "0.004",
+                            "--requests", "3000", "--seed", "13", "--db", path])
+    assert r.exit_code == 0, r.output
+    return path
+
+
+def test_the_issue_case_is_not_promoted_and_the_verdict_names_why(issue_db):
+    r = runner.invoke(app, ["evaluate-policy", "--policy", CANDIDATE, "--incumbent", BEHAVIOR, "--db", issue_db,
+                            "--json", "--n-boot", "300"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    cand = next(p for p in data["policies"] if p["policy"] == "policy_fast_track")
+    assert cand["matching_episodes"] <= 4  # the case as filed: 1 of 600
+    (verdict,) = data["verdicts"]
+    assert verdict["promote"] is False
+    assert "too_few_matching_episodes" in verdict["codes"]
+    assert "effective_sample_size_too_small" in verdict["codes"]
+    wis = cand["estimates"]["wis"]
+    assert wis["high"] - wis["low"] > 100, "an interval from one episode must not look certain"
