@@ -178,6 +178,14 @@ def with_abandonment(mdp: MDP, p_abandon: float) -> MDP:
     return replace(mdp, out_prob=prob)
 
 
+def behavior_table(mdp: MDP, probs: FloatArray) -> FloatArray:
+    """(S, A): the probability ``probs`` (L,) gives each action in each state (0 where an
+    action is not available) — the table a log of this behaviour records per decision."""
+    table = np.zeros((mdp.n_states, mdp.n_actions))
+    table[mdp.sa_state, mdp.sa_action] = probs
+    return table
+
+
 def _check_same_shape(mdp: MDP, other: MDP) -> None:
     if other.state_names != mdp.state_names or other.action_names != mdp.action_names or not (
         np.array_equal(other.sa_ptr, mdp.sa_ptr) and np.array_equal(other.sa_action, mdp.sa_action)
@@ -281,6 +289,7 @@ def simulate_logs(
         reward=cat["reward"], next_state=cat["next"], terminated=cat["term"], truncated=trunc,
         decided_at=cat["dec"], outcome_at=cat["out"], features_at=cat["dec"].copy(),
         kind=cat["kind"], kind_names=tuple(kind_names),
+        behavior_table=behavior_table(mdp, b), behavior_index=cat["state"].copy(),
     )
     return GeneratedLog(steps=steps, behavior=b, epsilon=float(epsilon),
                         drift_at=drift_at if drift_model is not None else None)
@@ -289,6 +298,7 @@ def simulate_logs(
 __all__ = [
     "GeneratedLog",
     "LogConfig",
+    "behavior_table",
     "exploring_policy",
     "outcome_kinds",
     "simulate_logs",

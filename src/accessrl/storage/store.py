@@ -644,7 +644,7 @@ class DecisionLog:
                 .where(known, oc.next_state.is_not(None)).subquery("last"))
         q = (sa.select(dc.episode_id, dc.step_index, dc.requester_id, dc.decided_at, dc.state, dc.action,
                        dc.propensity, dc.features, rsum.c.reward, last.c.next_state, last.c.occurred_at,
-                       flags.c.nterm, flags.c.ntrunc)
+                       flags.c.nterm, flags.c.ntrunc, dc.action_probabilities)
              .select_from(decision_snapshots.outerjoin(rsum, rsum.c.event_id == dc.event_id)
                           .outerjoin(last, sa.and_(last.c.event_id == dc.event_id, last.c.rn == 1))
                           .outerjoin(flags, flags.c.event_id == dc.event_id))
@@ -658,7 +658,9 @@ class DecisionLog:
         a_idx = {n: i for i, n in enumerate(action_names)}
         ep_idx: dict[str, int] = {}
         rq_idx: dict[str, int] = {}
-        keys = ("episode", "step", "requester", "state", "action", "prop", "reward", "next", "term", "trunc")
+        keys = ("episode", "step", "requester", "state", "action", "prop", "reward", "next", "term", "trunc",
+                "probs")
+        probs_idx: dict[str, int] = {}
         arrays: dict[str, list[np.ndarray]] = {k: [] for k in (*keys, "dec", "out", "feat")}
         pending = 0
         cut_episode = None
@@ -666,7 +668,7 @@ class DecisionLog:
             result = conn.execution_options(yield_per=100_000).execute(q)
             for part in result.partitions():
                 cols: dict[str, list[Any]] = {k: [] for k in (*keys, "dec", "out", "feat")}
-                for ep, step, req, at, st, act, prop, feats, rew, nxt, out_at, nterm, ntrunc in part:
+                for ep, step, req, at, st, act, prop, feats, rew, nxt, out_at, nterm, ntrunc, probs in part:
                     if ep == cut_episode:
                         pending += 1
                         continue
@@ -684,6 +686,7 @@ class DecisionLog:
                     cols["next"].append(s_idx.setdefault(nxt, len(s_idx)))
                     cols["term"].append(bool(nterm))
                     cols["trunc"].append(bool(ntrunc))
+                    cols["probs"].append(probs_idx.setdefault(probs, len(probs_idx)))
                     cols["dec"].append(at)
                     cols["out"].append(out_at)
                     cols["feat"].append(json_loads(feats).get("recorded_at", at) if feats and "recorded_at" in feats
@@ -697,13 +700,25 @@ class DecisionLog:
         def cat(k: str, dtype: Any) -> np.ndarray:
             return np.concatenate(arrays[k]) if arrays[k] else np.zeros(0, dtype=dtype)
 
+        # every action the behaviour gave a positive probability is a name of the log, taken or not
+        dists = [_stored_json(text, "action_probabilities", "a decision") for text in probs_idx]
+        for d in dists:
+            for name, p in d.items():
+                if isinstance(p, (int, float)) and p > 0:
+                    a_idx.setdefault(name, len(a_idx))
+        table = np.zeros((len(dists), len(a_idx)))
+        for i, d in enumerate(dists):
+            for name, p in d.items():
+                if name in a_idx and isinstance(p, (int, float)) and not isinstance(p, bool):
+                    table[i, a_idx[name]] = float(p)
+
         steps = LoggedSteps(
             state_names=tuple(s_idx), action_names=tuple(a_idx),
             episode=cat("episode", np.int64), step=cat("step", np.int64), requester=cat("requester", np.int64),
             state=cat("state", np.int64), action=cat("action", np.int64), propensity=cat("prop", np.float64),
             reward=cat("reward", np.float64), next_state=cat("next", np.int64), terminated=cat("term", bool),
             truncated=cat("trunc", bool), decided_at=cat("dec", np.int64), outcome_at=cat("out", np.int64),
-            features_at=cat("feat", np.int64),
+            features_at=cat("feat", np.int64), behavior_table=table, behavior_index=cat("probs", np.int64),
         )
         return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending)
 
