@@ -55,6 +55,33 @@ def window_us(hours: float | None) -> int | None:
     return int(round(hours * US_PER_HOUR))
 
 
+MIN_MATCHING_HELP = "Held-out episodes that must follow a policy before its estimate is trusted (default 30)."
+MIN_ESS_HELP = "Effective sample size an estimate needs before it is trusted (default 30)."
+AGREEMENT_HELP = "When estimators' intervals do not overlap: refuse, warn or ignore."
+
+
+def evidence_rules(min_matching: int, min_ess: float, agreement: str) -> Any:
+    """The :class:`~accessrl.offline.evidence.EvidenceRules` of ``--min-matching``, ``--min-ess``
+    and ``--agreement`` (one line naming the flag when one is out of range)."""
+    from accessrl.offline.evidence import EvidenceRules
+
+    if min_matching < 0:
+        raise ParameterError(f"--min-matching: expected a non-negative integer, got {min_matching}")
+    if not (np.isfinite(min_ess) and min_ess >= 0):
+        raise ParameterError(f"--min-ess: expected a non-negative number, got {min_ess}")
+    if agreement not in ("refuse", "warn", "ignore"):
+        raise ParameterError(f"--agreement: expected refuse, warn or ignore, got {agreement!r}")
+    return EvidenceRules(min_matching=min_matching, min_ess=min_ess, agreement=agreement)  # type: ignore[arg-type]
+
+
+def print_checks(title: str, checks: Any) -> None:
+    """Every check of an evidence review, one line each (``ok``, ``NO`` or ``warn``)."""
+    console.print(title, markup=False)
+    for c in checks:
+        mark = "ok  " if c.passed else ("NO  " if c.blocking else "warn")
+        console.print(f"  {mark} {c.message}", markup=False, soft_wrap=True)
+
+
 def _behavior(mdp: Any, text: str) -> np.ndarray:
     from accessrl.specfile import resolve_policy
 
@@ -255,9 +282,17 @@ def register(app: typer.Typer) -> None:
         severe: float = typer.Option(-100.0, "--severe-threshold", help="A return at or below this is severe."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
+        min_matching: int = typer.Option(30, "--min-matching", help=MIN_MATCHING_HELP),
+        min_ess: float = typer.Option(30.0, "--min-ess", help=MIN_ESS_HELP),
+        agreement: str = typer.Option("refuse", "--agreement", help=AGREEMENT_HELP),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
+        """Held-out off-policy evaluation of candidate policies, with intervals and the evidence review.
+
+        Every policy's estimate goes through the one evidence review (support from the logged
+        propensities, matching episodes, effective sample size, agreement of the estimators);
+        with --incumbent, each candidate also gets promote's verdict with every reason."""
+        from accessrl.offline.evidence import assess
         from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split, learn_from_logs, review_candidates
         from accessrl.offline.ope import matrix_mapping, target_matrix
         from accessrl.specfile import read_policy_file
@@ -270,6 +305,7 @@ def register(app: typer.Typer) -> None:
                 raise ParameterError(f"--learn: expected one of {', '.join(LEARNERS)}, got {name!r}")
         if not policy and not learn:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
+        rules = evidence_rules(min_matching, min_ess, agreement)
         loaded = _open(db, create=False).load_steps()
         steps = loaded.steps
         if steps.n_steps == 0:
@@ -286,17 +322,18 @@ def register(app: typer.Typer) -> None:
         verdicts: tuple[Any, ...] = ()
         if incumbent is None:
             evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=rng, period=period,
-                                          learners=learn, n_wedge=n_wedge, severe_threshold=severe, n_boot=n_boot)
+                                          learners=learn, n_wedge=n_wedge, severe_threshold=severe, n_boot=n_boot,
+                                          rules=rules)
             n_given = len(files)
         else:  # the verdicts promote would give, from the same orchestration
             inc = (incumbent.stem, target_matrix(steps.state_names, steps.action_names,
                                                  read_policy_file(incumbent, states=steps.state_names),
                                                  source=str(incumbent)))
             learned_set = learn_from_logs(parts, learn, gamma=gamma, rng=rng, n_wedge=n_wedge,
-                                          severe_threshold=severe, n_boot=n_boot) if learn else None
+                                          severe_threshold=severe, n_boot=n_boot, rules=rules) if learn else None
             cands = [*files.items(), *(learned_set.policies.items() if learned_set is not None else ())]
             review = review_candidates(parts, inc, cands, gamma=gamma, rng=rng, period=period,
-                                       severe_threshold=severe, n_boot=n_boot)
+                                       severe_threshold=severe, n_boot=n_boot, rules=rules)
             if review.evaluation is None:
                 raise DataError(f"--split {split}: {review.verdicts[0].reasons[0]}")
             evaluation = dataclasses.replace(
@@ -305,22 +342,26 @@ def register(app: typer.Typer) -> None:
             n_given = len(files) + 1
             verdicts = review.verdicts
         reports = evaluation.reports
+        assessments = [assess(r, rules, role="incumbent" if (incumbent is not None and i == 0) else "candidate",
+                              period=split) for i, r in enumerate(reports)]
         sel = evaluation.selection
         learned_files = {m: str(write_policy_file(learned_dir / f"{m}.yaml",
                                                   matrix_mapping(steps.state_names, steps.action_names, pi)))
                          for m, pi in evaluation.learned.items()}
         lk = parts.leakage
         if json_out:
-            selection = None if sel is None else {**sel.to_json(), "file": learned_files[sel.chosen]}
+            selection = None if sel is None else {
+                **sel.to_json(), "file": None if sel.chosen is None else learned_files[sel.chosen]}
             print_json({
                 "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "selection": selection,
                 "leakage": {**lk.__dict__, "examples": list(lk.examples)},
                 "episodes": {"train": parts.train.n_episodes, "valid": parts.valid.n_episodes,
                              "test": parts.test.n_episodes},
                 "policies": [{**r.to_json(), "learned": r.policy in learned_files and i >= n_given,
-                              "file": learned_files.get(r.policy) if i >= n_given else None}
-                             for i, r in enumerate(reports)],
-                "verdicts": [v.evidence() for v in verdicts],
+                              "file": learned_files.get(r.policy) if i >= n_given else None,
+                              "evidence": {"trusted": a.trusted, "checks": [c.to_json() for c in a.checks]}}
+                             for i, (r, a) in enumerate(zip(reports, assessments, strict=True))],
+                "verdicts": [v.evidence() for v in verdicts], "rules": rules.to_json(),
             })
             return
         console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
@@ -338,9 +379,9 @@ def register(app: typer.Typer) -> None:
             console.print(sel.note)
             for m, path in learned_files.items():
                 console.print(f"learned {m}: {path}", markup=False)
-        for r in reports:
+        for r, a in zip(reports, assessments, strict=True):
             if not r.supported:
-                console.print(f"[bold]{r.policy}[/]: {r.reason}")
+                console.print(f"{r.policy}: {r.reason}", markup=False, soft_wrap=True)
                 continue
             rows = [[e.name, e.estimate.value, e.estimate.low, e.estimate.high] if e.estimate is not None
                     else [e.name, "-", "-", e.note] for e in r.estimates]
@@ -350,8 +391,10 @@ def register(app: typer.Typer) -> None:
             if sr is not None:
                 console.print(f"severe errors (return <= {severe:g}): {r.severe_observed} observed among matching "
                               f"episodes; estimated rate {sr.value:.4f} [{sr.low:.4f}, {sr.high:.4f}]")
+            if not verdicts:
+                console.print(f"evidence for {r.policy}: " + ("trusted" if a.trusted else "not trusted: " + "; ".join(
+                    c.message.split(": ", 1)[-1] for c in a.failures)), markup=False, soft_wrap=True)
 
         for v in verdicts:
-            console.print(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
-                          + ("would be promoted" if v.promote else "not promoted: " + "; ".join(v.reasons)),
-                          markup=False)
+            print_checks(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
+                         + ("would be promoted" if v.promote else "not promoted"), v.checks)

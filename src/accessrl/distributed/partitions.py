@@ -45,8 +45,8 @@ import numpy as np
 from accessrl.distributed.backend import Backend, get_backend, task_seeds
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.estimation import EstimatedModel, TransitionCounts, count_transitions, estimate_from_counts
-from accessrl.offline.logged import LoggedSteps
 from accessrl.offline.intervals import floor_interval
+from accessrl.offline.logged import LoggedSteps
 from accessrl.offline.ope import Interval, effective_sample_size, episode_returns, episode_terms
 from accessrl.offline.support import offered_counts, support_from_counts
 from accessrl.storage.store import DecisionLog

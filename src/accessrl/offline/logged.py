@@ -101,13 +101,13 @@ class LoggedSteps:
         """The log restricted to the decisions where ``rows`` is true (the order is kept; an
         episode may lose rows, which per-decision statistics such as transition counts allow)."""
         rows = np.asarray(rows, dtype=bool)
-        cols = {k: getattr(self, k)[rows] for k in COLUMNS}
-        return LoggedSteps(self.state_names, self.action_names, **self._extra(rows), **cols)
+        return self._rows(rows, {k: getattr(self, k)[rows] for k in COLUMNS})
 
-    def _extra(self, rows: BoolArray) -> dict[str, object]:
-        return {"kind": None if self.kind is None else self.kind[rows], "kind_names": self.kind_names,
-                "behavior_table": self.behavior_table,
-                "behavior_index": None if self.behavior_index is None else self.behavior_index[rows]}
+    def _rows(self, rows: BoolArray, cols: dict[str, np.ndarray]) -> LoggedSteps:
+        return LoggedSteps(self.state_names, self.action_names, **cols,
+                           kind=None if self.kind is None else self.kind[rows], kind_names=self.kind_names,
+                           behavior_table=self.behavior_table,
+                           behavior_index=None if self.behavior_index is None else self.behavior_index[rows])
 
     def select_prefixes(self, keep: BoolArray) -> LoggedSteps:
         """The log restricted to the rows where ``keep`` is true, which must be a prefix of
@@ -123,7 +123,7 @@ class LoggedSteps:
             cut[(self.episode_ptr[:-1] + kept - 1)[partial]] = True
         cols = {k: getattr(self, k)[rows] for k in COLUMNS}
         cols["truncated"] = (self.truncated | cut)[rows]
-        return LoggedSteps(self.state_names, self.action_names, **self._extra(rows), **cols)
+        return self._rows(rows, cols)
 
 
 COLUMNS = ("episode", "step", "requester", "state", "action", "propensity", "reward", "next_state",

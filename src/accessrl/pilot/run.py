@@ -10,6 +10,8 @@ week the team's job runs on the service's database, with the library's own comma
    earlier deployment; otherwise the next steps re-learn;
 3. **estimate and learn** — :func:`accessrl.offline.heldout.learn_from_logs` on the
    recent weeks (train: the weeks before the last two, validation: the last but one);
+   SPIBB candidates, the chosen one only if its evidence passed the review
+   (``no_candidate`` otherwise);
 4. **shadow** — a new candidate runs in shadow for a week (a ``shadow`` deployment row
    the service picks up), with its agreement with the live policy reported;
 5. **promote or not** — a candidate that survived its shadow week goes to
@@ -296,9 +298,12 @@ def _job(config: PilotConfig, world: World, week: int, db: str, out_dir: Path, s
         split = heldout_split(steps, train_end=train_end, valid_end=valid_end, prevent_leakage=True)
         learned = learn_from_logs(split, gamma=mdp.gamma, rng=rng, n_boot=config.n_boot)
         cand_name = learned.selection.chosen
-        mapping = {**deployed_map, **learned.mapping(cand_name)}  # states train never decided keep the deployed
-        cand_policy = _first_choice(mapping)
-        if _same(mapping, deployed_map):
+        # states train never decided keep the deployed action
+        mapping = {**deployed_map, **learned.mapping(cand_name)} if cand_name is not None else deployed_map
+        cand_policy = _first_choice(mapping) if cand_name is not None else None
+        if cand_name is None:  # the evidence review trusted no learned candidate: nothing to shadow
+            action = "no_candidate"
+        elif _same(mapping, deployed_map):
             shadow_next = None
             if drifted:  # same policy, new knowledge: record the re-learned model as the basis
                 store = Store(open_engine(db))
