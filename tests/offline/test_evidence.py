@@ -10,12 +10,13 @@ fast-tracked ones.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from accessrl.errors import ParameterError
 from accessrl.model.policies import policy_from_mapping, uniform_policy
-from accessrl.model.spec import compile_spec
 from accessrl.offline import (
     EvidenceRules,
     assess,
@@ -33,8 +34,6 @@ from accessrl.offline.intervals import Interval
 from accessrl.offline.logsim import HiddenType, LogConfig, simulate_logs
 from accessrl.planning.exact import policy_evaluation
 from accessrl.specfile import load_model
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MDP = load_model(str(ROOT / "examples" / "fast_track.yaml"))

@@ -9,8 +9,8 @@ import typer
 
 from accessrl._optional import require
 from accessrl.cli._common import DB_HELP, DEFAULT_DB, SPEC_HELP, console, model_option, print_json
-from accessrl.errors import ParameterError
 from accessrl.cli.logs import AGREEMENT_HELP, MIN_ESS_HELP, MIN_MATCHING_HELP
+from accessrl.errors import ParameterError
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
