@@ -204,17 +204,30 @@ def register(app: typer.Typer) -> None:
     def estimate_cmd(
         out: Path = typer.Option(..., "--out", help="Where to write the estimated spec (YAML or JSON)."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
-        since: str = typer.Option(None, "--since", help="Only decisions from this date (UTC)."),
-        until: str = typer.Option(None, "--until", help="Only decisions (and outcomes) before this date."),
+        since: str = typer.Option(None, "--since", help="Only decisions from this date (UTC, decision time)."),
+        until: str = typer.Option(None, "--until",
+                                  help="Only decisions before this date, read as of it (decision time; default: now)."),
         gamma: float = typer.Option(0.9, "--gamma", help="Discount written into the spec."),
         min_support: int = typer.Option(10, "--min-support", help="Decisions a pair needs not to be flagged."),
         low_support: str = typer.Option("mark", "--low-support", help="mark (never_explore) or drop."),
-        drift_at: str = typer.Option(None, "--drift-at", help="Compare outcome distributions before/after DATE."),
+        drift_at: str = typer.Option(None, "--drift-at",
+                                     help="Compare outcome distributions of decisions before/after this date "
+                                          "(decision time, each period read as of its end)."),
+        outcome_window: float = typer.Option(None, "--outcome-window",
+                                             help="Hours a decision's outcome may take (default: the 99% quantile of "
+                                                  "the logged delays); later ones are censored."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable report."),
     ) -> None:
-        """Estimate a spec from logged transitions, with counts and 95% Wilson intervals."""
+        """Estimate a spec from logged transitions, with counts and 95% Wilson intervals.
+
+        Periods are by decision time and read as of their end: a decision whose outcome window
+        had not closed, or whose outcome was not known, by the end of its period is counted as
+        censored and not used (never silently dropped)."""
         from accessrl.offline.estimation import drift_report, estimate_model
+        from accessrl.offline.periods import Period, period_decisions
+        from accessrl.offline.splits import default_window
         from accessrl.specfile import save_spec
+        from accessrl.storage.times import now_text, us_to_iso
 
         if low_support not in ("mark", "drop"):
             raise ParameterError(f"--low-support: expected 'mark' or 'drop', got {low_support!r}")
@@ -222,30 +235,49 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--min-support: expected a non-negative integer, got {min_support}")
         if not 0.0 < gamma <= 1.0:
             raise ParameterError(f"--gamma: expected a number in (0, 1], got {gamma}")
+        lo, hi = _date_us(since, "--since"), _date_us(until, "--until")
+        if lo is not None and hi is not None and not lo < hi:
+            raise ParameterError(f"--since {since}: expected a date before --until {until}")
+        cut = _date_us(drift_at, "--drift-at")
         store = _open(db, create=False)
-        loaded = store.load_steps(since=_date_us(since, "--since"), until=_date_us(until, "--until"))
-        est = estimate_model(loaded.steps, gamma=gamma, min_support=min_support,
+        loaded = store.load_steps(since=lo, until=hi)
+        steps = loaded.steps
+        as_of = hi if hi is not None else _date_us(now_text(), "now")
+        assert as_of is not None
+        window = window_us(outcome_window)
+        if window is None:
+            window = default_window(steps) if steps.n_steps else 0
+        period = period_decisions(steps, Period(lo, hi), as_of=as_of, window=window, pending_at=loaded.pending_at)
+        if period.observed.n_steps == 0:
+            raise DataError(f"--db {db}: no decision in the period has a known outcome "
+                            f"({period.decided} decided, {period.censored} censored)")
+        est = estimate_model(period.observed, gamma=gamma, min_support=min_support,
                              low_support=low_support, name=f"estimated from {db}")  # type: ignore[arg-type]
         _ = est.mdp  # compile once so a bad estimate fails here, not in the reader
         save_spec(est.spec, out)
         report = est.report()
         report["pending_decisions"] = loaded.pending
-        if drift_at is not None:
-            cut = _date_us(drift_at, "--drift-at")
-            steps = loaded.steps
-            first = steps.decided_at[steps.episode_ptr[:-1]]
-            before, after = steps.select_episodes(first < cut), steps.select_episodes(first >= cut)
-            if before.n_steps == 0 or after.n_steps == 0:
-                raise ParameterError(f"--drift-at {drift_at}: one of the two periods has no decisions")
-            dr = drift_report(before, after)
+        report["period"] = period.to_json(us_to_iso)
+        if cut is not None:
+            if (lo is not None and cut <= lo) or cut >= as_of:
+                raise ParameterError(f"--drift-at {drift_at}: expected a date inside the period")
+            parts = [period_decisions(steps, Period(a, b), as_of=as_of, window=window, pending_at=loaded.pending_at)
+                     for a, b in ((lo, cut), (cut, hi))]
+            if parts[0].observed.n_steps == 0 or parts[1].observed.n_steps == 0:
+                raise ParameterError(f"--drift-at {drift_at}: one of the two periods has no decisions with known "
+                                     "outcomes")
+            dr = drift_report(parts[0].observed, parts[1].observed)
             report["drift"] = [p.__dict__ for p in dr.pairs]
+            report["drift_periods"] = {"before": parts[0].to_json(us_to_iso), "after": parts[1].to_json(us_to_iso)}
         side = out.with_name(out.name + ".report.json")
         side.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if json_out:
             print_json(report)
             return
         console.print(f"estimated from {est.n_decisions} decisions in {est.n_episodes} episodes "
-                      f"({loaded.pending} awaiting outcomes); spec written to {out}, report to {side}")
+                      f"({loaded.pending} awaiting outcomes; {period.censored} censored at the period's end: "
+                      f"{period.censored_open} within the {window / 3.6e9:g} h outcome window, "
+                      f"{period.censored_late} without an outcome by then); spec written to {out}, report to {side}")
         rows = [[o.state, o.action, o.next_state, o.count, o.p, f"[{o.p_low:.4f}, {o.p_high:.4f}]", o.reward]
                 for o in est.outcomes]
         print_table("estimated transitions (95% Wilson intervals)",
@@ -256,8 +288,13 @@ def register(app: typer.Typer) -> None:
             if p["drifted"]:
                 console.print(f"drift: {p['state']}/{p['action']} changed by up to {p['max_change']:.3f} "
                               f"(chi-square p = {p['p_value']:.2g})")
-        if drift_at is not None and not any(p["drifted"] for p in report["drift"]):
-            console.print("drift: no pair changed significantly")
+        if cut is not None:
+            b, a = report["drift_periods"]["before"], report["drift_periods"]["after"]
+            console.print(f"drift periods by decision time: before {drift_at}: {b['observed']} decisions used, "
+                          f"{b['censored_window_open'] + b['censored_late']} censored; after: {a['observed']} used, "
+                          f"{a['censored_window_open'] + a['censored_late']} censored")
+            if not any(p["drifted"] for p in report["drift"]):
+                console.print("drift: no pair changed significantly")
 
     @app.command("evaluate-policy")
     def evaluate_policy_cmd(

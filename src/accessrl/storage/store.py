@@ -9,7 +9,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ LOOKUP_CHUNK = 500
 _OUTCOME_TUPLE = operator.itemgetter(*OUTCOME_COLUMNS)  # an outcome dict as a row tuple (one C call)
 SQLITE_ROWS_PER_STATEMENT = 100
 """Rows per multi-row INSERT on SQLite (16 columns x 100 rows stays far below SQLite's 32,766 variables)."""
-DEFAULT_MODES = ("live", "logging-only")
+DEFAULT_MODES = ("live", "logging-only", "historical")
+"""Decisions that were acted on: served live, logged by another system, or imported history
+(shadow decisions were not acted on and have no outcomes of their own)."""
 COPY_MIN_ROWS = 64
 """PostgreSQL: smaller batches (a service call) are inserted row by row; a COPY pays a few round trips."""
 MAX_WAITING = 200_000
@@ -161,6 +163,9 @@ class LoadedLog:
     requester_ids: tuple[str, ...]
     pending: int
     """Decisions left out because no outcome has set their next state yet."""
+    pending_at: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Their decision times (microseconds), so a period can count them as censored
+    (:func:`~accessrl.offline.periods.period_decisions`)."""
 
 
 _SAFE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -663,6 +668,7 @@ class DecisionLog:
         probs_idx: dict[str, int] = {}
         arrays: dict[str, list[np.ndarray]] = {k: [] for k in (*keys, "dec", "out", "feat")}
         pending = 0
+        pending_at: list[str] = []
         cut_episode = None
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=100_000).execute(q)
@@ -671,9 +677,11 @@ class DecisionLog:
                 for ep, step, req, at, st, act, prop, feats, rew, nxt, out_at, nterm, ntrunc, probs in part:
                     if ep == cut_episode:
                         pending += 1
+                        pending_at.append(at)
                         continue
                     if nxt is None:  # no outcome has set the next state yet: cut the episode here
                         pending += 1
+                        pending_at.append(at)
                         cut_episode = ep
                         continue
                     cols["episode"].append(ep_idx.setdefault(ep, len(ep_idx)))
@@ -720,7 +728,8 @@ class DecisionLog:
             truncated=cat("trunc", bool), decided_at=cat("dec", np.int64), outcome_at=cat("out", np.int64),
             features_at=cat("feat", np.int64), behavior_table=table, behavior_index=cat("probs", np.int64),
         )
-        return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending)
+        return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending,
+                         iso_to_us(pending_at) if pending_at else np.zeros(0, dtype=np.int64))
 
 
 __all__ = ["DEFAULT_MODES", "DecisionLog", "IngestResult", "LoadedLog", "Reject", "WriteResult"]
