@@ -44,6 +44,8 @@ SQLITE_ROWS_PER_STATEMENT = 100
 DEFAULT_MODES = ("live", "logging-only", "historical")
 """Decisions that were acted on: served live, logged by another system, or imported history
 (shadow decisions were not acted on and have no outcomes of their own)."""
+ANALYZE_MIN_ROWS = 1_000
+"""PostgreSQL: an ingest that stored this many rows or more ends with ``ANALYZE`` (:meth:`DecisionLog.analyze`)."""
 COPY_MIN_ROWS = 64
 """PostgreSQL: smaller batches (a service call) are inserted row by row; a COPY pays a few round trips."""
 MAX_WAITING = 200_000
@@ -220,6 +222,9 @@ class DecisionLog:
         """SQLite: multi-row INSERT statements (False: the plain one-row ``executemany``; same rows)."""
         self.copy_inserts = True
         """PostgreSQL: batches of :data:`COPY_MIN_ROWS` rows or more go through ``COPY`` (False: ``executemany``)."""
+        self.analyze_after_ingest = True
+        """PostgreSQL: refresh the planner's statistics after an ingest of :data:`ANALYZE_MIN_ROWS` rows
+        or more (False: leave it to autovacuum, as a bare ``COPY`` does; the benchmark's "before")."""
         self._dec_head = f"INSERT OR IGNORE INTO decision_snapshots ({', '.join(DECISION_COLUMNS)}) VALUES "
         self._out_head = f"INSERT OR IGNORE INTO outcome_events ({', '.join(OUTCOME_COLUMNS)}) VALUES "
 
@@ -490,9 +495,50 @@ class DecisionLog:
                 n_batch = 0
         flush(True)
         n = tally.n
+        if self.analyze_after_ingest and n[0] + n[3] >= ANALYZE_MIN_ROWS:
+            self.analyze()
         return IngestResult(source, n[0], n[1], n[3], n[4], tuple(tally.rejects), batches,
                             rejected_total=tally.n_rejects, decisions_conflict=n[2], outcomes_conflict=n[5],
                             conflicts=tuple(tally.conflicts))
+
+    def analyze(self) -> bool:
+        """PostgreSQL: ``ANALYZE`` the decision and outcome tables, so the planner knows their sizes.
+
+        A bulk load by ``COPY`` leaves a table without statistics until autovacuum gets to it; the
+        planner then takes a large table for a handful of rows and joins the decisions to their
+        outcomes by a nested loop — quadratic in the log, a read of a 100,000-decision log that
+        runs for hours instead of seconds (issue 22).  Returns whether it ran (SQLite: no-op;
+        a role that may not analyze: skipped, the planner's defaults stay)."""
+        if self.dialect != "postgresql":
+            return False
+        try:
+            with self.transaction() as conn:
+                for t in (decision_snapshots, outcome_events):
+                    conn.exec_driver_sql(f"ANALYZE {self._qualified(t.name)}")
+        except sa.exc.OperationalError:
+            raise
+        except sa.exc.DBAPIError:  # e.g. insufficient privilege: reading still works, with default estimates
+            return False
+        return True
+
+    def _qualified(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"' if self.schema else table
+
+    def ensure_statistics(self) -> bool:
+        """PostgreSQL: :meth:`analyze` when a log table holds rows but has never been analyzed
+        (loaded by another tool, or by an accessrl before this check); returns whether it ran."""
+        if self.dialect != "postgresql":
+            return False
+        names = [self._qualified(t.name) for t in (decision_snapshots, outcome_events)]
+        sql = ("SELECT c.reltuples, s.n_live_tup, s.last_analyze, s.last_autoanalyze FROM pg_class c "
+               "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass(%s)")
+        with self.engine.connect() as conn:
+            stale = False
+            for name in names:
+                row = conn.exec_driver_sql(sql, (name,)).first()
+                if row is not None and row[2] is None and row[3] is None and (row[0] is None or row[0] < 0):
+                    stale = True
+        return self.analyze() if stale else False
 
     def _cannot_write(self, exc: sa.exc.OperationalError) -> DataError:
         return DataError(f"database {database_name(self.engine)!r}: cannot write to it "
@@ -618,19 +664,9 @@ class DecisionLog:
             return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                     for t in (decision_snapshots, outcome_events)}
 
-    def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
-                   state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
-        """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.
-
-        Decisions with ``since <= decided_at < until`` (ISO text, a datetime or int
-        microseconds since the epoch; see :func:`~accessrl.storage.times.utc_text`) in the given modes (shadow
-        decisions are not acted on, so they are left out by default).  With ``until``,
-        outcomes are taken *as of* ``until``: those occurring later are ignored, as if
-        the log were read at that moment.  A decision's reward is the sum of its outcomes'
-        rewards; its next state, outcome time and termination come from its latest outcome
-        that names a next state.  An episode is cut before its first decision without one.
-        ``state_names``/``action_names`` fix the code order (names not listed follow).
-        """
+    def steps_query(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES) -> sa.Select[Any]:
+        """The one query :meth:`load_steps` runs (each decision joined to its outcomes as of
+        ``until``), exposed so the tests can ``EXPLAIN`` it on PostgreSQL."""
         lo = None if since is None else utc_text(since, "since")
         hi = None if until is None else utc_text(until, "until")
         dc, oc = decision_snapshots.c, outcome_events.c
@@ -659,6 +695,23 @@ class DecisionLog:
         if hi is not None:
             q = q.where(dc.decided_at < hi)
         q = q.order_by(dc.episode_id, dc.step_index)
+        return q
+
+    def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
+                   state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
+        """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.
+
+        Decisions with ``since <= decided_at < until`` (ISO text, a datetime or int
+        microseconds since the epoch; see :func:`~accessrl.storage.times.utc_text`) in the given modes (shadow
+        decisions are not acted on, so they are left out by default).  With ``until``,
+        outcomes are taken *as of* ``until``: those occurring later are ignored, as if
+        the log were read at that moment.  A decision's reward is the sum of its outcomes'
+        rewards; its next state, outcome time and termination come from its latest outcome
+        that names a next state.  An episode is cut before its first decision without one.
+        ``state_names``/``action_names`` fix the code order (names not listed follow).
+        """
+        self.ensure_statistics()
+        q = self.steps_query(since=since, until=until, modes=modes)
         s_idx = {n: i for i, n in enumerate(state_names)}
         a_idx = {n: i for i, n in enumerate(action_names)}
         ep_idx: dict[str, int] = {}
