@@ -16,11 +16,14 @@ An estimate is trusted (:func:`assess`) when
 3. **effective sample size** — (sum w)^2 / sum w^2 of the trajectory weights (Kong 1992)
    is at least :attr:`EvidenceRules.min_ess`: a few heavy weights make a large sample count
    as a small one;
-4. **agreement** — the intervals of the estimators (model-based, IS, WIS, PDIS, doubly
-   robust) overlap pairwise.  They estimate one value from different assumptions (the model
-   needs the state to be Markov and complete; IS needs the logged propensities), so two
-   disjoint intervals mean an assumption failed and neither number can be trusted
-   (``agreement="warn"`` reports it without refusing).
+4. **agreement** — the interval of the deciding estimator (WIS) overlaps those of the
+   estimators that rest on other assumptions (:data:`CROSS_CHECKS`: the model-based estimate,
+   which needs the state to be Markov and complete, and the doubly robust one, which mixes
+   both).  Disjoint intervals mean an assumption failed — the state misses something the
+   behavior saw (confounding), or the propensities are wrong — and the numbers cannot be
+   trusted (``agreement="warn"`` reports it without refusing).  IS and PDIS share WIS's
+   assumption (the logged propensities); their intervals are reported, not cross-checked,
+   since among many intervals some miss by chance.
 
 A candidate may replace an incumbent (:func:`review`) when both estimates are trusted, the
 candidate had at most :attr:`EvidenceRules.max_severe` severe errors (returns at or below
@@ -51,6 +54,9 @@ from accessrl.offline.ope import OffPolicyReport
 
 SELECTION_ESTIMATOR = "wis"
 """The estimator whose lower bound chooses among learned candidates and decides promotions."""
+
+CROSS_CHECKS = ("model_based", "dr")
+"""The estimators whose intervals the deciding estimator's must overlap (check 4)."""
 
 MIN_MATCHING = 30
 """Default :attr:`EvidenceRules.min_matching`."""
@@ -170,15 +176,19 @@ def _fmt(iv: Any) -> str:
     return f"{iv.value:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
 
 
-def disagreements(report: OffPolicyReport) -> tuple[tuple[str, str], ...]:
-    """The pairs of estimators in ``report`` whose intervals do not overlap."""
-    ivs = [(e.name, e.estimate) for e in report.estimates if e.estimate is not None
-           and np.isfinite(e.estimate.low) and np.isfinite(e.estimate.high)]
+def disagreements(report: OffPolicyReport, estimator: str = SELECTION_ESTIMATOR,
+                  others: tuple[str, ...] = CROSS_CHECKS) -> tuple[tuple[str, str], ...]:
+    """``(estimator, other)`` for each of ``others`` whose interval in ``report`` does not
+    overlap ``estimator``'s."""
+    x = report.get(estimator)
+    if x is None or not (np.isfinite(x.low) and np.isfinite(x.high)):
+        return ()
     out = []
-    for i, (a, x) in enumerate(ivs):
-        for b, y in ivs[i + 1:]:
-            if x.high < y.low or y.high < x.low:
-                out.append((a, b))
+    for b in others:
+        y = report.get(b)
+        if b != estimator and y is not None and np.isfinite(y.low) and np.isfinite(y.high) \
+                and (x.high < y.low or y.high < x.low):
+            out.append((estimator, b))
     return tuple(out)
 
 
@@ -208,7 +218,7 @@ def assess(report: OffPolicyReport, rules: EvidenceRules = EvidenceRules(), *, r
         note = next((e.note for e in report.estimates if e.name == rules.estimator), "not computed")
         checks.append(Check(f"{pre}no_estimate", False, f"{who}: no {rules.estimator.upper()} estimate ({note})"))
     if rules.agreement != "ignore":
-        pairs = disagreements(report)
+        pairs = disagreements(report, rules.estimator)
         by = {e.name: e.estimate for e in report.estimates}
         if pairs:
             text = "; ".join(f"{a} {_fmt(by[a])} and {b} {_fmt(by[b])}" for a, b in pairs)
@@ -216,8 +226,10 @@ def assess(report: OffPolicyReport, rules: EvidenceRules = EvidenceRules(), *, r
                                 f"{who}: estimators disagree beyond their intervals: {text}",
                                 blocking=rules.agreement == "refuse"))
         else:
-            names = [e.name for e in report.estimates if e.estimate is not None]
-            checks.append(Check(f"{pre}estimators_agree", True, f"{who}: the intervals of {', '.join(names)} overlap"))
+            names = [b for b in CROSS_CHECKS if b != rules.estimator and by.get(b) is not None]
+            checks.append(Check(f"{pre}estimators_agree", True,
+                                f"{who}: the {rules.estimator} interval overlaps "
+                                + (", ".join(names) if names else "no other estimator (none computed)")))
     if role == "candidate":
         k = report.severe_observed
         checks.append(Check("severe_errors" if k > rules.max_severe else "no_severe_errors", k <= rules.max_severe,
@@ -292,6 +304,7 @@ def review(candidate: OffPolicyReport, incumbent: OffPolicyReport, rules: Eviden
 
 
 __all__ = [
+    "CROSS_CHECKS",
     "MIN_ESS",
     "MIN_HELD",
     "MIN_MATCHING",
