@@ -185,6 +185,17 @@ README_RUNS: dict[str, list[Run] | str] = {
         [run("evaluate-policy --db logs.db --split test --policy candidate.yaml"),
          run("evaluate-policy --db logs.db --split test --policy candidate.yaml --learn fqi --learn spibb "
              "--prevent-leakage")],
+    'accessrl logs generate examples/fast_track.yaml --behavior examples/policy_human_review.yaml --epsilon 0.004 '
+    '--requests 3000 --seed 13 --db fast.db':
+        [run("logs generate examples/fast_track.yaml --behavior examples/policy_human_review.yaml --epsilon 0.004 "
+             "--requests 3000 --seed 13 --db fast.db")],
+    'accessrl evaluate-policy --db fast.db --policy examples/policy_fast_track.yaml --incumbent '
+    'examples/policy_human_review.yaml':
+        [run("evaluate-policy --db fast.db --policy examples/policy_fast_track.yaml --incumbent "
+             "examples/policy_human_review.yaml")],  # its verdict block: tests/cli/test_evidence_gate.py
+    'accessrl monitor --db logs.db --since 2026-03-01 [--until 2026-04-01] [--reference history]':
+        [run("monitor --db logs.db --since 2026-03-01"),
+         run("monitor --db logs.db --since 2026-03-01 --until 2026-04-01 --reference history")],
     'psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE accessrl_ci"': "CI's PostgreSQL set-up (.ci/run does it)",
     'export ACCESSRL_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/accessrl_ci':
         "the environment of the storage tests (tests/conftest.py reads it)",

@@ -1,4 +1,4 @@
-"""The issue-22 reproduction: a candidate worth -33 promoted over one worth 54 on one episode.
+"""The reported reproduction: a candidate worth -33 promoted over one worth 54 on one episode.
 
 Model (``examples/fast_track.yaml``): ``new_request`` -> ``human_review`` (-18, then +80 at
 ``review_queue``: 54 at gamma 0.9) or ``fast_track`` (p 0.3: +100, p 0.7: -90; value -33).
@@ -44,3 +44,17 @@ def test_the_issue_case_is_not_promoted_and_the_verdict_names_why(issue_db):
     assert "effective_sample_size_too_small" in verdict["codes"]
     wis = cand["estimates"]["wis"]
     assert wis["high"] - wis["low"] > 100, "an interval from one episode must not look certain"
+
+
+def test_the_readme_quotes_this_verdict(issue_db):
+    """The README's worked example prints what the command prints (default seed and resamples)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```\n(verdict for policy_fast_track.*?)```", text, re.S)
+    assert block, "the README quotes the worked example's verdict"
+    r = runner.invoke(app, ["evaluate-policy", "--db", issue_db, "--policy", CANDIDATE, "--incumbent", BEHAVIOR])
+    assert r.exit_code == 0, r.output
+    printed = [line.rstrip() for line in r.output.splitlines()]
+    start = printed.index(block.group(1).splitlines()[0])
+    assert printed[start:start + len(block.group(1).splitlines())] == block.group(1).rstrip("\n").splitlines()

@@ -1,7 +1,7 @@
 """The one evidence review (accessrl.offline.evidence), support from propensities
 (accessrl.offline.support) and the small-sample floor of every interval (accessrl.offline.intervals).
 
-The worked example of issue 22 (``examples/fast_track.yaml``): ``human_review`` is worth
+The README's worked example (``examples/fast_track.yaml``): ``human_review`` is worth
 -18 + 0.9 * 80 = 54, ``fast_track`` 0.3 * 100 + 0.7 * (-90) = -33.  A behaviour that reviews
 every request but explores with epsilon = 0.004 fast-tracks one request in 500
 (propensity 0.002), so the 600 test episodes of a 3,000-request log hold 0 to 4
@@ -117,7 +117,7 @@ def test_support_comes_from_the_propensities_not_the_sample():
 
 
 def test_uniform_behaviour_on_ten_episode_logs_is_always_supported():
-    """Issue 22: the sample rule refused 97 of 100 such logs where IS and WIS are well defined."""
+    """The sample rule this replaces refused 97 of 100 such logs where IS and WIS are well defined."""
     uni = uniform_policy(MDP)
     refused = 0
     for seed in range(100):
@@ -139,7 +139,7 @@ def test_unlogged_actions_are_reported_per_state():
     assert (gap.state, gap.unlogged, gap.partly, gap.decisions) == ("new_request", ("fast_track",), (), 200)
     assert sup.to_json()["states"][0] == {"state": "new_request", "decisions": 200, "needed": ["fast_track"],
                                           "unlogged": ["fast_track"], "partly": {}}
-    assert sup.reason() == "no support: the behaviour never gave 'fast_track' a positive probability in state 'new_request'"
+    assert sup.reason() == "no support: the behavior never gave 'fast_track' a positive probability in state 'new_request'"
 
 
 def test_an_action_offered_at_some_decisions_only_is_counted():

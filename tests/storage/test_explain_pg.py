@@ -1,7 +1,7 @@
 """PostgreSQL plans of every read query of `logs estimate`, `evaluate-policy`, `learn-from-logs`
 and `monitor`, on a log of realistic size, checked with EXPLAIN.
 
-Issue 22: after `logs ingest` (COPY, no statistics) the planner took the 85,000-row decision
+As reported: after `logs ingest` (COPY, no statistics) the planner took the 85,000-row decision
 table for about 170 rows and joined each decision to its outcomes by a nested loop over a
 materialised subquery — quadratic, a read that ran for over 15 minutes.  An ingest now ends
 with ANALYZE, and a read of a table that was never analyzed analyzes it first.  The test

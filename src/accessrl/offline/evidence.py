@@ -36,7 +36,7 @@ narrow).
 Why the defaults (30 matching episodes, ESS 30): with the interval floor at n_eff = 30 an
 unseen outcome may still hold q = ln(40)/30 = 12% of the mass, which keeps the interval at
 least 12% of the way to each end of the return range; below that, an interval says more
-about the few episodes drawn than about the policy.  In the issue-22 worked example the
+about the few episodes drawn than about the policy.  In the worked example of the README (``examples/fast_track.yaml``) the
 candidate had 1 matching episode of 600 (weight 500, ESS 1): every check but severity fails
 and the verdict lists them all.  ``benchmarks/bench_gate.py`` measures the rates of false
 and true promotion these rules give (``benchmarks/results/gate.md``).
@@ -203,7 +203,7 @@ def assess(report: OffPolicyReport, rules: EvidenceRules = EvidenceRules(), *, r
     if not report.supported:
         checks.append(Check(f"{role}_unsupported", False, f"{who}: {report.reason or 'no support'}"))
         return Assessment(report.policy, role, tuple(checks), None)
-    checks.append(Check(f"{pre}support", True, f"{who}: the behaviour offered every action it needs in the "
+    checks.append(Check(f"{pre}support", True, f"{who}: the behavior offered every action it needs in the "
                                                f"{len(report.support.states) if report.support else 0} states visited"))
     m, ess = report.matching_episodes, report.effective_sample_size
     checks.append(Check(f"{pre}too_few_matching_episodes" if m < rules.min_matching else f"{pre}matching_episodes",

@@ -56,7 +56,7 @@ class StateSupport:
         """One clause saying what is missing here ('' when supported)."""
         if self.no_action:
             return f"the policy has no action for state {self.state!r}, which the logs visit"
-        parts = [f"the behaviour never gave {a!r} a positive probability in state {self.state!r}" for a in self.unlogged]
+        parts = [f"the behavior never gave {a!r} a positive probability in state {self.state!r}" for a in self.unlogged]
         parts += [f"{a!r} had probability 0 at {k} of {self.decisions} decisions in state {self.state!r}"
                   for a, k in self.partly]
         return "; ".join(parts)

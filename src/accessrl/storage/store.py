@@ -507,7 +507,7 @@ class DecisionLog:
         A bulk load by ``COPY`` leaves a table without statistics until autovacuum gets to it; the
         planner then takes a large table for a handful of rows and joins the decisions to their
         outcomes by a nested loop — quadratic in the log, a read of a 100,000-decision log that
-        runs for hours instead of seconds (issue 22).  Returns whether it ran (SQLite: no-op;
+        runs for hours instead of seconds.  Returns whether it ran (SQLite: no-op;
         a role that may not analyze: skipped, the planner's defaults stay)."""
         if self.dialect != "postgresql":
             return False
