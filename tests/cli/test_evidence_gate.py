@@ -44,6 +44,27 @@ def test_the_issue_case_is_not_promoted_and_the_verdict_names_why(issue_db):
     assert "effective_sample_size_too_small" in verdict["codes"]
     wis = cand["estimates"]["wis"]
     assert wis["high"] - wis["low"] > 100, "an interval from one episode must not look certain"
+    # every check as data, for both policies and the verdict; the rules recorded beside them
+    assert not cand["evidence"]["trusted"] and data["policies"][0]["evidence"]["trusted"]
+    assert {c["code"] for c in verdict["checks"]} >= {"too_few_matching_episodes", "effective_sample_size_too_small",
+                                                       "lower_bound_not_above_incumbent", "incumbent_matching_episodes"}
+    assert data["rules"] == verdict["rules"] == {"min_matching": 30, "min_ess": 30.0, "min_held": 30, "max_severe": 0,
+                                                 "agreement": "refuse", "estimator": "wis"}
+    assert cand["support_basis"] == "propensities"
+    assert [s["state"] for s in cand["support_by_state"]] == ["new_request", "review_queue"]
+
+
+def test_rules_are_options_and_bad_ones_are_one_line(issue_db):
+    from cli_checks import one_error_line
+
+    r = runner.invoke(app, ["evaluate-policy", "--policy", CANDIDATE, "--incumbent", BEHAVIOR, "--db", issue_db,
+                            "--json", "--n-boot", "100", "--min-matching", "1", "--min-ess", "1"])
+    (verdict,) = json.loads(r.stdout)["verdicts"]
+    assert verdict["codes"] == ["lower_bound_not_above_incumbent"]  # counts pass; the floored interval does not
+    one_error_line(runner.invoke(app, ["evaluate-policy", "--policy", CANDIDATE, "--db", issue_db, "--min-ess", "-1"]),
+                   "--min-ess", code=2)
+    one_error_line(runner.invoke(app, ["evaluate-policy", "--policy", CANDIDATE, "--db", issue_db, "--agreement",
+                                       "maybe"]), "--agreement", code=2)
 
 
 def test_the_readme_quotes_this_verdict(issue_db):
