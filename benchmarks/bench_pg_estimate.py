@@ -1,6 +1,6 @@
 """`accessrl logs estimate` on PostgreSQL beside SQLite, on a 100,000-decision log just ingested.
 
-Issue 22: after `logs ingest` into PostgreSQL (COPY, no statistics) `logs estimate` ran for
+As reported: after `logs ingest` into PostgreSQL (COPY, no statistics) `logs estimate` ran for
 over 15 minutes — the planner took the decision table for a few hundred rows and joined the
 decisions to their outcomes by a nested loop; after a manual ANALYZE it took seconds.  An
 ingest now ends with ANALYZE (and a read of a never-analyzed table analyzes it first).
