@@ -224,7 +224,7 @@ def register(app: typer.Typer) -> None:
         had not closed, or whose outcome was not known, by the end of its period is counted as
         censored and not used (never silently dropped)."""
         from accessrl.offline.estimation import drift_report, estimate_model
-        from accessrl.offline.periods import Period, period_decisions
+        from accessrl.offline.periods import DecisionPeriod, period_decisions
         from accessrl.offline.splits import default_window
         from accessrl.specfile import save_spec
         from accessrl.storage.times import now_text, us_to_iso
@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
         window = window_us(outcome_window)
         if window is None:
             window = default_window(steps) if steps.n_steps else 0
-        period = period_decisions(steps, Period(lo, hi), as_of=as_of, window=window, pending_at=loaded.pending_at)
+        period = period_decisions(steps, DecisionPeriod(lo, hi), as_of=as_of, window=window, pending_at=loaded.pending_at)
         if period.observed.n_steps == 0:
             raise DataError(f"--db {db}: no decision in the period has a known outcome "
                             f"({period.decided} decided, {period.censored} censored)")
@@ -261,7 +261,7 @@ def register(app: typer.Typer) -> None:
         if cut is not None:
             if (lo is not None and cut <= lo) or cut >= as_of:
                 raise ParameterError(f"--drift-at {drift_at}: expected a date inside the period")
-            parts = [period_decisions(steps, Period(a, b), as_of=as_of, window=window, pending_at=loaded.pending_at)
+            parts = [period_decisions(steps, DecisionPeriod(a, b), as_of=as_of, window=window, pending_at=loaded.pending_at)
                      for a, b in ((lo, cut), (cut, hi))]
             if parts[0].observed.n_steps == 0 or parts[1].observed.n_steps == 0:
                 raise ParameterError(f"--drift-at {drift_at}: one of the two periods has no decisions with known "

@@ -3,6 +3,7 @@
 * :mod:`~accessrl.offline.logged` — :class:`LoggedSteps`, the one array form of a log, and its validator;
 * :mod:`~accessrl.offline.logsim` — a simulator of realistic decision logs;
 * :mod:`~accessrl.offline.estimation` — a model estimated from logs, with Wilson intervals and drift;
+* :mod:`~accessrl.offline.periods` — one definition of a period (by decision time), with censoring;
 * :mod:`~accessrl.offline.splits` — train / validation / test by time, and leakage checks;
 * :mod:`~accessrl.offline.support` — support of a candidate judged from the logged propensities;
 * :mod:`~accessrl.offline.intervals` — intervals that a handful of episodes cannot make narrow;
@@ -114,6 +115,7 @@ __all__ = [
     "Assessment",
     "BatchQResult",
     "Check",
+    "DecisionPeriod",
     "DriftReport",
     "EpisodeTerms",
     "Estimate",
@@ -131,6 +133,7 @@ __all__ = [
     "OutcomeEstimate",
     "PairDrift",
     "Period",
+    "PeriodDecisions",
     "Review",
     "SafePolicy",
     "Selection",
@@ -162,6 +165,7 @@ __all__ = [
     "matrix_mapping",
     "model_optimum",
     "outcome_kinds",
+    "period_decisions",
     "pessimistic_q_iteration",
     "policy_support",
     "review",

@@ -51,7 +51,7 @@ def outcome_status(decided_at: IntArray, outcome_at: IntArray, end: int, window:
 
 
 @dataclass(frozen=True)
-class Period:
+class DecisionPeriod:
     """Decisions decided in [start, end) (microseconds since the epoch; ``None``: unbounded)."""
 
     start: int | None = None
@@ -76,7 +76,7 @@ class Period:
 class PeriodDecisions:
     """The decisions of one period read as of ``end``: the observed ones, and counts of the rest."""
 
-    period: Period
+    period: DecisionPeriod
     end: int
     """The time the period was read as of (its end, or the time of reading when it is open-ended)."""
     window: int
@@ -101,7 +101,7 @@ class PeriodDecisions:
                 "censored_late": self.censored_late}
 
 
-def period_decisions(steps: LoggedSteps, period: Period, *, as_of: int, window: int,
+def period_decisions(steps: LoggedSteps, period: DecisionPeriod, *, as_of: int, window: int,
                      pending_at: IntArray | None = None) -> PeriodDecisions:
     """The decisions of ``steps`` in ``period``, read as of its end (``as_of`` when the period is
     open-ended or ends later: nothing after the time of reading is known).  ``pending_at`` are
@@ -127,4 +127,4 @@ def period_decisions(steps: LoggedSteps, period: Period, *, as_of: int, window: 
     return PeriodDecisions(period, end, int(window), observed, decided, n_open, n_late)
 
 
-__all__ = ["LATE", "OBSERVED", "OPEN", "Period", "PeriodDecisions", "outcome_status", "period_decisions"]
+__all__ = ["LATE", "OBSERVED", "OPEN", "DecisionPeriod", "PeriodDecisions", "outcome_status", "period_decisions"]

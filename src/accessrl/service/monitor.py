@@ -39,7 +39,7 @@ from accessrl.model.mdp import MDP
 from accessrl.model.spec import compile_spec
 from accessrl.offline.estimation import estimate_model
 from accessrl.offline.monitoring import ModelFit, model_fit, reference_model
-from accessrl.offline.periods import Period, PeriodDecisions, period_decisions
+from accessrl.offline.periods import DecisionPeriod, PeriodDecisions, period_decisions
 from accessrl.offline.splits import default_window
 from accessrl.service.promotion import latest_deployed
 from accessrl.storage.store import DEFAULT_MODES, DecisionLog
@@ -120,13 +120,13 @@ def monitor(db: str, *, since: str | None = None, until: str | None = None, alph
         log.close()
     steps = loaded.steps
     window = outcome_window if outcome_window is not None else (default_window(steps) if steps.n_steps else 0)
-    current = period_decisions(steps, Period(start_us, None if until is None else as_of), as_of=as_of,
+    current = period_decisions(steps, DecisionPeriod(start_us, None if until is None else as_of), as_of=as_of,
                                window=window, pending_at=loaded.pending_at)
     before = None
     if ref == "deployment":
         mdp, source = basis_model(row)  # type: ignore[arg-type]
     else:
-        before = period_decisions(steps, Period(None, start_us), as_of=as_of, window=window,
+        before = period_decisions(steps, DecisionPeriod(None, start_us), as_of=as_of, window=window,
                                   pending_at=loaded.pending_at)
         if before.observed.n_steps == 0:
             raise DataError(f"--since {start}: no decision before it whose outcome was known by then; "
