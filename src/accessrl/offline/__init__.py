@@ -94,6 +94,7 @@ from accessrl.offline.ope import (
     support_problem,
     target_matrix,
 )
+from accessrl.offline.periods import DecisionPeriod, PeriodDecisions, period_decisions
 from accessrl.offline.splits import (
     LeakageReport,
     TemporalSplit,
