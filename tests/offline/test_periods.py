@@ -10,7 +10,7 @@ from accessrl.offline.estimation import count_transitions
 from accessrl.offline.logged import US_PER_HOUR
 from accessrl.offline.logsim import LogConfig, simulate_logs
 from accessrl.offline.monitoring import model_fit, reference_model
-from accessrl.offline.periods import LATE, OBSERVED, OPEN, Period, outcome_status, period_decisions
+from accessrl.offline.periods import LATE, OBSERVED, OPEN, DecisionPeriod, outcome_status, period_decisions
 from accessrl.offline.splits import default_window, temporal_split
 
 H = US_PER_HOUR
@@ -29,7 +29,7 @@ def test_period_is_by_decision_time_and_counts_everything():
     steps = simulate_logs(MDP, uniform_policy(MDP), n_requests=400, start_us=0, rng=np.random.default_rng(0),
                           config=LogConfig(arrivals_per_hour=2.0)).steps
     w = default_window(steps)
-    p = Period(50 * H, 150 * H)
+    p = DecisionPeriod(50 * H, 150 * H)
     pd = period_decisions(steps, p, as_of=10_000 * H, window=w, pending_at=np.array([60 * H, 149 * H, 151 * H]))
     inside = (steps.decided_at >= 50 * H) & (steps.decided_at < 150 * H)
     assert pd.decided == int(inside.sum()) + 2  # two pending decisions fall in the period, one after it
@@ -38,7 +38,7 @@ def test_period_is_by_decision_time_and_counts_everything():
     assert np.all(pd.observed.outcome_at < 150 * H)
     assert pd.to_json()["by"] == "decision time"
     with pytest.raises(ParameterError, match="start < end"):
-        Period(5, 5)
+        DecisionPeriod(5, 5)
 
 
 def test_the_split_uses_the_same_rule():
@@ -48,7 +48,7 @@ def test_the_split_uses_the_same_rule():
     w = default_window(steps)
     c1, c2 = 300 * H, 450 * H
     split = temporal_split(steps, (c1, c2), prevent=True, outcome_window=w)
-    pd = period_decisions(steps, Period(None, c1), as_of=c2, window=w)
+    pd = period_decisions(steps, DecisionPeriod(None, c1), as_of=c2, window=w)
     first = steps.decided_at[steps.episode_ptr[:-1]]
     # per decision: the rows train keeps are observed rows of episodes that began before c1 (a prefix each)
     assert set(zip(split.train.decided_at.tolist(), split.train.state.tolist(), strict=True)) <= set(
@@ -66,9 +66,9 @@ def test_a_cut_off_period_shows_no_false_drift_with_censoring():
     w = default_window(steps)
     assert 70 * H <= w <= 120 * H
     start, end = 300 * H, 420 * H
-    ref_period = period_decisions(steps, Period(None, start), as_of=end, window=w)
+    ref_period = period_decisions(steps, DecisionPeriod(None, start), as_of=end, window=w)
     reference = reference_model(ref_period.observed, MDP)
-    cur = period_decisions(steps, Period(start, end), as_of=end, window=w)
+    cur = period_decisions(steps, DecisionPeriod(start, end), as_of=end, window=w)
     assert cur.censored_open > 0 and not model_fit(cur.observed, reference).drifted
     # what dropping did: every decision of the period whose outcome had arrived by the end
     naive = steps.select_rows((steps.decided_at >= start) & (steps.decided_at < end) & (steps.outcome_at < end))
