@@ -219,6 +219,17 @@ README_RUNS: dict[str, list[Run] | str] = {
         [run("evaluate-policy --db logs.db --split test --policy candidate.yaml"),
          run("evaluate-policy --db logs.db --split test --policy candidate.yaml --learn fqi --learn spibb "
              "--prevent-leakage")],
+    'accessrl logs generate examples/fast_track.yaml --behavior examples/policy_human_review.yaml --epsilon 0.004 '
+    '--requests 3000 --seed 13 --db fast.db':
+        [run("logs generate examples/fast_track.yaml --behavior examples/policy_human_review.yaml --epsilon 0.004 "
+             "--requests 3000 --seed 13 --db fast.db")],
+    'accessrl evaluate-policy --db fast.db --policy examples/policy_fast_track.yaml --incumbent '
+    'examples/policy_human_review.yaml':
+        [run("evaluate-policy --db fast.db --policy examples/policy_fast_track.yaml --incumbent "
+             "examples/policy_human_review.yaml")],  # its verdict block: tests/cli/test_evidence_gate.py
+    'accessrl monitor --db logs.db --since 2026-03-01 [--until 2026-04-01] [--reference history]':
+        [run("monitor --db logs.db --since 2026-03-01"),
+         run("monitor --db logs.db --since 2026-03-01 --until 2026-04-01 --reference history")],
     'export ACCESSRL_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/accessrl_ci':
         "the environment of the storage tests (tests/conftest.py reads it)",
     'python -m pytest tests/storage': "a part of this suite",
@@ -569,6 +580,12 @@ README_FIGURES = [
     ("8.7 s of CPU time with an empty\ncache, 1.3 s with it (the acyclic workflow: 3.1 s and 1.2 s",
      "jit.md", ["| random 1e5, compiled-mpi | 8.7 | 1.3 |", "| acyclic workflow 1e5, auto | 3.1 | 1.2 |"]),
     ("51 MB at most over\n30 s of 16 clients, for a 38 MB database", "service.md", ["| 50.9 | 37.7 |"]),
+    ("| issue | worse: -33.00 vs 54.00 | 1 | 0.0% | 12.0% |", "gate.md",
+     ["| worse: -33.00 vs 54.00 | 1 | 0.0% [0.0, 1.9] | 12.0% [8.2, 17.2] |"]),
+    ("| pilot-better | better: 53.35 vs 42.00 | 52 | 38.5% | 87.0% |", "gate.md",
+     ["| better: 53.35 vs 42.00 | 52 | 38.5% [32.0, 45.4] | 87.0% [81.6, 91.0] |"]),
+    ("takes 19.2 s on PostgreSQL and 24.3 s on SQLite (0.79x, the same", "pg_estimate.md",
+     ["| postgresql | 66.1 | 19.20 |", "| sqlite | 57.6 | 24.33 |", "**0.79x**"]),
 ]
 
 

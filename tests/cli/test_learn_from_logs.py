@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from accessrl.cli import app
-from accessrl.offline.heldout import LEARNERS
+from accessrl.offline.heldout import DEFAULT_LEARNERS, LEARNERS
 from cli_checks import one_error_line
 
 runner = CliRunner()
@@ -35,20 +35,33 @@ def strings(x):
             yield from strings(v)
 
 
+def test_learn_from_logs_offers_spibb_by_default(db, tmp_path):
+    r = runner.invoke(app, ["learn-from-logs", "--db", db, "--out-dir", str(tmp_path), "--n-boot", "100", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [c["method"] for c in data["candidates"]] == list(DEFAULT_LEARNERS) == ["spibb"]
+    assert data["selection"]["chosen"] == "spibb" and data["candidates"][0]["trusted"]
+
+
 def test_learn_from_logs_writes_every_candidate(db, tmp_path):
     out = tmp_path / "cands"
+    methods = [x for m in LEARNERS for x in ("--method", m)]
     r = runner.invoke(app, ["learn-from-logs", "--db", db, "--out-dir", str(out), "--n-boot", "200", "--json",
-                            "--chosen", str(tmp_path / "chosen.yaml")])
+                            "--chosen", str(tmp_path / "chosen.yaml"), *methods])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert [c["method"] for c in data["candidates"]] == list(LEARNERS)
     assert data["selection"]["chosen"] in LEARNERS and data["selection"]["criterion"] == "lower_bound"
-    assert all(" " not in s for s in strings(data)), "fields hold names and codes, not sentences"
+    assert all(" " not in s for s in strings({k: v for k, v in data.items() if k != "candidates"})), \
+        "fields hold names and codes, not sentences"
     for c in data["candidates"]:
         assert yaml.safe_load(open(c["file"])) == c["policy_mapping"]
-        assert c["support"] in ("ok", "unlogged_action", "no_action", "no_matching_episode")
-    best = max((c for c in data["candidates"] if c["supported"]), key=lambda c: c["estimates"]["wis"]["low"])
+        assert c["support"] in ("ok", "unlogged_action", "no_action")
+        assert {k["code"] for k in c["checks"]} and all(" " not in k["code"] for k in c["checks"])
+    best = max((c for c in data["candidates"] if c["trusted"]), key=lambda c: c["estimates"]["wis"]["low"])
     assert data["selection"]["chosen"] == best["method"]
+    assert data["selection"]["scores"] == {c["method"]: c["estimates"]["wis"]["low"] if c["trusted"] else None
+                                           for c in data["candidates"]}
     # the optimum of this workflow (exact planning: review first, 54.0) is what the model learns
     assert data["candidates"][0]["policy_mapping"]["new_request"] == "human_review"
     # the chosen file is read back by evaluate-policy

@@ -126,8 +126,8 @@ def test_a_policy_absent_from_the_logs_has_no_support():
     rep = evaluate_policy(gen.steps, dense(MDP, pair_probabilities(MDP, always_auto)), gamma=GAMMA,
                           rng=np.random.default_rng(0), train=gen.steps, name="always_auto")
     assert not rep.supported and rep.estimates == () and rep.severe_rate is None
-    assert rep.reason == ("no support: the logs never took 'auto_approve' in state 'new_request', "
-                          "which the policy does")
+    assert rep.reason == "no support: the behavior never gave 'auto_approve' a positive probability in state 'new_request'"
+    assert rep.support.basis == "propensities" and rep.gap == ("new_request", "auto_approve")
 
 
 def test_severe_errors_are_reported_apart_from_the_mean():

@@ -17,7 +17,7 @@ from accessrl.pilot import PilotConfig  # noqa: E402
 from accessrl.pilot.world import EVIDENCE_FIRST, REVIEW_FIRST, make_world  # noqa: E402
 from accessrl.storage import writepath as st  # noqa: E402
 
-ACTIONS = {"none", "shadowed", "promoted", "not_promoted", "rollback", "relearned", "kept"}
+ACTIONS = {"none", "shadowed", "promoted", "not_promoted", "rollback", "relearned", "kept", "no_candidate"}
 
 
 def test_the_world_flips_the_better_policy_at_the_drift():

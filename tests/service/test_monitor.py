@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason='the decision service needs the [serve] extra: pip install "accessrl[serve]"')
-from test_promotion import AUTH, EVIDENCE_FIRST, client, drive  # noqa: E402
+from test_promotion import AUTH, EVIDENCE_FIRST, client, drive, history  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from accessrl.catalog.lesson import access_review_abandonment_spec  # noqa: E402
@@ -28,7 +28,8 @@ def test_drift_after_a_promotion_is_reported_by_monitor_and_metrics(tmp_path: Pa
     first.write_text(EVIDENCE_FIRST)
     c = client(db_url, mdp, str(first), epsilon=0.5)
     assert "accessrl_drift_available" in c.get("/metrics", headers=AUTH).text
-    drive(c, mdp, 300, np.random.default_rng(0))
+    history(db_url, access_review_abandonment_spec(), first, tmp_path)
+    drive(c, mdp, 60, np.random.default_rng(0))
     good = tmp_path / "review_first.yaml"
     good.write_text("new_request: human_review\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
     r = runner.invoke(cli_app, ["promote", "--candidate", str(good), "--db", db_url])

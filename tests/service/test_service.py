@@ -18,6 +18,7 @@ SERVE_EXTRA = 'the decision service needs the [serve] extra: pip install "access
 pytest.importorskip("fastapi", reason=SERVE_EXTRA)
 httpx = pytest.importorskip("httpx", reason=SERVE_EXTRA)
 from fastapi.testclient import TestClient  # noqa: E402
+from test_promotion import history  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from accessrl.catalog.lesson import access_review_abandonment_spec  # noqa: E402
@@ -250,7 +251,8 @@ def test_promote_only_on_evidence(tmp_path: Path) -> None:
     bad = tmp_path / "evidence_first.yaml"
     bad.write_text("new_request: request_evidence\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")
     c = make_client(tmp_path, policy=str(bad), epsilon=0.5, spec=spec)
-    _simulate_log(c, mdp, 300, np.random.default_rng(0))
+    history(str(tmp_path / "log.db"), spec, bad, tmp_path)  # enough episodes for the evidence review
+    _simulate_log(c, mdp, 60, np.random.default_rng(0))
     c.close()
     good = tmp_path / "review_first.yaml"
     good.write_text("new_request: human_review\nevidence_ready: auto_approve\nreview_queue: approve_rotation\n")

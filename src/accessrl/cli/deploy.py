@@ -41,32 +41,66 @@ def register(app: typer.Typer) -> None:
     @app.command("monitor")
     def monitor_cmd(
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
-        since: str = typer.Option(None, "--since", help="Live decisions from this date (default: the deployment)."),
+        since: str = typer.Option(None, "--since",
+                                  help="First date of the period (decision time; default: the deployment)."),
+        until: str = typer.Option(None, "--until", help="End date of the period, exclusive (decision time; default: now)."),
+        mode: list[str] = typer.Option([], "--mode", help="Decision modes to count (repeatable; default: live, "
+                                                          "logging-only and historical; shadow on request)."),
+        reference: str = typer.Option(None, "--reference",
+                                      help="deployment (its model) or history (the decisions before --since); "
+                                           "default: deployment when one is recorded."),
+        outcome_window: float = typer.Option(None, "--outcome-window",
+                                             help="Hours a decision's outcome may take (default: the 99% quantile of "
+                                                  "the logged delays); later ones are censored."),
         alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate of the drift tests (Holm)."),
         min_count: int = typer.Option(20, "--min-count", help="Decisions a pair needs to be tested."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Compare live outcomes since the deployment with the model it was based on (G-test per pair)."""
+        """Compare the outcomes of a period of decisions with a reference model (G-test per pair).
+
+        The period is by decision time, read as of its end: decisions whose outcome window had
+        not closed, or whose outcome was not known, by then are counted as censored. Without a
+        deployment, --since compares the period with the decisions before it (a log that was
+        only ingested can be monitored)."""
+        from accessrl.cli.logs import window_us
         from accessrl.errors import ParameterError
-        from accessrl.service.monitor import monitor
+        from accessrl.service.monitor import REFERENCES, monitor
+        from accessrl.storage.records import MODES
+        from accessrl.storage.store import DEFAULT_MODES
         from accessrl.storage.times import utc_text
 
         if not 0.0 < alpha < 1.0:
             raise ParameterError(f"--alpha: expected a number in (0, 1), got {alpha}")
         if min_count < 1:
             raise ParameterError(f"--min-count: expected a positive integer, got {min_count}")
-        rep = monitor(db, since=None if since is None else utc_text(since, "--since"), alpha=alpha,
-                      min_count=min_count)
+        for m in mode:
+            if m not in MODES:
+                raise ParameterError(f"--mode: expected one of {', '.join(MODES)}, got {m!r}")
+        if reference is not None and reference not in REFERENCES:
+            raise ParameterError(f"--reference: expected deployment or history, got {reference!r}")
+        rep = monitor(db, since=None if since is None else utc_text(since, "--since", error=ParameterError),
+                      until=None if until is None else utc_text(until, "--until", error=ParameterError),
+                      alpha=alpha, min_count=min_count, modes=tuple(mode) or DEFAULT_MODES, reference=reference,
+                      outcome_window=window_us(outcome_window))
         if json_out:
             print_json(rep.to_json())
             return
         fit = rep.fit
-        console.print(f"deployment {rep.deployment_id} ({rep.policy_id}, {rep.deployed_at}); reference model: "
-                      f"{rep.model_source}; {fit.n_decisions} live decisions since {rep.since}", markup=False)
+        head = (f"deployment {rep.deployment_id} ({rep.policy_id}, {rep.deployed_at}); reference model: "
+                f"{rep.model_source}" if rep.reference == "deployment"
+                else f"reference: the decisions before {rep.since}")
+        console.print(head, markup=False)
+        per = rep.period
+        if per is not None:
+            w = per.window / 3.6e9
+            console.print(f"period by decision time: {rep.since} to {rep.until or 'now'} ({', '.join(rep.modes)}): "
+                          f"{per.decided} decisions, {per.observed.n_steps} with outcomes known by its end; censored: "
+                          f"{per.censored_open} within the {w:g} h outcome window of the end, {per.censored_late} "
+                          "without an outcome by then", markup=False, soft_wrap=True)
         rows = [[p.state, p.action, p.n, "inf" if p.statistic == float("inf") else round(p.statistic, 2), p.df,
                  p.p_value, p.adjusted_p, "DRIFT" if p.drifted else ("ok" if p.tested else "too few")]
                 for p in fit.pairs]
-        print_table(f"live outcomes against the model (G-test, Holm at {alpha:g})",
+        print_table(f"outcomes against the reference (G-test, Holm at {alpha:g})",
                     ["state", "action", "n", "G", "df", "p", "adjusted p", "verdict"], rows)
         for p in fit.drifted:
             moved = ", ".join(f"{k} {p.expected.get(k, 0.0):.3f} -> {p.observed.get(k, 0.0):.3f}"

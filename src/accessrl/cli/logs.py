@@ -59,6 +59,33 @@ def window_us(hours: float | None) -> int | None:
     return int(round(hours * US_PER_HOUR))
 
 
+MIN_MATCHING_HELP = "Held-out episodes that must follow a policy before its estimate is trusted (default 30)."
+MIN_ESS_HELP = "Effective sample size an estimate needs before it is trusted (default 30)."
+AGREEMENT_HELP = "When estimators' intervals do not overlap: refuse, warn or ignore."
+
+
+def evidence_rules(min_matching: int, min_ess: float, agreement: str) -> Any:
+    """The :class:`~accessrl.offline.evidence.EvidenceRules` of ``--min-matching``, ``--min-ess``
+    and ``--agreement`` (one line naming the flag when one is out of range)."""
+    from accessrl.offline.evidence import EvidenceRules
+
+    if min_matching < 0:
+        raise ParameterError(f"--min-matching: expected a non-negative integer, got {min_matching}")
+    if not (np.isfinite(min_ess) and min_ess >= 0):
+        raise ParameterError(f"--min-ess: expected a non-negative number, got {min_ess}")
+    if agreement not in ("refuse", "warn", "ignore"):
+        raise ParameterError(f"--agreement: expected refuse, warn or ignore, got {agreement!r}")
+    return EvidenceRules(min_matching=min_matching, min_ess=min_ess, agreement=agreement)  # type: ignore[arg-type]
+
+
+def print_checks(title: str, checks: Any) -> None:
+    """Every check of an evidence review, one line each (``ok``, ``NO`` or ``warn``)."""
+    console.print(title, markup=False)
+    for c in checks:
+        mark = "ok  " if c.passed else ("NO  " if c.blocking else "warn")
+        console.print(f"  {mark} {c.message}", markup=False, soft_wrap=True)
+
+
 def _behavior(mdp: Any, text: str) -> np.ndarray:
     from accessrl.specfile import resolve_policy
 
@@ -181,17 +208,30 @@ def register(app: typer.Typer) -> None:
     def estimate_cmd(
         out: Path = typer.Option(..., "--out", help="Where to write the estimated spec (YAML or JSON)."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
-        since: str = typer.Option(None, "--since", help="Only decisions from this date (UTC)."),
-        until: str = typer.Option(None, "--until", help="Only decisions (and outcomes) before this date."),
+        since: str = typer.Option(None, "--since", help="Only decisions from this date (UTC, decision time)."),
+        until: str = typer.Option(None, "--until",
+                                  help="Only decisions before this date, read as of it (decision time; default: now)."),
         gamma: float = typer.Option(0.9, "--gamma", help="Discount written into the spec."),
         min_support: int = typer.Option(10, "--min-support", help="Decisions a pair needs not to be flagged."),
         low_support: str = typer.Option("mark", "--low-support", help="mark (never_explore) or drop."),
-        drift_at: str = typer.Option(None, "--drift-at", help="Compare outcome distributions before/after DATE."),
+        drift_at: str = typer.Option(None, "--drift-at",
+                                     help="Compare outcome distributions of decisions before/after this date "
+                                          "(decision time, each period read as of its end)."),
+        outcome_window: float = typer.Option(None, "--outcome-window",
+                                             help="Hours a decision's outcome may take (default: the 99% quantile of "
+                                                  "the logged delays); later ones are censored."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable report."),
     ) -> None:
-        """Estimate a spec from logged transitions, with counts and 95% Wilson intervals."""
+        """Estimate a spec from logged transitions, with counts and 95% Wilson intervals.
+
+        Periods are by decision time and read as of their end: a decision whose outcome window
+        had not closed, or whose outcome was not known, by the end of its period is counted as
+        censored and not used (never silently dropped)."""
         from accessrl.offline.estimation import drift_report, estimate_model
+        from accessrl.offline.periods import DecisionPeriod, period_decisions
+        from accessrl.offline.splits import default_window
         from accessrl.specfile import save_spec
+        from accessrl.storage.times import now_text, us_to_iso
 
         if low_support not in ("mark", "drop"):
             raise ParameterError(f"--low-support: expected 'mark' or 'drop', got {low_support!r}")
@@ -199,30 +239,49 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--min-support: expected a non-negative integer, got {min_support}")
         if not 0.0 < gamma <= 1.0:
             raise ParameterError(f"--gamma: expected a number in (0, 1], got {gamma}")
+        lo, hi = _date_us(since, "--since"), _date_us(until, "--until")
+        if lo is not None and hi is not None and not lo < hi:
+            raise ParameterError(f"--since {since}: expected a date before --until {until}")
+        cut = _date_us(drift_at, "--drift-at")
         store = _open(db, create=False)
-        loaded = store.load_steps(since=_date_us(since, "--since"), until=_date_us(until, "--until"))
-        est = estimate_model(loaded.steps, gamma=gamma, min_support=min_support,
+        loaded = store.load_steps(since=lo, until=hi)
+        steps = loaded.steps
+        as_of = hi if hi is not None else _date_us(now_text(), "now")
+        assert as_of is not None
+        window = window_us(outcome_window)
+        if window is None:
+            window = default_window(steps) if steps.n_steps else 0
+        period = period_decisions(steps, DecisionPeriod(lo, hi), as_of=as_of, window=window, pending_at=loaded.pending_at)
+        if period.observed.n_steps == 0:
+            raise DataError(f"--db {db}: no decision in the period has a known outcome "
+                            f"({period.decided} decided, {period.censored} censored)")
+        est = estimate_model(period.observed, gamma=gamma, min_support=min_support,
                              low_support=low_support, name=f"estimated from {db}")  # type: ignore[arg-type]
         _ = est.mdp  # compile once so a bad estimate fails here, not in the reader
         save_spec(est.spec, out)
         report = est.report()
         report["pending_decisions"] = loaded.pending
-        if drift_at is not None:
-            cut = _date_us(drift_at, "--drift-at")
-            steps = loaded.steps
-            first = steps.decided_at[steps.episode_ptr[:-1]]
-            before, after = steps.select_episodes(first < cut), steps.select_episodes(first >= cut)
-            if before.n_steps == 0 or after.n_steps == 0:
-                raise ParameterError(f"--drift-at {drift_at}: one of the two periods has no decisions")
-            dr = drift_report(before, after)
+        report["period"] = period.to_json(us_to_iso)
+        if cut is not None:
+            if (lo is not None and cut <= lo) or cut >= as_of:
+                raise ParameterError(f"--drift-at {drift_at}: expected a date inside the period")
+            parts = [period_decisions(steps, DecisionPeriod(a, b), as_of=as_of, window=window, pending_at=loaded.pending_at)
+                     for a, b in ((lo, cut), (cut, hi))]
+            if parts[0].observed.n_steps == 0 or parts[1].observed.n_steps == 0:
+                raise ParameterError(f"--drift-at {drift_at}: one of the two periods has no decisions with known "
+                                     "outcomes")
+            dr = drift_report(parts[0].observed, parts[1].observed)
             report["drift"] = [p.__dict__ for p in dr.pairs]
+            report["drift_periods"] = {"before": parts[0].to_json(us_to_iso), "after": parts[1].to_json(us_to_iso)}
         side = out.with_name(out.name + ".report.json")
         side.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if json_out:
             print_json(report)
             return
         console.print(f"estimated from {est.n_decisions} decisions in {est.n_episodes} episodes "
-                      f"({loaded.pending} awaiting outcomes); spec written to {out}, report to {side}")
+                      f"({loaded.pending} awaiting outcomes; {period.censored} censored at the period's end: "
+                      f"{period.censored_open} within the {window / 3.6e9:g} h outcome window, "
+                      f"{period.censored_late} without an outcome by then); spec written to {out}, report to {side}")
         rows = [[o.state, o.action, o.next_state, o.count, o.p, f"[{o.p_low:.4f}, {o.p_high:.4f}]", o.reward]
                 for o in est.outcomes]
         print_table("estimated transitions (95% Wilson intervals)",
@@ -233,8 +292,13 @@ def register(app: typer.Typer) -> None:
             if p["drifted"]:
                 console.print(f"drift: {p['state']}/{p['action']} changed by up to {p['max_change']:.3f} "
                               f"(chi-square p = {p['p_value']:.2g})")
-        if drift_at is not None and not any(p["drifted"] for p in report["drift"]):
-            console.print("drift: no pair changed significantly")
+        if cut is not None:
+            b, a = report["drift_periods"]["before"], report["drift_periods"]["after"]
+            console.print(f"drift periods by decision time: before {drift_at}: {b['observed']} decisions used, "
+                          f"{b['censored_window_open'] + b['censored_late']} censored; after: {a['observed']} used, "
+                          f"{a['censored_window_open'] + a['censored_late']} censored")
+            if not any(p["drifted"] for p in report["drift"]):
+                console.print("drift: no pair changed significantly")
 
     @app.command("evaluate-policy")
     def evaluate_policy_cmd(
@@ -259,9 +323,17 @@ def register(app: typer.Typer) -> None:
         severe: float = typer.Option(-100.0, "--severe-threshold", help="A return at or below this is severe."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
+        min_matching: int = typer.Option(30, "--min-matching", help=MIN_MATCHING_HELP),
+        min_ess: float = typer.Option(30.0, "--min-ess", help=MIN_ESS_HELP),
+        agreement: str = typer.Option("refuse", "--agreement", help=AGREEMENT_HELP),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Held-out off-policy evaluation of candidate policies, with bootstrap intervals."""
+        """Held-out off-policy evaluation of candidate policies, with intervals and the evidence review.
+
+        Every policy's estimate goes through the one evidence review (support from the logged
+        propensities, matching episodes, effective sample size, agreement of the estimators);
+        with --incumbent, each candidate also gets promote's verdict with every reason."""
+        from accessrl.offline.evidence import assess
         from accessrl.offline.heldout import LEARNERS, evaluate_heldout, heldout_split, learn_from_logs, review_candidates
         from accessrl.offline.ope import matrix_mapping, target_matrix
         from accessrl.specfile import read_policy_file
@@ -276,6 +348,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError("--policy: give at least one candidate policy file (or --learn)")
         if n_boot < 1:
             raise ParameterError(f"--n-boot: expected a positive number of resamples, got {n_boot}")
+        rules = evidence_rules(min_matching, min_ess, agreement)
         loaded = _open(db, create=False).load_steps()
         steps = loaded.steps
         if steps.n_steps == 0:
@@ -292,17 +365,18 @@ def register(app: typer.Typer) -> None:
         verdicts: tuple[Any, ...] = ()
         if incumbent is None:
             evaluation = evaluate_heldout(parts, list(files.items()), gamma=gamma, rng=rng, period=period,
-                                          learners=learn, n_wedge=n_wedge, severe_threshold=severe, n_boot=n_boot)
+                                          learners=learn, n_wedge=n_wedge, severe_threshold=severe, n_boot=n_boot,
+                                          rules=rules)
             n_given = len(files)
         else:  # the verdicts promote would give, from the same orchestration
             inc = (incumbent.stem, target_matrix(steps.state_names, steps.action_names,
                                                  read_policy_file(incumbent, states=steps.state_names),
                                                  source=str(incumbent)))
             learned_set = learn_from_logs(parts, learn, gamma=gamma, rng=rng, n_wedge=n_wedge,
-                                          severe_threshold=severe, n_boot=n_boot) if learn else None
+                                          severe_threshold=severe, n_boot=n_boot, rules=rules) if learn else None
             cands = [*files.items(), *(learned_set.policies.items() if learned_set is not None else ())]
             review = review_candidates(parts, inc, cands, gamma=gamma, rng=rng, period=period,
-                                       severe_threshold=severe, n_boot=n_boot)
+                                       severe_threshold=severe, n_boot=n_boot, rules=rules)
             if review.evaluation is None:
                 raise DataError(f"--split {split}: {review.verdicts[0].reasons[0]}")
             evaluation = dataclasses.replace(
@@ -311,22 +385,26 @@ def register(app: typer.Typer) -> None:
             n_given = len(files) + 1
             verdicts = review.verdicts
         reports = evaluation.reports
+        assessments = [assess(r, rules, role="incumbent" if (incumbent is not None and i == 0) else "candidate",
+                              period=split) for i, r in enumerate(reports)]
         sel = evaluation.selection
         learned_files = {m: str(write_policy_file(learned_dir / f"{m}.yaml",
                                                   matrix_mapping(steps.state_names, steps.action_names, pi)))
                          for m, pi in evaluation.learned.items()}
         lk = parts.leakage
         if json_out:
-            selection = None if sel is None else {**sel.to_json(), "file": learned_files[sel.chosen]}
+            selection = None if sel is None else {
+                **sel.to_json(), "file": None if sel.chosen is None else learned_files[sel.chosen]}
             print_json({
                 "split": split, "cutoffs": [fmt_time(c1), fmt_time(c2)], "selection": selection,
                 "leakage": {**lk.__dict__, "examples": list(lk.examples)},
                 "episodes": {"train": parts.train.n_episodes, "valid": parts.valid.n_episodes,
                              "test": parts.test.n_episodes},
                 "policies": [{**r.to_json(), "learned": r.policy in learned_files and i >= n_given,
-                              "file": learned_files.get(r.policy) if i >= n_given else None}
-                             for i, r in enumerate(reports)],
-                "verdicts": [v.evidence() for v in verdicts],
+                              "file": learned_files.get(r.policy) if i >= n_given else None,
+                              "evidence": {"trusted": a.trusted, "checks": [c.to_json() for c in a.checks]}}
+                             for i, (r, a) in enumerate(zip(reports, assessments, strict=True))],
+                "verdicts": [v.evidence() for v in verdicts], "rules": rules.to_json(),
             })
             return
         console.print(f"split by first decision time: train < {fmt_time(c1)} <= valid < {fmt_time(c2)} <= test; "
@@ -344,9 +422,9 @@ def register(app: typer.Typer) -> None:
             console.print(sel.note)
             for m, path in learned_files.items():
                 console.print(f"learned {m}: {path}", markup=False)
-        for r in reports:
+        for r, a in zip(reports, assessments, strict=True):
             if not r.supported:
-                console.print(f"[bold]{r.policy}[/]: {r.reason}")
+                console.print(f"{r.policy}: {r.reason}", markup=False, soft_wrap=True)
                 continue
             rows = [[e.name, e.estimate.value, e.estimate.low, e.estimate.high] if e.estimate is not None
                     else [e.name, "-", "-", e.note] for e in r.estimates]
@@ -356,8 +434,10 @@ def register(app: typer.Typer) -> None:
             if sr is not None:
                 console.print(f"severe errors (return <= {severe:g}): {r.severe_observed} observed among matching "
                               f"episodes; estimated rate {sr.value:.4f} [{sr.low:.4f}, {sr.high:.4f}]")
+            if not verdicts:
+                console.print(f"evidence for {r.policy}: " + ("trusted" if a.trusted else "not trusted: " + "; ".join(
+                    c.message.split(": ", 1)[-1] for c in a.failures)), markup=False, soft_wrap=True)
 
         for v in verdicts:
-            console.print(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
-                          + ("would be promoted" if v.promote else "not promoted: " + "; ".join(v.reasons)),
-                          markup=False)
+            print_checks(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
+                         + ("would be promoted" if v.promote else "not promoted"), v.checks)

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(None, "--db", help="Database URL (default: a new SQLite file in --out)."),
         out: Path = typer.Option(Path("accessrl-pilot"), "--out", help="Directory for the plots, policies and log."),
         weeks: int = typer.Option(8, "--weeks", help="Simulated weeks."),
-        per_week: int = typer.Option(400, "--requests-per-week", help="Requests arriving each week."),
+        per_week: int = typer.Option(1000, "--requests-per-week", help="Requests arriving each week."),
         drift_week: int = typer.Option(None, "--drift-week", help="First week of changed requesters (default: half)."),
         epsilon: float = typer.Option(0.3, "--epsilon", help="The service's exploration."),
         n_boot: int = typer.Option(300, "--n-boot", help="Bootstrap resamples."),

@@ -9,6 +9,7 @@ import typer
 
 from accessrl._optional import require
 from accessrl.cli._common import DB_HELP, DEFAULT_DB, SPEC_HELP, console, model_option, print_json
+from accessrl.cli.logs import AGREEMENT_HELP, MIN_ESS_HELP, MIN_MATCHING_HELP
 from accessrl.errors import ParameterError
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -94,17 +95,25 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         by: str = typer.Option(None, "--by", help="Who promotes (recorded; default: the user running it)."),
+        min_matching: int = typer.Option(30, "--min-matching", help=MIN_MATCHING_HELP),
+        min_ess: float = typer.Option(30.0, "--min-ess", help=MIN_ESS_HELP),
+        agreement: str = typer.Option("refuse", "--agreement", help=AGREEMENT_HELP),
         json_out: bool = typer.Option(False, "--json", help="The verdict and its evidence as JSON."),
     ) -> None:
-        """Deploy a candidate only if held-out evidence says it is better and it made no severe error."""
+        """Deploy a candidate only if held-out evidence says it is better and it made no severe error.
+
+        The evidence review lists every check: support, matching episodes, effective sample
+        size, agreement of the estimators, severe errors, the lower bound against the deployed policy."""
         from accessrl.cli.deploy import who
+        from accessrl.cli.logs import evidence_rules
         from accessrl.service.promotion import promote, verdict_json
         from accessrl.storage.writepath import open_engine
 
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
+        rules = evidence_rules(min_matching, min_ess, agreement)
         open_engine(db, create=False).dispose()  # "no such database" rather than an empty one
-        res = promote(db, candidate, seed=seed, promoted_by=who(by, "accessrl promote"))
+        res = promote(db, candidate, seed=seed, promoted_by=who(by, "accessrl promote"), rules=rules)
         if json_out:
             print_json(verdict_json(res))
         else:

@@ -18,7 +18,10 @@ estimates, the effective sample size and the estimated model equal those of one 
 reading the whole log (the tests compare them).  Bootstrap replicates are spread over
 tasks too: replicate block ``b`` draws from ``SeedSequence(seed).spawn(blocks)[b]``, so the
 intervals are the same on every backend (they are a different random draw from
-:func:`~accessrl.offline.ope.bootstrap_ratio`'s single stream, with the same distribution).
+:func:`~accessrl.offline.ope.bootstrap_ratio`'s single stream, with the same distribution),
+with the same floor (:func:`~accessrl.offline.intervals.floor_interval`: the logged return range,
+the effective sample size).  Support is judged from the logged propensities, as in one process
+(:func:`~accessrl.offline.support.support_from_counts` over the partitions' summed counts).
 Model-based and doubly robust estimates need a model fitted on a training period and
 are left to :func:`~accessrl.offline.ope.evaluate_policy`.
 
@@ -42,8 +45,10 @@ import numpy as np
 from accessrl.distributed.backend import Backend, get_backend, task_seeds
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.estimation import EstimatedModel, TransitionCounts, count_transitions, estimate_from_counts
+from accessrl.offline.intervals import floor_interval
 from accessrl.offline.logged import LoggedSteps
-from accessrl.offline.ope import Interval, coverage_gap, effective_sample_size, episode_terms, gap_reason
+from accessrl.offline.ope import Interval, effective_sample_size, episode_returns, episode_terms
+from accessrl.offline.support import offered_counts, support_from_counts
 from accessrl.storage.store import DecisionLog
 from accessrl.storage.times import to_us, utc_text
 
@@ -82,8 +87,13 @@ class PartitionStats:
     terms: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
     weights: Mapping[str, np.ndarray]
     severe: Mapping[str, np.ndarray]
-    logged: np.ndarray
-    visited: np.ndarray
+    offered: np.ndarray
+    """(S, A): decisions at which the behaviour could take each action (:func:`~accessrl.offline.support.offered_counts`)."""
+    state_decisions: np.ndarray
+    """(S,): decisions per state."""
+    basis: str
+    return_range: tuple[float, float] | None
+    """(min, max) of the partition's discounted episode returns (``None``: no episodes)."""
     counts: TransitionCounts | None
     decisions: int
     pending: int
@@ -129,23 +139,22 @@ def partition_stats(shared: tuple[Mapping[str, np.ndarray], tuple[str, ...], tup
     loaded = _read(part, state_names, action_names, as_of)
     steps: LoggedSteps = loaded.steps
     _names_fixed(steps, state_names, action_names, part.path if isinstance(part, LogFile) else part.url)
-    s_n, a_n = len(state_names), len(action_names)
-    logged = np.zeros((s_n, a_n), dtype=bool)
-    visited = np.zeros(s_n, dtype=bool)
+    state_decisions, offered, basis = offered_counts(steps)
     terms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     weights: dict[str, np.ndarray] = {}
     severe: dict[str, np.ndarray] = {}
+    returns = episode_returns(steps, gamma) if steps.n_steps else None
     if steps.n_steps:
-        logged[steps.state, steps.action] = True
-        visited[steps.state] = True
         for name, target in targets.items():
             t = episode_terms(steps, target, gamma=gamma)
             terms[name] = {k: t.terms[k] for k in ESTIMATORS}
             weights[name] = t.weight
             severe[name] = t.returns <= severe_threshold
     return PartitionStats(
-        episode_ids=tuple(loaded.episode_ids), terms=terms, weights=weights, severe=severe, logged=logged,
-        visited=visited, counts=count_transitions(steps) if steps.n_steps else None, decisions=steps.n_steps,
+        episode_ids=tuple(loaded.episode_ids), terms=terms, weights=weights, severe=severe, offered=offered,
+        state_decisions=state_decisions, basis=basis,
+        return_range=None if returns is None else (float(returns.min()), float(returns.max())),
+        counts=count_transitions(steps) if steps.n_steps else None, decisions=steps.n_steps,
         pending=int(loaded.pending),
     )
 
@@ -275,14 +284,17 @@ def evaluate_partitions(
     full = [p for p in parts if p.decisions]
     if not full:
         raise DataError("partitions: no decisions in any partition")
-    logged = np.logical_or.reduce([p.logged for p in full])
-    visited = np.logical_or.reduce([p.visited for p in full])
+    offered = np.sum([p.offered for p in full], axis=0)
+    state_decisions = np.sum([p.state_decisions for p in full], axis=0)
+    basis: Any = "sample" if any(p.basis == "sample" for p in full) else "propensities"
+    bounds = (min(p.return_range[0] for p in full if p.return_range is not None),
+              max(p.return_range[1] for p in full if p.return_range is not None))
     out = []
     for c, (name, target) in enumerate(targets.items()):
-        reason = gap_reason(coverage_gap(logged, visited, target, sn, an))
+        reason = support_from_counts(state_decisions, offered, target, sn, an, basis).reason()
         weight = np.concatenate([p.weights[name] for p in full])
         if not reason and not np.any(weight > 0):
-            reason = "no support: no logged episode follows the policy with positive probability"
+            reason = "no logged episode follows the policy: its weights are all zero"
         if reason:
             out.append(CandidateEstimate(name, False, reason, {}, 0.0, 0, None))
             continue
@@ -291,11 +303,13 @@ def evaluate_partitions(
         for j, key in enumerate(ESTIMATORS):
             x = np.concatenate([p.terms[name][key][0] for p in full])
             w = np.concatenate([p.terms[name][key][1] for p in full])
-            est[key] = bootstrap_blocks(x, w, seed=None if base is None else base + j, n_boot=n_boot, level=level,
-                                        backend=be)
+            est[key] = floor_interval(bootstrap_blocks(x, w, seed=None if base is None else base + j, n_boot=n_boot,
+                                                       level=level, backend=be),
+                                      n_eff=effective_sample_size(weight), bounds=bounds, level=level)
         severe = np.concatenate([p.severe[name] for p in full]).astype(np.float64)
-        rate = bootstrap_blocks(weight * severe, weight, seed=None if base is None else base + 9, n_boot=n_boot,
-                                level=level, backend=be)
+        rate = floor_interval(bootstrap_blocks(weight * severe, weight, seed=None if base is None else base + 9,
+                                               n_boot=n_boot, level=level, backend=be),
+                              n_eff=effective_sample_size(weight), bounds=(0.0, 1.0), level=level)
         out.append(CandidateEstimate(name, True, "", est, effective_sample_size(weight),
                                      int(np.count_nonzero(weight > 0)), rate))
     model = None

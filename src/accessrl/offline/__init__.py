@@ -3,8 +3,12 @@
 * :mod:`~accessrl.offline.logged` — :class:`LoggedSteps`, the one array form of a log, and its validator;
 * :mod:`~accessrl.offline.logsim` — a simulator of realistic decision logs;
 * :mod:`~accessrl.offline.estimation` — a model estimated from logs, with Wilson intervals and drift;
+* :mod:`~accessrl.offline.periods` — one definition of a period (by decision time), with censoring;
 * :mod:`~accessrl.offline.splits` — train / validation / test by time, and leakage checks;
+* :mod:`~accessrl.offline.support` — support of a candidate judged from the logged propensities;
+* :mod:`~accessrl.offline.intervals` — intervals that a handful of episodes cannot make narrow;
 * :mod:`~accessrl.offline.ope` — off-policy estimators with bootstrap intervals;
+* :mod:`~accessrl.offline.evidence` — the one evidence review every decision on an estimate calls;
 * :mod:`~accessrl.offline.heldout` — the held-out evaluation ``evaluate-policy`` and ``promote`` share;
 * :mod:`~accessrl.offline.monitoring` — live outcomes against a model: the G-test per pair, Holm-corrected;
 * :mod:`~accessrl.offline.batch` — batch learning: the estimated model's optimum, its pessimistic
@@ -32,22 +36,33 @@ from accessrl.offline.estimation import (
     estimate_model,
     wilson_interval,
 )
-from accessrl.offline.heldout import (
-    LEARNERS,
+from accessrl.offline.evidence import (
     SELECTION_ESTIMATOR,
-    SEVERE_RETURN,
+    Assessment,
+    Check,
     Estimate,
+    EvidenceRules,
+    Verdict,
+    assess,
+    review,
+)
+from accessrl.offline.heldout import (
+    DEFAULT_LEARNERS,
+    LEARNERS,
+    SEVERE_RETURN,
     HeldOutEvaluation,
     LearnedPolicies,
     Period,
+    Review,
     Selection,
     choose_candidate,
     evaluate_heldout,
     heldout_split,
     learn_candidates,
     learn_from_logs,
-    promotion_reasons,
+    review_candidates,
 )
+from accessrl.offline.intervals import Interval, floor_interval, unseen_mass
 from accessrl.offline.logged import (
     COLUMNS,
     OUTCOME_KINDS,
@@ -67,7 +82,6 @@ from accessrl.offline.ope import (
     ESTIMATORS,
     EpisodeTerms,
     EstimatorResult,
-    Interval,
     OffPolicyReport,
     batch_policy_values,
     bootstrap_ratio,
@@ -80,6 +94,7 @@ from accessrl.offline.ope import (
     support_problem,
     target_matrix,
 )
+from accessrl.offline.periods import DecisionPeriod, PeriodDecisions, period_decisions
 from accessrl.offline.splits import (
     LeakageReport,
     TemporalSplit,
@@ -87,21 +102,27 @@ from accessrl.offline.splits import (
     default_window,
     temporal_split,
 )
+from accessrl.offline.support import SupportReport, policy_support
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_LEARNERS",
     "ESTIMATORS",
     "LEARNERS",
     "OUTCOME_KINDS",
     "SELECTION_ESTIMATOR",
     "SEVERE_RETURN",
     "US_PER_HOUR",
+    "Assessment",
     "BatchQResult",
+    "Check",
+    "DecisionPeriod",
     "DriftReport",
     "EpisodeTerms",
     "Estimate",
     "EstimatedModel",
     "EstimatorResult",
+    "EvidenceRules",
     "GeneratedLog",
     "HeldOutEvaluation",
     "LearnedPolicies",
@@ -113,10 +134,15 @@ __all__ = [
     "OutcomeEstimate",
     "PairDrift",
     "Period",
+    "PeriodDecisions",
+    "Review",
     "SafePolicy",
     "Selection",
+    "SupportReport",
     "TemporalSplit",
     "TransitionCounts",
+    "Verdict",
+    "assess",
     "batch_policy_values",
     "bootstrap_ratio",
     "check_logged_steps",
@@ -132,6 +158,7 @@ __all__ = [
     "evaluate_policy",
     "exhaustive_logs",
     "exploring_policy",
+    "floor_interval",
     "fitted_q_iteration",
     "heldout_split",
     "learn_candidates",
@@ -139,14 +166,18 @@ __all__ = [
     "matrix_mapping",
     "model_optimum",
     "outcome_kinds",
+    "period_decisions",
     "pessimistic_q_iteration",
-    "promotion_reasons",
+    "policy_support",
+    "review",
+    "review_candidates",
     "simulate_logs",
     "spibb",
     "support_gap",
     "support_problem",
     "target_matrix",
     "temporal_split",
+    "unseen_mass",
     "wilson_interval",
     "with_abandonment",
 ]

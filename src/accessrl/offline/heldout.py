@@ -5,21 +5,19 @@ The one orchestration behind ``accessrl evaluate-policy`` and ``accessrl promote
 1. :func:`heldout_split` — split the episodes by the time of their first decision
    (train < c1 <= valid < c2 <= test; by default c1, c2 are the 60% / 80% quantiles)
    with :func:`~accessrl.offline.splits.temporal_split`'s leakage checks;
-2. :func:`learn_candidates` — optionally learn candidates on the training period by
-   every batch method (:data:`LEARNERS`: the estimated model's optimum, its pessimistic
-   version, fitted Q-iteration, SPIBB) and :func:`choose_candidate` — score each on the
-   validation period and keep the one with the best weighted-IS lower bound;
+2. :func:`learn_candidates` — optionally learn candidates on the training period
+   (:data:`DEFAULT_LEARNERS`: SPIBB, which changes the behaviour only on pairs the data
+   support; any of :data:`LEARNERS` on request) and :func:`choose_candidate` — score each on
+   the validation period, put each estimate through the evidence review
+   (:func:`~accessrl.offline.evidence.assess`) and keep, among the trusted ones, the best
+   weighted-IS lower bound; when none is trusted, none is chosen;
 3. :func:`evaluate_heldout` — score every candidate (the deployed policy is one, every
    learned one too) on the untouched held-out period with
    :func:`~accessrl.offline.ope.evaluate_policy`, the model for model-based and doubly
    robust estimates fitted on train only;
-4. :class:`Estimate` and :func:`promotion_reasons` — one estimator's interval with the
-   support and the severe errors observed (returns at or below the severe threshold,
-   counted apart from the mean), and the rule that refuses a candidate with a severe
-   error or whose lower bound does not beat the deployed policy's estimate;
-5. :func:`review_candidates` — steps 3 and 4 against an incumbent: the one place that
-   decides whether the held-out period is big enough and what each candidate's verdict
-   is (:class:`Verdict`, with its evidence as data).
+4. :func:`review_candidates` — step 3 against an incumbent, each candidate's
+   :class:`~accessrl.offline.evidence.Verdict` from the one review
+   (:func:`~accessrl.offline.evidence.review`), which lists every reason.
 
 The caller reads the log and the policies (storage, files) and passes arrays in; one
 ``rng`` drives every bootstrap in the order above, so a seed fixes every number.
@@ -27,6 +25,7 @@ The caller reads the log and the policies (storage, files) and passes arrays in;
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +35,17 @@ import numpy as np
 from accessrl._types import FloatArray
 from accessrl.errors import ParameterError
 from accessrl.offline.batch import fitted_q_iteration, model_optimum, pessimistic_q_iteration, spibb
+from accessrl.offline.evidence import (
+    SELECTION_ESTIMATOR,
+    Assessment,
+    Check,
+    Estimate,
+    EvidenceRules,
+    Verdict,
+    assess,
+    review,
+    verdict_from_checks,
+)
 from accessrl.offline.logged import LoggedSteps
 from accessrl.offline.ope import OffPolicyReport, evaluate_policy, matrix_mapping
 from accessrl.offline.splits import TemporalSplit, default_cutoffs, temporal_split
@@ -43,55 +53,45 @@ from accessrl.offline.splits import TemporalSplit, default_cutoffs, temporal_spl
 SEVERE_RETURN = -100.0
 """A return at or below this is a severe error (the lesson's held-out threshold)."""
 
-SELECTION_ESTIMATOR = "wis"
-"""The estimator whose lower bound chooses among learned candidates and decides promotions."""
-
 LEARNERS = ("model", "pessimistic", "fqi", "spibb")
 """Candidates :func:`learn_candidates` can learn on the training period: the estimated
 model's optimum, the pessimistic (Wilson lower bound) version, fitted Q-iteration, SPIBB."""
+
+DEFAULT_LEARNERS = ("spibb",)
+"""What ``learn-from-logs`` offers by default: SPIBB (Laroche, Trichelair & Tachet des Combes
+2019), which keeps the behaviour's probabilities on every pair logged fewer than ``n_wedge``
+times, so the candidate departs from the behaviour only where the data support it."""
 
 Period = Literal["valid", "test"]
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """One policy's held-out estimate and interval, its support and the severe errors observed."""
-
-    value: float
-    low: float
-    high: float
-    support: int
-    severe_errors: int
-
-    @classmethod
-    def from_report(cls, report: OffPolicyReport, estimator: str = SELECTION_ESTIMATOR) -> Estimate | None:
-        """The estimate of ``estimator`` in ``report``; ``None`` without support or without that estimator."""
-        iv = report.get(estimator)
-        if not report.supported or iv is None:
-            return None
-        return cls(iv.value, iv.low, iv.high, report.matching_episodes, report.severe_observed)
-
-
-@dataclass(frozen=True)
 class Selection:
-    """The learned candidate chosen on the validation period, every candidate's score there
-    (the lower bound of ``estimator``; minus infinity without support) and their reports."""
+    """The learned candidate chosen on the validation period — ``None`` when no candidate's
+    estimate passed the evidence review — every candidate's score there (the lower bound of
+    ``estimator``; ``None`` when its estimate is not trusted), and their reports and assessments."""
 
-    chosen: str
-    scores: Mapping[str, float]
+    chosen: str | None
+    scores: Mapping[str, float | None]
     estimator: str = SELECTION_ESTIMATOR
     reports: tuple[OffPolicyReport, ...] = field(default=(), compare=False)
+    assessments: tuple[Assessment, ...] = field(default=(), compare=False)
 
     @property
     def note(self) -> str:
-        """One line saying what was chosen and how."""
-        return f"learned candidates chosen on validation by the {self.estimator.upper()} lower bound: {self.chosen}"
+        """One line saying what was chosen and how, or why nothing was."""
+        if self.chosen is None:
+            return ("no learned candidate chosen: no estimate on validation passed the evidence review ("
+                    + "; ".join(f"{a.policy}: {', '.join(c.code for c in a.failures)}" for a in self.assessments) + ")")
+        return (f"learned candidates chosen on validation by the {self.estimator.upper()} lower bound, among those "
+                f"whose evidence passed the review: {self.chosen}")
 
     def to_json(self) -> dict[str, Any]:
-        """The selection as data: ``{"chosen", "estimator", "criterion", "period", "scores"}``
-        (a score without support is ``None``)."""
+        """The selection as data: ``{"chosen", "estimator", "criterion", "period", "scores", "refused"}``
+        (a score that is not trusted is ``None``; ``refused`` lists each such candidate's failed codes)."""
         return {"chosen": self.chosen, "estimator": self.estimator, "criterion": "lower_bound", "period": "valid",
-                "scores": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.scores.items()}}
+                "scores": {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in self.scores.items()},
+                "refused": {a.policy: [c.code for c in a.failures] for a in self.assessments if not a.trusted}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,20 +150,25 @@ def learn_candidates(train: LoggedSteps, learners: Sequence[str], *, gamma: floa
 
 def choose_candidate(split: TemporalSplit, learned: Mapping[str, FloatArray], *, gamma: float,
                      rng: np.random.Generator, severe_threshold: float = SEVERE_RETURN,
-                     n_boot: int = 1000) -> Selection:
-    """The learned candidate with the best lower bound of :data:`SELECTION_ESTIMATOR` on the
-    validation period (a candidate without support scores minus infinity; ties go to the first)."""
+                     n_boot: int = 1000, rules: EvidenceRules = EvidenceRules()) -> Selection:
+    """Among the learned candidates whose validation estimate passes the evidence review
+    (:func:`~accessrl.offline.evidence.assess`), the one with the best lower bound of
+    ``rules.estimator`` (ties go to the first); ``None`` when none passes — a set of null
+    scores has no best."""
     if not learned:
         raise ParameterError("learned: expected at least one candidate to choose from")
-    scores: dict[str, float] = {}
-    reports = []
+    scores: dict[str, float | None] = {}
+    reports, assessments = [], []
     for name, pi in learned.items():
         report = evaluate_policy(split.valid, pi, gamma=gamma, rng=rng, train=split.train, name=name,
                                  severe_threshold=severe_threshold, n_boot=n_boot)
+        verdict = assess(report, rules, period="valid")
         reports.append(report)
-        est = Estimate.from_report(report)
-        scores[name] = est.low if est is not None else -np.inf
-    return Selection(max(scores, key=lambda k: scores[k]), scores, reports=tuple(reports))
+        assessments.append(verdict)
+        scores[name] = verdict.estimate.low if verdict.trusted and verdict.estimate is not None else None
+    ranked = {k: v for k, v in scores.items() if v is not None}
+    chosen = max(ranked, key=lambda k: ranked[k]) if ranked else None
+    return Selection(chosen, scores, rules.estimator, tuple(reports), tuple(assessments))
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,31 +193,35 @@ class LearnedPolicies:
         return tuple(names[s] for s in sorted(seen) if pi[s].sum() == 0)
 
     def to_json(self) -> dict[str, Any]:
-        """Every candidate's validation report, policy mapping and uncovered states, and the selection."""
+        """Every candidate's validation report, evidence checks, policy mapping and uncovered
+        states, and the selection."""
         reports = {r.policy: r for r in self.selection.reports}
+        checks = {a.policy: a for a in self.selection.assessments}
         return {
             "selection": self.selection.to_json(),
-            "candidates": [{"method": m, **reports[m].to_json(), "policy_mapping": self.mapping(m),
-                            "undecided_states": list(self.undecided(m))} for m in self.policies],
+            "candidates": [{"method": m, **reports[m].to_json(), "trusted": checks[m].trusted,
+                            "checks": [c.to_json() for c in checks[m].checks],
+                            "policy_mapping": self.mapping(m), "undecided_states": list(self.undecided(m))}
+                           for m in self.policies],
         }
 
 
-def learn_from_logs(split: TemporalSplit, learners: Sequence[str] = LEARNERS, *, gamma: float,
+def learn_from_logs(split: TemporalSplit, learners: Sequence[str] = DEFAULT_LEARNERS, *, gamma: float,
                     rng: np.random.Generator, n_wedge: int = 20, severe_threshold: float = SEVERE_RETURN,
-                    n_boot: int = 1000) -> LearnedPolicies:
+                    n_boot: int = 1000, rules: EvidenceRules = EvidenceRules()) -> LearnedPolicies:
     """Learn a candidate per method on train (:func:`learn_candidates`) and score each on
     validation (:func:`choose_candidate`); the test period is left for ``evaluate-policy``
     and ``promote``."""
     learned = learn_candidates(split.train, learners, gamma=gamma, n_wedge=n_wedge)
     selection = choose_candidate(split, learned, gamma=gamma, rng=rng, severe_threshold=severe_threshold,
-                                 n_boot=n_boot)
+                                 n_boot=n_boot, rules=rules)
     return LearnedPolicies(split, learned, selection)
 
 
 def evaluate_heldout(split: TemporalSplit, candidates: Sequence[tuple[str, FloatArray]], *, gamma: float,
                      rng: np.random.Generator, period: Period = "test", learners: Sequence[str] = (),
                      n_wedge: int = 20, severe_threshold: float = SEVERE_RETURN,
-                     n_boot: int = 1000) -> HeldOutEvaluation:
+                     n_boot: int = 1000, rules: EvidenceRules = EvidenceRules()) -> HeldOutEvaluation:
     """Score ``candidates`` — ``(name, pi)`` pairs, ``pi`` an (S, A) matrix over the log's
     names (see :func:`~accessrl.offline.ope.target_matrix`) — on the held-out ``period``.
 
@@ -229,42 +238,12 @@ def evaluate_heldout(split: TemporalSplit, candidates: Sequence[tuple[str, Float
     if learners:
         learned = learn_candidates(split.train, learners, gamma=gamma, n_wedge=n_wedge)
         selection = choose_candidate(split, learned, gamma=gamma, rng=rng, severe_threshold=severe_threshold,
-                                     n_boot=n_boot)
+                                     n_boot=n_boot, rules=rules)
         scored += list(learned.items())
     held = split.test if period == "test" else split.valid
     reports = tuple(evaluate_policy(held, pi, gamma=gamma, rng=rng, train=split.train, name=name,
                                     severe_threshold=severe_threshold, n_boot=n_boot) for name, pi in scored)
     return HeldOutEvaluation(split, period, reports, selection, learned)
-
-
-MIN_TEST_EPISODES = 30
-"""Held-out episodes a promotion needs (fewer: no verdict but "not enough data")."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether ``candidate`` may replace ``incumbent``: the reasons for people, the same as
-    codes for programs, and the evidence (estimates on the held-out period)."""
-
-    candidate_id: str
-    incumbent_id: str
-    promote: bool
-    reasons: tuple[str, ...]
-    codes: tuple[str, ...]
-    candidate: Estimate | None
-    incumbent: Estimate | None
-    n_held: int
-    estimator: str = SELECTION_ESTIMATOR
-
-    def evidence(self) -> dict[str, Any]:
-        """The verdict as data (what a deployment row records)."""
-        def est(e: Estimate | None) -> dict[str, Any] | None:
-            return None if e is None else {"estimate": e.value, "low": e.low, "high": e.high,
-                                           "matching_episodes": e.support, "severe_errors": e.severe_errors}
-
-        return {"estimator": self.estimator, "held_out_episodes": self.n_held, "promote": self.promote,
-                "codes": list(self.codes), "candidate": {"policy": self.candidate_id, **(est(self.candidate) or {})},
-                "incumbent": {"policy": self.incumbent_id, **(est(self.incumbent) or {})}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,58 +257,32 @@ class Review:
 def review_candidates(split: TemporalSplit, incumbent: tuple[str, FloatArray],
                       candidates: Sequence[tuple[str, FloatArray]], *, gamma: float, rng: np.random.Generator,
                       period: Period = "test", severe_threshold: float = SEVERE_RETURN, n_boot: int = 1000,
-                      min_held: int = MIN_TEST_EPISODES) -> Review:
+                      rules: EvidenceRules = EvidenceRules()) -> Review:
     """Score the incumbent and every candidate on the held-out ``period``
-    (:func:`evaluate_heldout`) and give each candidate a :class:`Verdict`
-    (:func:`promotion_reasons`); a held-out period under ``min_held`` episodes gives every
-    candidate the verdict ``too_few_held_out_episodes`` and scores nothing."""
+    (:func:`evaluate_heldout`) and give each candidate the :class:`~accessrl.offline.evidence.Verdict`
+    of :func:`~accessrl.offline.evidence.review`; a held-out period under ``rules.min_held``
+    episodes gives every candidate the verdict ``too_few_held_out_episodes`` and scores nothing."""
+    rules.check()
     held = split.test if period == "test" else split.valid
     inc_id = incumbent[0]
-    if held.n_episodes < min_held:
-        why = f"only {held.n_episodes} held-out episodes; at least {min_held} are needed"
-        return Review(None, tuple(Verdict(c, inc_id, False, (why,), ("too_few_held_out_episodes",), None, None,
-                                          held.n_episodes) for c, _ in candidates))
+    if held.n_episodes < rules.min_held:
+        why = f"only {held.n_episodes} held-out episodes; at least {rules.min_held} are needed"
+        check = (Check("too_few_held_out_episodes", False, why),)
+        return Review(None, tuple(verdict_from_checks(c, inc_id, check, candidate=None, incumbent=None,
+                                                      n_held=held.n_episodes, rules=rules) for c, _ in candidates))
     evaluation = evaluate_heldout(split, [incumbent, *candidates], gamma=gamma, rng=rng, period=period,
                                   severe_threshold=severe_threshold, n_boot=n_boot)
-    inc, *cands = evaluation.estimates(SELECTION_ESTIMATOR)
-    verdicts = []
-    for (name, _), est, rep in zip(candidates, cands, evaluation.reports[1:], strict=True):
-        reasons: list[str] = []
-        codes: list[str] = []
-        for role, e, r in (("incumbent", inc, evaluation.reports[0]), ("candidate", est, rep)):
-            if e is None:
-                reasons.append(f"{role} {r.policy}: {r.reason or 'no estimate'}")
-                codes.append(f"{role}_unsupported")
-        for code, reason in promotion_rule(est, inc):
-            codes.append(code)
-            reasons.append(reason)
-        verdicts.append(Verdict(name, inc_id, not reasons, tuple(reasons), tuple(codes), est, inc, held.n_episodes))
-    return Review(evaluation, tuple(verdicts))
-
-
-def promotion_rule(candidate: Estimate | None, incumbent: Estimate | None) -> tuple[tuple[str, str], ...]:
-    """``(code, reason)`` of each way ``candidate`` fails to earn a promotion over ``incumbent``
-    (empty: it may replace it): ``severe_errors`` on the held-out period, or
-    ``lower_bound_not_above_incumbent``."""
-    out = []
-    if candidate is not None and candidate.severe_errors:
-        out.append(("severe_errors", f"{candidate.severe_errors} severe errors on test (must be 0)"))
-    if candidate is not None and incumbent is not None and not candidate.low > incumbent.value:
-        out.append(("lower_bound_not_above_incumbent",
-                    f"lower bound {candidate.low:.2f} does not beat the deployed estimate {incumbent.value:.2f}"))
-    return tuple(out)
-
-
-def promotion_reasons(candidate: Estimate | None, incumbent: Estimate | None) -> tuple[str, ...]:
-    """Why ``candidate`` must not replace ``incumbent`` (empty: it may): a severe error on the
-    held-out period, or a lower bound that does not beat the incumbent's estimate
-    (:func:`promotion_rule`'s reasons)."""
-    return tuple(reason for _, reason in promotion_rule(candidate, incumbent))
+    inc_report = evaluation.reports[0]
+    verdicts = tuple(review(rep, inc_report, rules, period=period) for rep in evaluation.reports[1:])
+    # a candidate may share the incumbent's name: the verdict keeps the names the caller gave
+    verdicts = tuple(dataclasses.replace(v, candidate_id=name, incumbent_id=inc_id)
+                     for v, (name, _) in zip(verdicts, candidates, strict=True))
+    return Review(evaluation, verdicts)
 
 
 __all__ = [
+    "DEFAULT_LEARNERS",
     "LEARNERS",
-    "MIN_TEST_EPISODES",
     "SELECTION_ESTIMATOR",
     "SEVERE_RETURN",
     "Estimate",
@@ -344,7 +297,5 @@ __all__ = [
     "heldout_split",
     "learn_candidates",
     "learn_from_logs",
-    "promotion_reasons",
-    "promotion_rule",
     "review_candidates",
 ]

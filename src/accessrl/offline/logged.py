@@ -34,6 +34,12 @@ class LoggedSteps:
     ``outcome_at`` (when the outcome that set ``next_state`` arrived) and
     ``features_at`` (when the request features in the snapshot were recorded) are
     microseconds since the epoch, UTC.
+
+    ``behavior_table`` (K, A) and ``behavior_index`` (N,) are the behaviour's logged
+    probability of *every* action at each decision (row i: ``behavior_table[behavior_index[i]]``;
+    a log stores the few distinct distributions once): what support is judged from
+    (:mod:`~accessrl.offline.support`).  ``None`` when the source logged only the taken
+    action's propensity.
     """
 
     state_names: tuple[str, ...]
@@ -53,6 +59,16 @@ class LoggedSteps:
     features_at: IntArray
     kind: IntArray | None = None
     kind_names: tuple[str, ...] = OUTCOME_KINDS
+    behavior_table: FloatArray | None = None
+    behavior_index: IntArray | None = None
+
+    @property
+    def action_probabilities(self) -> FloatArray | None:
+        """(N, A): the behaviour's logged probability of every action at each decision
+        (``None`` when only the taken action's propensity was logged)."""
+        if self.behavior_table is None or self.behavior_index is None:
+            return None
+        return self.behavior_table[self.behavior_index]
 
     @property
     def n_steps(self) -> int:
@@ -79,10 +95,19 @@ class LoggedSteps:
 
     def select_episodes(self, keep: BoolArray) -> LoggedSteps:
         """The log restricted to the episodes (by position 0..E-1) where ``keep`` is true."""
-        rows = np.asarray(keep, dtype=bool)[self.episode_of_row]
-        cols = {k: getattr(self, k)[rows] for k in COLUMNS}
-        kind = None if self.kind is None else self.kind[rows]
-        return LoggedSteps(self.state_names, self.action_names, kind=kind, kind_names=self.kind_names, **cols)
+        return self.select_rows(np.asarray(keep, dtype=bool)[self.episode_of_row])
+
+    def select_rows(self, rows: BoolArray) -> LoggedSteps:
+        """The log restricted to the decisions where ``rows`` is true (the order is kept; an
+        episode may lose rows, which per-decision statistics such as transition counts allow)."""
+        rows = np.asarray(rows, dtype=bool)
+        return self._rows(rows, {k: getattr(self, k)[rows] for k in COLUMNS})
+
+    def _rows(self, rows: BoolArray, cols: dict[str, np.ndarray]) -> LoggedSteps:
+        return LoggedSteps(self.state_names, self.action_names, **cols,
+                           kind=None if self.kind is None else self.kind[rows], kind_names=self.kind_names,
+                           behavior_table=self.behavior_table,
+                           behavior_index=None if self.behavior_index is None else self.behavior_index[rows])
 
     def select_prefixes(self, keep: BoolArray) -> LoggedSteps:
         """The log restricted to the rows where ``keep`` is true, which must be a prefix of
@@ -98,8 +123,7 @@ class LoggedSteps:
             cut[(self.episode_ptr[:-1] + kept - 1)[partial]] = True
         cols = {k: getattr(self, k)[rows] for k in COLUMNS}
         cols["truncated"] = (self.truncated | cut)[rows]
-        kind = None if self.kind is None else self.kind[rows]
-        return LoggedSteps(self.state_names, self.action_names, kind=kind, kind_names=self.kind_names, **cols)
+        return self._rows(rows, cols)
 
 
 COLUMNS = ("episode", "step", "requester", "state", "action", "propensity", "reward", "next_state",
@@ -119,6 +143,17 @@ def check_logged_steps(steps: LoggedSteps) -> LoggedSteps:
         bad = np.flatnonzero((col < 0) | (col >= hi))
         if bad.size:
             raise DataError(f"logged steps, row {int(bad[0])}, {k}: expected a code in [0, {hi}), got {int(col[bad[0]])}")
+    if (steps.behavior_table is None) != (steps.behavior_index is None):
+        raise DataError("logged steps: behavior_table and behavior_index come together (or neither)")
+    if steps.behavior_table is not None and steps.behavior_index is not None:
+        table, index = steps.behavior_table, steps.behavior_index
+        if table.ndim != 2 or table.shape[1] != a or index.shape != (n,):
+            raise DataError(f"logged steps, behavior: expected a (K, {a}) table and {n} row indices, got "
+                            f"{table.shape} and {index.shape}")
+        if index.size and (index.min() < 0 or index.max() >= table.shape[0]):
+            raise DataError(f"logged steps, behavior_index: expected codes in [0, {table.shape[0]})")
+        if not np.all(np.isfinite(table) & (table >= 0) & (table <= 1)):
+            raise DataError("logged steps, behavior_table: expected probabilities in [0, 1]")
     bad = np.flatnonzero(~((steps.propensity > 0) & (steps.propensity <= 1)))
     if bad.size:
         raise DataError(f"logged steps, row {int(bad[0])}, propensity: expected a number in (0, 1], "

@@ -11,7 +11,11 @@ model and a behaviour policy, vectorised over requests (no Python loop per row):
   by kind of outcome (evidence arrives after an exponential delay, an abandonment is
   noticed after a fixed timeout, reviewers decide after an exponential delay);
 * from request ``drift_at`` on, an optional ``drift_model`` (same states and actions,
-  e.g. another abandonment rate) generates the outcomes.
+  e.g. another abandonment rate) generates the outcomes;
+* optional ``hidden`` types of request (:class:`HiddenType`: a requester's risk, say) that the
+  state does not record: each request draws its type, whose own model gives the outcomes and
+  whose own behaviour chooses — *confounded* logs, where the state-level model of the log is
+  biased while importance sampling with the logged (type-conditional) propensities is not.
 
 Unlike the lesson's step semantics (one draw per stochastic step, none for a
 deterministic one), the simulator draws one uniform per decision for the action and one
@@ -77,10 +81,21 @@ class LogConfig:
             raise ParameterError(f"max_steps: expected a positive integer, got {self.max_steps!r}")
 
 
+@dataclass(frozen=True)
+class HiddenType:
+    """A kind of request the state does not record: its share of the requests, the model of its
+    outcomes (the states and actions of the main model) and the behaviour's policy for it."""
+
+    share: float
+    model: MDP
+    behavior: Any
+
+
 @dataclass(frozen=True, eq=False)
 class GeneratedLog:
     """The output of :func:`simulate_logs`: the log, the behaviour actually used (L,)
-    per model, and the outcome kind of every outcome of the model."""
+    per model (with hidden types, their share-weighted mixture), and the outcome kind of every
+    outcome of the model."""
 
     steps: LoggedSteps
     behavior: FloatArray
@@ -178,6 +193,14 @@ def with_abandonment(mdp: MDP, p_abandon: float) -> MDP:
     return replace(mdp, out_prob=prob)
 
 
+def behavior_table(mdp: MDP, probs: FloatArray) -> FloatArray:
+    """(S, A): the probability ``probs`` (L,) gives each action in each state (0 where an
+    action is not available) — the table a log of this behaviour records per decision."""
+    table = np.zeros((mdp.n_states, mdp.n_actions))
+    table[mdp.sa_state, mdp.sa_action] = probs
+    return table
+
+
 def _check_same_shape(mdp: MDP, other: MDP) -> None:
     if other.state_names != mdp.state_names or other.action_names != mdp.action_names or not (
         np.array_equal(other.sa_ptr, mdp.sa_ptr) and np.array_equal(other.sa_action, mdp.sa_action)
@@ -196,22 +219,37 @@ def simulate_logs(
     config: LogConfig = LogConfig(),
     drift_model: MDP | None = None,
     drift_at: int | None = None,
+    hidden: tuple[HiddenType, ...] = (),
 ) -> GeneratedLog:
-    """Draw the decision log of ``n_requests`` requests (see the module docstring)."""
+    """Draw the decision log of ``n_requests`` requests (see the module docstring).
+
+    With ``hidden`` types, ``behavior`` is not used (each type has its own) and the logged
+    propensities are those of each request's type; hidden types and drift do not combine."""
     if isinstance(n_requests, bool) or not isinstance(n_requests, (int, np.integer)) or n_requests < 1:
         raise ParameterError(f"n_requests: expected a positive integer, got {n_requests!r}")
     config.check()
     if mdp.start is None:
         raise ParameterError(f"model {mdp.name!r}: a start state is needed to generate requests")
-    b = exploring_policy(mdp, behavior, epsilon)
+    b = exploring_policy(mdp, behavior, epsilon) if not hidden else np.zeros(mdp.n_pairs)
     models = [mdp]
-    if drift_model is not None:
+    if hidden:
+        if drift_model is not None:
+            raise ParameterError("hidden: hidden types and a drift model do not combine")
+        shares = np.array([h.share for h in hidden], dtype=np.float64)
+        if np.any(~np.isfinite(shares)) or np.any(shares < 0) or abs(shares.sum() - 1.0) > 1e-9:
+            raise ParameterError(f"hidden: expected shares that are non-negative and sum to 1, got {shares.tolist()}")
+        for h in hidden:
+            _check_same_shape(mdp, h.model)
+        models = [h.model for h in hidden]
+        behaviors = [exploring_policy(h.model, h.behavior, epsilon) for h in hidden]
+        b = np.sum([sh * bh for sh, bh in zip(shares, behaviors, strict=True)], axis=0)
+    elif drift_model is not None:
         _check_same_shape(mdp, drift_model)
         if drift_at is None or not 0 <= drift_at <= n_requests:
             raise ParameterError(f"drift_at: expected a request index in [0, {n_requests}], got {drift_at!r}")
         models.append(drift_model)
     n = int(n_requests)
-    cb = cumulative_rows(b)
+    cbs = [cumulative_rows(bh) for bh in behaviors] if hidden else [cumulative_rows(b)]
     out_cum = [cumulative_rows(m.out_prob) for m in models]
     kinds = [outcome_kinds(m) for m in models]
     kind_names: list[str] = list(OUTCOME_KINDS)
@@ -233,9 +271,11 @@ def simulate_logs(
     which = np.zeros(n, dtype=np.int64)
     if drift_model is not None and drift_at is not None:
         which[drift_at:] = 1
+    if hidden:  # one more draw per request, only for logs with hidden types (other seeds keep their logs)
+        which = np.minimum(np.searchsorted(np.cumsum(shares), rng.random(n), side="right"), len(hidden) - 1)
 
     cols: dict[str, list[NDArray[Any]]] = {k: [] for k in ("episode", "step", "state", "action", "prop", "reward",
-                                                          "next", "term", "dec", "out", "kind")}
+                                                          "next", "term", "dec", "out", "kind", "type")}
     ep = np.arange(n, dtype=np.int64)
     state = np.full(n, mdp.start, dtype=np.int64)
     now = arrival.copy()
@@ -243,7 +283,14 @@ def simulate_logs(
         if ep.size == 0:
             break
         lo, hi = mdp.sa_ptr[state], mdp.sa_ptr[state + 1]
-        pair = pick_rows(cb, lo, hi, rng.random(ep.size))
+        u_act = rng.random(ep.size)
+        pair = np.empty(ep.size, dtype=np.int64)
+        prop = np.empty(ep.size)
+        for t_i, cb_t in enumerate(cbs):
+            sel = (which[ep] == t_i) if hidden else np.ones(ep.size, dtype=bool)
+            if sel.any():
+                pair[sel] = pick_rows(cb_t, lo[sel], hi[sel], u_act[sel])
+                prop[sel] = (behaviors[t_i] if hidden else b)[pair[sel]]
         u_out = rng.random(ep.size)
         delay_u = rng.exponential(1.0, size=ep.size)
         out = np.empty(ep.size, dtype=np.int64)
@@ -261,8 +308,9 @@ def simulate_logs(
         delay = np.where(kind == k_ab, config.abandon_after_hours * US_PER_HOUR, delay).astype(np.int64)
         term = mdp.terminal[nxt] | (mdp.n_actions_of[nxt] == 0)
         for key, val in (("episode", ep), ("step", np.full(ep.size, t)), ("state", state),
-                         ("action", mdp.sa_action[pair]), ("prop", b[pair]), ("reward", rew), ("next", nxt),
-                         ("term", term), ("dec", now), ("out", now + delay), ("kind", kind)):
+                         ("action", mdp.sa_action[pair]), ("prop", prop), ("reward", rew), ("next", nxt),
+                         ("term", term), ("dec", now), ("out", now + delay), ("kind", kind),
+                         ("type", which[ep] if hidden else np.zeros(ep.size, dtype=np.int64))):
             cols[key].append(val)
         alive = ~term
         ep, state, now = ep[alive], nxt[alive], (now + delay)[alive]
@@ -281,6 +329,8 @@ def simulate_logs(
         reward=cat["reward"], next_state=cat["next"], terminated=cat["term"], truncated=trunc,
         decided_at=cat["dec"], outcome_at=cat["out"], features_at=cat["dec"].copy(),
         kind=cat["kind"], kind_names=tuple(kind_names),
+        behavior_table=np.vstack([behavior_table(mdp, bh) for bh in (behaviors if hidden else [b])]),
+        behavior_index=cat["type"] * mdp.n_states + cat["state"],
     )
     return GeneratedLog(steps=steps, behavior=b, epsilon=float(epsilon),
                         drift_at=drift_at if drift_model is not None else None)
@@ -288,7 +338,9 @@ def simulate_logs(
 
 __all__ = [
     "GeneratedLog",
+    "HiddenType",
     "LogConfig",
+    "behavior_table",
     "exploring_policy",
     "outcome_kinds",
     "simulate_logs",

@@ -22,10 +22,15 @@ multinomial counts over the *distinct* (x_i, w_i) pairs, which for tabular logs 
 episode.  The model-based interval is a parametric bootstrap (outcome counts redrawn
 from the fitted multinomials, start states from the held-out start frequencies).
 The effective sample size is (sum w)^2 / sum w^2 of the trajectory weights (Kong 1992).
+Every interval is then given the floor of :mod:`~accessrl.offline.intervals` (the mass of
+outcomes a sample of that effective size cannot show, at the ends of the logged return
+range), so a handful of episodes never yields a narrow interval.
 Severe errors (return <= ``severe_threshold``) are estimated separately, as a
 self-normalised IS rate, because a high mean does not excuse repeated unsupported
-approvals.  A candidate that takes, in a state the held-out logs visit, an action the
-logs never took there has **no support**: no number is reported.
+approvals.  Support is judged from the logged propensities
+(:func:`~accessrl.offline.support.policy_support`): a candidate that needs, in a state the
+held-out logs visit, an action the behaviour gave probability 0 has **no support** and no
+number is reported; a rare action is supported and its episodes carry their weight.
 """
 
 from __future__ import annotations
@@ -39,19 +44,12 @@ import numpy as np
 from accessrl._types import BoolArray, FloatArray, IntArray
 from accessrl.errors import DataError, ParameterError, PolicyError
 from accessrl.offline.estimation import count_transitions, estimate_model
+from accessrl.offline.intervals import Interval, floor_interval
 from accessrl.offline.logged import LoggedSteps
+from accessrl.offline.support import SupportReport, policy_support
 from accessrl.planning.exact import policy_evaluation
 
 ESTIMATORS = ("model_based", "is", "wis", "pdis", "dr")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with a (bootstrap) confidence interval."""
-
-    value: float
-    low: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -78,8 +76,13 @@ class OffPolicyReport:
     severe_observed: int
     level: float
     gap: tuple[str, str | None] | None = None
-    """Without support: the state and the action the logs never took there (``None``: the
+    """Without support: the state and the action the behaviour never offered there (``None``: the
     policy has no action in a state the logs visit); ``None`` when the policy is supported."""
+    support: SupportReport | None = None
+    """Per visited state: the actions the policy needs and those the behaviour did not offer."""
+    return_range: tuple[float, float] | None = None
+    """(G_min, G_max): the discounted returns logged (held-out and training episodes), the
+    range every interval is clipped to."""
 
     def get(self, name: str) -> Interval | None:
         """The interval of one estimator by name (``None`` without support)."""
@@ -100,6 +103,9 @@ class OffPolicyReport:
         return {
             "policy": self.policy, "supported": self.supported, "support": support,
             "gap": None if self.gap is None else {"state": self.gap[0], "action": self.gap[1]},
+            "support_by_state": None if self.support is None else self.support.to_json()["states"],
+            "support_basis": None if self.support is None else self.support.basis,
+            "return_range": None if self.return_range is None else list(self.return_range),
             "n_episodes": self.n_episodes, "matching_episodes": self.matching_episodes,
             "effective_sample_size": self.effective_sample_size,
             "estimates": {e.name: (None if e.estimate is None else e.estimate.__dict__) for e in self.estimates},
@@ -238,14 +244,10 @@ def effective_sample_size(weight: FloatArray) -> float:
 
 
 def support_gap(steps: LoggedSteps, target: FloatArray) -> tuple[str, str | None] | None:
-    """The first (state, action) that ``target`` needs and ``steps`` never logged — action
-    ``None`` when the policy has no action in a visited state; ``None`` when it is supported."""
-    s_n, a_n = target.shape
-    logged = np.zeros((s_n, a_n), dtype=bool)
-    logged[steps.state, steps.action] = True
-    visited = np.zeros(s_n, dtype=bool)
-    visited[steps.state] = True
-    return coverage_gap(logged, visited, target, steps.state_names, steps.action_names)
+    """The first (state, action) that ``target`` needs and the behaviour of ``steps`` never
+    offered — action ``None`` when the policy has no action in a visited state; ``None`` when
+    it is supported (:func:`~accessrl.offline.support.policy_support`)."""
+    return policy_support(steps, target).first_gap
 
 
 def coverage_gap(logged: BoolArray, visited: BoolArray, target: FloatArray, state_names: Sequence[str],
@@ -272,7 +274,37 @@ def gap_reason(gap: tuple[str, str | None] | None) -> str:
 
 def support_problem(steps: LoggedSteps, target: FloatArray) -> str:
     """Why ``target`` has no support in ``steps`` ('' when it has); see :func:`support_gap`."""
-    return gap_reason(support_gap(steps, target))
+    return policy_support(steps, target).reason()
+
+
+def episode_returns(steps: LoggedSteps, gamma: float) -> FloatArray:
+    """The discounted return of every episode of ``steps``."""
+    return _episode_sum(_discounts(steps, gamma) * steps.reward, steps)
+
+
+def _model_min_visits(train: LoggedSteps, target: FloatArray, starts: FloatArray) -> float:
+    """The fewest training decisions of any pair ``target`` takes in a state it reaches, in the
+    model fitted on ``train``, from the states ``starts`` (S,) gives weight."""
+    s_n, a_n = target.shape
+    c = count_transitions(train)
+    counts = np.zeros((s_n, a_n))
+    counts[c.pair_state, c.pair_action] = c.pair_count
+    nxt: dict[tuple[int, int], set[int]] = {}
+    for j in range(c.out_count.size):
+        k = int(c.out_pair[j])
+        nxt.setdefault((int(c.pair_state[k]), int(c.pair_action[k])), set()).add(int(c.out_next[j]))
+    seen = set(np.flatnonzero(starts > 0).tolist())
+    frontier = list(seen)
+    least = float("inf")
+    while frontier:
+        s = frontier.pop()
+        for a in np.flatnonzero(target[s] > 0):
+            least = min(least, float(counts[s, a]))
+            for t in nxt.get((s, int(a)), ()):
+                if t not in seen:
+                    seen.add(t)
+                    frontier.append(t)
+    return least if np.isfinite(least) else 0.0
 
 
 def _model_q(train: LoggedSteps, target: FloatArray, gamma: float) -> tuple[FloatArray, FloatArray] | None:
@@ -322,7 +354,8 @@ def batch_policy_values(mdp: Any, prob: FloatArray, reward: FloatArray, pair_pi:
 
 
 def _model_based(train: LoggedSteps, test: LoggedSteps, target: FloatArray, gamma: float,
-                 rng: np.random.Generator, n_boot: int, level: float) -> EstimatorResult:
+                 rng: np.random.Generator, n_boot: int, level: float,
+                 bounds: tuple[float, float]) -> EstimatorResult:
     mdp = estimate_model(train, gamma=gamma, min_support=0).mdp
     names = (train.state_names, train.action_names)
     qv = _q_in(mdp, *names, target)
@@ -330,6 +363,7 @@ def _model_based(train: LoggedSteps, test: LoggedSteps, target: FloatArray, gamm
         return EstimatorResult("model_based", None, "no support in the training split")
     starts = np.bincount(test.state[test.episode_ptr[:-1]], minlength=target.shape[0]).astype(np.float64)
     value = float(starts @ qv[1] / starts.sum())
+    n_eff = _model_min_visits(train, target, starts)
     # Parametric bootstrap: per pair, outcome counts ~ Multinomial(n(s,a), p_hat); mean
     # rewards ~ Normal(r_hat, sd / sqrt(n)); start states ~ Multinomial(n_test, start freq).
     c = count_transitions(train)
@@ -360,7 +394,9 @@ def _model_based(train: LoggedSteps, test: LoggedSteps, target: FloatArray, gamm
     sims = np.sum(sb * v_full, axis=1) / sb.sum(axis=1)
     a = (1.0 - level) / 2.0
     lo_, hi_ = np.quantile(sims, [a, 1 - a])
-    return EstimatorResult("model_based", Interval(value, float(lo_), float(hi_)), "parametric bootstrap")
+    bounds = (min(bounds[0], float(lo_)), max(bounds[1], float(hi_)))
+    iv = floor_interval(Interval(value, float(lo_), float(hi_)), n_eff=n_eff, bounds=bounds, level=level)
+    return EstimatorResult("model_based", iv, f"parametric bootstrap, floored at {n_eff:g} decisions per pair")
 
 
 def evaluate_policy(
@@ -375,11 +411,13 @@ def evaluate_policy(
     n_boot: int = 1000,
     n_boot_model: int = 1000,
     level: float = 0.95,
+    return_range: tuple[float, float] | None = None,
 ) -> OffPolicyReport:
     """Every estimator of the module docstring for one candidate on held-out ``test`` logs.
 
     Model-based and doubly robust estimates need ``train`` (the model is fitted there,
-    never on ``test``).
+    never on ``test``).  ``return_range`` (G_min, G_max) bounds every interval; by default
+    the range of the discounted returns logged in ``test`` and ``train``.
     """
     if not 0.0 < gamma <= 1.0:
         raise ParameterError(f"gamma: expected a number in (0, 1], got {gamma!r}")
@@ -388,32 +426,45 @@ def evaluate_policy(
     target = np.asarray(target, dtype=np.float64)
     if target.shape != (len(test.state_names), len(test.action_names)):
         raise PolicyError(f"policy {name!r}: expected a ({len(test.state_names)}, {len(test.action_names)}) matrix")
-    gap = support_gap(test, target)
-    problem = support_problem(test, target)
+    support = policy_support(test, target)
+    gap, problem = support.first_gap, support.reason()
     base = episode_terms(test, target, gamma=gamma)
     matching = int(np.count_nonzero(base.weight > 0))
-    if not problem and matching == 0:
-        problem = "no support: no held-out episode follows the policy with positive probability"
+    if return_range is None:
+        logged = base.returns if train is None else np.concatenate([base.returns, episode_returns(train, gamma)])
+        return_range = (float(logged.min()), float(logged.max()))
+    elif not return_range[0] <= return_range[1]:
+        raise ParameterError(f"return_range: expected (low, high) with low <= high, got {return_range!r}")
     if problem:
-        return OffPolicyReport(name, False, problem, test.n_episodes, matching, 0.0, (), None, 0, level, gap)
+        return OffPolicyReport(name, False, problem, test.n_episodes, matching, 0.0, (), None, 0, level, gap,
+                               support, return_range)
+    ess = effective_sample_size(base.weight)
     q_hat = None
     results: list[EstimatorResult] = []
     if train is not None:
-        results.append(_model_based(train, test, target, gamma, rng, n_boot_model, level))
+        results.append(_model_based(train, test, target, gamma, rng, n_boot_model, level, return_range))
         qv = _model_q(train, target, gamma)
         q_hat = None if qv is None else qv[0]
     terms = episode_terms(test, target, gamma=gamma, q_hat=q_hat)
     for key in ("is", "wis", "pdis", "dr"):
         if key in terms.terms:
             x, w = terms.terms[key]
-            results.append(EstimatorResult(key, bootstrap_ratio(x, w, rng=rng, n_boot=n_boot, level=level)))
+            if not np.sum(w) > 0:
+                results.append(EstimatorResult(key, None, "no held-out episode follows the policy"))
+                continue
+            boot = bootstrap_ratio(x, w, rng=rng, n_boot=n_boot, level=level)
+            results.append(EstimatorResult(key, floor_interval(boot, n_eff=ess, bounds=return_range, level=level),
+                                           f"percentile bootstrap, floored at ESS {ess:.1f}"))
         elif key == "dr" and train is not None:
             results.append(EstimatorResult("dr", None, "no support in the training split"))
     severe = (terms.returns <= severe_threshold).astype(np.float64)
-    rate = bootstrap_ratio(terms.weight * severe, terms.weight, rng=rng, n_boot=n_boot, level=level)
+    rate = None
+    if matching:
+        rate = floor_interval(bootstrap_ratio(terms.weight * severe, terms.weight, rng=rng, n_boot=n_boot, level=level),
+                              n_eff=ess, bounds=(0.0, 1.0), level=level)
     observed = int(np.count_nonzero((terms.weight > 0) & (severe > 0)))
-    return OffPolicyReport(name, True, "", test.n_episodes, matching, effective_sample_size(terms.weight),
-                           tuple(results), rate, observed, level)
+    return OffPolicyReport(name, True, "", test.n_episodes, matching, ess, tuple(results), rate, observed, level,
+                           None, support, return_range)
 
 
 def exhaustive_logs(contexts: IntArray, returns: FloatArray, *, context_names: tuple[str, ...],
@@ -439,6 +490,7 @@ def exhaustive_logs(contexts: IntArray, returns: FloatArray, *, context_names: t
         action=np.tile(np.arange(a, dtype=np.int64), e), propensity=np.full(n, 1.0 / a), reward=ret.reshape(n),
         next_state=np.full(n, len(context_names), dtype=np.int64), terminated=np.ones(n, dtype=bool),
         truncated=np.zeros(n, dtype=bool), decided_at=zeros, outcome_at=zeros, features_at=zeros,
+        behavior_table=np.full((1, a), 1.0 / a), behavior_index=zeros.copy(),
     )
 
 
@@ -454,6 +506,7 @@ __all__ = [
     "batch_policy_values",
     "bootstrap_ratio",
     "effective_sample_size",
+    "episode_returns",
     "episode_terms",
     "evaluate_policy",
     "matrix_mapping",

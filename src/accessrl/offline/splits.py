@@ -1,6 +1,7 @@
 """Train / validation / test by time, and the leakage around the cutoffs (layer 1).
 
-Episodes are assigned by their first decision time, so an episode is never split; the
+Episodes are assigned by their first decision time, so an episode is never split (the
+period rule of :mod:`~accessrl.offline.periods` applied to the decision that opens it); the
 checks (Kaufman et al. 2012) count what would leak information from a later period into
 an earlier one: shared requesters, late outcomes, straddling episodes, late features.
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from accessrl.errors import DataError, ParameterError
 from accessrl.offline.logged import US_PER_HOUR, LoggedSteps
+from accessrl.offline.periods import OBSERVED, OPEN, outcome_status
 
 WINDOW_QUANTILE = 0.99
 """The default outcome window is this quantile of the logged outcome delays."""
@@ -148,8 +150,8 @@ def temporal_split(steps: LoggedSteps, cutoffs: tuple[int, int], *, prevent: boo
         keep_ep &= ~(overlap | late_feat)
         row_cut = cut[steps.episode_of_row]  # the window rule applies to train (c1) only
         earlier = row_cut == c1
-        closed = steps.decided_at <= row_cut - window
-        known = steps.outcome_at < row_cut
+        status = outcome_status(steps.decided_at, steps.outcome_at, c1, window)  # one rule: offline.periods
+        closed, known = status != OPEN, status == OBSERVED
         ok = ~earlier | (closed & known)
         # the knowable prefix: every row up to the first that does not qualify
         bad_before = np.cumsum(~ok) - np.repeat(np.concatenate(([0], np.cumsum(~ok)[ptr[1:-1] - 1])), np.diff(ptr)) \

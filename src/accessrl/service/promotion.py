@@ -15,9 +15,12 @@ The incumbent is scored **as served**: :func:`guarded_mapping` applies the model
 (:func:`accessrl.service.policy.serve_policy`), so a deployment row that stores the
 unguarded mapping and one that stores the guarded one give the same incumbent.
 
-The candidate is deployed only if its lower confidence bound beats the deployed
-policy's estimate and its severe-error count on test is zero
-(:func:`accessrl.offline.heldout.promotion_rule`); otherwise nothing changes.  Every
+The candidate is deployed only if the one evidence review
+(:func:`accessrl.offline.evidence.review`) passes: support from the logged propensities, at
+least 30 matching test episodes and an effective sample size of 30 for both policies (by
+default; :class:`~accessrl.offline.evidence.EvidenceRules`), estimators that agree, no severe
+error, and a lower confidence bound above the deployed policy's estimate; otherwise nothing
+changes, and the verdict lists every reason.  Every
 deployment row this module writes records who made it (``promoted_by``), the evidence
 (:meth:`accessrl.offline.heldout.Verdict.evidence`) and the deployment it replaced
 (``previous_id``); :func:`rollback` follows ``previous_id`` back one step.
@@ -36,15 +39,8 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import policy_from_mapping
 from accessrl.model.spec import compile_spec, spec_from_mdp
-from accessrl.offline.heldout import (
-    MIN_TEST_EPISODES,
-    SELECTION_ESTIMATOR,
-    SEVERE_RETURN,
-    Estimate,
-    Verdict,
-    heldout_split,
-    review_candidates,
-)
+from accessrl.offline.evidence import SELECTION_ESTIMATOR, Check, Estimate, EvidenceRules, Verdict
+from accessrl.offline.heldout import SEVERE_RETURN, heldout_split, review_candidates
 from accessrl.offline.monitoring import reference_model
 from accessrl.offline.ope import target_matrix
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
@@ -69,15 +65,20 @@ class Promotion:
     incumbent_id: str
     codes: tuple[str, ...] = ()
     deployment_id: int | None = None
+    checks: tuple[Check, ...] = ()
+    rules: EvidenceRules = EvidenceRules()
 
     def lines(self) -> list[str]:
-        """What ``accessrl promote`` prints."""
-        out = [f"held-out test episodes: {self.n_test} (estimator: {ESTIMATOR}, 95% bootstrap interval)"]
+        """What ``accessrl promote`` prints: the estimates, every check, the verdict."""
+        out = [f"held-out test episodes: {self.n_test} (estimator: {ESTIMATOR}, 95% bootstrap interval with a "
+               "small-sample floor)"]
         for name, e in ((f"deployed {self.incumbent_id} (as served)", self.incumbent),
                         (f"candidate {self.candidate_id}", self.candidate)):
             if e is not None:
                 out.append(f"{name}: estimate {e.value:.2f} [{e.low:.2f}, {e.high:.2f}] "
-                           f"matching episodes {e.support}, severe errors {e.severe_errors}")
+                           f"matching episodes {e.support}, ESS {e.effective_sample_size:.1f}, "
+                           f"severe errors {e.severe_errors}")
+        out += [f"  {'ok' if c.passed else 'NO' if c.blocking else 'warn'}  {c.message}" for c in self.checks]
         out.append(("promoted: " if self.deployed else "not promoted: ") + "; ".join(self.reasons))
         return out
 
@@ -97,7 +98,7 @@ def latest_deployed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "accessrl promote",
             since: int | None = None, train_end: int | None = None, valid_end: int | None = None,
-            n_boot: int = 1000) -> Promotion:
+            n_boot: int = 1000, rules: EvidenceRules = EvidenceRules()) -> Promotion:
     """Evaluate ``candidate`` (a policy file) on the held-out tail of the log against the served
     incumbent; deploy it only on evidence, recording ``promoted_by`` and the evidence.
 
@@ -106,6 +107,7 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
     cutoffs (a weekly job: train on past weeks, validate on the last but one, test on the last)."""
     if seed < 0:
         raise ParameterError(f"seed: expected a non-negative integer, got {seed}")
+    rules.check()
     store = Store(open_engine(db))
     try:
         dep = latest_deployed(store.deployments())
@@ -119,16 +121,18 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
             k = int(np.flatnonzero(forb & (cand_probs > 0))[0])
             why = (f"candidate chooses forbidden action {mdp.action_names[int(mdp.sa_action[k])]!r} "
                    f"in state {mdp.state_names[int(mdp.sa_state[k])]!r}")
-            return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("forbidden_action",))
+            return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("forbidden_action",),
+                             checks=(Check("forbidden_action", False, why),), rules=rules)
         log = DecisionLog(db)
         try:
             steps = log.load_steps(since=since, state_names=mdp.state_names, action_names=mdp.action_names).steps
         finally:
             log.close()
-        if steps.n_episodes < 3 * MIN_TEST_EPISODES:
-            why = (f"only {steps.n_episodes} logged episodes; at least {3 * MIN_TEST_EPISODES} are needed "
+        if steps.n_episodes < 3 * rules.min_held:
+            why = (f"only {steps.n_episodes} logged episodes; at least {3 * rules.min_held} are needed "
                    "for a held-out test period")
-            return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("too_few_logged_episodes",))
+            return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("too_few_logged_episodes",),
+                             checks=(Check("too_few_logged_episodes", False, why),), rules=rules)
         split = heldout_split(steps, train_end=train_end, valid_end=valid_end, prevent_leakage=True,
                               time_text=us_to_iso)
         names = (split.test.state_names, split.test.action_names)
@@ -136,7 +140,8 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
         review = review_candidates(
             split, (inc_id, target_matrix(*names, served, source=inc_id)),
             [(cand_id, target_matrix(*names, policy_mapping(mdp, cand_probs), source=cand_id))],
-            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN, n_boot=n_boot)
+            gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN, n_boot=n_boot,
+            rules=rules)
         verdict = review.verdicts[0]
         reasons = list(verdict.reasons)
         new_id = None
@@ -150,9 +155,8 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
                                        reason=f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; "
                                               f"0 severe errors on {verdict.n_held} test episodes "
                                               f"(model {model_fingerprint(mdp)})")
-            reasons.append(f"lower bound {cand.low:.2f} beats deployed {inc.value:.2f}, 0 severe errors")
         return Promotion(verdict.promote, tuple(reasons), verdict.candidate, verdict.incumbent, verdict.n_held,
-                         cand_id, inc_id, verdict.codes, new_id)
+                         cand_id, inc_id, verdict.codes, new_id, verdict.checks, rules)
     finally:
         store.close()
 
@@ -174,7 +178,8 @@ def record_deployment(store: Store, current: dict[str, Any], *, policy_id: str, 
 
 def verdict_json(p: Promotion) -> dict[str, Any]:
     """``promote --json``: the verdict as data."""
-    v = Verdict(p.candidate_id, p.incumbent_id, p.deployed, p.reasons, p.codes, p.candidate, p.incumbent, p.n_test)
+    v = Verdict(p.candidate_id, p.incumbent_id, p.deployed, p.reasons, p.codes, p.candidate, p.incumbent, p.n_test,
+                checks=p.checks, rules=p.rules)
     return {**v.evidence(), "deployment_id": p.deployment_id}
 
 

@@ -66,6 +66,12 @@ def generated_records(log: GeneratedLog, mdp: MDP, *, policy_id: str = "behavior
         names = [mdp.action_names[int(a)] for a in mdp.sa_action[lo:hi]]
         allowed[int(st)] = names
         probs[int(st)] = {n: float(b[k]) for n, k in zip(names, range(lo, hi), strict=True)}
+    # the logged distribution of each decision: per (hidden type, state) when the log has types
+    table, index = s.behavior_table, s.behavior_index
+    by_row: list[dict[str, float]] | None = None
+    if table is not None and index is not None and table.shape[0] > mdp.n_states:
+        by_row = [{n: float(table[k, mdp.action_names.index(n)]) for n in allowed.get(k % mdp.n_states, [])}
+                  for k in range(table.shape[0])]
     first_seen: dict[int, bool] = {}
     sn, an, kn = s.state_names, s.action_names, s.kind_names
     eps = float(log.epsilon)
@@ -75,6 +81,7 @@ def generated_records(log: GeneratedLog, mdp: MDP, *, policy_id: str = "behavior
         cols = [x[sl].tolist() for x in (s.episode, s.step, s.requester, s.state, s.action, s.propensity, s.reward,
                                          s.next_state, s.terminated, s.truncated)]
         kinds = s.kind[sl].tolist() if s.kind is not None else [0] * len(cols[0])
+        rows = index[sl].tolist() if by_row is not None and index is not None else None
         for i, (ep, step, req, st, act, prop, rew, nxt, term, trunc) in enumerate(zip(*cols, strict=True)):
             ep_id = f"{prefix}r{ep:07d}"
             ev = f"{ep_id}-{step}"
@@ -85,7 +92,8 @@ def generated_records(log: GeneratedLog, mdp: MDP, *, policy_id: str = "behavior
                 "record": "decision", "event_id": ev, "episode_id": ep_id, "step_index": step,
                 "previous_event_id": f"{ep_id}-{step - 1}" if step else None, "requester_id": f"{prefix}u{req:06d}",
                 "decided_at": str(dec[i]), "state": sn[st], "features": {"returning": returning},
-                "allowed_actions": allowed[st], "action": an[act], "action_probabilities": probs[st],
+                "allowed_actions": allowed[st], "action": an[act],
+                "action_probabilities": probs[st] if rows is None or by_row is None else by_row[rows[i]],
                 "propensity": prop, "policy_id": policy_id, "policy_version": policy_version,
                 "exploration": eps, "mode": mode,
             }

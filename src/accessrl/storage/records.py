@@ -32,7 +32,8 @@ from accessrl.model.checks import number
 from accessrl.storage.schema import decision_snapshots, outcome_events
 from accessrl.storage.times import utc_text
 
-MODES = ("live", "shadow", "logging-only")
+MODES = ("live", "shadow", "logging-only", "historical")
+"""``historical``: decisions imported from an event log (recorded by another system, acted on)."""
 DECISION_REQUIRED = ("event_id", "episode_id", "step_index", "requester_id", "decided_at", "state",
                      "allowed_actions", "action", "action_probabilities", "propensity", "policy_id",
                      "policy_version", "exploration", "mode")

@@ -9,7 +9,7 @@ Tables::
       event_id PK, episode_id, step_index, previous_event_id, requester_id,
       decided_at (ISO 8601 UTC text, microseconds, '+00:00'), state, features (JSON),
       allowed_actions (JSON list), action, action_probabilities (JSON object),
-      propensity, policy_id, policy_version, exploration, mode (live | shadow | logging-only)
+      propensity, policy_id, policy_version, exploration, mode (live | shadow | logging-only | historical)
     outcome_events       appended later, joined by event_id
       outcome_id PK (autoincrement), event_id, episode_id, kind, occurred_at,
       evidence_received_at, next_state, reward, reward_components (JSON), severe,

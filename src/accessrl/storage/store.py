@@ -9,7 +9,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,11 @@ LOOKUP_CHUNK = 500
 _OUTCOME_TUPLE = operator.itemgetter(*OUTCOME_COLUMNS)  # an outcome dict as a row tuple (one C call)
 SQLITE_ROWS_PER_STATEMENT = 100
 """Rows per multi-row INSERT on SQLite (16 columns x 100 rows stays far below SQLite's 32,766 variables)."""
-DEFAULT_MODES = ("live", "logging-only")
+DEFAULT_MODES = ("live", "logging-only", "historical")
+"""Decisions that were acted on: served live, logged by another system, or imported history
+(shadow decisions were not acted on and have no outcomes of their own)."""
+ANALYZE_MIN_ROWS = 1_000
+"""PostgreSQL: an ingest that stored this many rows or more ends with ``ANALYZE`` (:meth:`DecisionLog.analyze`)."""
 COPY_MIN_ROWS = 64
 """PostgreSQL: smaller batches (a service call) are inserted row by row; a COPY pays a few round trips."""
 MAX_WAITING = 200_000
@@ -163,6 +167,9 @@ class LoadedLog:
     requester_ids: tuple[str, ...]
     pending: int
     """Decisions left out because no outcome has set their next state yet."""
+    pending_at: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Their decision times (microseconds), so a period can count them as censored
+    (:func:`~accessrl.offline.periods.period_decisions`)."""
 
 
 _SAFE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -218,6 +225,9 @@ class DecisionLog:
         """SQLite: multi-row INSERT statements (False: the plain one-row ``executemany``; same rows)."""
         self.copy_inserts = True
         """PostgreSQL: batches of :data:`COPY_MIN_ROWS` rows or more go through ``COPY`` (False: ``executemany``)."""
+        self.analyze_after_ingest = True
+        """PostgreSQL: refresh the planner's statistics after an ingest of :data:`ANALYZE_MIN_ROWS` rows
+        or more (False: leave it to autovacuum, as a bare ``COPY`` does; the benchmark's "before")."""
         self._dec_head = f"INSERT OR IGNORE INTO decision_snapshots ({', '.join(DECISION_COLUMNS)}) VALUES "
         self._out_head = f"INSERT OR IGNORE INTO outcome_events ({', '.join(OUTCOME_COLUMNS)}) VALUES "
 
@@ -488,9 +498,50 @@ class DecisionLog:
                 n_batch = 0
         flush(True)
         n = tally.n
+        if self.analyze_after_ingest and n[0] + n[3] >= ANALYZE_MIN_ROWS:
+            self.analyze()
         return IngestResult(source, n[0], n[1], n[3], n[4], tuple(tally.rejects), batches,
                             rejected_total=tally.n_rejects, decisions_conflict=n[2], outcomes_conflict=n[5],
                             conflicts=tuple(tally.conflicts))
+
+    def analyze(self) -> bool:
+        """PostgreSQL: ``ANALYZE`` the decision and outcome tables, so the planner knows their sizes.
+
+        A bulk load by ``COPY`` leaves a table without statistics until autovacuum gets to it; the
+        planner then takes a large table for a handful of rows and joins the decisions to their
+        outcomes by a nested loop — quadratic in the log, a read of a 100,000-decision log that
+        runs for hours instead of seconds.  Returns whether it ran (SQLite: no-op;
+        a role that may not analyze: skipped, the planner's defaults stay)."""
+        if self.dialect != "postgresql":
+            return False
+        try:
+            with self.transaction() as conn:
+                for t in (decision_snapshots, outcome_events):
+                    conn.exec_driver_sql(f"ANALYZE {self._qualified(t.name)}")
+        except sa.exc.OperationalError:
+            raise
+        except sa.exc.DBAPIError:  # e.g. insufficient privilege: reading still works, with default estimates
+            return False
+        return True
+
+    def _qualified(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"' if self.schema else table
+
+    def ensure_statistics(self) -> bool:
+        """PostgreSQL: :meth:`analyze` when a log table holds rows but has never been analyzed
+        (loaded by another tool, or by an accessrl before this check); returns whether it ran."""
+        if self.dialect != "postgresql":
+            return False
+        names = [self._qualified(t.name) for t in (decision_snapshots, outcome_events)]
+        sql = ("SELECT c.reltuples, s.n_live_tup, s.last_analyze, s.last_autoanalyze FROM pg_class c "
+               "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass(%s)")
+        with self.engine.connect() as conn:
+            stale = False
+            for name in names:
+                row = conn.exec_driver_sql(sql, (name,)).first()
+                if row is not None and row[2] is None and row[3] is None and (row[0] is None or row[0] < 0):
+                    stale = True
+        return self.analyze() if stale else False
 
     def _cannot_write(self, exc: sa.exc.OperationalError) -> DataError:
         return DataError(f"database {database_name(self.engine)!r}: cannot write to it "
@@ -619,19 +670,9 @@ class DecisionLog:
             return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                     for t in (decision_snapshots, outcome_events)}
 
-    def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
-                   state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
-        """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.
-
-        Decisions with ``since <= decided_at < until`` (ISO text, a datetime or int
-        microseconds since the epoch; see :func:`~accessrl.storage.times.utc_text`) in the given modes (shadow
-        decisions are not acted on, so they are left out by default).  With ``until``,
-        outcomes are taken *as of* ``until``: those occurring later are ignored, as if
-        the log were read at that moment.  A decision's reward is the sum of its outcomes'
-        rewards; its next state, outcome time and termination come from its latest outcome
-        that names a next state.  An episode is cut before its first decision without one.
-        ``state_names``/``action_names`` fix the code order (names not listed follow).
-        """
+    def steps_query(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES) -> sa.Select[Any]:
+        """The one query :meth:`load_steps` runs (each decision joined to its outcomes as of
+        ``until``), exposed so the tests can ``EXPLAIN`` it on PostgreSQL."""
         lo = None if since is None else utc_text(since, "since")
         hi = None if until is None else utc_text(until, "until")
         dc, oc = decision_snapshots.c, outcome_events.c
@@ -650,7 +691,7 @@ class DecisionLog:
                 .where(known, oc.next_state.is_not(None)).subquery("last"))
         q = (sa.select(dc.episode_id, dc.step_index, dc.requester_id, dc.decided_at, dc.state, dc.action,
                        dc.propensity, dc.features, rsum.c.reward, last.c.next_state, last.c.occurred_at,
-                       flags.c.nterm, flags.c.ntrunc)
+                       flags.c.nterm, flags.c.ntrunc, dc.action_probabilities)
              .select_from(decision_snapshots.outerjoin(rsum, rsum.c.event_id == dc.event_id)
                           .outerjoin(last, sa.and_(last.c.event_id == dc.event_id, last.c.rn == 1))
                           .outerjoin(flags, flags.c.event_id == dc.event_id))
@@ -660,24 +701,46 @@ class DecisionLog:
         if hi is not None:
             q = q.where(dc.decided_at < hi)
         q = q.order_by(dc.episode_id, dc.step_index)
+        return q
+
+    def load_steps(self, *, since: Any = None, until: Any = None, modes: Sequence[str] = DEFAULT_MODES,
+                   state_names: Sequence[str] = (), action_names: Sequence[str] = ()) -> LoadedLog:
+        """Logged transitions as :class:`~accessrl.offline.logged.LoggedSteps`.
+
+        Decisions with ``since <= decided_at < until`` (ISO text, a datetime or int
+        microseconds since the epoch; see :func:`~accessrl.storage.times.utc_text`) in the given modes (shadow
+        decisions are not acted on, so they are left out by default).  With ``until``,
+        outcomes are taken *as of* ``until``: those occurring later are ignored, as if
+        the log were read at that moment.  A decision's reward is the sum of its outcomes'
+        rewards; its next state, outcome time and termination come from its latest outcome
+        that names a next state.  An episode is cut before its first decision without one.
+        ``state_names``/``action_names`` fix the code order (names not listed follow).
+        """
+        self.ensure_statistics()
+        q = self.steps_query(since=since, until=until, modes=modes)
         s_idx = {n: i for i, n in enumerate(state_names)}
         a_idx = {n: i for i, n in enumerate(action_names)}
         ep_idx: dict[str, int] = {}
         rq_idx: dict[str, int] = {}
-        keys = ("episode", "step", "requester", "state", "action", "prop", "reward", "next", "term", "trunc")
+        keys = ("episode", "step", "requester", "state", "action", "prop", "reward", "next", "term", "trunc",
+                "probs")
+        probs_idx: dict[str, int] = {}
         arrays: dict[str, list[np.ndarray]] = {k: [] for k in (*keys, "dec", "out", "feat")}
         pending = 0
+        pending_at: list[str] = []
         cut_episode = None
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=100_000).execute(q)
             for part in result.partitions():
                 cols: dict[str, list[Any]] = {k: [] for k in (*keys, "dec", "out", "feat")}
-                for ep, step, req, at, st, act, prop, feats, rew, nxt, out_at, nterm, ntrunc in part:
+                for ep, step, req, at, st, act, prop, feats, rew, nxt, out_at, nterm, ntrunc, probs in part:
                     if ep == cut_episode:
                         pending += 1
+                        pending_at.append(at)
                         continue
                     if nxt is None:  # no outcome has set the next state yet: cut the episode here
                         pending += 1
+                        pending_at.append(at)
                         cut_episode = ep
                         continue
                     cols["episode"].append(ep_idx.setdefault(ep, len(ep_idx)))
@@ -690,6 +753,7 @@ class DecisionLog:
                     cols["next"].append(s_idx.setdefault(nxt, len(s_idx)))
                     cols["term"].append(bool(nterm))
                     cols["trunc"].append(bool(ntrunc))
+                    cols["probs"].append(probs_idx.setdefault(probs, len(probs_idx)))
                     cols["dec"].append(at)
                     cols["out"].append(out_at)
                     cols["feat"].append(json_loads(feats).get("recorded_at", at) if feats and "recorded_at" in feats
@@ -703,15 +767,28 @@ class DecisionLog:
         def cat(k: str, dtype: Any) -> np.ndarray:
             return np.concatenate(arrays[k]) if arrays[k] else np.zeros(0, dtype=dtype)
 
+        # every action the behaviour gave a positive probability is a name of the log, taken or not
+        dists = [_stored_json(text, "action_probabilities", "a decision") for text in probs_idx]
+        for d in dists:
+            for name, p in d.items():
+                if isinstance(p, (int, float)) and p > 0:
+                    a_idx.setdefault(name, len(a_idx))
+        table = np.zeros((len(dists), len(a_idx)))
+        for i, d in enumerate(dists):
+            for name, p in d.items():
+                if name in a_idx and isinstance(p, (int, float)) and not isinstance(p, bool):
+                    table[i, a_idx[name]] = float(p)
+
         steps = LoggedSteps(
             state_names=tuple(s_idx), action_names=tuple(a_idx),
             episode=cat("episode", np.int64), step=cat("step", np.int64), requester=cat("requester", np.int64),
             state=cat("state", np.int64), action=cat("action", np.int64), propensity=cat("prop", np.float64),
             reward=cat("reward", np.float64), next_state=cat("next", np.int64), terminated=cat("term", bool),
             truncated=cat("trunc", bool), decided_at=cat("dec", np.int64), outcome_at=cat("out", np.int64),
-            features_at=cat("feat", np.int64),
+            features_at=cat("feat", np.int64), behavior_table=table, behavior_index=cat("probs", np.int64),
         )
-        return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending)
+        return LoadedLog(steps, tuple(ep_idx), tuple(rq_idx), pending,
+                         iso_to_us(pending_at) if pending_at else np.zeros(0, dtype=np.int64))
 
 
 __all__ = ["DEFAULT_MODES", "DecisionLog", "IngestResult", "LoadedLog", "Reject", "WriteResult"]

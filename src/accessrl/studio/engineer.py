@@ -19,7 +19,8 @@ from accessrl.catalog.lesson import LESSON_GAMMA
 from accessrl.errors import AccessRLError, DataError
 from accessrl.model.spec import compile_spec
 from accessrl.offline.estimation import estimate_model
-from accessrl.offline.heldout import SELECTION_ESTIMATOR, Estimate, evaluate_heldout, heldout_split
+from accessrl.offline.evidence import SELECTION_ESTIMATOR, Estimate, assess, review
+from accessrl.offline.heldout import evaluate_heldout, heldout_split
 from accessrl.offline.ope import target_matrix
 from accessrl.planning.solver import solve
 from accessrl.storage.faults import check_integrity
@@ -116,7 +117,8 @@ def engineer_view(db: str, *, seed: int = 0) -> dict[str, Any]:
 
 def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]], gamma: float,
              seed: int) -> dict[str, Any]:
-    """The deployed policy against the estimated model's optimal policy on the untouched test period."""
+    """The deployed policy against the estimated model's optimal policy on the untouched test period,
+    each estimate through the one evidence review, and promote's verdict for the optimum."""
     if steps.n_episodes < MIN_EPISODES:
         return {"note": f"only {steps.n_episodes} episodes logged; a held-out comparison needs {MIN_EPISODES}",
                 "rows": []}
@@ -137,13 +139,21 @@ def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]]
     except AccessRLError as exc:
         return {"note": str(exc), "rows": []}
     rows = []
-    for (name, _), rep in zip(candidates, ev.reports, strict=True):
+    for i, ((name, _), rep) in enumerate(zip(candidates, ev.reports, strict=True)):
         e = Estimate.from_report(rep)
+        a = assess(rep, role="incumbent" if dep is not None and i == 0 else "candidate")
         rows.append({"policy": name, "estimate": None if e is None else [e.value, e.low, e.high],
                      "support": None if e is None else e.support,
-                     "severe_errors": None if e is None else e.severe_errors, "reason": rep.reason})
+                     "severe_errors": None if e is None else e.severe_errors, "reason": rep.reason,
+                     "trusted": a.trusted, "evidence": "trusted" if a.trusted else ", ".join(c.code for c in a.failures),
+                     "checks": [c.to_json() for c in a.checks]})
+    verdict = None
+    if dep is not None:
+        v = review(ev.reports[1], ev.reports[0])
+        verdict = {"promote": v.promote, "reasons": list(v.reasons), "codes": list(v.codes)}
     return {"note": f"test period: {test.n_episodes} episodes from {us_to_iso(split.cutoffs[1])}; "
-                    f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval", "rows": rows}
+                    f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval with a small-sample floor",
+            "rows": rows, "verdict": verdict}
 
 
 __all__ = ["LogReader", "cached_view", "engineer_view"]

@@ -590,7 +590,9 @@ PAGES["engineer"] = function () {
     fillTable("outcome-table", data.outcomes.map((o) => [o.kind, String(o.count), fmt(o.per_decision, 3), fmt(o.per_episode, 3)]));
     fillTable("estimate-table", data.estimated.map((o) => [o.state, o.action, o.next_state, `${o.count}/${o.pair_count}`, fmt(o.p, 3), `[${fmt(o.p_low, 3)}, ${fmt(o.p_high, 3)}]`, fmt(o.reward, 1)]));
     $("heldout-note").textContent = data.heldout.note;
-    fillTable("heldout-table", data.heldout.rows.map((r) => [r.policy, r.estimate ? fmt(r.estimate[0]) : "no support", r.estimate ? `[${fmt(r.estimate[1])}, ${fmt(r.estimate[2])}]` : r.reason, String(r.support ?? ""), String(r.severe_errors ?? "")]));
+    fillTable("heldout-table", data.heldout.rows.map((r) => [r.policy, r.estimate ? fmt(r.estimate[0]) : "no support", r.estimate ? `[${fmt(r.estimate[1])}, ${fmt(r.estimate[2])}]` : r.reason, String(r.support ?? ""), String(r.severe_errors ?? ""), r.evidence ?? ""]));
+    const v = data.heldout.verdict;
+    $("heldout-verdict").textContent = v ? (v.promote ? "the optimum would be promoted: " : "the optimum would not be promoted: ") + v.reasons.join("; ") : "";
     fillTable("deploy-table", data.deployments.map((d) => [String(d.id), d.role, d.policy_id, d.policy_version, d.deployed_at, d.reason]));
   });
 };
