@@ -28,7 +28,7 @@ ARGS = {
     "serve": [MODEL, "--policy", "optimal", "--port", "{port}"],
     "promote": ["--candidate", "{pol}"],
     "rollback": [],
-    "monitor": [],
+    "monitor": ["--since", "2026-01-01"],  # a log without deployments is checked against its history
     "studio": ["--port", "{port}"],
     "pilot": ["--weeks", "4", "--requests-per-week", "30", "--out", "{tmp}/pilot-out"],
     "logs ingest": ["{tmp}/some.jsonl"],
