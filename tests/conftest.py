@@ -1,4 +1,5 @@
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -36,6 +37,20 @@ def db_url(request, tmp_path):
     reached through ``search_path`` so every layer (service, store, CLI) sees only it."""
     with fresh_database(request.param, tmp_path) as url:
         yield url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ray with token authentication for the whole run, as a real cluster has it.
+
+    Ray >= 2.59 turns token authentication on for a new cluster by itself whenever
+    ~/.ray/auth_token exists (any local ``ray.init()`` writes that file), while a joining
+    ``ray start`` or a client in the default mode sends no token; and a process reads its token
+    once. So one token is fixed here, before anything starts Ray: every node, every local Ray and
+    every client (this process and the CLI subprocesses the tests start) gets it from the
+    environment."""
+    if not os.environ.get("RAY_AUTH_TOKEN"):
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 
 
 def _free_port() -> int:
