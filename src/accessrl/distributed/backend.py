@@ -104,7 +104,10 @@ class RayBackend:
                 try:
                     ray.init(address=address, **quiet)
                 except (ConnectionError, ValueError, RuntimeError) as exc:
-                    raise ParameterError(f"--ray {address}: cannot connect to a Ray cluster there ({exc})") from None
+                    hint = ("; a cluster with token authentication needs RAY_AUTH_MODE=token and its token in RAY_AUTH_TOKEN"
+                            if os.environ.get("RAY_AUTH_MODE") != "token" else "")
+                    reason = _first_line(exc)
+                    raise ParameterError(f"--ray {address}: cannot connect to a Ray cluster there ({reason}{hint})") from None
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None) -> list[Any]:
         """One Ray task per item; results gathered in submission order."""
