@@ -496,10 +496,14 @@ def test_readme_llm_table_is_the_generated_one():
 
 
 @pytest.mark.slow
-def test_llm_demo_reproduces_the_readme_table():
-    """A fresh run of the demo's defaults (seed 0, one thread, as the CLI runs it) gives the table."""
+def test_llm_demo_shows_what_the_readme_says_of_its_table():
+    """A fresh run of the demo's defaults (seed 0, one thread, as the CLI runs it) shows the pattern
+    the README reads off its table. The digits are one machine's: training amplifies the rounding
+    of the CPU's vector kernels, so another CPU gives other digits (seen: beta = 0's true reward
+    1.35 on the machine that wrote the table, 1.72 on another with the same PyTorch build), while
+    the pattern holds; the README says so beside the table."""
     torch = pytest.importorskip("torch")
-    from accessrl.llm.demo import DemoConfig, demo_table, run_demo, sample_lines
+    from accessrl.llm.demo import DemoConfig, demo_table, run_demo
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -507,10 +511,20 @@ def test_llm_demo_reproduces_the_readme_table():
         res = run_demo(DemoConfig(), seed=0)
     finally:
         torch.set_num_threads(before)
-    assert demo_table(res) == llm_table_in((ROOT / "README.md").read_text()), (
-        "the demo no longer reproduces the README's table: run python benchmarks/readme_llm_table.py")
-    results = (ROOT / "benchmarks" / "results" / "llm_demo.md").read_text()
-    assert "\n".join(sample_lines(res)) in results
+    quoted = llm_table_in((ROOT / "README.md").read_text()).splitlines()
+    fresh = demo_table(res).splitlines()
+    assert [r.split("|")[1] for r in fresh] == [r.split("|")[1] for r in quoted], "the same rows"
+    ref = res.reference
+    by_beta = {r.config.beta: r.final for r in res.runs}
+    free, mild, strong = by_beta[0.0], by_beta[0.05], by_beta[0.2]
+    # "Without the penalty the policy learns to repeat the words the reward model pays for and to run long"
+    assert free.proxy_reward > ref.proxy_reward + 2.0
+    assert free.repeats > ref.repeats + 1.0 and free.length > ref.length + 1.0
+    # "A KL penalty keeps the policy near the reference and the true reward up"
+    assert free.kl > mild.kl > strong.kl > 0
+    assert strong.true_reward > free.true_reward + 0.5
+    assert strong.true_reward > ref.true_reward and free.true_reward < ref.true_reward
+    assert strong.repeats < free.repeats / 2
 
 
 def loop_commands() -> list[str]:
