@@ -9,7 +9,7 @@ both built locally (extra ``[trl]``; nothing is downloaded from a hub).
 * :func:`build_model` — ``GPT2LMHeadModel`` from a ``GPT2Config`` (2 layers, width 64,
   4 heads, 16 positions, no dropout): about 0.1 M parameters.
 * :func:`prompt_string` / :func:`response_ids` — a :class:`~accessrl.llm.task.Prompt` as the
-  text the tokenizer reads (``<bos> tier:high evidence:weak policy:P-7 <sep>``), and a
+  text the tokenizer reads (``<bos> tier:high evidence:weak policy:P-7 <sep>``, then a space), and a
   generated completion cut after its first ``<eos>``.
 
 The imports are inside the functions: ``accessrl.llm`` works without the extra.
@@ -76,8 +76,9 @@ def build_model(seed: int, *, n_layer: int = 2, n_embd: int = 64, n_head: int = 
 
 
 def prompt_string(prompt: Prompt) -> str:
-    """``<bos> tier:high evidence:weak policy:P-7 <sep>`` (the tokenizer gives :meth:`Prompt.tokens`)."""
-    return " ".join(VOCAB[t] for t in prompt.tokens())
+    """``<bos> tier:high evidence:weak policy:P-7 <sep>`` and a space (the tokenizer gives
+    :meth:`Prompt.tokens`): TRL's SFT joins prompt and completion without one."""
+    return " ".join(VOCAB[t] for t in prompt.tokens()) + " "
 
 
 def parse_prompt(text: str) -> Prompt:
