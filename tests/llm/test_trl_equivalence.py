@@ -48,7 +48,8 @@ RESPONSES = [  # 3 prompts x 4 completions of 1..6 tokens
     ["request_evidence", "high-tier", "no-evidence"], ["auto_approve", "strong-evidence"], ["human_review", "because"],
     ["request_evidence", "because", "high-tier", "no-evidence", "standard-policy"],
 ]
-REWARDS = torch.tensor([1.5, -3.0, 2.75, -0.8, 2.5, 2.75, -1.0, 1.0, 3.0, -1.0, -0.75, 2.0])
+REWARDS = torch.tensor([1.5, -3.0, 2.75, -0.8, 2.5, 2.75, -1.0, 1.0, 0.5, 0.501, 0.4995, 0.5])
+"""The third group nearly ties (std 7e-4): there the 1e-4 in TRL's (std + 1e-4) matters."""
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +123,10 @@ def trl_side(tr, inputs):
 
 def assert_same(a, b):
     (la, ga), (lb, gb) = a, b
-    assert la == pytest.approx(lb, rel=1e-5, abs=1e-6)
+    assert la == pytest.approx(lb, rel=2e-6, abs=1e-8)
     assert len(ga) == len(gb) > 0
     for x, y in zip(ga, gb, strict=True):
-        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(x, y, rtol=2e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("bias_correction", [False, True])
