@@ -8,8 +8,15 @@ betas x 150 RL steps) per algorithm at one thread - the "under a minute" claim.
 Wall time and CPU time (``time.process_time``, summed over threads) are both reported;
 medians over ``--repeats``.  Other load on the machine inflates wall time.
 
-Usage: ``python benchmarks/bench_llm.py [--repeats 3] [--quick]``.
-Writes ``benchmarks/results/llm.md`` and ``llm.json``.
+Part 3 (``--engines``, run alone): the whole demo through each engine, ``accessrl llm demo
+--engine builtin`` against ``--engine trl`` (TRL's SFT, RLOO and GRPO trainers on a 0.1 M-parameter
+GPT-2), each in a fresh subprocess, interleaved; wall time and the subprocess's peak resident
+memory (``ru_maxrss`` from ``os.wait4``), with the final true reward at beta 0 and 0.2 from the
+run's own JSON.
+
+Usage: ``python benchmarks/bench_llm.py [--repeats 3] [--quick]``; ``--engines [--repeats 2]``.
+Writes ``benchmarks/results/llm.md`` and ``llm.json`` (parts 1-2) or ``llm_trl.md`` and
+``llm_trl.json`` (part 3).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -62,11 +72,82 @@ def step_times(algorithm: str, threads: int, steps: int, ref: TokenPolicy, rm: A
     return (time.perf_counter() - w0) / steps, (time.process_time() - c0) / steps
 
 
+def demo_subprocess(engine: str, algorithm: str) -> dict[str, Any]:
+    """One ``accessrl llm demo --json`` in a fresh process: wall time, peak RSS, the final table."""
+    cmd = [sys.executable, "-m", "accessrl", "llm", "demo", "--engine", engine, "--algorithm", algorithm, "--json"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        w0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (Popen has not reaped it)
+        wall = time.perf_counter() - w0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {err.decode()[-400:]}")
+    data = json.loads(out)
+    runs = {r["beta"]: r["final"]["true_reward"] for r in data["runs"]}
+    return {"engine": engine, "algorithm": algorithm, "wall_s": wall, "n_params": data["n_params"],
+            "maxrss_mb": usage.ru_maxrss / 1024,
+            "true_ref": data["reference"]["true_reward"], "true_beta0": runs.get(0.0), "true_beta02": runs.get(0.2)}
+
+
+def engines(repeats: int) -> None:
+    """Part 3: builtin against trl, interleaved, each demo in its own process."""
+    load_before = os.getloadavg()
+    rows: list[dict[str, Any]] = []
+    for _ in range(repeats):
+        for algorithm in ("rloo", "grpo"):
+            for engine in ("builtin", "trl"):  # interleaved: background load hits both alike
+                rows.append(demo_subprocess(engine, algorithm))
+    load_after = os.getloadavg()
+    import transformers
+    import trl
+
+    env = {"python": platform.python_version(), "torch": torch.__version__, "trl": trl.__version__,
+           "transformers": transformers.__version__, "cpus": os.cpu_count(), "repeats": repeats,
+           "loadavg_before": load_before, "loadavg_after": load_after}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "llm_trl.json").write_text(json.dumps({"env": env, "runs": rows}, indent=2) + "\n")
+    lines = [
+        "# `accessrl llm demo`: the built-in engine against `--engine trl`",
+        "",
+        f"Python {env['python']}, torch {env['torch']}, trl {env['trl']}, transformers {env['transformers']}, "
+        f"{env['cpus']} CPUs; each demo in a fresh process (`python -m accessrl llm demo --engine E --algorithm A "
+        f"--json`, defaults: seed 0, betas 0 / 0.05 / 0.2, 150 RL steps of 16 prompts x 4, one PyTorch thread), "
+        f"{repeats} interleaved repeats, medians. Load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.1f}' for x in load_before)} at the start and {', '.join(f'{x:.1f}' for x in load_after)} "
+        "at the end: other work on this shared machine inflates wall time. Peak memory is the subprocess's "
+        "`ru_maxrss` (`os.wait4`).",
+        "",
+        "| engine | algorithm | policy parameters | wall s (median) | wall s (runs) | peak RSS MiB | true reward: "
+        "reference | beta 0 | beta 0.2 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for algorithm in ("rloo", "grpo"):
+        for engine in ("builtin", "trl"):
+            rs = [r for r in rows if r["engine"] == engine and r["algorithm"] == algorithm]
+            walls = [r["wall_s"] for r in rs]
+            last = rs[-1]
+            lines.append(f"| {engine} | {algorithm} | {last['n_params']:,} | {statistics.median(walls):.1f} | "
+                         f"{', '.join(f'{w:.0f}' for w in walls)} | {statistics.median(r['maxrss_mb'] for r in rs):.0f} | "
+                         f"{last['true_ref']:.2f} | {last['true_beta0']:.2f} | {last['true_beta02']:.2f} |")
+    lines.append("")
+    (RESULTS / "llm_trl.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--engines", action="store_true", help="part 3 only: builtin against trl, in subprocesses")
     args = ap.parse_args()
+    if args.engines:
+        engines(args.repeats)
+        return
     load_before = os.getloadavg()[0]
     default_threads = torch.get_num_threads()
     steps = 10 if args.quick else 30

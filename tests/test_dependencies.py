@@ -96,6 +96,15 @@ def test_llm_cli_without_torch(monkeypatch):
     assert 'pip install "accessrl[llm]"' in one_error_line(r)
 
 
+def test_llm_trl_engine_without_trl(monkeypatch):
+    pytest.importorskip("torch", reason='the llm demo needs PyTorch: pip install "accessrl[llm]"')
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(var, "1")  # the command sets them; monkeypatch restores them
+    hide(monkeypatch, "trl")
+    r = runner.invoke(app, ["llm", "demo", "--engine", "trl", "--steps", "1"])
+    assert 'pip install "accessrl[trl]"' in one_error_line(r)
+
+
 def test_envs_without_gymnasium(monkeypatch):
     hide(monkeypatch, "gymnasium", reload=("accessrl.envs",))
     with pytest.raises(DependencyError, match=r'needs gymnasium: pip install "accessrl\[gym\]"'):

@@ -242,6 +242,9 @@ README_RUNS: dict[str, list[Run] | str] = {
     'accessrl llm demo [--algorithm rloo|grpo|ppo] [--beta 0 --beta 0.2] [--seed 0] [--plot kl.png]':
         [run("llm demo --algorithm grpo --beta 0 --beta 0.2 --seed 0 --plot kl.png",
              {"--steps": "3", "--prompts": "4"})],
+    'pip install "accessrl[trl]"': "an install; the test extra includes it",
+    'accessrl llm demo --engine trl [--algorithm rloo|grpo] [--beta 0 --beta 0.2] [--seed 0]':
+        [run("llm demo --engine trl --algorithm grpo --beta 0 --beta 0.2 --seed 0", {"--steps": "3", "--prompts": "4"})],
     'accessrl audit examples/access_review_deny.yaml --designs examples/designs.yaml [--json] [--plot audit.png] '
     '[--simulate 10000]':
         [run("audit examples/access_review_deny.yaml --designs examples/designs.yaml"),

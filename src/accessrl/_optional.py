@@ -8,6 +8,8 @@ extra          packages                            used by
 ``serve``      fastapi, uvicorn, httptools, httpx, the decision service (Swagger UI assets
                fastapi-offline, prometheus-client  served locally; Prometheus metrics)
 ``llm``        torch                               :mod:`accessrl.llm`
+``trl``        trl, transformers, datasets,        ``accessrl llm demo --engine trl``
+               accelerate, tokenizers              (:mod:`accessrl.llm.trl_engine`)
 ``gym``        gymnasium                           :mod:`accessrl.envs`
 ``sb3``        stable-baselines3, sb3-contrib      agents over :mod:`accessrl.envs` (tests, README)
 ``quantecon``  quantecon                           :meth:`MDP.to_quantecon <accessrl.model.MDP.to_quantecon>`

@@ -348,3 +348,30 @@ def test_demo_cli_prints_sample_responses_and_json_has_them(monkeypatch):
     data = json.loads(res.stdout)
     assert [s["policy"] for s in data["samples"]] == ["reference", "beta=0"]
     assert set(data["samples"][0]["responses"][0]) == {"prompt", "response", "proxy_reward", "true_reward"}
+
+
+def test_policy_loss_token_and_sequence_ratios_agree_at_ratio_one():
+    """One pass per batch: pi_old = pi, both ratios are 1, and the per-token (engine) and per-sequence
+    (TRL's RLOO) losses have one gradient, REINFORCE's; their values are -mean(A |y|) and -mean(A)."""
+    from accessrl.llm.optimise import policy_loss
+
+    g = torch.Generator().manual_seed(0)
+    theta = torch.randn(4, 5, generator=g, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], dtype=torch.float32)
+    adv = torch.tensor([1.0, -2.0, 0.5, 0.5])[:, None].expand(4, 5)
+    grads, values = [], []
+    for ratio in ("token", "sequence"):
+        logp = torch.nn.functional.logsigmoid(theta)
+        loss = policy_loss(logp, logp.detach(), logp.detach(), adv, mask, aggregation="sequence-sum", ratio=ratio)
+        (grad,) = torch.autograd.grad(loss, theta)
+        grads.append(grad)
+        values.append(float(loss))
+    torch.testing.assert_close(grads[0], grads[1])
+    reinforce = -(adv[:, 0] * (torch.nn.functional.logsigmoid(theta) * mask).sum(dim=1)).mean()
+    torch.testing.assert_close(grads[0], torch.autograd.grad(reinforce, theta)[0])
+    assert values[0] == pytest.approx(-(adv[:, 0] * mask.sum(dim=1)).mean().item())
+    assert values[1] == pytest.approx(-adv[:, 0].mean().item())
+    with pytest.raises(ParameterError):
+        policy_loss(theta, theta, theta, adv, mask, aggregation="sequence-sum", ratio="word")
+    with pytest.raises(ParameterError):
+        policy_loss(theta, theta, theta, adv, mask, aggregation="median")

@@ -8,12 +8,15 @@
   is not used: REINFORCE explores through its own softmax policy;
 * ``accessrl reinforce SPEC --baseline none|mean|loo|value`` — the same learner with
   all its settings;
-* ``accessrl llm demo [--algorithm rloo|grpo|ppo] [--beta B ...] [--seed S] [--plot FILE.png]``.
+* ``accessrl llm demo [--algorithm rloo|grpo|ppo] [--beta B ...] [--seed S] [--plot FILE.png]``;
+  ``--engine trl`` runs the same task through Hugging Face TRL on a tiny GPT-2 (extra ``[trl]``,
+  offline: ``HF_HUB_OFFLINE=1`` is set before transformers is imported).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -169,6 +172,81 @@ def _llm_demo(
         console.print(f"plot written to {plot}")
 
 
+def _quiet_hf() -> None:
+    """Offline, no progress bars, no per-step dictionaries on stdout: the demo prints its own tables."""
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ[var] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    need = "trl, transformers and tokenizers"
+    require("trl", "trl", "the TRL engine", package=need)
+    datasets: Any = require("datasets", "trl", "the TRL engine", package=need)
+    transformers: Any = require("transformers", "trl", "the TRL engine", package=need)
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _llm_demo_trl(
+    algorithm: str, betas: list[float], seed: int, steps: int, group_size: int, prompts_per_step: int, max_len: int,
+    log_every: int, json_out: bool,
+) -> None:
+    torch = require("torch", "llm", "the llm demo", package="PyTorch (the CPU build is enough)")
+    _quiet_hf()
+    torch.set_num_threads(1)  # as the built-in engine: tiny models, one thread is fastest
+    import tempfile
+    import warnings
+
+    from accessrl.llm.trl_engine import TRLDemoConfig, run_trl_demo
+
+    if log_every < 1:
+        raise ParameterError(f"--log-every: expected at least 1, got {log_every}")
+    cfg = TRLDemoConfig(algorithm=algorithm, betas=tuple(betas), max_steps=steps, num_generations=group_size,
+                        prompts_per_step=prompts_per_step, max_completion_length=max_len).checked()
+    with tempfile.TemporaryDirectory(prefix="accessrl-trl-") as work, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TRL and transformers warn about defaults the demo sets on purpose
+        res = run_trl_demo(cfg, seed, work)
+    fit = res.reward_model
+    fields = ("proxy_reward", "true_reward", "kl", "entropy", "length", "route_accuracy", "repeats")
+    if json_out:
+        print_json({
+            "seed": seed, "engine": "trl", "algorithm": algorithm, "n_params": res.n_params, "sft_loss": res.sft_loss,
+            "reward_model": {"train_pairs": fit.n_train_pairs, "test_pairs": fit.n_test_pairs,
+                             "label_agreement": fit.label_agreement, "true_agreement": fit.true_agreement},
+            "reference": {f: getattr(res.reference, f) for f in fields},
+            "runs": [{"beta": r.beta, "final": {f: getattr(r.final, f) for f in fields},
+                      "history": [{"step": s, "proxy_reward": rw, "kl": kl} for s, rw, kl in r.log]}
+                     for r in res.runs],
+            "samples": [{"policy": ps.label, "responses": [vars(x) for x in ps.responses]} for ps in res.samples],
+        })
+        return
+    kl_word = "k1 in the reward" if algorithm == "rloo" else "k3 in the loss"
+    console.print(f"[bold]llm demo[/]: {algorithm} through TRL (trl.{algorithm.upper()}Trainer), seed {seed}, "
+                  f"GPT-2 of {res.n_params} parameters (SFT by trl.SFTTrainer, loss {res.sft_loss:.3f}), KL {kl_word}")
+    console.print(f"reward model: {fit.n_train_pairs} training pairs; held-out agreement "
+                  f"{fit.label_agreement:.1%} with the labels, {fit.true_agreement:.1%} with the true reward "
+                  f"({fit.n_test_pairs} pairs)")
+    for r in res.runs:
+        rows = [[s, f"{rw:.3f}", f"{kl:.3f}" if r.beta > 0 else "-"] for s, rw, kl in r.log
+                if s % log_every == 0 or s == r.log[-1][0]]
+        print_table(f"beta = {r.beta:g}: TRL's log (training batches; KL per token as TRL estimates it, "
+                    "none at beta 0)", ["step", "proxy", "KL"], rows, limit=1000)
+    summary = [["reference", *(f"{getattr(res.reference, f):.3f}" for f in fields)]]
+    summary += [[f"beta={r.beta:g}", *(f"{getattr(r.final, f):.3f}" for f in fields)] for r in res.runs]
+    print_table("final evaluation (16 samples on each of the 12 prompts)",
+                ["policy", "proxy", "true", "KL", "entropy", "length", "route acc", "repeats"], summary)
+    from accessrl.llm.demo import format_samples
+
+    console.print("sample responses (the same random numbers for every policy):", markup=False)
+    for line in format_samples(res.samples):
+        console.print(line, markup=False, soft_wrap=True)
+    zero = [r for r in res.runs if r.beta == 0.0]
+    if zero:
+        z = zero[0]
+        console.print(f"beta = 0: proxy reward {res.reference.proxy_reward:.2f} -> {z.final.proxy_reward:.2f}, "
+                      f"true reward {res.reference.true_reward:.2f} -> {z.final.true_reward:.2f}")
+
+
 def _plot(res: Any, path: str) -> None:
     import matplotlib
 
@@ -252,13 +330,28 @@ def register(app: typer.Typer) -> None:
         log_every: int = typer.Option(25, "--log-every", help="Print every N-th step of the log."),
         plot: str = typer.Option(None, "--plot", help="Draw proxy and true reward against KL to FILE.png."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output (with the full log)."),
+        engine: str = typer.Option("builtin", "--engine",
+                                   help="builtin (the GRU engine) or trl (TRL's trainers on a tiny GPT-2; extra [trl])."),
     ) -> None:
         """Show reward over-optimisation at beta = 0 and its control by a KL penalty."""
-        from accessrl.llm.demo import DEFAULT_BETAS
-
         if seed < 0:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
-        _llm_demo(algorithm, list(beta) if beta else list(DEFAULT_BETAS), seed, steps, group_size, prompts_per_step,
+        if engine not in ("builtin", "trl"):
+            raise ParameterError(f"--engine: expected builtin or trl, got {engine!r}")
+        betas = list(beta) if beta else [0.0, 0.05, 0.2]
+        if engine == "trl":
+            unsupported = [n for n, v in (("--kl-estimator", kl_estimator), ("--kl-in", kl_in), ("--plot", plot)) if v]
+            if unsupported:
+                raise ParameterError(f"{', '.join(unsupported)}: the trl engine uses TRL's own KL (RLOO k1 in the "
+                                     "reward, GRPO k3 in the loss) and draws no plot; drop it or use --engine builtin")
+            if algorithm not in ("rloo", "grpo"):
+                raise ParameterError(f"--algorithm: the trl engine runs rloo or grpo, got {algorithm!r}")
+            _llm_demo_trl(algorithm, betas, seed, steps, group_size, prompts_per_step, max_len, log_every, json_out)
+            return
+        from accessrl.llm.demo import DEFAULT_BETAS
+
+        betas = list(beta) if beta else list(DEFAULT_BETAS)
+        _llm_demo(algorithm, betas, seed, steps, group_size, prompts_per_step,
                   max_len, kl_estimator, kl_in, log_every, plot, json_out)
 
     app.add_typer(llm, name="llm")

@@ -20,7 +20,15 @@ accessrl.llm                      counterpart
                                   (Gao, Schulman & Hilton 2023), with sample responses
 :mod:`~accessrl.llm.config`       the algorithms' settings in TRL's vocabulary
                                   (``RLOOConfig``, ``GRPOConfig``, ``PPOConfig``)
+:mod:`~accessrl.llm.hf`           the task in Hugging Face's terms: a word-level tokenizer and a
+                                  2-layer GPT-2 built locally (extra ``[trl]``)
+:mod:`~accessrl.llm.trl_engine`   the demo through TRL's ``SFTTrainer``, ``RLOOTrainer`` and
+                                  ``GRPOTrainer`` (``accessrl llm demo --engine trl``)
 ================================  ==========================================================
+
+:func:`~accessrl.llm.optimise.policy_loss` is the loss both engines minimise, a pure function:
+``tests/llm/test_trl_equivalence.py`` checks it, value and gradient, against TRL's own
+``compute_loss`` on one fixed batch.
 
 Randomness comes from explicit ``numpy.random.Generator`` (data) and
 ``torch.Generator`` (initialisation, sampling) arguments, or a ``seed``; nothing here
@@ -48,6 +56,7 @@ from accessrl.llm.optimise import (
     evaluate,
     group_normalised_advantages,
     leave_one_out_advantages,
+    policy_loss,
     rl_train,
 )
 from accessrl.llm.policy import TokenPolicy, sample, supervised_fine_tune
@@ -81,6 +90,7 @@ __all__ = [
     "group_normalised_advantages",
     "kl_estimate",
     "leave_one_out_advantages",
+    "policy_loss",
     "ranking_pairs",
     "rl_train",
     "run_demo",

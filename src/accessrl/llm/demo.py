@@ -16,6 +16,7 @@ true reward up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -164,18 +165,23 @@ def demo_table(result: DemoResult) -> str:
 
 def sample_lines(result: DemoResult) -> list[str]:
     """The sample responses as text, one block per prompt (what ``accessrl llm demo`` prints)."""
+    return format_samples(result.samples)
+
+
+def format_samples(samples: Sequence[PolicySamples]) -> list[str]:
+    """Responses of several policies to the same prompts, one block per prompt (both engines print this)."""
     lines: list[str] = []
-    if not result.samples:
+    if not samples:
         return lines
-    n = len(result.samples[0].responses)
+    n = len(samples[0].responses)
     per = SAMPLES_PER_PROMPT
     for start in range(0, n, per):
-        lines.append(f"prompt: {result.samples[0].responses[start].prompt}")
-        for ps in result.samples:
+        lines.append(f"prompt: {samples[0].responses[start].prompt}")
+        for ps in samples:
             for r in ps.responses[start:start + per]:
                 lines.append(f"  {ps.label:<10} {r.response}  (proxy {r.proxy_reward:+.2f}, true {r.true_reward:+.2f})")
     return lines
 
 
 __all__ = ["DEFAULT_BETAS", "SAMPLES_PER_PROMPT", "SAMPLE_PROMPTS", "DemoConfig", "DemoResult", "PolicySamples",
-           "SampleResponse", "demo_table", "prompt_text", "run_demo", "sample_lines", "sample_responses"]
+           "SampleResponse", "demo_table", "format_samples", "prompt_text", "run_demo", "sample_lines", "sample_responses"]

@@ -187,13 +187,65 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def _aggregate(per_token: torch.Tensor, mask: torch.Tensor, algorithm: str) -> torch.Tensor:
-    """Sequence sum (RLOO), per-sequence token mean (GRPO) or token mean (PPO), then batch mean."""
-    if algorithm == "rloo":
+AGGREGATIONS = {"rloo": "sequence-sum", "grpo": "sequence-mean", "ppo": "token-mean"}
+"""How each algorithm turns per-token losses into one number (:func:`policy_loss`'s ``aggregation``)."""
+
+
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, aggregation: str) -> torch.Tensor:
+    r"""Per-token losses (B, T) to one number.
+
+    ``sequence-sum``: sum over each response, mean over responses (RLOO's REINFORCE);
+    ``sequence-mean``: mean over each response's tokens, then over responses (GRPO's
+    :math:`\frac{1}{|y_i|}\sum_t`; TRL ``loss_type="grpo"``); ``token-mean``: mean over
+    every token of the batch (PPO; TRL ``loss_type="bnpo"``).
+    """
+    if aggregation == "sequence-sum":
         return (per_token * mask).sum(dim=1).mean()
-    if algorithm == "grpo":
+    if aggregation == "sequence-mean":
         return ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)).mean()
-    return _masked_mean(per_token, mask)
+    if aggregation == "token-mean":
+        return _masked_mean(per_token, mask)
+    raise ParameterError(f"aggregation: expected one of {sorted(set(AGGREGATIONS.values()))}, got {aggregation!r}")
+
+
+def policy_loss(
+    logp: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+    *, aggregation: str, clip: float = 0.2, beta: float = 0.0, kl_estimator: str = "k3", ratio: str = "token",
+    kl_weighted_by_ratio: bool = False,
+) -> torch.Tensor:
+    r"""The clipped surrogate with an optional KL term in the loss: what :func:`rl_step` minimises.
+
+    With :math:`\rho = \pi / \pi_{old}` and advantages :math:`A` (B, T) (a sequence's
+    advantage repeated on its tokens for RLOO and GRPO),
+
+    .. math:: \ell_t = -\min(\rho_t A_t, \mathrm{clip}(\rho_t, 1 \pm \epsilon) A_t)
+       + \beta\, \hat k_t, \qquad \mathcal{L} = \mathrm{aggregate}(\ell, \text{mask}).
+
+    ``ratio="token"`` (this engine): one ratio per token.  ``ratio="sequence"`` (TRL's
+    ``RLOOTrainer``): one ratio per response, :math:`\rho_i = \exp\sum_t(\log\pi - \log\pi_{old})`,
+    applied to the sequence advantage ``advantages[:, 0]`` and averaged over responses
+    (``aggregation`` then only sums the KL term).  At :math:`\pi = \pi_{old}` (one pass
+    per batch, RLOO's default) both ratios are 1 and the gradients are the same:
+    REINFORCE's :math:`-\frac1B\sum_i A_i \nabla\sum_t \log\pi(y_{i,t})`; only the
+    values differ (:math:`-\overline{A_i |y_i|}` against :math:`-\overline{A_i}`).
+    ``kl_weighted_by_ratio``: multiply :math:`\hat k_t` by :math:`\rho_t` (TRL GRPO's
+    ``use_bias_correction_kl=True``, its default); this engine does not.
+    """
+    if ratio == "sequence":
+        seq_ratio = torch.exp(((logp - logp_old) * mask).sum(dim=1))
+        a = advantages[:, 0]
+        loss = -torch.min(seq_ratio * a, torch.clamp(seq_ratio, 1 - clip, 1 + clip) * a).mean()
+        if beta > 0:
+            loss = loss + aggregate(beta * kl_estimate(logp, logp_ref, kl_estimator), mask, aggregation)
+        return loss
+    if ratio != "token":
+        raise ParameterError(f"ratio: expected 'token' or 'sequence', got {ratio!r}")
+    rho = torch.exp(logp - logp_old)
+    per_token = -torch.min(rho * advantages, torch.clamp(rho, 1 - clip, 1 + clip) * advantages)
+    if beta > 0:
+        kl = kl_estimate(logp, logp_ref, kl_estimator)
+        per_token = per_token + beta * (kl * rho if kl_weighted_by_ratio else kl)
+    return aggregate(per_token, mask, aggregation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,11 +322,8 @@ def rl_step(
         logits, values = sequence_logits(policy, b.roll.prompt_tokens, b.roll.tokens)
         logp = token_log_probs(logits, b.roll.tokens)
         ratio = torch.exp(logp - b.logp_old)
-        surrogate = torch.min(ratio * adv, torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv)
-        per_token = -surrogate
-        if cfg.kl_in == "loss" and cfg.beta > 0:
-            per_token = per_token + cfg.beta * kl_estimate(logp, b.logp_ref, cfg.kl_estimator)
-        loss = _aggregate(per_token, mask, cfg.algorithm)
+        loss = policy_loss(logp, b.logp_old, b.logp_ref, adv, mask, aggregation=AGGREGATIONS[cfg.algorithm],
+                           clip=cfg.clip, beta=cfg.beta if cfg.kl_in == "loss" else 0.0, kl_estimator=cfg.kl_estimator)
         if targets is not None:
             loss = loss + cfg.value_coef * _masked_mean((values - targets) ** 2, mask)
         opt.zero_grad()
@@ -309,14 +358,17 @@ def rl_train(
 
 
 __all__ = [
+    "AGGREGATIONS",
     "ALGORITHMS",
     "RLConfig",
     "RLResult",
     "StepLog",
+    "aggregate",
     "evaluate",
     "gae",
     "group_normalised_advantages",
     "leave_one_out_advantages",
+    "policy_loss",
     "rl_step",
     "rl_train",
 ]

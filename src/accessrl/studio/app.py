@@ -32,6 +32,7 @@ from accessrl.lesson.coding import EXERCISES as CODING
 from accessrl.studio import editor
 from accessrl.studio.coding import coding_router
 from accessrl.studio.labs import LAB_FUNCTIONS, plain
+from accessrl.studio.llm_page import llm_router
 from accessrl.studio.pages import LAB_PAGES
 from accessrl.studio.render import HERE, NAV, template_env
 from accessrl.web.bodies import json_object
@@ -121,6 +122,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         return json_object(await request.body())
 
     app.include_router(coding_router(render, cfg.data_dir))
+    app.include_router(llm_router(render))
 
     @app.exception_handler(AccessRLError)
     async def library_error(request: Request, exc: AccessRLError) -> JSONResponse:
