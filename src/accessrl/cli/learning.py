@@ -153,7 +153,7 @@ def register(app: typer.Typer) -> None:
         schedule: str = typer.Option("constant", "--epsilon-schedule",
                                      help="constant, linear or exponential decay to --epsilon-end over the run."),
         epsilon_end: float = typer.Option(0.01, "--epsilon-end", help="Final exploration rate of a decaying schedule."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
+        seed: int = typer.Option(13, "--seed", help="Seed of the random generator (13: the lesson's Q-learning lab)."),
         step_size: str = typer.Option("visits", "--step-size", help="visits (n^-omega), 1/n, or a constant in (0, 1]."),
         omega: float = typer.Option(0.6, "--omega", help="Exponent of the visits step size."),
         max_steps: int = typer.Option(10_000, "--max-steps", help="Truncate an episode after this many steps."),

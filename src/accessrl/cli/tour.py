@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
     def tour_cmd(
         out: str = typer.Option("accessrl-tour", "--out", help="Directory for index.html and its plots."),
         quick: bool = typer.Option(False, "--quick", help="Tiny sampling budgets (a few seconds)."),
-        seed: int = typer.Option(0, "--seed", help="Seed of every sampling step."),
+        seed: int = typer.Option(None, "--seed", help="One seed for every sampling step (default: the lesson's "
+                                                      "seeds, 7 for Monte Carlo and 13 for Q-learning)."),
     ) -> None:
         """Define, solve, simulate, learn, audit, log, estimate and evaluate - then write a report."""
         import importlib.util
