@@ -178,7 +178,7 @@ def run(cmd: str, budget: dict[str, str] | None = None, codes: tuple[int, ...] =
 
 
 README_RUNS: dict[str, list[Run] | str] = {
-    'pip install -e . && accessrl tour': "run as written by test_first_command_runs",
+    'pip install -e ".[studio]" && accessrl tour': "run as written by test_first_command_runs",
     'pip install -r requirements/test.txt -e . && python -m pytest': "this test suite itself (CI runs it, .ci/run)",
     'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu':
         "needs the network; the CI machine has the CPU wheel locally",
