@@ -110,11 +110,11 @@ def test_engineer_view_needs_a_database(client):
 
 
 def test_the_front_end_is_small_and_local():
-    """README: no CDN; our own front end is a few dozen kilobytes, and the one vendored file (the editor
-    bundle) loads nothing from anywhere either."""
+    """README: no CDN; our own front end is a hundred-odd kilobytes (watch mode's engine and page are
+    about 30 of them), and the one vendored file (the editor bundle) loads nothing from anywhere either."""
     studio = Path(__file__).resolve().parents[2] / "src" / "accessrl" / "studio"
     files = [*(f for f in (studio / "static").iterdir() if f.is_file()), *(studio / "templates").rglob("*.html")]
-    assert sum(f.stat().st_size for f in files) < 100_000
+    assert sum(f.stat().st_size for f in files) < 140_000
     vendor = studio / "static" / "vendor"
     for f in [*files, vendor / "codemirror.js"]:
         text = f.read_text()

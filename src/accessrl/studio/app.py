@@ -34,6 +34,7 @@ from accessrl.studio.coding import coding_router
 from accessrl.studio.labs import LAB_FUNCTIONS, plain
 from accessrl.studio.pages import LAB_PAGES
 from accessrl.studio.render import HERE, NAV, template_env
+from accessrl.studio.watch import watch_router
 from accessrl.web.bodies import json_object
 from accessrl.web.compute import ComputePool
 from accessrl.web.guards import LOOPBACK_NAMES, GuardConfig, guarded_app
@@ -102,7 +103,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         compute.close()
 
     compute = ComputePool(workers=cfg.compute_workers, timeout=cfg.compute_timeout,
-                          preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer"))
+                          preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer",
+                                   "accessrl.studio.watch"))
     app: FastAPI = guarded_app(guards(cfg), title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None,
                       lifespan=lifespan)
     app.state.compute = compute
@@ -121,6 +123,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         return json_object(await request.body())
 
     app.include_router(coding_router(render, cfg.data_dir))
+    app.include_router(watch_router(render))
 
     @app.exception_handler(AccessRLError)
     async def library_error(request: Request, exc: AccessRLError) -> JSONResponse:

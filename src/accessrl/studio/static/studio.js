@@ -598,6 +598,8 @@ PAGES["engineer"] = function () {
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  const watchLink = $("watch-link");  // the editor's text goes to watch mode through the tab's session storage
+  if (watchLink) watchLink.addEventListener("click", () => sessionStorage.setItem("accessrl-watch-text", $("spec").value));
   const init = PAGES[document.body.dataset.page];
   if (init) init();
   if (STATIC) {  // only what the page can redraw from its embedded data stays enabled
