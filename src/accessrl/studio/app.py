@@ -182,8 +182,10 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @app.get("/api/quiz")
     def quiz_questions() -> JSONResponse:
-        return JSONResponse({"questions": [{"topic": q.topic, "prompt": q.prompt, "choices": list(q.choices)}
-                                           for q in questions]})
+        import numpy as np  # a new order for each attempt (each time the page asks)
+
+        return JSONResponse({"questions": [{"index": i, "topic": q.topic, "prompt": q.prompt, "choices": list(q.choices)}
+                                           for i, q in quiz.shuffled(questions, np.random.default_rng())]})
 
     @app.post("/api/quiz/check")
     async def quiz_check(request: Request) -> JSONResponse:
@@ -207,8 +209,13 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         attempt = quiz.run_quiz(lambda i, q: str(answers[i - 1]), said.append, qs=qs)
         with progress_lock:
             quiz.save_attempt(attempt, cfg.data_dir)
+        titles = {p.name: p.title for p in LAB_PAGES}
+        review = [{"index": m.index, "topic": m.question.topic, "prompt": m.question.prompt, "given": m.given,
+                   "answer": m.question.answer_letter, "answer_text": m.question.choices[m.question.answer],
+                   "explanation": m.question.explanation, "lab": f"/lab/{m.lab}", "lab_title": titles.get(m.lab, m.lab)}
+                  for m in quiz.review([str(a) for a in answers], qs)]
         return JSONResponse({"correct": attempt.correct, "total": attempt.total, "passed": attempt.passed,
-                             "misses": list(attempt.misses), "summary": quiz.summary(attempt)[0]})
+                             "misses": list(attempt.misses), "summary": quiz.summary(attempt)[0], "review": review})
 
     @app.get("/progress", response_class=HTMLResponse)
     def progress_page() -> HTMLResponse:

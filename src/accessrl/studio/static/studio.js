@@ -36,10 +36,25 @@ function colourOf(names) {
   return map;
 }
 
+// An error names its control first ("gamma: ..."): it is shown beside that control, in the
+// page's words (without the command line's "accessrl: error: "), else in the page's error box.
 function showError(message) {
+  for (const old of document.querySelectorAll(".control-error")) old.remove();
+  for (const c of document.querySelectorAll("[aria-invalid='true']:not(#spec)")) c.removeAttribute("aria-invalid");
+  const text = (message || "").replace(/^accessrl: error: /, "");
+  const name = (text.match(/^([A-Za-z_][\w ]*?):/) || [])[1];
+  const control = name && (document.getElementById(name) || document.querySelector(`main [name="${name}"]`) || document.getElementById(name.replace(/ /g, "-")));
   const box = $("error") || $("spec-error");
+  if (message && control && control.id !== "spec") {
+    const note = el("p", {class: "control-error error", role: "alert", id: control.id + "-error", text: text});
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", note.id);
+    (control.closest(".row") || control).after(note);
+    if (box) { box.textContent = ""; box.hidden = true; }
+    return;
+  }
   if (!box) return;
-  if (message) { box.textContent = message; box.hidden = false; } else { box.textContent = ""; box.hidden = true; }
+  if (message) { box.textContent = text; box.hidden = false; } else { box.textContent = ""; box.hidden = true; }
 }
 
 // body[data-idle="1"] once no request is in flight and its result is drawn (tests wait for it).
@@ -559,14 +574,20 @@ PAGES["quiz"] = function () {
     $("result").hidden = false;
     $("score").textContent = `Score: ${data.correct}/${data.total} (${Math.round(100 * data.correct / data.total)}%)`;
     $("verdict").textContent = data.passed ? "Lesson complete." : data.summary.split(" - ")[1] + ".";
+    $("review").hidden = data.review.length === 0;
+    $("review-list").replaceChildren(...data.review.map((m) => el("li", {class: "missed"}, [
+      el("p", {class: "prompt", text: `${m.prompt}`}),
+      el("p", {text: `You answered (${m.given}); the answer is (${m.answer}) ${m.answer_text}.`}),
+      el("p", {text: "Why: " + m.explanation}),
+      el("p", {}, [el("a", {href: m.lab, text: `Revisit the lab: ${m.lab_title}`})])])));
     $("again").focus();
   };
   $("answer").addEventListener("click", async () => {
     const picked = document.querySelector("input[name=choice]:checked");
     if (!picked) { $("feedback").replaceChildren(el("p", {text: "Choose one answer first."})); return; }
-    const data = await api("/api/quiz/check", {index: i, answer: picked.value});
+    const data = await api("/api/quiz/check", {index: questions[i].index, answer: picked.value});
     if (!data) return;
-    answers[i] = picked.value;
+    answers[questions[i].index] = picked.value;  // submitted in the questions' own order
     $("feedback").replaceChildren(data.correct ? el("p", {class: "pass", text: "Correct."}) :
       el("div", {class: "fail"}, [el("p", {text: `Not quite: the answer is (${data.answer}) ${data.answer_text}.`}), el("p", {text: "Why: " + data.explanation})]));
     $("answer").hidden = true;
@@ -575,8 +596,9 @@ PAGES["quiz"] = function () {
     $("next").focus();
   });
   $("next").addEventListener("click", () => { if (i + 1 < questions.length) { i += 1; show(); } else finish(); });
-  $("again").addEventListener("click", () => { i = 0; answers = []; $("result").hidden = true; $("quiz").hidden = false; show(); });
-  api("/api/quiz").then((data) => { if (data) { questions = data.questions; show(); } });
+  const start = () => api("/api/quiz").then((data) => { if (data) { questions = data.questions; i = 0; answers = []; show(); } });
+  $("again").addEventListener("click", () => { $("result").hidden = true; $("quiz").hidden = false; start(); });
+  start();
 };
 
 PAGES["engineer"] = function () {
