@@ -290,8 +290,15 @@ function drawDiagram(container, layout, opts) {
 
 function numberOf(id) { const v = $(id).value.trim(); return v === "" || isNaN(Number(v)) ? v : Number(v); }
 
+// Typed numbers wait for a pause in the typing (so "0.5" is not first sent as "0"); sliders and
+// menus act at once; leaving the field (change) sends at once.
 function onChange(ids, fn) {
-  for (const id of ids) { $(id).addEventListener("input", fn); $(id).addEventListener("change", fn); }
+  for (const id of ids) {
+    const typed = $(id).tagName === "INPUT" && ["number", "text"].includes($(id).type);
+    let timer = null;
+    $(id).addEventListener("input", typed ? (...a) => { clearTimeout(timer); timer = setTimeout(() => fn(...a), 300); } : fn);
+    $(id).addEventListener("change", (...a) => { clearTimeout(timer); fn(...a); });
+  }
 }
 
 const PAGES = {};
