@@ -418,7 +418,8 @@ const Watch = {
   showBackup(b, title) {
     const m = this.m, g = this.gamma(), name = (s) => m.state_names[s];
     const rows = b.rows.map((r) => {
-      const terms = r.terms.map((t) => `${r.terms.length > 1 ? num(t.p, 3) + "·" : ""}(${num(t.r, 1)} + ${num(g, 2)}·${num(t.v)})`).join(" + ");
+      const signed = (x, d) => (x < 0 ? `(${num(x, d)})` : num(x, d));
+      const terms = r.terms.map((t) => `${r.terms.length > 1 ? num(t.p, 3) + "·" : ""}(${num(t.r, 1)} + ${num(g, 2)}·${signed(t.v)})`).join(" + ");
       const win = b.best && r.pair === b.best.pair;
       return el("tr", {class: win ? "winner" : ""}, [el("td", {text: m.action_names[r.action]}), el("td", {class: "arith", text: terms}),
         el("td", {class: "num", text: num(r.q)}), el("td", {text: win ? "max: wins" : ""})]);
@@ -455,7 +456,8 @@ const Watch = {
     lines.push(alphaText);
     lines.push(`Q(${name(r.state)}, ${act(r.pair)}) ← ${num(r.qOld)} + ${num(r.alpha, 4)}·(${num(r.target)} - ${num(r.qOld)}) = ${num(r.qNew)}`);
     $("w-update").replaceChildren(...lines.map((t, i) => el("p", {class: i === lines.length - 1 ? "verdict" : "arith", text: t})));
-    $("w-stats").textContent = `${this.learner.steps} steps, ${this.learner.episodes} episodes` + (this.learner.lastReturn !== null ? `, last return ${num(this.learner.lastReturn)}` : "");
+    const plural = (n, w) => `${n} ${w}${n === 1 ? "" : "s"}`;
+    $("w-stats").textContent = `${plural(this.learner.steps, "step")}, ${plural(this.learner.episodes, "episode")}` + (this.learner.lastReturn !== null ? `, last return ${num(this.learner.lastReturn)}` : "");
   },
 
   play() {
@@ -552,7 +554,8 @@ const Watch = {
     const nodes = root.querySelectorAll(".w-node");
     nodes.forEach((g, s) => {
       g.querySelector("rect").setAttribute("fill", m.ends[s] ? "#f1f5f9" : valueColour(values[s], lo, hi));
-      g.querySelector(".value").textContent = m.ends[s] ? "end" : `V = ${num(values[s])}` + (policy[s] >= 0 ? ` · ${m.action_names[m.sa_action[policy[s]]]}` : "");
+      const label = $("w-view").value === "planning" ? "V" : "max Q";
+      g.querySelector(".value").textContent = m.ends[s] ? "end" : `${label} = ${num(values[s])}` + (policy[s] >= 0 ? ` · ${m.action_names[m.sa_action[policy[s]]]}` : "");
       g.classList.toggle("selected", s === this.selected);
       g.classList.toggle("agent", !!agent && s === agent.next);
       g.classList.toggle("from", !!agent && s === agent.state);
@@ -598,7 +601,7 @@ const Watch = {
       for (let j = m.out_ptr[k]; j < m.out_ptr[k + 1]; j++) outs.push(`${m.state_names[m.out_next[j]]} p=${Number(m.out_prob[j].toPrecision(4))} r=${Number(m.out_reward[j].toPrecision(5))}`);
       rows.push(el("tr", {class: policy[s] === k ? "winner" : ""}, [el("td", {text: m.action_names[m.sa_action[k]]}), el("td", {class: "num", text: num(q[k])}), el("td", {text: outs.join("; ")})]));
     }
-    $("w-state").textContent = `${m.state_names[s]}: V = ${num(values[s])}`;
+    $("w-state").textContent = `${m.state_names[s]}: ${$("w-view").value === "planning" ? "V" : "max Q"} = ${num(values[s])}`;
     $("w-table").querySelector("tbody").replaceChildren(...rows);
   },
 
