@@ -157,3 +157,29 @@ def test_concurrent_visits_are_all_counted(client):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: client.get("/lab/returns"), range(24)))
     assert client.get("/api/progress").json()["labs"]["returns"] == 24
+
+
+def test_computed_by_snippets_resolve_after_a_plain_import():
+    """Each lab's "Computed by" names work as written after `import accessrl` (no further import)."""
+    import re
+
+    import accessrl
+    from accessrl.studio.pages import LAB_PAGES
+
+    for page in LAB_PAGES:
+        names = re.findall(r"accessrl(?:\.\w+)+", page.call)
+        assert names, page.name
+        for name in names:
+            obj: object = accessrl
+            for part in name.split(".")[1:]:
+                obj = getattr(obj, part)
+            assert callable(obj), name
+
+
+def test_the_held_out_lab_explains_its_words():
+    from accessrl.studio.pages import LAB_PAGES
+
+    text = " ".join(next(p for p in LAB_PAGES if p.name == "held-out").intro)
+    for word in ("weighted importance sampling (WIS)", "effective sample size (ESS)", "straddles",
+                 "Why risk_aware is 62"):
+        assert word in text
