@@ -78,3 +78,13 @@ def test_a_narrow_terminal_folds_cells_rather_than_cutting(capsys) -> None:
         common.console = old
     out = capsys.readouterr().out
     assert "…" not in out and "30.5078" in out
+
+
+def test_simulate_says_why_there_is_no_severe_rate() -> None:
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["simulate", "catalog:access-review-abandonment",
+                                                         "--episodes", "50"])
+    assert res.exit_code == 0 and "nan" not in res.output
+    assert "n/a (no severe outcomes in the spec" in res.output
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["simulate", "catalog:access-review-abandonment",
+                                                         "--episodes", "50", "--severe-threshold", "-50"])
+    assert res.exit_code == 0 and "n/a (no severe" not in res.output

@@ -135,7 +135,9 @@ def register(app: typer.Typer) -> None:
             ["episodes", episodes], ["mean", st.mean], ["std", st.std],
             ["95% interval", f"[{st.ci95[0]:.6g}, {st.ci95[1]:.6g}]"],
             *[[f"quantile {q:g}", v] for q, v in st.quantiles.items()],
-            ["CVaR 5%", st.cvar05], ["severe rate", st.severe_rate],
+            ["CVaR 5%", st.cvar05],
+            ["severe rate", st.severe_rate if st.severe_rate == st.severe_rate  # NaN: nothing marks severity
+             else "n/a (no severe outcomes in the spec; see --severe-threshold)"],
             ["exact value", exact if exact is not None else "n/a"],
             *[[f"episodes with event {e!r}", c] for e, c in sim.event_counts.items()],
             ["truncated episodes", int((~sim.terminated).sum())],
