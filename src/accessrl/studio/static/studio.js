@@ -520,13 +520,18 @@ PAGES["editor"] = function () {
     if (!data) return;
     const box = $("spec-error");
     if (!data.ok) {
-      box.textContent = data.error + (data.line ? ` (line ${data.line})` : "");
+      // the message names its line once: "(line N)" only when the message does not already say it
+      box.textContent = data.error + (data.line && !/\bline \d+/.test(data.error) ? ` (line ${data.line})` : "");
       box.hidden = false;
       box.dataset.line = data.line || "";
       text.setAttribute("aria-invalid", "true");
       numbers(data.line);
+      $("results").classList.add("stale");
+      $("stale-note").hidden = false;
       return;
     }
+    $("results").classList.remove("stale");
+    $("stale-note").hidden = true;
     box.hidden = true;
     box.textContent = "";
     text.removeAttribute("aria-invalid");
