@@ -360,11 +360,23 @@ PAGES["value-iteration"] = function () {
   load();
 };
 
+// A static export holds the whole curve: Q(new_request, a) at p is read off it (each curve is a
+// straight line in p, so interpolating between its points is exact); the diagram stays at the default p.
+function abandonmentFromCurve(base, p) {
+  const g = base.grid, k = Math.max(0, Math.min(g.length - 2, g.findIndex((x) => x >= p) - 1));
+  const t = g[k + 1] > g[k] ? (p - g[k]) / (g[k + 1] - g[k]) : 0;
+  const q = {};
+  for (const [a, ys] of Object.entries(base.curves)) q[a] = ys[k] + t * (ys[k + 1] - ys[k]);
+  const action = Object.keys(q).reduce((best, a) => (q[a] > q[best] ? a : best));
+  return Object.assign({}, base, {p, q, action});
+}
+
 PAGES["abandonment"] = function () {
   const update = latest(async () => {
     const p = Number($("p").value);
     $("p-value").textContent = p.toFixed(3);
-    const data = await api("/api/lab/abandonment", {p});
+    const data = STATIC && STATIC["/api/lab/abandonment"] && p <= Math.max(...STATIC["/api/lab/abandonment"].grid)
+      ? abandonmentFromCurve(STATIC["/api/lab/abandonment"], p) : await api("/api/lab/abandonment", {p});
     if (!data) return;
     const names = Object.keys(data.curves), colours = colourOf(names);
     const shown = names.filter((a) => a !== "auto_approve");
@@ -637,7 +649,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const init = PAGES[document.body.dataset.page];
   if (init) init();
   if (STATIC) {  // only what the page can redraw from its embedded data stays enabled
-    const keep = document.body.dataset.page === "value-iteration" ? ["reset", "step", "run"] : [];
+    const keep = {"value-iteration": ["reset", "step", "run"], "abandonment": ["p"]}[document.body.dataset.page] || [];
     for (const c of document.querySelectorAll("main input, main select, main textarea, main button")) {
       if (!keep.includes(c.id)) c.disabled = true;
     }
