@@ -119,12 +119,15 @@ def test_policy_evaluation_and_improvement_equal_the_librarys(watch: Any, name: 
 
 def library_episodes(mdp: Any, algorithm: str, draws: list[float], episodes: int, *, epsilon: float,
                      step_size: Any, omega: float = 0.6) -> tuple[np.ndarray, np.ndarray, int]:
-    """``episodes`` episodes of the library's reference engine on ``draws``: (Q, visits, draws used)."""
+    """``episodes`` episodes of the library's reference engine on ``draws``: (Q, visits, draws used);
+    for double Q, both tables and both visit counts stacked."""
     prep = prepare(mdp, episodes=episodes, algorithm=algorithm, epsilon=epsilon, step_size=step_size, omega=omega,
                    max_steps=10_000, start=None, never_explore=None, safe=True, initial_q=0.0)
     rng = Draws(draws)
     eng = ReferenceEngine(mdp, prep, rng)  # type: ignore[arg-type]
     eng.run(0, episodes, np.zeros(episodes), np.zeros(episodes, dtype=np.int64))
+    if algorithm == "double-q":
+        return np.array([*eng.q, *eng.q2]), np.array([*eng.visits, *eng.visits2]), rng.i
     return np.array(eng.q), np.array(eng.visits), rng.i
 
 
@@ -135,6 +138,8 @@ CASES = [
     ("access-review-deny", "q-learning", 0.5, {"kind": "visits", "omega": 0.8}, "visits"),
     ("generated", "q-learning", 0.3, {"kind": "visits", "omega": 0.6}, "visits"),
     ("generated", "sarsa", 0.3, {"kind": "constant", "alpha": 0.2}, 0.2),
+    ("access-review-abandonment", "double-q", 0.3, {"kind": "visits", "omega": 0.6}, "visits"),
+    ("generated", "double-q", 0.3, {"kind": "1/n"}, "1/n"),
 ]
 
 
@@ -153,7 +158,9 @@ def test_played_episodes_equal_the_librarys_with_the_same_draws(watch: Any, name
         const L = new W.Learner(m, {algorithm: alg, epsilon: eps, step}, rand);
         const steps = [];
         while (L.episodes < episodes) steps.push(L.step());
-        return {q: Array.from(L.q), visits: Array.from(L.visits), steps: L.steps, first: steps.slice(0, 20)}; }""",
+        const dbl = alg === "double-q";
+        return {q: dbl ? [...L.q, ...L.q2] : Array.from(L.q), visits: dbl ? [...L.visits, ...L.visits2] : Array.from(L.visits),
+                steps: L.steps, first: steps.slice(0, 20)}; }""",
                          [algorithm, epsilon, step, episodes, draws])
     q, visits, used = library_episodes(mdp, algorithm, draws, episodes, epsilon=epsilon, step_size=lib_step,
                                        omega=step.get("omega", 0.6))
@@ -238,3 +245,14 @@ def test_the_model_endpoints_answer_in_process() -> None:
         assert r.status_code == 422 and r.json()["error"].startswith("accessrl: error: ")
         assert client.get("/watch").status_code == 200
     assert model_by_name("access-review")["layout"] is not None
+
+
+@pytest.mark.parametrize("algorithm", ["sarsa", "expected-sarsa", "double-q"])
+def test_each_algorithms_update_is_shown(watch: Any, algorithm: str) -> None:
+    watch.select_option("#w-algorithm", algorithm)
+    for _ in range(4):
+        watch.locator("#w-step-btn").click()
+    text = watch.locator("#w-update").inner_text()
+    assert "target = " in text and "←" in text
+    assert {"sarsa": "Q(", "expected-sarsa": "target = r", "double-q": "coin = "}[algorithm] in text
+    assert watch.evaluate("window.AccessrlWatch.Watch.learner.opts.algorithm") == algorithm

@@ -2,7 +2,7 @@
 
 The page's engine (``static/watch.js``) runs in the browser, so a step is instant: one Bellman
 backup or sweep with its arithmetic, policy evaluation and improvement as separate steps, and
-episodes of Q-learning, SARSA or expected SARSA played one step at a time with the update shown
+episodes of Q-learning, SARSA, expected SARSA or double Q played one step at a time with the update shown
 as numbers.  This module sends it the model as the library compiled it: the CSR arrays of
 :class:`~accessrl.model.mdp.MDP`, the start distribution and allowed pairs exactly as
 :func:`accessrl.learning.config.prepare` makes them, the episode ends of

@@ -127,6 +127,8 @@ function Learner(m, opts, rand) {
   const L = m.sa_action.length;
   this.q = new Float64Array(L);
   this.visits = new Int32Array(L);
+  this.q2 = new Float64Array(L);  // double Q's second table
+  this.visits2 = new Int32Array(L);
   this.only = new Int32Array(L).fill(-1);
   for (let k = 0; k < L; k++) {
     let n = 0, last = -1;
@@ -144,12 +146,19 @@ function Learner(m, opts, rand) {
 
 Learner.prototype.gamma = function () { return this.opts.gamma === undefined ? this.m.gamma : this.opts.gamma; };
 
-Learner.prototype.greedy = function (s) {
+// The first allowed pair of s with the largest value in table (default: Q; double Q's behaviour: Q1 + Q2).
+Learner.prototype.greedy = function (s, table) {
   const m = this.m;
+  const v = table || (this.opts.algorithm === "double-q" ? (k) => this.q[k] + this.q2[k] : null);
+  const t = v ? null : this.q;
+  const val = (k) => (typeof v === "function" ? v(k) : (v || t)[k]);
   let best = m.allow_pair[m.allow_ptr[s]];
-  for (let j = m.allow_ptr[s] + 1; j < m.allow_ptr[s + 1]; j++) if (this.q[m.allow_pair[j]] > this.q[best]) best = m.allow_pair[j];
+  for (let j = m.allow_ptr[s] + 1; j < m.allow_ptr[s + 1]; j++) if (val(m.allow_pair[j]) > val(best)) best = m.allow_pair[j];
   return best;
 };
+
+// What the page shows of a pair: Q, or the mean of double Q's two tables.
+Learner.prototype.value = function (k) { return this.opts.algorithm === "double-q" ? (this.q[k] + this.q2[k]) / 2 : this.q[k]; };
 
 // epsilon-greedy with one uniform; exploring picks floor(u n) of the allowed pairs (a second uniform).
 Learner.prototype.choose = function (s, eps, record) {
@@ -214,7 +223,19 @@ Learner.prototype.step = function () {
   this.episodeReturn += this.discount * r; this.discount *= gamma;
   let target, nextPair = -1;
   const alg = this.opts.algorithm;
-  if (alg === "q-learning") {
+  let which = 0;
+  if (alg === "double-q") {  // the coin is drawn even at a terminal next state, as the library draws it
+    const coin = this.rand();
+    which = coin < 0.5 ? 0 : 1;
+    rec.coin = coin; rec.which = which;
+    if (done) { target = r; rec.nextValue = 0; } else {
+      const own = which === 0 ? this.q : this.q2, other = which === 0 ? this.q2 : this.q;
+      const a2 = this.greedy(nxt, own);
+      rec.nextPair = a2;
+      rec.nextValue = other[a2];
+      target = r + gamma * other[a2];
+    }
+  } else if (alg === "q-learning") {
     const best = done ? 0 : this.q[this.greedy(nxt)];
     rec.nextValue = best;
     target = r + (done ? 0 : gamma * best);
@@ -240,15 +261,16 @@ Learner.prototype.step = function () {
   } else throw new Error("watch: unknown algorithm " + alg);
   rec.gamma = gamma;
   rec.target = target;
-  this.visits[pair] += 1;
-  const n = this.visits[pair];
+  const table = which === 0 ? this.q : this.q2, visits = which === 0 ? this.visits : this.visits2;
+  visits[pair] += 1;
+  const n = visits[pair];
   rec.visits = n;
-  rec.qOld = this.q[pair];
-  if (this.opts.step.kind === "1/n") { rec.alpha = 1 / n; this.q[pair] += (target - this.q[pair]) / n; } else {
+  rec.qOld = table[pair];
+  if (this.opts.step.kind === "1/n") { rec.alpha = 1 / n; table[pair] += (target - table[pair]) / n; } else {
     rec.alpha = this.rate(n);
-    this.q[pair] += rec.alpha * (target - this.q[pair]);
+    table[pair] += rec.alpha * (target - table[pair]);
   }
-  rec.qNew = this.q[pair];
+  rec.qNew = table[pair];
   this.steps++; this.t++;
   this.state = nxt; this.pair = nextPair;
   if (done) { this.episodes++; this.lastReturn = this.episodeReturn; rec.episodeReturn = this.episodeReturn; }
@@ -448,13 +470,15 @@ const Watch = {
     let tgt;
     if (r.done) tgt = `target = r = ${num(r.target)} (terminal: no future)`;
     else if (r.algorithm === "q-learning") tgt = `target = r + γ·max Q(${name(r.next)}, ·) = ${num(r.reward, 1)} + ${num(r.gamma, 2)}·${num(r.nextValue)} = ${num(r.target)}`;
+    else if (r.algorithm === "double-q") tgt = `coin = ${num(r.coin, 3)}: update Q${r.which + 1}; target = r + γ·Q${2 - r.which}(${name(r.next)}, argmax Q${r.which + 1}) = ${num(r.reward, 1)} + ${num(r.gamma, 2)}·${num(r.nextValue)} = ${num(r.target)}`;
     else if (r.algorithm === "sarsa") tgt = `target = r + γ·Q(${name(r.next)}, ${act(r.nextPair)}) = ${num(r.reward, 1)} + ${num(r.gamma, 2)}·${num(r.nextValue)} = ${num(r.target)}`;
     else tgt = `target = r + γ·((1-ε)·max + ε·mean) = ${num(r.reward, 1)} + ${num(r.gamma, 2)}·(${num(1 - r.epsilon)}·${num(r.nextMax)} + ${num(r.epsilon)}·${num(r.nextMean)}) = ${num(r.target)}`;
     lines.push(tgt);
     const st = this.learner.opts.step;
     const alphaText = st.kind === "visits" ? `α = n^-ω = ${r.visits}^-${num(st.omega)} = ${num(r.alpha, 4)}` : st.kind === "1/n" ? `α = 1/n = 1/${r.visits} = ${num(r.alpha, 4)}` : `α = ${num(r.alpha, 4)} (constant)`;
     lines.push(alphaText);
-    lines.push(`Q(${name(r.state)}, ${act(r.pair)}) ← ${num(r.qOld)} + ${num(r.alpha, 4)}·(${num(r.target)} - ${num(r.qOld)}) = ${num(r.qNew)}`);
+    if (r.algorithm === "double-q" && r.done) lines[lines.length - 2] = `coin = ${num(r.coin, 3)}: update Q${r.which + 1}; target = r = ${num(r.target)} (terminal: no future)`;
+    lines.push(`${r.algorithm === "double-q" ? "Q" + (r.which + 1) : "Q"}(${name(r.state)}, ${act(r.pair)}) ← ${num(r.qOld)} + ${num(r.alpha, 4)}·(${num(r.target)} - ${num(r.qOld)}) = ${num(r.qNew)}`);
     $("w-update").replaceChildren(...lines.map((t, i) => el("p", {class: i === lines.length - 1 ? "verdict" : "arith", text: t})));
     const plural = (n, w) => `${n} ${w}${n === 1 ? "" : "s"}`;
     $("w-stats").textContent = `${plural(this.learner.steps, "step")}, ${plural(this.learner.episodes, "episode")}` + (this.learner.lastReturn !== null ? `, last return ${num(this.learner.lastReturn)}` : "");
@@ -490,7 +514,7 @@ const Watch = {
     const m = this.m, out = new Float64Array(m.state_names.length);
     for (let s = 0; s < out.length; s++) {
       let best = null;
-      for (let k = m.sa_ptr[s]; k < m.sa_ptr[s + 1]; k++) if (best === null || this.learner.q[k] > best) best = this.learner.q[k];
+      for (let k = m.sa_ptr[s]; k < m.sa_ptr[s + 1]; k++) if (best === null || this.learner.value(k) > best) best = this.learner.value(k);
       out[s] = best === null ? 0 : best;
     }
     return out;
@@ -594,7 +618,7 @@ const Watch = {
   drawTable(values, policy) {
     const m = this.m;
     const s = this.lastStep && $("w-view").value === "learning" && !this.m.ends[this.learner.state] && this.learner.state >= 0 ? this.learner.state : (this.selected === null ? m.start : this.selected);
-    const q = $("w-view").value === "planning" ? Engine.qValues(m, this.V, this.gamma()) : this.learner.q;
+    const q = $("w-view").value === "planning" ? Engine.qValues(m, this.V, this.gamma()) : Array.from(this.learner.q, (_, k) => this.learner.value(k));
     const rows = [];
     for (let k = m.sa_ptr[s]; k < m.sa_ptr[s + 1]; k++) {
       const outs = [];
