@@ -270,7 +270,7 @@ def test_tests_mirror_the_tree():
     assert folders <= set(LAYERS), f"test folders with no package: {sorted(folders - set(LAYERS))}"
     assert not sorted(units - folders), f"packages without a test folder: {sorted(units - folders)}"
     loose = sorted(p.name for p in tests.glob("test_*.py"))
-    assert loose == ["test_architecture.py", "test_dependencies.py", "test_readme.py"], loose
+    assert loose == ["test_architecture.py", "test_dependencies.py", "test_docs.py", "test_readme.py"], loose
 
 
 SPHINX_REF = re.compile(r":(?:func|class|mod|data|meth|attr):`~?(accessrl\.[A-Za-z0-9_.]+)`")

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from docs_text import documentation
+
 ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def quickstart_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    text = README.read_text()
     section = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block, "the Quickstart has a bash block"
@@ -90,7 +93,7 @@ def test_first_command_runs(tmp_path):
 
 def documented_paths() -> list[str]:
     """Every dotted ``accessrl.…`` name the README writes in code spans or code blocks."""
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     code = " ".join(re.findall(r"`([^`\n]+)`", text)) + " " + " ".join(re.findall(r"```\w*\n(.*?)```", text, re.S))
     return sorted({m.rstrip(".") for m in re.findall(r"\baccessrl(?:\.[A-Za-z_][A-Za-z0-9_]*)+", code)})
 
@@ -123,7 +126,7 @@ def test_every_documented_import_path_resolves():
 
 
 def test_python_api_example_runs():
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     section = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert blocks
@@ -133,7 +136,7 @@ def test_python_api_example_runs():
 
 def test_layout_section_names_every_module():
     """The README's tree names every package and module of src/accessrl, and nothing else."""
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     block = re.search(r"## Layout.*?```\n(.*?)```", text, re.S).group(1)
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", block))
     src = ROOT / "src" / "accessrl"
@@ -151,7 +154,7 @@ def test_layout_section_names_every_module():
 def readme_commands() -> list[str]:
     """Every command line of the README's shell blocks (```bash and plain ``` blocks that
     start with a command), continuations joined and trailing comments dropped."""
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     out = []
     for lang, body in re.findall(r"```(\w*)\n(.*?)```", text, re.S):
         if lang not in ("bash", ""):
@@ -178,7 +181,7 @@ def run(cmd: str, budget: dict[str, str] | None = None, codes: tuple[int, ...] =
 
 
 README_RUNS: dict[str, list[Run] | str] = {
-    'pip install -e . && accessrl tour': "run as written by test_first_command_runs",
+    'pip install -e ".[studio]" && accessrl tour': "run as written by test_first_command_runs",
     'pip install -r requirements/test.txt -e . && python -m pytest': "this test suite itself (CI runs it, .ci/run)",
     'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu':
         "needs the network; the CI machine has the CPU wheel locally",
@@ -440,7 +443,7 @@ def serve_briefly(args: list[str], cwd: Path, requests: int = 160) -> list[str]:
 def test_every_python_block_runs():
     """The README's Python blocks outside the Python API section (which has its own test) run
     as written (the SB3 block trains PPO for 8k steps and checks its own claim below)."""
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     api = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
     blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if b not in api]
     assert blocks
@@ -490,7 +493,7 @@ def llm_table_in(text: str) -> str:
 def test_readme_llm_table_is_the_generated_one():
     """The README quotes benchmarks/results/llm_demo.md (written by benchmarks/readme_llm_table.py),
     and the sample responses it quotes are in that file."""
-    readme = (ROOT / "README.md").read_text()
+    readme = documentation()
     results = (ROOT / "benchmarks" / "results" / "llm_demo.md").read_text()
     table = llm_table_in(readme)
     assert table in results
@@ -514,7 +517,7 @@ def test_llm_demo_shows_what_the_readme_says_of_its_table():
         res = run_demo(DemoConfig(), seed=0)
     finally:
         torch.set_num_threads(before)
-    quoted = llm_table_in((ROOT / "README.md").read_text()).splitlines()
+    quoted = llm_table_in(documentation()).splitlines()
     fresh = demo_table(res).splitlines()
     assert [r.split("|")[1] for r in fresh] == [r.split("|")[1] for r in quoted], "the same rows"
     ref = res.reference
@@ -531,7 +534,7 @@ def test_llm_demo_shows_what_the_readme_says_of_its_table():
 
 
 def loop_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     section = text.split("## The deployment loop", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block, "the deployment loop section has a bash block"
@@ -609,7 +612,7 @@ README_FIGURES = [
 @pytest.mark.parametrize("words,results,cells", README_FIGURES)
 def test_readme_figures_are_the_benchmarks(words, results, cells):
     """A benchmark figure the README quotes is the one its results file holds (rounded as written)."""
-    text = (ROOT / "README.md").read_text()
+    text = documentation()
     assert words in text, f"the README no longer says: {words!r}"
     table = (ROOT / "benchmarks" / "results" / results).read_text()
     for cell in cells:

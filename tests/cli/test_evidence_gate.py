@@ -71,7 +71,9 @@ def test_the_readme_quotes_this_verdict(issue_db):
     """The README's worked example prints what the command prints (default seed and resamples)."""
     import re
 
-    text = (ROOT / "README.md").read_text()
+    from docs_text import documentation
+
+    text = documentation()
     block = re.search(r"```\n(verdict for policy_fast_track.*?)```", text, re.S)
     assert block, "the README quotes the worked example's verdict"
     r = runner.invoke(app, ["evaluate-policy", "--db", issue_db, "--policy", CANDIDATE, "--incumbent", BEHAVIOR])

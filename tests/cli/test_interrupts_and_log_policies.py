@@ -1,4 +1,4 @@
-"""Ctrl-C in the quiz keeps the answers so far; evaluate-policy refuses policies that do not fit the log."""
+"""Ctrl-C in the quiz records no attempt; evaluate-policy refuses policies that do not fit the log."""
 
 from __future__ import annotations
 
@@ -20,11 +20,17 @@ from cli_checks import one_error_line
 runner = CliRunner()
 
 
-def test_end_of_input_in_the_quiz_saves_progress_and_exits_130(tmp_path, monkeypatch):
+def test_end_of_input_in_the_quiz_records_no_attempt_and_exits_130(tmp_path, monkeypatch):
     monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
     r = runner.invoke(app, ["lesson", "quiz"], input="a\nb\n")  # then end of input, as Ctrl-D
-    line = one_error_line(r, "interrupted after 2 of 10 questions", "progress saved", code=130)
-    assert str(tmp_path) in line
+    one_error_line(r, "interrupted after 2 of 10 questions", "nothing was recorded", code=130)
+    assert not (tmp_path / "progress.json").exists()
+
+
+def test_a_finished_attempt_is_still_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
+    r = runner.invoke(app, ["lesson", "quiz"], input="a\n" * 10)
+    assert r.exit_code == 0, r.output
     saved = json.loads((tmp_path / "progress.json").read_text())
     assert saved["lesson"]["quiz"]["attempts"] == 1 and saved["lesson"]["quiz"]["last"]["total"] == 10
 
@@ -45,7 +51,7 @@ def test_real_ctrl_c_in_the_quiz(tmp_path):
     assert proc.returncode == 130, err
     lines = [x for x in err.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("accessrl: error: quiz: interrupted") and "Traceback" not in err
-    assert (tmp_path / "progress.json").exists()
+    assert not (tmp_path / "progress.json").exists()  # Ctrl-C is not a failed attempt
 
 
 def test_evaluate_policy_refuses_unknown_states_and_specs(tmp_path):

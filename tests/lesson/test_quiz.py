@@ -71,7 +71,8 @@ def test_seven_correct_is_not_enough(tmp_path: Path, monkeypatch: pytest.MonkeyP
     res = _run(tmp_path, monkeypatch, _answers(7))
     assert res.exit_code == 0, res.output
     assert "score: 7/10 (70%) - not yet complete" in res.output
-    assert res.output.count("why:") == 3
+    assert res.output.count("why:") == 3 * 2  # at each miss, then again in the review after the fail
+    assert "review: 3 missed" in res.output
     data = json.loads((tmp_path / "data" / "progress.json").read_text())
     assert data["lesson"]["complete"] is False
     assert data["lesson"]["quiz"]["attempts"] == 1
@@ -87,6 +88,7 @@ def test_a_pass_is_kept_after_a_later_fail(tmp_path: Path, monkeypatch: pytest.M
 
 def test_interactive_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(quiz, "shuffled", lambda qs, rng: tuple(enumerate(qs)))  # the answers' order
     res = runner.invoke(app, ["lesson", "quiz"], input="\n".join(_answers(10)) + "\n")
     assert res.exit_code == 0, res.output
     assert res.output.count("answer (a-d)") == 10
@@ -115,6 +117,7 @@ def test_missing_answers_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_terminal_quiz_asks_again_on_an_answer_that_names_no_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(quiz, "shuffled", lambda qs, rng: tuple(enumerate(qs)))  # question 1 first
     right = _answers(10)
     # "e" is no letter of a-d, "54" is neither 1-4 nor a choice's text of question 1: both asked again
     res = runner.invoke(app, ["lesson", "quiz"], input="\n".join(["e", "54", *right]) + "\n")
@@ -131,3 +134,55 @@ def test_a_number_equal_to_a_numeric_choice_names_it() -> None:
     assert quiz.parse_answer("55", q) is None
     assert quiz.unclear_answer("55", q) == "'55' is not one of the choices: answer a-d, 1-4 or the choice's text"
     assert quiz.unclear_answer("a", q) is None
+
+
+def test_every_topic_is_a_lab_and_the_two_tags_are_right() -> None:
+    """A topic names the lab that teaches it (the review links there): the sweep-count question is
+    value iteration's (lesson.txt, lab 3), the terminal Q-learning target is Q-learning's (lab 6)."""
+    from accessrl.lesson import LAB_ORDER
+
+    qs = quiz.questions()
+    assert all(q.topic in LAB_ORDER for q in qs)
+    sweeps = next(q for q in qs if "how many sweeps" in q.prompt)
+    target = next(q for q in qs if "Q-learning update observes" in q.prompt)
+    assert sweeps.topic == "value-iteration" and target.topic == "q-learning"
+
+
+def test_each_attempt_gets_a_new_order() -> None:
+    import numpy as np
+
+    qs = quiz.questions()
+    orders = {tuple(i for i, _ in quiz.shuffled(qs, np.random.default_rng(seed))) for seed in range(5)}
+    assert len(orders) > 1
+    assert all(sorted(o) == list(range(len(qs))) for o in orders)
+    assert all(q is qs[i] for i, q in quiz.shuffled(qs, np.random.default_rng(0)))
+
+
+def test_the_review_lists_each_miss_with_why_and_its_lab() -> None:
+    qs = quiz.questions()
+    given = [q.answer_letter if k % 2 else ("a" if q.answer_letter != "a" else "b") for k, q in enumerate(qs)]
+    misses = quiz.review(given, qs)
+    assert [m.index for m in misses] == list(range(0, len(qs), 2))
+    lines = quiz.review_lines(misses)
+    assert lines[0] == f"review: {len(misses)} missed"
+    for m in misses:
+        assert f"    why: {m.question.explanation}" in lines
+        assert any(line.startswith(f"    revisit: accessrl lesson {m.question.topic}") for line in lines)
+    assert quiz.review([q.answer_letter for q in qs], qs) == ()
+
+
+def test_the_terminal_quiz_prints_the_review_after_a_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    qs = quiz.questions()
+    res = _run(tmp_path, monkeypatch, ["a" if q.answer_letter != "a" else "b" for q in qs])
+    assert res.exit_code == 0, res.output
+    assert f"review: {len(qs)} missed" in res.output and "revisit: accessrl lesson value-iteration" in res.output
+
+
+def test_the_terminal_quiz_asks_in_a_new_order_each_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESSRL_DATA_DIR", str(tmp_path))
+    firsts = set()
+    for _ in range(6):
+        res = runner.invoke(app, ["lesson", "quiz"], input="a\n" * 10)
+        assert res.exit_code == 0, res.output
+        firsts.add(next(line for line in res.output.splitlines() if line.startswith("Question 1/10")))
+    assert len(firsts) > 1  # 6 attempts starting with the same question: chance 1e-5

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -87,7 +86,9 @@ def test_pilot_default_run_closes_the_loop(tmp_path, db_url):
     assert rows[4]["true_value"] < rows[3]["true_value"]  # the promoted policy is the worse one after the drift
     assert not any(row["drift"] for row in rows[6:])  # the re-learned model fits again
     # the README's weekly table is this run
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    from docs_text import documentation
+
+    readme = documentation()
     table = readme.split("## The deployment loop", 1)[1].split("\n## ", 1)[0]
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
     assert [c[-1] for c in cells] == actions

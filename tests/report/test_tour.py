@@ -75,8 +75,9 @@ def test_figures_are_svg_with_the_workflow_tables_and_commands(report: tuple[Pat
     assert imgs and all(i.endswith(".svg") for i in imgs), imgs
     assert "workflow.svg" in imgs and "workflow_abandonment.svg" in imgs and "learn.svg" in imgs
     assert all((out / i).read_text().lstrip().startswith("<?xml") for i in imgs)
-    # One reproducing command per step, and a value/policy table with every state.
-    assert page.count('class="cmd"') == len(tour.STEPS)
+    # At least one reproducing command per step, and a value/policy table with every state.
+    assert page.count('class="cmd"') >= len(tour.STEPS)
+    assert len(set(re.findall(r'<section id="([^"]+)">(?:(?!</section>).)*class="cmd"', page))) == len(tour.STEPS)
     assert "<th>state</th><th>V</th><th>policy</th>" in page
     for state in ("new_request", "evidence_ready", "review_queue", "closed"):
         assert f"<td>{state}</td>" in page
@@ -86,18 +87,7 @@ def test_figures_are_svg_with_the_workflow_tables_and_commands(report: tuple[Pat
 
 
 
-def test_every_reproducing_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command the report prints beside each step is a working ``accessrl`` command."""
-    import shlex
-
-    (tmp_path / "examples").symlink_to(Path(__file__).resolve().parents[2] / "examples")
-    monkeypatch.chdir(tmp_path)
-    assert set(tour.COMMANDS) == {k for k, _, _ in tour.STEPS}
-    for key, _, _ in tour.STEPS:  # in order: logs before estimate and evaluate
-        words = shlex.split(tour.COMMANDS[key])
-        assert words[0] == "accessrl"
-        res = runner.invoke(app, words[1:])
-        assert res.exit_code == 0, (key, res.output)
+# Every reproducing command runs and prints what its section shows: tests/report/test_tour_reproduce.py
 
 
 def test_the_tour_writes_the_studio_pages_and_links_them(report: tuple[Path, str]) -> None:

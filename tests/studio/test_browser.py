@@ -128,11 +128,20 @@ def test_exploration_slider_reproduces_both_rows(page):
     assert norm(page.locator("#lines").inner_text()) == expected[0]
 
 
-def test_quiz_fail_then_pass(page):
+def _shown_question(page):
+    """The question the page shows (the order is new each attempt): found by its prompt."""
+    text = page.locator("#question").inner_text()
+    return next(q for q in quiz.questions() if text.startswith(q.prompt))
+
+
+def test_quiz_fail_then_review_then_pass(page):
     qs = quiz.questions()
     page.goto("/quiz")
     _settle(page)
-    for q in qs:  # every answer wrong
+    first_order = []
+    for _ in qs:  # every answer wrong
+        q = _shown_question(page)
+        first_order.append(q.prompt)
         wrong = (q.answer + 1) % len(q.choices)
         page.locator(f"#choice-{wrong}").check()
         page.locator("#answer").click()
@@ -141,15 +150,30 @@ def test_quiz_fail_then_pass(page):
         page.locator("#next").click()
     expect(page.locator("#score")).to_have_text(f"Score: 0/{len(qs)} (0%)")
     expect(page.locator("#verdict")).to_contain_text("not yet complete")
+    # The review: every miss with the right answer, why, and a link to its lab.
+    review = page.locator("#review")
+    expect(review).to_be_visible()
+    expect(review.locator("li.missed")).to_have_count(len(qs))
+    for q in qs:
+        expect(review).to_contain_text(q.explanation[:40])
+    links = review.locator("a")
+    hrefs = {links.nth(k).get_attribute("href") for k in range(links.count())}
+    assert hrefs == {f"/lab/{q.topic}" for q in qs} and all(h in {f"/lab/{n}" for n in LAB_ORDER} for h in hrefs)
     page.locator("#again").click()
-    for i, q in enumerate(qs):  # right, except one: 9/10 = 90% > 75%
-        pick = q.answer if i else (q.answer + 1) % len(q.choices)
+    expect(page.locator("#quiz-progress")).to_have_text(f"Question 1 of {len(qs)}")
+    second_order = []
+    for _ in qs:  # right, except one: 9/10 = 90% > 75%
+        q = _shown_question(page)
+        second_order.append(q.prompt)
+        pick = q.answer if second_order[1:] else (q.answer + 1) % len(q.choices)
         page.locator(f"#choice-{pick}").check()
         page.locator("#answer").click()
-        expect(page.locator("#feedback")).to_contain_text("Correct." if i else "Not quite")
+        expect(page.locator("#feedback")).to_contain_text("Correct." if second_order[1:] else "Not quite")
         page.locator("#next").click()
     expect(page.locator("#score")).to_have_text(f"Score: {len(qs) - 1}/{len(qs)} (90%)")
     expect(page.locator("#verdict")).to_have_text("Lesson complete.")
+    expect(page.locator("#review li.missed")).to_have_count(1)
+    assert sorted(first_order) == sorted(second_order) == sorted(q.prompt for q in qs)
     page.goto("/progress")
     expect(page.locator("#complete")).to_have_text("Lesson complete.")
 
@@ -231,8 +255,9 @@ def test_quiz_by_keyboard_alone(page):
     page.keyboard.press("Space")  # choose (a)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "answer"
+    first = _shown_question(page)
     page.keyboard.press("Enter")
-    expect(page.locator("#feedback")).to_contain_text("Correct." if qs[0].answer == 0 else "Not quite")
+    expect(page.locator("#feedback")).to_contain_text("Correct." if first.answer == 0 else "Not quite")
     assert page.evaluate("document.activeElement.id") == "next"
     page.keyboard.press("Enter")
     expect(page.locator("#quiz-progress")).to_have_text(f"Question 2 of {len(qs)}")
@@ -246,7 +271,12 @@ def test_the_static_export_draws_the_same_numbers_from_disk(page, tmp_path):
     page.goto((tmp_path / "lab" / "abandonment.html").as_uri())
     _settle(page)
     expect(page.locator("#action")).to_have_text("human_review")
-    expect(page.locator("#p")).to_be_disabled()
+    # the slider needs no server: the whole curve is in the page (lesson: the flip at p = 5/113)
+    expect(page.locator("#p")).to_be_enabled()
+    page.locator("#p").fill("0.04")
+    expect(page.locator("#action")).to_have_text("request_evidence")
+    page.locator("#p").fill("0.05")
+    expect(page.locator("#action")).to_have_text("human_review")
     expect(page.locator(".static-note")).to_contain_text("accessrl studio")
     page.goto((tmp_path / "lab" / "value-iteration.html").as_uri())
     _settle(page)

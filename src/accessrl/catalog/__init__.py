@@ -9,8 +9,8 @@
 
 :data:`CATALOG` maps each name a command line accepts (``catalog:NAME``) to its factory.
 
->>> sorted(CATALOG)[:2]
-['access-review', 'access-review-abandonment']
+>>> tuple(sorted(CATALOG)[:2])
+('access-review', 'access-review-abandonment')
 >>> load("access-review-abandonment", p_abandon=0.1).n_states
 4
 """

@@ -23,7 +23,7 @@ from accessrl.cli import scale as _scale
 from accessrl.cli import serve as _serve
 from accessrl.cli import studio as _studio
 from accessrl.cli import tour as _tour
-from accessrl.cli._common import new_app, plain_help, version_callback
+from accessrl.cli._common import ErrorHandlingGroup, new_app, plain_help, version_callback
 
 app = new_app("accessrl: reinforcement learning for access-review workflows.")
 
@@ -51,6 +51,24 @@ _exercise.register(app)
 _pilot.register(app)
 _scale.register(app)
 plain_help(app)
+
+PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Learn", ("tour", "lesson", "studio", "exercise")),
+    ("Model & solve", ("solve", "evaluate", "check", "sweep", "simulate", "learn", "reinforce", "audit", "constrain",
+                       "generate", "llm")),
+    ("Logs & deployment", ("logs", "evaluate-policy", "learn-from-logs", "serve", "promote", "monitor", "rollback",
+                           "pilot")),
+    ("Scale and tools", ("scale",)),
+)
+"""How ``accessrl --help`` groups the commands: what a learner needs first (a command in no panel
+is listed last, under "Other commands", so a new one is never hidden)."""
+
+
+class _PanelledGroup(ErrorHandlingGroup):
+    panels = PANELS
+
+
+app.info.cls = _PanelledGroup
 
 
 def main() -> None:

@@ -22,14 +22,54 @@ from typer.core import TyperCommand, TyperGroup
 from accessrl.errors import AccessRLError, ParameterError
 from accessrl.model.mdp import MDP
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+PIPED_WIDTH = 160
+"""Columns of output that goes to a file or a pipe when ``$COLUMNS`` does not say (rich would use 80
+and cut every cell of a wide table to "re…"); tables fold what still does not fit, never cut it."""
+
+
+def _width(stream: Any) -> int | None:
+    if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
+        return None  # rich reads $COLUMNS or the terminal
+    return PIPED_WIDTH
+
+
+console = Console(highlight=False, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 TABLE_ROWS = 30
 """How many rows a people-facing table shows before it says how many it left out."""
 
 
-class ErrorHandlingGroup(TyperGroup):
+class UncutHelpGroup(TyperGroup):
+    """A command group whose ``--help`` lists each command with its whole first sentence."""
+
+    panels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``(title, commands)`` in the order ``--help`` lists them; empty: one plain list."""
+
+    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
+        """The commands grouped into the panels, each with its whole first sentence (never cut by "...")."""
+        listed = set()
+        for title, names in self.panels or (("Commands", tuple(self.list_commands(ctx))),):
+            rows = []
+            for name in names:
+                cmd = self.get_command(ctx, name)
+                if cmd is None or cmd.hidden:
+                    continue
+                listed.add(name)
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        rest = [(n, c.get_short_help_str(limit=10_000)) for n in self.list_commands(ctx)
+                if n not in listed and (c := self.get_command(ctx, n)) is not None and not c.hidden]
+        if rest:
+            with formatter.section("Other commands"):
+                formatter.write_dl(rest)
+        return None
+
+
+
+class ErrorHandlingGroup(UncutHelpGroup):
     """A command group that turns accessrl's errors into one line and an exit status."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
@@ -194,6 +234,9 @@ def plain_help(app: typer.Typer) -> None:
             info.cls = PlainCommand
     for group in app.registered_groups:
         if group.typer_instance is not None:
+            cls = group.typer_instance.info.cls
+            if not isinstance(cls, type) or cls is TyperGroup:  # typer's default (a placeholder) or plain
+                group.typer_instance.info.cls = UncutHelpGroup
             plain_help(group.typer_instance)
 
 
@@ -282,8 +325,8 @@ def print_json(data: Any) -> None:
 def print_table(title: str, columns: list[str], rows: list[list[Any]], *, limit: int = TABLE_ROWS) -> None:
     """A rich table for people, cut at ``limit`` rows with a note of how many were left out."""
     table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c, justify="right" if c in {"value", "Q", "V", "probability"} else "left")
+    for c in columns:  # fold, never cut: a narrow terminal wraps a cell onto more lines
+        table.add_column(c, justify="right" if c in {"value", "Q", "V", "probability"} else "left", overflow="fold")
     for r in rows[:limit]:
         table.add_row(*[fmt(v) for v in r])
     console.print(table)

@@ -37,11 +37,18 @@ def register(app: typer.Typer) -> None:
 
 
 def _quiz(answers_file: str | None) -> None:
-    """Ask the quiz one question at a time (or read ``--answers``), then save progress."""
+    """Ask the quiz one question at a time, in a new order each attempt (or read ``--answers``, in
+    the questions' own order), then save the attempt and review the misses.  Ctrl-C or the end of
+    input stops the quiz without recording an attempt."""
+    import numpy as np
+
     from accessrl.lesson import quiz
 
-    qs = quiz.questions()
-    given = quiz.read_answers(answers_file, len(qs)) if answers_file else None
+    all_qs = quiz.questions()
+    given = quiz.read_answers(answers_file, len(all_qs)) if answers_file else None
+    order = (tuple(enumerate(all_qs)) if given is not None
+             else quiz.shuffled(all_qs, np.random.default_rng()))  # a fresh order per attempt
+    qs = tuple(q for _, q in order)
     answered: list[str] = []
 
     def ask(i: int, q: quiz.Question) -> str:
@@ -62,10 +69,13 @@ def _quiz(answers_file: str | None) -> None:
     try:
         attempt = quiz.run_quiz(ask, typer.echo, qs=qs)
     except (KeyboardInterrupt, EOFError, typer.Abort):
-        # Ctrl-C or end of input: keep what was answered, then stop the way a shell expects (128 + SIGINT)
-        path = quiz.save_attempt(quiz.partial_attempt(answered, qs))
-        fail(f"quiz: interrupted after {len(answered)} of {len(qs)} questions; progress saved to {path}", 130)
+        # Ctrl-C or end of input: an unfinished attempt is not an attempt; stop the way a shell expects
+        fail(f"quiz: interrupted after {len(answered)} of {len(qs)} questions; nothing was recorded "
+             "(an attempt counts when every question is answered)", 130)
     for line in quiz.summary(attempt):
         typer.echo(line)
+    if not attempt.passed:  # after a fail: what to revisit
+        for line in quiz.review_lines(quiz.review(attempt.given, qs)):
+            typer.echo(line)
     path = quiz.save_attempt(attempt)
     typer.echo(f"progress saved to {path}")

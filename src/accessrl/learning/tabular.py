@@ -204,8 +204,8 @@ def one_state_bandit(mdp: MDP, q: FloatArray, state: int | str | None = None) ->
     >>> from accessrl.planning import policy_iteration
     >>> m = access_review_abandonment()
     >>> b = one_state_bandit(m, policy_iteration(m).q_values)
-    >>> [round(r, 2) for r in b.out_reward.tolist()]
-    [-120.0, 30.75, 54.0]
+    >>> tuple(round(r, 2) for r in b.out_reward.tolist())
+    (-120.0, 30.75, 54.0)
     """
     s = mdp.state_index(state) if isinstance(state, str) else (int(state) if state is not None else default_start(mdp))
     lo, hi = int(mdp.sa_ptr[s]), int(mdp.sa_ptr[s + 1])

@@ -134,7 +134,7 @@ def questions() -> tuple[Question, ...]:
     first = next(k for k, v in enumerate(vi.sweeps, start=1) if abs(float(v[s0]) - target) < 1e-9)
     ch, ans = _choices(str(first), [str(k) for k in range(1, 5) if k != first][:3], 0 if first != 2 else 1)
     qs.append(Question(
-        "bellman-backup",
+        "value-iteration",
         "Value iteration starts from V = 0 on the deterministic workflow. After how many sweeps does "
         f"V(new_request) first reach its optimal value {target:g}?",
         ch, ans,
@@ -186,7 +186,7 @@ def questions() -> tuple[Question, ...]:
 
     # 7. Q-learning target at a terminal transition.
     qs.append(Question(
-        "exploration",
+        "q-learning",
         "A Q-learning update observes review_queue --approve_rotation--> closed with reward +80. What is the "
         "target r + gamma max_a' Q(s', a')?",
         (f"80 + {gamma} x Q(review_queue, approve_rotation)", f"{gamma} x 80", "80, because a terminal state has no future value",
@@ -360,6 +360,46 @@ def run_quiz(
     return Attempt(correct=correct, total=len(quiz), given=tuple(given), misses=tuple(misses))
 
 
+def shuffled(qs: Sequence[Question], rng: np.random.Generator) -> tuple[tuple[int, Question], ...]:
+    """The questions in a new order for one attempt: ``(index in qs, question)`` pairs."""
+    return tuple((int(i), qs[int(i)]) for i in rng.permutation(len(qs)))
+
+
+@dataclass(frozen=True)
+class Missed:
+    """One missed question, as the review after an attempt shows it."""
+
+    index: int
+    """Its index in :func:`questions`."""
+    question: Question
+    given: str
+    """What was answered (raw)."""
+
+    @property
+    def lab(self) -> str:
+        """The lab that teaches it (its topic is a lab's name)."""
+        return self.question.topic
+
+
+def review(given: Sequence[str], qs: Sequence[Question]) -> tuple[Missed, ...]:
+    """The misses of an attempt, answers ``given`` in the order of ``qs``, each with its why and lab."""
+    return tuple(Missed(i, q, raw) for i, (raw, q) in enumerate(zip(given, qs, strict=True))
+                 if parse_answer(raw, q) != q.answer)
+
+
+def review_lines(misses: Sequence[Missed]) -> list[str]:
+    """The review as the terminal prints it: each miss, the answer, why, and the lab to revisit."""
+    if not misses:
+        return []
+    out = [f"review: {len(misses)} missed"]
+    for m in misses:
+        q = m.question
+        out += [f"  [{q.topic}] {q.prompt}", f"    you answered {m.given!r}; the answer is ({q.answer_letter}) "
+                f"{q.choices[q.answer]}", f"    why: {q.explanation}",
+                f"    revisit: accessrl lesson {m.lab}  (or the studio's page /lab/{m.lab})"]
+    return out
+
+
 def format_question(i: int, q: Question, total: int) -> list[str]:
     """The lines that show one question and its choices."""
     lines = [f"Question {i}/{total} [{q.topic}]: {q.prompt}"]
@@ -479,6 +519,10 @@ def quiz_sheet() -> list[str]:
 
 
 __all__ = [
+    "Missed",
+    "review",
+    "review_lines",
+    "shuffled",
     "Attempt",
     "PASS_FRACTION",
     "Question",

@@ -22,11 +22,13 @@ class Section:
     note: str
     seconds: float
     command: str = ""
-    """The command that reproduces the step on its own."""
+    """The commands that reproduce the step on its own, one a line, run in order."""
     table: tuple[tuple[str, ...], ...] = ()
     """A small table (first row: the header)."""
     figures: tuple[str, ...] = ()
     """Further figures after ``figure``."""
+    reproduced: tuple[str, ...] = ()
+    """Numbers the section shows that its commands print too (a test compares them)."""
 
 
 _CSS = """
@@ -56,8 +58,8 @@ def write_html(out: Path, sections: Sequence[Section], *, title: str, subtitle: 
                  f"{esc(s.status)}</span></h2>"]
         if s.note:
             parts.append(f"<p>{esc(s.note)}</p>")
-        if s.command:
-            parts.append(f'<p class="cmd">Reproduce: <code>{esc(s.command)}</code></p>')
+        for cmd in s.command.splitlines():
+            parts.append(f'<p class="cmd">Reproduce: <code>{esc(cmd)}</code></p>')
         if s.lines:
             parts.append("<pre>" + esc("\n".join(s.lines)) + "</pre>")
         if s.table:

@@ -35,6 +35,7 @@ from accessrl.studio.labs import LAB_FUNCTIONS, plain
 from accessrl.studio.llm_page import llm_router
 from accessrl.studio.pages import LAB_PAGES
 from accessrl.studio.render import HERE, NAV, template_env
+from accessrl.studio.watch import watch_router
 from accessrl.web.bodies import json_object
 from accessrl.web.compute import ComputePool
 from accessrl.web.guards import LOOPBACK_NAMES, GuardConfig, guarded_app
@@ -103,7 +104,8 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         compute.close()
 
     compute = ComputePool(workers=cfg.compute_workers, timeout=cfg.compute_timeout,
-                          preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer"))
+                          preload=("accessrl.studio.app", "accessrl.studio.labs", "accessrl.studio.engineer",
+                                   "accessrl.studio.watch"))
     app: FastAPI = guarded_app(guards(cfg), title="accessrl studio", docs_url=None, redoc_url=None, openapi_url=None,
                       lifespan=lifespan)
     app.state.compute = compute
@@ -123,6 +125,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     app.include_router(coding_router(render, cfg.data_dir))
     app.include_router(llm_router(render))
+    app.include_router(watch_router(render))
 
     @app.exception_handler(AccessRLError)
     async def library_error(request: Request, exc: AccessRLError) -> JSONResponse:
@@ -181,8 +184,10 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
 
     @app.get("/api/quiz")
     def quiz_questions() -> JSONResponse:
-        return JSONResponse({"questions": [{"topic": q.topic, "prompt": q.prompt, "choices": list(q.choices)}
-                                           for q in questions]})
+        import numpy as np  # a new order for each attempt (each time the page asks)
+
+        return JSONResponse({"questions": [{"index": i, "topic": q.topic, "prompt": q.prompt, "choices": list(q.choices)}
+                                           for i, q in quiz.shuffled(questions, np.random.default_rng())]})
 
     @app.post("/api/quiz/check")
     async def quiz_check(request: Request) -> JSONResponse:
@@ -206,8 +211,13 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
         attempt = quiz.run_quiz(lambda i, q: str(answers[i - 1]), said.append, qs=qs)
         with progress_lock:
             quiz.save_attempt(attempt, cfg.data_dir)
+        titles = {p.name: p.title for p in LAB_PAGES}
+        review = [{"index": m.index, "topic": m.question.topic, "prompt": m.question.prompt, "given": m.given,
+                   "answer": m.question.answer_letter, "answer_text": m.question.choices[m.question.answer],
+                   "explanation": m.question.explanation, "lab": f"/lab/{m.lab}", "lab_title": titles.get(m.lab, m.lab)}
+                  for m in quiz.review([str(a) for a in answers], qs)]
         return JSONResponse({"correct": attempt.correct, "total": attempt.total, "passed": attempt.passed,
-                             "misses": list(attempt.misses), "summary": quiz.summary(attempt)[0]})
+                             "misses": list(attempt.misses), "summary": quiz.summary(attempt)[0], "review": review})
 
     @app.get("/progress", response_class=HTMLResponse)
     def progress_page() -> HTMLResponse:

@@ -47,16 +47,32 @@ MAX_SEQUENCE = 50
 
 
 def number(x: Any, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    """A finite number in [lo, hi], or one ParameterError naming the control."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or not lo <= x <= hi:
-        raise ParameterError(f"{name}: expected a number in [{lo:g}, {hi:g}], got {x!r}")
+    """A finite number in [lo, hi], or one ParameterError naming the control, in plain words."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise ParameterError(f"{name}: enter a number, not {x!r}")
+    if not lo <= x <= hi:
+        span = (f"from {lo:g} to {hi:g}" if math.isfinite(lo) and math.isfinite(hi)
+                else f"of at least {lo:g}" if math.isfinite(lo) else f"of at most {hi:g}")
+        raise ParameterError(f"{name}: enter a number {span}; {x!r} is outside that range")
+    return float(x)
+
+
+def discount(x: Any) -> float:
+    """The discount gamma, in (0, 1] as everywhere in accessrl (README: gamma 1 for episodic workflows)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise ParameterError(f"gamma: enter a number, not {x!r}")
+    if not 0.0 < x <= 1.0:
+        raise ParameterError(f"gamma: enter a discount above 0 and at most 1 (1 counts later rewards in full; "
+                             f"the lesson uses 0.9); {x!r} is outside that range")
     return float(x)
 
 
 def whole(x: Any, name: str, lo: int, hi: int) -> int:
     """A whole number in [lo, hi], or one ParameterError naming the control."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or x != int(x) or not lo <= x <= hi:
-        raise ParameterError(f"{name}: expected a whole number in [{lo}, {hi}], got {x!r}")
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x != int(x):
+        raise ParameterError(f"{name}: enter a whole number, not {x!r}")
+    if not lo <= x <= hi:
+        raise ParameterError(f"{name}: enter a whole number from {lo:,} to {hi:,}; {x!r} is outside that range")
     return int(x)
 
 
@@ -91,7 +107,7 @@ def solution(mdp: MDP) -> dict[str, Any]:
 
 def returns_lab(sequences: Mapping[str, Sequence[Any]] | None = None, gamma: Any = 0.9) -> dict[str, Any]:
     """G = sum_t gamma^t r_{t+1} of each reward sequence (:func:`~accessrl.model.returns.discounted_return`)."""
-    g = number(gamma, "gamma", 0.0, 1.0)
+    g = discount(gamma)
     seqs = LESSON_ROUTES if sequences is None else sequences
     rows: list[dict[str, Any]] = []
     for name, rewards in seqs.items():
@@ -107,7 +123,7 @@ def returns_lab(sequences: Mapping[str, Sequence[Any]] | None = None, gamma: Any
 
 def bellman_backup_lab(gamma: Any = 0.9) -> dict[str, Any]:
     """One :func:`~accessrl.planning.bellman_backup` at new_request from the successors' optimal values."""
-    mdp = access_review(number(gamma, "gamma", 0.0, 0.999999))
+    mdp = access_review(discount(gamma))
     res = policy_iteration(mdp)
     backup = bellman_backup(mdp, res.values)
     s0 = _start(mdp)

@@ -124,7 +124,15 @@ LAB_PAGES: tuple[LabPage, ...] = (
          "played no part in choosing it, counting severe errors apart from the mean.",
          "The lesson's small table compares three candidates on four held-out requests. Below it, the same question on "
          "a generated decision log: split by time, checked for leakage (shared requesters, outcomes after the cutoff, "
-         "episodes that straddle it), and each candidate scored on the test period by weighted importance sampling."),
+         "episodes that straddle it), and each candidate scored on the test period by weighted importance sampling.",
+         "The words: weighted importance sampling (WIS) scores a candidate from episodes another policy chose, "
+         "weighting each episode by how much more (or less) likely the candidate was to act as logged (w above); "
+         "the effective sample size (ESS) is how many episodes those weights are worth; an episode straddles a "
+         "cutoff when it began before it and ended after it, so its outcome would leak into the earlier period.",
+         "Why risk_aware is 62 in the lesson's table and about 54 on the generated logs: the table is illustrative, "
+         "half of its requests have clear evidence where auto-approval earns 70; the logs come from the abandonment "
+         "workflow, where every request starts at new_request and risk_aware's first action, human_review, is worth "
+         "-18 + 0.9 x 80 = 54 (the 'true value' column)."),
         "V&#770;<sub>WIS</sub> = &sum;<sub>i</sub> w<sub>i</sub> G<sub>i</sub> / &sum;<sub>i</sub> w<sub>i</sub>, "
         "&nbsp; w<sub>i</sub> = &prod;<sub>t</sub> &pi;(a<sub>t</sub> | s<sub>t</sub>) / "
         "&mu;(a<sub>t</sub> | s<sub>t</sub>)",

@@ -36,10 +36,25 @@ function colourOf(names) {
   return map;
 }
 
+// An error names its control first ("gamma: ..."): it is shown beside that control, in the
+// page's words (without the command line's "accessrl: error: "), else in the page's error box.
 function showError(message) {
+  for (const old of document.querySelectorAll(".control-error")) old.remove();
+  for (const c of document.querySelectorAll("[aria-invalid='true']:not(#spec)")) c.removeAttribute("aria-invalid");
+  const text = (message || "").replace(/^accessrl: error: /, "");
+  const name = (text.match(/^([A-Za-z_][\w ]*?):/) || [])[1];
+  const control = name && (document.getElementById(name) || document.querySelector(`main [name="${name}"]`) || document.getElementById(name.replace(/ /g, "-")));
   const box = $("error") || $("spec-error");
+  if (message && control && control.id !== "spec") {
+    const note = el("p", {class: "control-error error", role: "alert", id: control.id + "-error", text: text});
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", note.id);
+    (control.closest(".row") || control).after(note);
+    if (box) { box.textContent = ""; box.hidden = true; }
+    return;
+  }
   if (!box) return;
-  if (message) { box.textContent = message; box.hidden = false; } else { box.textContent = ""; box.hidden = true; }
+  if (message) { box.textContent = text; box.hidden = false; } else { box.textContent = ""; box.hidden = true; }
 }
 
 // body[data-idle="1"] once no request is in flight and its result is drawn (tests wait for it).
@@ -275,8 +290,15 @@ function drawDiagram(container, layout, opts) {
 
 function numberOf(id) { const v = $(id).value.trim(); return v === "" || isNaN(Number(v)) ? v : Number(v); }
 
+// Typed numbers wait for a pause in the typing (so "0.5" is not first sent as "0"); sliders and
+// menus act at once; leaving the field (change) sends at once.
 function onChange(ids, fn) {
-  for (const id of ids) { $(id).addEventListener("input", fn); $(id).addEventListener("change", fn); }
+  for (const id of ids) {
+    const typed = $(id).tagName === "INPUT" && ["number", "text"].includes($(id).type);
+    let timer = null;
+    $(id).addEventListener("input", typed ? (...a) => { clearTimeout(timer); timer = setTimeout(() => fn(...a), 300); } : fn);
+    $(id).addEventListener("change", (...a) => { clearTimeout(timer); fn(...a); });
+  }
 }
 
 const PAGES = {};
@@ -338,11 +360,23 @@ PAGES["value-iteration"] = function () {
   load();
 };
 
+// A static export holds the whole curve: Q(new_request, a) at p is read off it (each curve is a
+// straight line in p, so interpolating between its points is exact); the diagram stays at the default p.
+function abandonmentFromCurve(base, p) {
+  const g = base.grid, k = Math.max(0, Math.min(g.length - 2, g.findIndex((x) => x >= p) - 1));
+  const t = g[k + 1] > g[k] ? (p - g[k]) / (g[k + 1] - g[k]) : 0;
+  const q = {};
+  for (const [a, ys] of Object.entries(base.curves)) q[a] = ys[k] + t * (ys[k + 1] - ys[k]);
+  const action = Object.keys(q).reduce((best, a) => (q[a] > q[best] ? a : best));
+  return Object.assign({}, base, {p, q, action});
+}
+
 PAGES["abandonment"] = function () {
   const update = latest(async () => {
     const p = Number($("p").value);
     $("p-value").textContent = p.toFixed(3);
-    const data = await api("/api/lab/abandonment", {p});
+    const data = STATIC && STATIC["/api/lab/abandonment"] && p <= Math.max(...STATIC["/api/lab/abandonment"].grid)
+      ? abandonmentFromCurve(STATIC["/api/lab/abandonment"], p) : await api("/api/lab/abandonment", {p});
     if (!data) return;
     const names = Object.keys(data.curves), colours = colourOf(names);
     const shown = names.filter((a) => a !== "auto_approve");
@@ -498,13 +532,18 @@ PAGES["editor"] = function () {
     if (!data) return;
     const box = $("spec-error");
     if (!data.ok) {
-      box.textContent = data.error + (data.line ? ` (line ${data.line})` : "");
+      // the message names its line once: "(line N)" only when the message does not already say it
+      box.textContent = data.error + (data.line && !/\bline \d+/.test(data.error) ? ` (line ${data.line})` : "");
       box.hidden = false;
       box.dataset.line = data.line || "";
       text.setAttribute("aria-invalid", "true");
       numbers(data.line);
+      $("results").classList.add("stale");
+      $("stale-note").hidden = false;
       return;
     }
+    $("results").classList.remove("stale");
+    $("stale-note").hidden = true;
     box.hidden = true;
     box.textContent = "";
     text.removeAttribute("aria-invalid");
@@ -559,14 +598,20 @@ PAGES["quiz"] = function () {
     $("result").hidden = false;
     $("score").textContent = `Score: ${data.correct}/${data.total} (${Math.round(100 * data.correct / data.total)}%)`;
     $("verdict").textContent = data.passed ? "Lesson complete." : data.summary.split(" - ")[1] + ".";
+    $("review").hidden = data.review.length === 0;
+    $("review-list").replaceChildren(...data.review.map((m) => el("li", {class: "missed"}, [
+      el("p", {class: "prompt", text: `${m.prompt}`}),
+      el("p", {text: `You answered (${m.given}); the answer is (${m.answer}) ${m.answer_text}.`}),
+      el("p", {text: "Why: " + m.explanation}),
+      el("p", {}, [el("a", {href: m.lab, text: `Revisit the lab: ${m.lab_title}`})])])));
     $("again").focus();
   };
   $("answer").addEventListener("click", async () => {
     const picked = document.querySelector("input[name=choice]:checked");
     if (!picked) { $("feedback").replaceChildren(el("p", {text: "Choose one answer first."})); return; }
-    const data = await api("/api/quiz/check", {index: i, answer: picked.value});
+    const data = await api("/api/quiz/check", {index: questions[i].index, answer: picked.value});
     if (!data) return;
-    answers[i] = picked.value;
+    answers[questions[i].index] = picked.value;  // submitted in the questions' own order
     $("feedback").replaceChildren(data.correct ? el("p", {class: "pass", text: "Correct."}) :
       el("div", {class: "fail"}, [el("p", {text: `Not quite: the answer is (${data.answer}) ${data.answer_text}.`}), el("p", {text: "Why: " + data.explanation})]));
     $("answer").hidden = true;
@@ -575,8 +620,9 @@ PAGES["quiz"] = function () {
     $("next").focus();
   });
   $("next").addEventListener("click", () => { if (i + 1 < questions.length) { i += 1; show(); } else finish(); });
-  $("again").addEventListener("click", () => { i = 0; answers = []; $("result").hidden = true; $("quiz").hidden = false; show(); });
-  api("/api/quiz").then((data) => { if (data) { questions = data.questions; show(); } });
+  const start = () => api("/api/quiz").then((data) => { if (data) { questions = data.questions; i = 0; answers = []; show(); } });
+  $("again").addEventListener("click", () => { $("result").hidden = true; $("quiz").hidden = false; start(); });
+  start();
 };
 
 PAGES["engineer"] = function () {
@@ -598,10 +644,12 @@ PAGES["engineer"] = function () {
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  const watchLink = $("watch-link");  // the editor's text goes to watch mode through the tab's session storage
+  if (watchLink) watchLink.addEventListener("click", () => sessionStorage.setItem("accessrl-watch-text", $("spec").value));
   const init = PAGES[document.body.dataset.page];
   if (init) init();
   if (STATIC) {  // only what the page can redraw from its embedded data stays enabled
-    const keep = document.body.dataset.page === "value-iteration" ? ["reset", "step", "run"] : [];
+    const keep = {"value-iteration": ["reset", "step", "run"], "abandonment": ["p"]}[document.body.dataset.page] || [];
     for (const c of document.querySelectorAll("main input, main select, main textarea, main button")) {
       if (!keep.includes(c.id)) c.disabled = true;
     }
