@@ -1,4 +1,5 @@
-"""`accessrl logs ingest|export|generate|estimate` and `accessrl evaluate-policy`."""
+"""`accessrl logs ingest|export|generate|estimate` and `accessrl evaluate-policy` (`logs import|map|abandonment`
+live in :mod:`accessrl.cli.eventlogs`)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,9 @@ def _open(db: str, *, create: bool = True) -> Any:
 def register(app: typer.Typer) -> None:
     logs = new_app("Decision logs: ingest, export, generate and estimate the workflow from them.")
     app.add_typer(logs, name="logs")
+    from accessrl.cli import eventlogs as _eventlogs
+
+    _eventlogs.register(logs)
 
     @logs.command("ingest")
     def ingest_cmd(

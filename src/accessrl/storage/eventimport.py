@@ -1,0 +1,128 @@
+"""``accessrl logs import``: an event log, through its mapping, into the decision log.
+
+Two passes over the cases, one read of the file: the first turns each case into
+decisions (:func:`~accessrl.offline.eventlog.case_records`), counts the decisions of the
+training period and spools the case to a temporary file (so memory stays bounded); the
+second adds the behaviour propensities estimated from those counts and stores every
+record through :meth:`~accessrl.storage.DecisionLog.ingest_records` (idempotent: ids are
+made from the mapping's name, the case and the step, so a re-import finds them stored).
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accessrl.errors import DataError
+from accessrl.offline.eventlog import (
+    CaseTally,
+    EventMapping,
+    case_records,
+    count_decisions,
+    estimate_propensities,
+    with_propensities,
+)
+from accessrl.storage.eventlogs import EventReject, Rejects, read_cases
+from accessrl.storage.store import DecisionLog, IngestResult
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import read and stored."""
+
+    source: str
+    cases: int
+    events: int
+    decisions: int
+    outcomes: int
+    open_cases: int
+    ended: dict[str, int]
+    ignored_events: int
+    filtered_events: int
+    after_end_events: int
+    events_per_activity: dict[str, int]
+    rejected_events: tuple[EventReject, ...]
+    rejected_events_total: int
+    trained_decisions: int
+    propensity_method: str
+    train_until: str | None
+    stored: IngestResult
+    unused_activities: tuple[str, ...] = ()
+
+    @property
+    def rejects(self) -> int:
+        """Events the reader refused plus records the decision log refused."""
+        return self.rejected_events_total + self.stored.rejected_total
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` report."""
+        s = self.stored
+        return {
+            "source": self.source, "cases": self.cases, "events": self.events, "decisions": self.decisions,
+            "outcomes": self.outcomes, "open_cases": self.open_cases, "ended": dict(sorted(self.ended.items())),
+            "rejects": self.rejects,
+            "rejected": [str(r) for r in self.rejected_events] + [str(r) for r in s.rejected],
+            "ignored_events": self.ignored_events, "filtered_events": self.filtered_events,
+            "events_after_case_end": self.after_end_events,
+            "events_per_activity": dict(sorted(self.events_per_activity.items())),
+            "unused_mapping_activities": list(self.unused_activities),
+            "propensities": {"method": self.propensity_method, "trained_until": self.train_until,
+                             "training_decisions": self.trained_decisions},
+            "stored": {"decisions_new": s.decisions_inserted, "decisions_already_stored": s.decisions_duplicate,
+                       "decisions_conflict": s.decisions_conflict, "outcomes_new": s.outcomes_inserted,
+                       "outcomes_already_stored": s.outcomes_duplicate, "outcomes_conflict": s.outcomes_conflict,
+                       "conflicts": [str(c) for c in s.conflicts]},
+        }
+
+
+def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, *,
+                     batch_size: int = 50_000) -> ImportResult:
+    """Import the event log at ``path`` into ``log`` (see the module docstring)."""
+    rejects = Rejects()
+    tally = CaseTally()
+    seen: dict[str, Counter[str]] = {}
+    train: dict[str, Counter[str]] = {}
+    with tempfile.TemporaryFile() as spool:
+        for case, events, attrs in read_cases(path, mapping, rejects):
+            steps = case_records(mapping, case, events, attrs, tally)
+            if steps:
+                count_decisions(steps, mapping.train_until, seen, train)
+                pickle.dump(steps, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        if tally.decisions == 0:
+            top = ", ".join(repr(a) for a, _ in tally.per_activity.most_common(8)) or "none"
+            raise DataError(f"{path}: none of the mapping's decision activities occurs in the log's "
+                            f"{tally.events} events ({rejects.total} rejected); its most frequent activities: {top}")
+        props = estimate_propensities(seen, train)
+        spool.seek(0)
+        policy_id = f"{mapping.name}-behaviour"
+
+        def records() -> Iterator[tuple[str, Any]]:
+            while True:
+                try:
+                    steps = pickle.load(spool)
+                except EOFError:
+                    return
+                for s in steps:
+                    rec = with_propensities(s, props, policy_id, mapping.train_until)
+                    where = str(rec["features"]["event"])
+                    yield where, rec
+                    for o in s.outcomes:
+                        yield where, o
+
+        stored = log.ingest_records(records(), source=str(path), batch_size=batch_size)
+    return ImportResult(
+        source=str(path), cases=tally.cases, events=tally.events + rejects.total, decisions=tally.decisions,
+        outcomes=tally.outcomes, open_cases=tally.open_cases, ended=dict(tally.ended),
+        ignored_events=tally.ignored, filtered_events=tally.filtered, after_end_events=tally.after_end,
+        events_per_activity=dict(tally.per_activity), rejected_events=tuple(rejects.listed),
+        rejected_events_total=rejects.total, trained_decisions=props.trained_decisions,
+        propensity_method=props.method, train_until=mapping.train_until, stored=stored,
+        unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
+
+
+__all__ = ["ImportResult", "import_event_log"]
