@@ -1,12 +1,18 @@
-"""Small synthetic event logs (XES, CSV, Parquet) for the import tests: written by the tests,
-so their answers are known by construction."""
+"""Small synthetic event logs (XES, CSV, Parquet) for the import tests, written by the tests so
+their answers are known by construction; and the real event logs of ../shared/data/eventlogs
+(not part of the repository: tests that read them skip with the reason when they are absent)."""
 
 from __future__ import annotations
 
 import csv
 import gzip
+import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+import pytest
 
 MAPPING = """\
 name: synth
@@ -108,3 +114,35 @@ def write_parquet(path: Path, data: list[tuple[str, dict[str, Any], list[Event]]
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(rows(data)), path)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTLOGS = Path(os.environ.get("ACCESSRL_EVENTLOGS", "/work/shared/data/eventlogs"))
+EXAMPLES = ROOT / "examples" / "eventlogs"
+
+
+def real_log(name: str) -> Path:
+    p = EVENTLOGS / name
+    if not p.is_file():
+        pytest.skip(f"{p} is absent (the real event logs are not part of the repository)")
+    return p
+
+
+def xes_frame(path: Path) -> pd.DataFrame:
+    """An XES file as one row per event, read with ElementTree.iterparse and pandas: independent of
+    accessrl's expat reader.  Columns case, activity, lifecycle, timestamp (UTC), order (file order)."""
+    rows = []
+    ns = "{http://www.xes-standard.org/}"
+    with gzip.open(path) as fh:
+        for _, el in ET.iterparse(fh):
+            if el.tag != ns + "trace":
+                continue
+            case = next(a.get("value") for a in el if a.get("key") == "concept:name")
+            for e in el.iter(ns + "event"):
+                d = {a.get("key"): a.get("value") for a in e}
+                rows.append((case, d.get("concept:name"), d.get("lifecycle:transition"), d.get("time:timestamp")))
+            el.clear()
+    df = pd.DataFrame(rows, columns=["case", "activity", "lifecycle", "timestamp"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True, format="ISO8601")
+    df["order"] = range(len(df))
+    return df
