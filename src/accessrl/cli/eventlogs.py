@@ -22,6 +22,9 @@ def register(logs: typer.Typer) -> None:
         mapping: Path = typer.Option(..., "--mapping", help=MAPPING_HELP),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         batch_size: int = typer.Option(50_000, "--batch-size", help="Records per transaction."),
+        behaviour_out: Path = typer.Option(None, "--behaviour-out",
+                                           help="Also write the estimated behaviour policy (state: {action: p}) "
+                                                "here: the incumbent for evaluate-policy --incumbent."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable report."),
     ) -> None:
         """Import a process event log (XES/CSV/Parquet) as historical decisions, through a mapping file.
@@ -43,6 +46,11 @@ def register(logs: typer.Typer) -> None:
         m = load_mapping(mapping, default_name=name)
         res = import_event_log(DecisionLog(db), log, m, batch_size=batch_size)
         report = res.to_json()
+        if behaviour_out is not None:
+            from accessrl.cli.logs import write_policy_file
+
+            write_policy_file(behaviour_out, {k: dict(v) for k, v in sorted(res.behaviour.items())})
+            report["behaviour_policy"] = str(behaviour_out)
         for r in report["rejected"]:
             err_console.print(f"accessrl: reject: {r}", markup=False, soft_wrap=True)
         if res.rejects > len(report["rejected"]):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class ImportResult:
     train_until: str | None
     stored: IngestResult
     unused_activities: tuple[str, ...] = ()
+    behaviour: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """The estimated behaviour policy: state -> action -> propensity."""
 
     @property
     def rejects(self) -> int:
@@ -122,7 +124,7 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
         events_per_activity=dict(tally.per_activity), rejected_events=tuple(rejects.listed),
         rejected_events_total=rejects.total, trained_decisions=props.trained_decisions,
         propensity_method=props.method, train_until=mapping.train_until, stored=stored,
-        unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
+        behaviour=props.probabilities, unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
 
 
 __all__ = ["ImportResult", "import_event_log"]
