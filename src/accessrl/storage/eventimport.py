@@ -124,7 +124,8 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
         events_per_activity=dict(tally.per_activity), rejected_events=tuple(rejects.listed),
         rejected_events_total=rejects.total, trained_decisions=props.trained_decisions,
         propensity_method=props.method, train_until=mapping.train_until, stored=stored,
-        behaviour=props.probabilities, unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
+        behaviour=props.probabilities,
+        unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
 
 
 __all__ = ["ImportResult", "import_event_log"]
