@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from accessrl.cli._common import DB_HELP, DEFAULT_DB, console, err_console, print_json
+from accessrl.cli._common import DB_HELP, DEFAULT_DB, console, err_console, print_json, print_table
 from accessrl.errors import ParameterError
 
 MAPPING_HELP = ("The mapping file (YAML): columns, decisions, outcomes, state, rewards, training period "
@@ -77,6 +78,129 @@ def register(logs: typer.Typer) -> None:
                           f"before {until}", markup=False, soft_wrap=True)
         if res.rejects or res.stored.conflict_total:
             raise typer.Exit(1)
+
+    @logs.command("map")
+    def map_cmd(
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        out: Path = typer.Option(None, "--out", help="Draw the map to this .svg or .png file."),
+        min_count: int = typer.Option(1, "--min-count",
+                                      help="Hide transitions seen fewer times (keeps a large log's map readable)."),
+        level: str = typer.Option("stage", "--level",
+                                  help="stage (states folded to their stage) or state (every bucket apart)."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable map."),
+    ) -> None:
+        """The process map of a decision log: states, decisions, outcomes, counts, probabilities and waits.
+
+        Example: accessrl logs map --db bpic.db --out map.svg --min-count 50
+
+        Each (state, action, next state) with its count, probability (95% Wilson interval) and
+        the median and 90% wait from the decision to the outcome."""
+        from accessrl.cli.logs import _open
+        from accessrl.offline.processmap import process_map
+
+        if min_count < 1:
+            raise ParameterError(f"--min-count: expected a positive integer, got {min_count}")
+        if level not in ("stage", "state"):
+            raise ParameterError(f"--level: expected 'stage' or 'state', got {level!r}")
+        if out is not None and out.suffix.lower() not in (".svg", ".png"):
+            raise ParameterError(f"--out {out}: expected a .svg or .png file name")
+        steps = _open(db, create=False).load_steps().steps
+        if steps.n_steps == 0:
+            raise ParameterError(f"--db {db}: the log has no decision with a known outcome")
+        m = process_map(steps, min_count=min_count, level=level)  # type: ignore[arg-type]
+        if out is not None:
+            from accessrl.report.processmap import plot_process_map
+
+            plot_process_map(m, out, title=f"process map of {db}")
+        if json_out:
+            print_json({**m.to_json(), "out": None if out is None else str(out)})
+            return
+        from accessrl.report.processmap import wait_text
+
+        rows = [[e.state, e.action, e.next_state, e.count, f"{e.p:.3f}", f"[{e.p_low:.3f}, {e.p_high:.3f}]",
+                 wait_text(e.median_wait_h), wait_text(e.p90_wait_h)] for e in m.edges]
+        print_table(f"process map ({len(m.nodes)} {level}s, {len(m.edges)} transitions)",
+                    ["state", "action", "next", "count", "probability", "95% interval", "median wait", "90% wait"],
+                    rows, limit=60)
+        if m.hidden:
+            console.print(f"{m.hidden} transitions seen fewer than {min_count} times hidden "
+                          f"({m.hidden_decisions} decisions)", markup=False)
+        if out is not None:
+            console.print(f"map drawn to {out}", markup=False)
+
+    @logs.command("abandonment")
+    def abandonment_cmd(
+        db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+        kind: list[str] = typer.Option(["abandonment"], "--kind",
+                                       help="Outcome kind(s) that mean abandonment (the mapping's kind; repeatable)."),
+        stage: list[str] = typer.Option([], "--stage", help="Only these stages (repeatable; default: every stage "
+                                                            "with an abandonment)."),
+        bounds: str = typer.Option("7,14,28,35", "--bounds-days", help="Waiting-time buckets, in days."),
+        out: Path = typer.Option(None, "--out", help="Draw the survival curves and hazards to this .png or .svg."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable result."),
+    ) -> None:
+        """Abandonment by time waited in each stage: Kaplan-Meier curve and bucket hazards, censoring handled.
+
+        Example: accessrl logs abandonment --db bpic.db --stage send_offer --out abandonment.png
+
+        Reads a log made by `logs import` (each record knows its stage and when the case entered
+        it).  A visit that moved on, ended otherwise or is still waiting at the log's end is
+        censored, not counted as a survivor.  To let the model use it, give the mapping
+        state.waiting buckets for the stage: the estimated workflow then has one abandonment
+        probability per waiting bucket."""
+        from accessrl.cli.logs import _open
+        from accessrl.offline.survival import bucket_hazard, kaplan_meier, stage_visits
+        from accessrl.storage.eventimport import stage_observations
+
+        try:
+            edges = [float(x) for x in bounds.split(",") if x.strip()]
+        except ValueError:
+            raise ParameterError(f"--bounds-days: expected increasing day counts such as 7,14,28, got {bounds!r}") \
+                from None
+        if not edges or any(b <= a for a, b in zip([0.0, *edges], edges, strict=False)):
+            raise ParameterError(f"--bounds-days: expected increasing positive day counts such as 7,14,28, got {bounds!r}")
+        obs, last = stage_observations(_open(db, create=False), kind)
+        if not obs:
+            raise ParameterError(f"--db {db}: no record knows its stage; expected a log made by `accessrl logs import`")
+        visits = stage_visits(obs, last)
+        if stage:
+            unknown = [s for s in stage if s not in visits]
+            if unknown:
+                raise ParameterError(f"--stage {unknown[0]}: no visit of this stage; expected one of "
+                                     f"{', '.join(visits)}")
+            chosen = [visits[s] for s in stage]
+        else:
+            chosen = [v for v in visits.values() if v.events.sum() > 0]
+            if not chosen:
+                raise ParameterError(f"--kind {', '.join(kind)}: no outcome of this kind in {db}; "
+                                     "expected the mapping's abandonment kind")
+        result: list[dict[str, Any]] = []
+        for v in chosen:
+            km = kaplan_meier(v.durations, v.events)
+            hz = bucket_hazard(v.durations, v.events, edges)
+            result.append({"stage": v.stage, "visits": v.n, "abandoned": int(v.events.sum()),
+                           "censored": int(v.n - v.events.sum()),
+                           "hazard": [h.__dict__ for h in hz],
+                           "kaplan_meier": {"days": km.times.tolist(), "survival": km.survival.tolist(),
+                                            "low": km.low.tolist(), "high": km.high.tolist(),
+                                            "at_risk": km.at_risk.tolist(), "events": km.events.tolist()}})
+        if out is not None:
+            from accessrl.report.plots import abandonment_figure
+
+            abandonment_figure(result, out)
+        if json_out:
+            print_json({"kinds": list(kind), "bounds_days": edges, "stages": result,
+                        "out": None if out is None else str(out)})
+            return
+        for r in result:
+            rows = [[f"{h['start']:g}-{h['end']:g}" if h["end"] != float("inf") else f">={h['start']:g}",
+                     h["entering"], h["events"], h["censored"], f"{h['hazard']:.3f}",
+                     f"[{h['low']:.3f}, {h['high']:.3f}]"] for h in r["hazard"]]
+            print_table(f"{r['stage']}: {r['visits']} visits, {r['abandoned']} abandoned, {r['censored']} censored "
+                        "(hazard per waiting bucket, actuarial, 95% Wilson interval)",
+                        ["days waited", "waiting at start", "abandoned", "censored", "hazard", "interval"], rows)
+        if out is not None:
+            console.print(f"curves drawn to {out}", markup=False)
 
 
 __all__ = ["register"]

@@ -202,7 +202,16 @@ def case_records(mapping: EventMapping, case: str, events: Sequence[Event], attr
         r = (reward or 0.0) + mapping.action_rewards.get(rec["action"], 0.0)
         outs.append({"event_id": rec["event_id"], "episode_id": episode, "kind": kind, "occurred_at": _iso(at),
                      "next_state": next_state, "reward": r, "terminated": terminated,
-                     "outcome_key": f"{rec['event_id']}:{len(outs)}"})
+                     "outcome_key": f"{rec['event_id']}:{len(outs)}",
+                     "details": {"stage": stage, "stage_since": _iso(since)}})
+        tally.outcomes += 1
+
+    def outcome(kind: str, at: int, reward: float | None) -> None:
+        rec, outs = steps[-1]
+        outs.append({"event_id": rec["event_id"], "episode_id": episode, "kind": kind, "occurred_at": _iso(at),
+                     "next_state": None, "reward": reward, "terminated": False,
+                     "outcome_key": f"{rec['event_id']}:{len(outs)}",
+                     "details": {"stage": stage, "stage_since": _iso(since)}})
         tally.outcomes += 1
 
     for ev in evs:
@@ -228,12 +237,12 @@ def case_records(mapping: EventMapping, case: str, events: Sequence[Event], attr
                                "activity": ev.activity, "resource": ev.resource, "stage": stage,
                                "stage_since": _iso(since), "event": ev.where}}, []))
             tally.decisions += 1
-            if d.stage != KEEP:
-                stage, since = d.stage, ev.at
-            if d.ends_case is not None:
+            if d.ends_case is not None:  # recorded in the stage the decision was taken in
                 close(d.ends_case, ev.at, d.ends_case, True, mapping.outcome_rewards.get(d.ends_case))
                 tally.ended[d.ends_case] += 1
                 ended = True
+            elif d.stage != KEEP:
+                stage, since = d.stage, ev.at
             continue
         o = mapping.outcomes.get(ev.activity)
         if o is None:
@@ -245,25 +254,16 @@ def case_records(mapping: EventMapping, case: str, events: Sequence[Event], attr
             ended = True
             if steps:
                 if o.kind != o.ends_case:
-                    _outcome(steps[-1], o.kind, ev.at, reward, tally)
+                    outcome(o.kind, ev.at, reward)
                 close(o.ends_case, ev.at, o.ends_case, True, mapping.outcome_rewards.get(o.ends_case))
             continue
         if steps:
-            _outcome(steps[-1], o.kind, ev.at, reward, tally)
+            outcome(o.kind, ev.at, reward)
         if o.stage != KEEP:
             stage, since = o.stage, ev.at
     if not ended:
         tally.open_cases += 1
     return [Step(rec, tuple(outs)) for rec, outs in steps]
-
-
-def _outcome(step: tuple[dict[str, Any], list[dict[str, Any]]], kind: str, at: int, reward: float | None,
-             tally: CaseTally) -> None:
-    rec, outs = step
-    outs.append({"event_id": rec["event_id"], "episode_id": rec["episode_id"], "kind": kind,
-                 "occurred_at": _iso(at), "next_state": None, "reward": reward, "terminated": False,
-                 "outcome_key": f"{rec['event_id']}:{len(outs)}"})
-    tally.outcomes += 1
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,4 +128,45 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
         unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
 
 
-__all__ = ["ImportResult", "import_event_log"]
+def stage_observations(log: DecisionLog, abandonment: Sequence[str]) -> tuple[list[tuple[str, str, int, int, bool, bool]],
+                                                                                   int]:
+    """What :func:`~accessrl.offline.survival.stage_visits` reads, from an imported log: every
+    decision and outcome with the stage the case was in (``features``/``details`` ``stage`` and
+    ``stage_since``, written by :func:`import_event_log`), and the log's last time."""
+    import sqlalchemy as sa
+
+    from accessrl.storage.records import json_loads
+    from accessrl.storage.schema import decision_snapshots as dc
+    from accessrl.storage.schema import outcome_events as oc
+    from accessrl.storage.times import to_us
+
+    kinds = set(abandonment)
+    out: list[tuple[str, str, int, int, bool, bool]] = []
+    last = 0
+    cache: dict[str, int] = {}
+
+    def us(text: str) -> int:
+        v = cache.get(text)
+        if v is None:
+            v = cache[text] = to_us(text, "time", error=DataError)
+        return v
+
+    with log.engine.connect() as conn:
+        q = sa.select(dc.c.episode_id, dc.c.decided_at, dc.c.features)
+        for ep, at, feats in conn.execution_options(yield_per=50_000).execute(q):
+            f = json_loads(feats) if feats and "stage_since" in feats else None
+            t = us(at)
+            last = max(last, t)
+            if f is not None:
+                out.append((ep, str(f["stage"]), us(f["stage_since"]), t, False, False))
+        q2 = sa.select(oc.c.episode_id, oc.c.kind, oc.c.occurred_at, oc.c.details, oc.c.terminated)
+        for ep, kind, at, details, term in conn.execution_options(yield_per=50_000).execute(q2):
+            t = us(at)
+            last = max(last, t)
+            d = json_loads(details) if details and "stage_since" in details else None
+            if d is not None:
+                out.append((ep, str(d["stage"]), us(d["stage_since"]), t, kind in kinds, bool(term)))
+    return out, last
+
+
+__all__ = ["ImportResult", "import_event_log", "stage_observations"]
