@@ -72,3 +72,41 @@ def test_propensities_are_estimated_before_the_training_cutoff(bpic_db):
         n = sum(train[(r["state"], a)] for a in acts)
         assert r["propensity"] == pytest.approx((train[(r["state"], r["action"])] + 1) / (n + len(acts)))
         assert r["mode"] == "historical" and r["features"]["propensity"] == "estimated"
+
+
+def test_abandonment_after_the_last_offer_matches_pandas_and_rises_in_days_28_to_35(bpic_db, bpic_frame):
+    """Time waited since the last offer was sent (the mapping's send_offer stage: follow-up calls keep it)
+    until the applicant cancels; a visit that moved on (offer returned, documents asked, validated, approved,
+    declined) is censored when it did, one still waiting at the log's end at that end."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from accessrl.cli import app
+
+    db, _ = bpic_db
+    r = CliRunner().invoke(app, ["logs", "abandonment", "--db", db, "--stage", "send_offer", "--json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)["stages"][0]
+    # independently: pandas over the raw events
+    first_end = _until_end(_complete(bpic_frame))
+    changing = set(DECISIONS) - {"W_Nabellen offertes"} | {"O_SENT_BACK", "A_CANCELLED"}
+    moves = first_end[first_end["activity"].isin(changing)]
+    log_end = first_end.loc[first_end["activity"].isin(set(DECISIONS) | {"O_SENT_BACK", "A_CANCELLED"}), "timestamp"].max()
+    nxt = moves.groupby("case")[["activity", "timestamp"]].shift(-1)
+    offers = moves[moves["activity"] == "O_SENT"].join(nxt.add_suffix("_next"))
+    end = offers["timestamp_next"].fillna(log_end)
+    days = (end - offers["timestamp"]).dt.total_seconds() / 86_400
+    event = (offers["activity_next"] == "A_CANCELLED").astype(int)
+    assert got["visits"] == len(offers) and got["abandoned"] == int(event.sum())
+    for b in got["hazard"]:
+        hi = b["end"] if b["end"] is not None else float("inf")
+        entering = int((days >= b["start"]).sum())
+        inside = (days >= b["start"]) & (days < hi)
+        d, c = int((inside & (event == 1)).sum()), int((inside & (event == 0)).sum())
+        assert (b["entering"], b["events"], b["censored"]) == (entering, d, c)
+        if entering:
+            assert b["hazard"] == pytest.approx(d / (entering - c / 2))
+    h = {b["start"]: b["hazard"] for b in got["hazard"]}
+    # offers expire after about 30 days: the hazard in days 28-35 dwarfs every earlier bucket
+    assert h[28.0] > 0.8 and h[28.0] > 4 * max(h[0.0], h[7.0], h[14.0])

@@ -243,6 +243,7 @@ def case_records(mapping: EventMapping, case: str, events: Sequence[Event], attr
                 ended = True
             elif d.stage != KEEP:
                 stage, since = d.stage, ev.at
+                steps[-1][0]["features"].update(stage_after=stage, stage_after_since=_iso(since))
             continue
         o = mapping.outcomes.get(ev.activity)
         if o is None:
@@ -261,6 +262,8 @@ def case_records(mapping: EventMapping, case: str, events: Sequence[Event], attr
             outcome(o.kind, ev.at, reward)
         if o.stage != KEEP:
             stage, since = o.stage, ev.at
+            if steps:  # the stage this outcome entered: seen even if nothing else happens in it
+                steps[-1][1][-1]["details"].update(stage_after=stage, stage_after_since=_iso(since))
     if not ended:
         tally.open_cases += 1
     return [Step(rec, tuple(outs)) for rec, outs in steps]

@@ -119,7 +119,7 @@ def process_map(steps: LoggedSteps, *, min_count: int = 1, level: Literal["stage
     ent = np.bincount(nxt, minlength=n_s)
     first = s[steps.step == 0] if steps.n_steps else s
     start = label[int(np.bincount(first, minlength=n_s).argmax())] if first.size else None
-    nodes = tuple(MapNode(n, int(dec[i]), int(ent[i]), bool(term[i]) and dec[i] == 0)
+    nodes = tuple(MapNode(n, int(dec[i]), int(ent[i]), bool(term[i] and dec[i] == 0))
                   for i, n in enumerate(label) if n in shown)
     edges.sort(key=lambda e: (-e.pair_count, e.state, e.action, -e.count))
     return ProcessMap(nodes, tuple(edges), start, hidden, hidden_n, min_count, level)

@@ -159,6 +159,8 @@ def stage_observations(log: DecisionLog, abandonment: Sequence[str]) -> tuple[li
             last = max(last, t)
             if f is not None:
                 out.append((ep, str(f["stage"]), us(f["stage_since"]), t, False, False))
+                if "stage_after" in f:
+                    out.append((ep, str(f["stage_after"]), us(f["stage_after_since"]), t, False, False))
         q2 = sa.select(oc.c.episode_id, oc.c.kind, oc.c.occurred_at, oc.c.details, oc.c.terminated)
         for ep, kind, at, details, term in conn.execution_options(yield_per=50_000).execute(q2):
             t = us(at)
@@ -166,6 +168,8 @@ def stage_observations(log: DecisionLog, abandonment: Sequence[str]) -> tuple[li
             d = json_loads(details) if details and "stage_since" in details else None
             if d is not None:
                 out.append((ep, str(d["stage"]), us(d["stage_since"]), t, kind in kinds, bool(term)))
+                if "stage_after" in d:
+                    out.append((ep, str(d["stage_after"]), us(d["stage_after_since"]), t, False, False))
     return out, last
 
 
