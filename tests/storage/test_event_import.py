@@ -193,3 +193,31 @@ def test_xes_is_read_in_bounded_memory(tmp_path, mapping_file):
     write_xes(small, cases(400) * 4)  # a few of the reader's 1 MiB chunks
     write_xes(big, cases(400) * 40)  # ten times the events
     assert _peak_reading(big, mapping_file) < 2 * _peak_reading(small, mapping_file)
+
+
+def test_stored_rows_are_what_the_record_checks_make(tmp_path, mapping_file):
+    """The import builds row tuples directly (each distinct text checked once); the readable route -
+    offline.eventlog.with_propensities then storage.records.decision_row / outcome_row - gives the same rows."""
+    from collections import Counter
+
+    from accessrl.offline.eventlog import CaseTally, case_records, count_decisions, estimate_propensities, with_propensities
+    from accessrl.storage.eventimport import _Rows
+    from accessrl.storage.records import decision_row, outcome_row
+    from accessrl.storage.store import _OUTCOME_TUPLE
+
+    log = tmp_path / "a.xes"
+    write_xes(log, cases(24))
+    m = load_mapping(mapping_file)
+    seen: dict[str, Counter] = {}
+    train: dict[str, Counter] = {}
+    steps = []
+    for case, events, attrs in read_cases(log, m, Rejects()):
+        s = case_records(m, case, events, attrs, CaseTally())
+        count_decisions(s, m.train_until, seen, train)
+        steps += s
+    props = estimate_propensities(seen, train)
+    rows = _Rows(props, "synth-behaviour", m.train_until)
+    for s in steps:
+        assert rows.decision(s) == decision_row(with_propensities(s, props, "synth-behaviour", m.train_until))
+        for o in s.outcomes:
+            assert rows.outcome(o) == _OUTCOME_TUPLE(outcome_row(o))

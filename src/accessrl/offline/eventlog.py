@@ -167,10 +167,25 @@ class Step:
     outcomes: tuple[dict[str, Any], ...]
 
 
-def _iso(us: int) -> str:
-    from datetime import UTC, datetime, timedelta
+_DAYS: dict[int, str] = {}
 
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)).isoformat(timespec="microseconds")
+
+def _iso(us: int) -> str:
+    """Canonical UTC text of microseconds since the epoch (the date part cached per day: a log has
+    a few hundred days and hundreds of thousands of events)."""
+    day, rest = divmod(us, US_PER_DAY)
+    date = _DAYS.get(day)
+    if date is None:
+        from datetime import date as _date
+        from datetime import timedelta
+
+        date = (_date(1970, 1, 1) + timedelta(days=day)).isoformat()
+        if len(_DAYS) < 1_000_000:
+            _DAYS[day] = date
+    sec, frac = divmod(rest, 1_000_000)
+    h, sec = divmod(sec, 3600)
+    m, sec = divmod(sec, 60)
+    return f"{date}T{h:02d}:{m:02d}:{sec:02d}.{frac:06d}+00:00"
 
 
 def state_name(mapping: EventMapping, stage: str, attrs: Mapping[str, Any], waited_us: int | None) -> str:

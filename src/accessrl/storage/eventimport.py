@@ -22,12 +22,15 @@ from accessrl.errors import DataError
 from accessrl.offline.eventlog import (
     CaseTally,
     EventMapping,
+    Propensities,
+    Step,
     case_records,
     count_decisions,
     estimate_propensities,
-    with_propensities,
 )
+from accessrl.storage.columnar import ValidatedChunk
 from accessrl.storage.eventlogs import EventReject, Rejects, read_cases
+from accessrl.storage.records import checked_text, json_dumps
 from accessrl.storage.store import DecisionLog, IngestResult
 
 
@@ -103,18 +106,28 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
         spool.seek(0)
         policy_id = f"{mapping.name}-behaviour"
 
+        rows = _Rows(props, policy_id, mapping.train_until)
+
         def records() -> Iterator[tuple[str, Any]]:
+            chunk = ValidatedChunk([], [], [])
             while True:
                 try:
                     steps = pickle.load(spool)
                 except EOFError:
-                    return
+                    break
                 for s in steps:
-                    rec = with_propensities(s, props, policy_id, mapping.train_until)
-                    where = str(rec["features"]["event"])
-                    yield where, rec
-                    for o in s.outcomes:
-                        yield where, o
+                    where = str(s.record["features"]["event"])
+                    try:
+                        chunk.decisions.append(rows.decision(s))
+                        chunk.decision_labels.append(where)
+                        chunk.outcomes.extend((where, rows.outcome(o)) for o in s.outcomes)
+                    except DataError as exc:  # text a column cannot hold: the decision and its outcomes
+                        rejects.add(where, str(s.record["requester_id"]), str(exc))
+                if len(chunk) >= 10_000:
+                    yield "", chunk
+                    chunk = ValidatedChunk([], [], [])
+            if len(chunk):
+                yield "", chunk
 
         stored = log.ingest_records(records(), source=str(path), batch_size=batch_size)
     return ImportResult(
@@ -171,6 +184,56 @@ def stage_observations(log: DecisionLog, abandonment: Sequence[str]) -> tuple[li
                 if "stage_after" in d:
                     out.append((ep, str(d["stage_after"]), us(d["stage_after_since"]), t, False, False))
     return out, last
+
+
+class _Rows:
+    """Decision and outcome row tuples (:data:`~accessrl.storage.schema.DECISION_COLUMNS` and
+    ``OUTCOME_COLUMNS`` order) for the records of an import: what
+    :func:`~accessrl.storage.records.decision_row` stores for the same record (a test compares
+    them), with each distinct text checked once
+    (states, actions, kinds and activity names repeat; times and ids are made here, canonical)."""
+
+    def __init__(self, props: Propensities, policy_id: str, train_until: str | None) -> None:
+        self.props, self.policy_id = props, checked_text(policy_id, "policy_id")
+        self.version = "estimated" if train_until is None else f"estimated<{train_until[:10]}"
+        self.train_until = train_until
+        self.ok: dict[tuple[str, str], str] = {}
+        self.dist: dict[str, tuple[str, str]] = {}
+
+    def text(self, value: str, field: str) -> str:
+        key = (value, field)
+        hit = self.ok.get(key)
+        if hit is None:
+            if not value:
+                raise DataError(f"{field}: expected a non-empty string")
+            hit = checked_text(value, field)
+            if len(self.ok) < 100_000:
+                self.ok[key] = hit
+        return hit
+
+    def decision(self, step: Step) -> tuple[Any, ...]:
+        rec = step.record
+        state, action = self.text(rec["state"], "state"), self.text(rec["action"], "action")
+        dist = self.dist.get(state)
+        if dist is None:
+            probs = self.props.probabilities[state]
+            dist = self.dist[state] = (json_dumps(list(self.props.allowed[state])), json_dumps(dict(probs)))
+        f = rec["features"]
+        for k in ("activity", "resource"):
+            if f.get(k) is not None:
+                self.text(str(f[k]), f"features.{k}")
+        feats = {**f, "propensity": "estimated", "propensity_method": self.props.method,
+                 "trained_until": self.train_until}
+        return (rec["event_id"], rec["episode_id"], rec["step_index"], rec["previous_event_id"],
+                self.text(rec["requester_id"], "requester_id"), rec["decided_at"], state, json_dumps(feats),
+                dist[0], action, dist[1], self.props.probabilities[state][action], self.policy_id, self.version,
+                0.0, "historical")
+
+    def outcome(self, o: dict[str, Any]) -> tuple[Any, ...]:
+        nxt = o["next_state"]
+        return (o["event_id"], o["episode_id"], self.text(o["kind"], "kind"), o["occurred_at"], None,
+                None if nxt is None else self.text(nxt, "next_state"), o["reward"], None, False, o["terminated"],
+                json_dumps(o["details"]), False, o["outcome_key"])
 
 
 __all__ = ["ImportResult", "import_event_log", "stage_observations"]

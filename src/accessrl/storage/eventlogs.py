@@ -65,6 +65,8 @@ class _Where:
     def text(self, value: Any, path: tuple[str, ...]) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)) or str(value) == "":
             raise self.error(path, f"expected a non-empty name, got {value!r}")
+        if len(str(value)) > 200 or "\x00" in str(value):
+            raise self.error(path, f"expected a name of at most 200 characters without NUL, got {str(value)[:40]!r}")
         return str(value)
 
     def number(self, value: Any, path: tuple[str, ...]) -> float:
@@ -345,24 +347,30 @@ def _read_xes(p: Path, mapping: EventMapping, rejects: Rejects) -> Iterator[Case
     case_key = mapping.columns["case"]
     bare_case = case_key[5:] if case_key.startswith("case:") else case_key
 
+    needed = {*mapping.columns.values(), *wanted}  # the event attributes kept (the rest are skipped)
+
     def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal ev, ev_line, trace_line, trace, events
-        name = name.rpartition(":")[2]
+        if ":" in name:
+            name = name.rpartition(":")[2]
         parent = stack[-1] if stack else ""
         stack.append(name)
-        if name == "trace" and parent == "log":
+        if parent == "event":
+            key = attrs.get("key")
+            if ev is not None and key in needed:
+                ev[key] = attrs.get("value")
+        elif name == "trace" and parent == "log":
             trace, events, trace_line = {}, [], parser.CurrentLineNumber
         elif name == "event" and parent == "trace":
             ev, ev_line = {}, parser.CurrentLineNumber
-        elif parent == "event" and ev is not None and "key" in attrs:
-            ev[attrs["key"]] = attrs.get("value")
         elif parent == "trace" and "key" in attrs:
             trace["case:" + attrs["key"]] = attrs.get("value")
 
     def end(name: str) -> None:
         nonlocal ev
-        name = name.rpartition(":")[2]
         stack.pop()
+        if ":" in name:
+            name = name.rpartition(":")[2]
         if name == "event" and ev is not None and stack and stack[-1] == "trace":
             events.append((ev_line, ev))
             ev = None
