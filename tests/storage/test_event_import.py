@@ -198,8 +198,6 @@ def test_xes_is_read_in_bounded_memory(tmp_path, mapping_file):
 def test_stored_rows_are_what_the_record_checks_make(tmp_path, mapping_file):
     """The import builds row tuples directly (each distinct text checked once); the readable route -
     offline.eventlog.with_propensities then storage.records.decision_row / outcome_row - gives the same rows."""
-    from collections import Counter
-
     from accessrl.offline.eventlog import CaseTally, case_records, count_decisions, estimate_propensities, with_propensities
     from accessrl.storage.eventimport import _Rows
     from accessrl.storage.records import decision_row, outcome_row
@@ -208,8 +206,8 @@ def test_stored_rows_are_what_the_record_checks_make(tmp_path, mapping_file):
     log = tmp_path / "a.xes"
     write_xes(log, cases(24))
     m = load_mapping(mapping_file)
-    seen: dict[str, Counter] = {}
-    train: dict[str, Counter] = {}
+    seen: dict = {}
+    train: dict = {}
     steps = []
     for case, events, attrs in read_cases(log, m, Rejects()):
         s = case_records(m, case, events, attrs, CaseTally())
