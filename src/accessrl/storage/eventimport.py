@@ -31,7 +31,7 @@ from accessrl.offline.eventlog import (
 from accessrl.storage.columnar import ValidatedChunk
 from accessrl.storage.eventlogs import EventReject, Rejects, read_cases
 from accessrl.storage.records import checked_text, json_dumps
-from accessrl.storage.store import DecisionLog, IngestResult
+from accessrl.storage.store import ANALYZE_MIN_ROWS, LISTED, DecisionLog, IngestResult
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
 
         rows = _Rows(props, policy_id, mapping.train_until)
 
-        def records() -> Iterator[tuple[str, Any]]:
+        def chunks() -> Iterator[ValidatedChunk]:
             chunk = ValidatedChunk([], [], [])
             while True:
                 try:
@@ -123,13 +123,24 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
                         chunk.outcomes.extend((where, rows.outcome(o)) for o in s.outcomes)
                     except DataError as exc:  # text a column cannot hold: the decision and its outcomes
                         rejects.add(where, str(s.record["requester_id"]), str(exc))
-                if len(chunk) >= 10_000:
-                    yield "", chunk
+                if len(chunk) >= batch_size:
+                    yield chunk
                     chunk = ValidatedChunk([], [], [])
             if len(chunk):
-                yield "", chunk
+                yield chunk
 
-        stored = log.ingest_records(records(), source=str(path), batch_size=batch_size)
+        # one ingest call per batch: a case's decisions and outcomes are in one batch, and the
+        # ingester's memory of the ids it has seen stays one batch long whatever the log's size
+        analyze, log.analyze_after_ingest = log.analyze_after_ingest, False
+        parts: list[IngestResult] = []
+        try:
+            for chunk in chunks():
+                parts.append(log.ingest_records([("", chunk)], source=str(path), batch_size=batch_size))
+        finally:
+            log.analyze_after_ingest = analyze
+        stored = _merged(str(path), parts)
+        if analyze and stored.decisions_inserted + stored.outcomes_inserted >= ANALYZE_MIN_ROWS:
+            log.analyze()
     return ImportResult(
         source=str(path), cases=tally.cases, events=tally.events + rejects.total, decisions=tally.decisions,
         outcomes=tally.outcomes, open_cases=tally.open_cases, ended=dict(tally.ended),
@@ -184,6 +195,18 @@ def stage_observations(log: DecisionLog, abandonment: Sequence[str]) -> tuple[li
                 if "stage_after" in d:
                     out.append((ep, str(d["stage_after"]), us(d["stage_after_since"]), t, False, False))
     return out, last
+
+
+def _merged(source: str, parts: list[IngestResult]) -> IngestResult:
+    """One result for the batches of an import (the first :data:`LISTED` rejects and conflicts)."""
+    def total(name: str) -> int:
+        return sum(getattr(p, name) for p in parts)
+
+    return IngestResult(source, total("decisions_inserted"), total("decisions_duplicate"), total("outcomes_inserted"),
+                        total("outcomes_duplicate"), tuple(r for p in parts for r in p.rejected)[:LISTED],
+                        total("batches"), rejected_total=total("rejected_total"),
+                        decisions_conflict=total("decisions_conflict"), outcomes_conflict=total("outcomes_conflict"),
+                        conflicts=tuple(c for p in parts for c in p.conflicts)[:LISTED])
 
 
 class _Rows:
