@@ -60,3 +60,17 @@ def test_the_loop_runs_on_an_imported_log(tmp_path):
 
     ab = run("logs", "abandonment", "--db", db, "--stage", "send_offer", "--out", str(tmp_path / "ab.png"))
     assert ab["stages"][0]["abandoned"] > 0
+
+
+def test_the_engineer_view_reads_an_imported_log(tmp_path):
+    from accessrl.studio.engineer import engineer_view
+
+    db = str(tmp_path / "bpic.db")
+    run("logs", "import", str(EXCERPT), "--mapping", str(MAPPING), "--db", db)
+    view = engineer_view(db)
+    assert view["episodes"] > 600 and view["heldout"]["rows"]
+    kinds = {o["kind"] for o in view["outcomes"]}
+    assert {"continued", "abandonment", "cancelled", "approved", "declined"} <= kinds
+    m = view["process_map"]
+    assert m["level"] == "stage" and m["min_count"] >= 1
+    assert {e["next_state"] for e in m["edges"]} >= {"approved", "cancelled"}
