@@ -9,7 +9,8 @@ Contenders, each in a fresh child process (so its peak memory is its own):
 
 The clock runs inside the child around the work only (interpreter start and imports are left out
 for both).  Repeats are interleaved (A, B, A, B, ...); the table gives medians, the ratio, and each
-child's peak resident memory (``ru_maxrss``) with its resident memory before the work.  The 1-minute
+child's peak resident memory during the work (``VmHWM`` after resetting it through
+``/proc/self/clear_refs`` once the imports are done) with its resident memory before the work.  The 1-minute
 load average is recorded before and after.  With ``--scale 10`` a synthetic log of ten copies of
 BPIC 2012's traces (new case ids, 2.6 M events) is imported once for its peak memory (streamed:
 the peak should not grow with the log).
@@ -44,29 +45,55 @@ MAPPING = ROOT / "examples" / "eventlogs" / "bpic2012.yaml"
 DEFAULT_LOG = Path(os.environ.get("ACCESSRL_EVENTLOGS", "/work/shared/data/eventlogs")) / "bpic2012.xes.gz"
 
 ACCESSRL_CHILD = """
-import json, resource, sys, time
+import json, sys, time
+def _mem(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+def _reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets the peak (VmHWM) to the current size: the work's own peak is measured
+    except OSError:
+        pass
+
 from accessrl.storage import DecisionLog
 from accessrl.storage.eventimport import import_event_log
 from accessrl.storage.eventlogs import load_mapping
 log, mapping, db = sys.argv[1:4]
 m = load_mapping(mapping)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+_reset_peak()
+before = _mem("VmRSS")
 t0 = time.perf_counter()
 res = import_event_log(DecisionLog(db), log, m)
 wall = time.perf_counter() - t0
-print(json.dumps({"wall": wall, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "before_kb": before,
+print(json.dumps({"wall": wall, "peak_kb": _mem("VmHWM"), "before_kb": before,
                   "cases": res.cases, "events": res.events, "decisions": res.decisions, "rejects": res.rejects}))
 """
 
 PM4PY_CHILD = """
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
+def _mem(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+def _reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets the peak (VmHWM) to the current size: the work's own peak is measured
+    except OSError:
+        pass
+
 warnings.filterwarnings("ignore")
 import pm4py
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+_reset_peak()
+before = _mem("VmRSS")
 t0 = time.perf_counter()
 df = pm4py.read_xes(sys.argv[1])
 wall = time.perf_counter() - t0
-print(json.dumps({"wall": wall, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "before_kb": before,
+print(json.dumps({"wall": wall, "peak_kb": _mem("VmHWM"), "before_kb": before,
                   "cases": int(df["case:concept:name"].nunique()), "events": len(df), "version": pm4py.__version__}))
 """
 
@@ -100,17 +127,32 @@ def pm4py_python(given: str | None) -> tuple[str | None, str]:
 
 
 def write_scaled(src: Path, out: Path, copies: int) -> int:
-    """``copies`` copies of every trace of ``src`` (case ids suffixed ``-k``), gzip-compressed, streamed."""
-    text = gzip.open(src, "rt", encoding="utf-8").read()
-    first = text.index("\t<trace>")
-    head, body = text[:first], text[first:text.rindex("</log>")]
+    """``copies`` copies of every trace of ``src`` (case ids suffixed ``-k``), gzip-compressed; read one
+    trace at a time."""
+    head: list[str] = []
     n = 0
+    case_id = re.compile(r'(<string key="concept:name" value=")([^"]*)"')
     with gzip.open(out, "wt", encoding="utf-8", compresslevel=1) as fh:
-        fh.write(head)
         for k in range(copies):
-            fh.write(re.sub(r'(<trace>\s*(?:<[^>]*/>\s*)*?<string key="concept:name" value=")([^"]*)"',
-                            lambda m, k=k: f'{m.group(1)}{m.group(2)}-{k}"', body))
-            n += body.count("<event>")
+            with gzip.open(src, "rt", encoding="utf-8") as inp:
+                trace: list[str] = []
+                in_head = True
+                for line in inp:
+                    s = line.strip()
+                    if s == "<trace>":
+                        in_head, trace = False, [line]
+                    elif trace:
+                        trace.append(line)
+                        if s == "</trace>":
+                            text = "".join(trace)
+                            cut = text.index("<event>") if "<event>" in text else len(text)
+                            fh.write(case_id.sub(rf'\g<1>\g<2>-{k}"', text[:cut], count=1)
+                                     + text[cut:])
+                            n += text.count("<event>")
+                            trace = []
+                    elif in_head and k == 0 and s != "</log>":
+                        head.append(line)
+                        fh.write(line)
         fh.write("</log>\n")
     return n
 

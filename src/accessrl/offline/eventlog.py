@@ -126,7 +126,7 @@ class EventMapping:
 @dataclass(frozen=True)
 class Event:
     """One event of a case, as read: microseconds since the epoch, activity, lifecycle,
-    resource, where it was read (``line 12``) and its case attributes."""
+    resource and where it was read (``line 12``)."""
 
     at: int
     activity: str
@@ -319,7 +319,9 @@ def estimate_propensities(seen: Mapping[str, Counter[str]], train: Mapping[str, 
 
 
 def with_propensities(step: Step, props: Propensities, policy_id: str, train_until: str | None) -> dict[str, Any]:
-    """The full decision record of ``step`` (mode ``historical``, propensity marked as estimated)."""
+    """The full decision record of ``step`` (mode ``historical``, propensity marked as estimated): the
+    readable form of what the import stores (the import builds the same rows directly, and a test
+    checks they agree)."""
     rec = dict(step.record)
     state = rec["state"]
     probs = props.probabilities.get(state)

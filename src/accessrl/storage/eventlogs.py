@@ -335,62 +335,67 @@ def _read_xes(p: Path, mapping: EventMapping, rejects: Rejects) -> Iterator[Case
     from xml.parsers import expat
 
     parser = expat.ParserCreate()
-    parser.buffer_text = True
-    stack: list[str] = []
     done: list[CaseEvents] = []
-    trace: dict[str, Any] = {}
+    trace: dict[str, Any] | None = None  # the open trace's attributes (None: not inside a trace)
     trace_line = 0
     events: list[tuple[int, dict[str, Any]]] = []
-    ev: dict[str, Any] | None = None
+    ev: dict[str, Any] | None = None  # the open event's attributes
     ev_line = 0
+    depth = 0  # log = 1, trace = 2, its attributes and events = 3, an event's attributes = 4
     wanted = {b.name for b in mapping.attributes}
     case_key = mapping.columns["case"]
     bare_case = case_key[5:] if case_key.startswith("case:") else case_key
-
     needed = {*mapping.columns.values(), *wanted}  # the event attributes kept (the rest are skipped)
 
+    def local(name: str) -> str:
+        return name.rpartition(":")[2] if ":" in name else name
+
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal ev, ev_line, trace_line, trace, events
-        if ":" in name:
-            name = name.rpartition(":")[2]
-        parent = stack[-1] if stack else ""
-        stack.append(name)
-        if parent == "event":
-            key = attrs.get("key")
-            if ev is not None and key in needed:
-                ev[key] = attrs.get("value")
-        elif name == "trace" and parent == "log":
+        nonlocal depth, ev, ev_line, trace, trace_line, events
+        depth += 1
+        if depth == 4:  # most elements: an event's attribute
+            if ev is not None:
+                key = attrs.get("key")
+                if key in needed:
+                    ev[key] = attrs.get("value")
+        elif depth == 3:
+            if trace is not None:
+                if local(name) == "event":
+                    ev, ev_line = {}, parser.CurrentLineNumber
+                elif "key" in attrs:
+                    trace["case:" + attrs["key"]] = attrs.get("value")
+        elif depth == 2 and local(name) == "trace":
             trace, events, trace_line = {}, [], parser.CurrentLineNumber
-        elif name == "event" and parent == "trace":
-            ev, ev_line = {}, parser.CurrentLineNumber
-        elif parent == "trace" and "key" in attrs:
-            trace["case:" + attrs["key"]] = attrs.get("value")
 
     def end(name: str) -> None:
-        nonlocal ev
-        stack.pop()
-        if ":" in name:
-            name = name.rpartition(":")[2]
-        if name == "event" and ev is not None and stack and stack[-1] == "trace":
-            events.append((ev_line, ev))
-            ev = None
-        elif name == "trace" and stack and stack[-1] == "log":
-            case = trace.get(case_key, trace.get("case:" + bare_case))
-            if case is None or case == "":
-                rejects.add(f"line {trace_line}", "", f"a trace without {case_key!r}: its "
-                            f"{len(events)} events are left out")
-                return
-            case = str(case)
-            out: list[Event] = []
-            attrs = {k: v for k, v in trace.items() if k in wanted}
-            for line, e in events:
-                x = _event(e.get, mapping, f"line {line}", case, rejects)
-                if x is not None:
-                    out.append(x)
-                for k in wanted:
-                    if k not in attrs and e.get(k) not in (None, ""):
-                        attrs[k] = e[k]
-            done.append((case, out, attrs))
+        nonlocal depth, ev, trace
+        depth -= 1
+        if depth >= 3:
+            return
+        if depth == 2:
+            if ev is not None:
+                events.append((ev_line, ev))
+                ev = None
+            return
+        if depth != 1 or trace is None:
+            return
+        tr, trace = trace, None
+        case = tr.get(case_key, tr.get("case:" + bare_case))
+        if case is None or case == "":
+            rejects.add(f"line {trace_line}", "", f"a trace without {case_key!r}: its "
+                        f"{len(events)} events are left out")
+            return
+        case = str(case)
+        out: list[Event] = []
+        attrs = {k: v for k, v in tr.items() if k in wanted}
+        for line, e in events:
+            x = _event(e.get, mapping, f"line {line}", case, rejects)
+            if x is not None:
+                out.append(x)
+            for k in wanted:
+                if k not in attrs and e.get(k) not in (None, ""):
+                    attrs[k] = e[k]
+        done.append((case, out, attrs))
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
