@@ -218,6 +218,15 @@ def main() -> None:
         ratio = med(p, "wall") / med(a, "wall")
         lines += ["", f"**accessrl's whole import takes {1 / ratio:.2f}x the time of pm4py's read alone "
                       f"(pm4py / accessrl = {ratio:.2f}; the issue's target is >= 3).**"]
+        if ratio < 3:
+            lines += ["", f"The target is missed by a factor {3 / ratio:.2f}. Why: the XES file has 1.36 M XML "
+                          "elements and every one reaches Python once (expat callbacks: about a third of the "
+                          "import; expat without handlers parses the 74 MB in ~1.5 s, a no-op handler per element "
+                          "adds ~2.4 s on this machine); the rest is building the case records, the pickled spool "
+                          "that keeps memory bounded, and the SQLite inserts of 130 k rows with their checks. "
+                          "ElementTree's C tree builder with iterparse was measured no faster here. Reaching 3x "
+                          "would need a compiled XES reader (pm4py's optional rustxes, or our own) or parsing "
+                          "cases in parallel processes."]
     else:
         lines += ["", f"pm4py skipped: {why}"]
     if scaled is not None:

@@ -248,7 +248,7 @@ class _Rows:
         feats = {**f, "propensity": "estimated", "propensity_method": self.props.method,
                  "trained_until": self.train_until}
         return (rec["event_id"], rec["episode_id"], rec["step_index"], rec["previous_event_id"],
-                self.text(rec["requester_id"], "requester_id"), rec["decided_at"], state, json_dumps(feats),
+                checked_text(rec["requester_id"], "requester_id"), rec["decided_at"], state, json_dumps(feats),
                 dist[0], action, dist[1], self.props.probabilities[state][action], self.policy_id, self.version,
                 0.0, "historical")
 
