@@ -171,9 +171,9 @@ def readme_commands() -> list[str]:
 SPEC = "examples/access_review_abandonment.yaml"
 LOOP = "run as written, in order, by test_the_deployment_loop_runs_as_written"
 EVENTLOG_SYNOPSIS = ("a synopsis; tests/storage/test_event_import.py, tests/offline/test_processmap.py and "
-                     "tests/eventlogs/test_loop_on_imported_log.py run it with concrete files")
-BPIC = ("needs bpic2012.xes.gz (public data, not in the repository): tests/eventlogs/test_loop_on_imported_log.py "
-        "runs these commands on a real excerpt, tests/eventlogs/test_bpic2012.py imports the file when present")
+                     "tests/cli/test_eventlog_loop.py run it with concrete files")
+BPIC = ("needs bpic2012.xes.gz (public data, not in the repository): tests/cli/test_eventlog_loop.py "
+        "runs these commands on a real excerpt, tests/storage/test_eventlog_bpic2012.py imports the file when present")
 Run = tuple[list[str], dict[str, str], tuple[int, ...]]  # (argv after "accessrl", budget flags, exit codes)
 
 

@@ -1,4 +1,4 @@
-"""Write tests/data/bpic2012_excerpt.xes.gz: every 20th trace of BPIC 2012, verbatim.
+"""Write tests/storage/data/bpic2012_excerpt.xes.gz: every 20th trace of BPIC 2012, verbatim.
 
 Source: BPI Challenge 2012, B.F. van Dongen, 4TU.ResearchData,
 doi:10.4121/uuid:3926db30-f712-4394-aebc-75976070e91f (4TU.ResearchData's general terms).
@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "bpic2012_excerpt.xes.gz"
+OUT = Path(__file__).resolve().parents[1] / "tests" / "storage" / "data" / "bpic2012_excerpt.xes.gz"
 
 
 def main(src: str, every: int = 20) -> None:

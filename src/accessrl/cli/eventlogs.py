@@ -1,4 +1,5 @@
-"""`accessrl logs import|map|abandonment`: real process event logs in, and what an engineer looks at first."""
+"""`accessrl logs import|map|abandonment`: real process event logs in, and what an engineer looks at first
+(registered on the `logs` group that :func:`accessrl.cli.logs.register` returns)."""
 
 from __future__ import annotations
 
@@ -95,8 +96,8 @@ def register(logs: typer.Typer) -> None:
 
         Each (state, action, next state) with its count, probability (95% Wilson interval) and
         the median and 90% wait from the decision to the outcome."""
-        from accessrl.cli.logs import _open
         from accessrl.offline.processmap import process_map
+        from accessrl.storage import DecisionLog
 
         if min_count < 1:
             raise ParameterError(f"--min-count: expected a positive integer, got {min_count}")
@@ -104,7 +105,7 @@ def register(logs: typer.Typer) -> None:
             raise ParameterError(f"--level: expected 'stage' or 'state', got {level!r}")
         if out is not None and out.suffix.lower() not in (".svg", ".png"):
             raise ParameterError(f"--out {out}: expected a .svg or .png file name")
-        steps = _open(db, create=False).load_steps().steps
+        steps = DecisionLog(db, create=False).load_steps().steps
         if steps.n_steps == 0:
             raise ParameterError(f"--db {db}: the log has no decision with a known outcome")
         m = process_map(steps, min_count=min_count, level=level)  # type: ignore[arg-type]
@@ -148,8 +149,8 @@ def register(logs: typer.Typer) -> None:
         censored, not counted as a survivor.  To let the model use it, give the mapping
         state.waiting buckets for the stage: the estimated workflow then has one abandonment
         probability per waiting bucket."""
-        from accessrl.cli.logs import _open
         from accessrl.offline.survival import bucket_hazard, kaplan_meier, stage_visits
+        from accessrl.storage import DecisionLog
         from accessrl.storage.eventimport import stage_observations
 
         try:
@@ -159,7 +160,7 @@ def register(logs: typer.Typer) -> None:
                 from None
         if not edges or any(b <= a for a, b in zip([0.0, *edges], edges, strict=False)):
             raise ParameterError(f"--bounds-days: expected increasing positive day counts such as 7,14,28, got {bounds!r}")
-        obs, last = stage_observations(_open(db, create=False), kind)
+        obs, last = stage_observations(DecisionLog(db, create=False), kind)
         if not obs:
             raise ParameterError(f"--db {db}: no record knows its stage; expected a log made by `accessrl logs import`")
         visits = stage_visits(obs, last)

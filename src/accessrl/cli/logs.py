@@ -101,12 +101,12 @@ def _open(db: str, *, create: bool = True) -> Any:
     return DecisionLog(db, create=create)
 
 
-def register(app: typer.Typer) -> None:
-    logs = new_app("Decision logs: ingest, export, generate and estimate the workflow from them.")
+def register(app: typer.Typer) -> typer.Typer:
+    """Add the ``logs`` group and the log commands to ``app``; returns the group (the event-log
+    commands of :mod:`accessrl.cli.eventlogs` join it)."""
+    logs = new_app("Decision logs: ingest, export, generate and estimate the workflow from them; import process "
+                   "event logs, draw their map, abandonment by time waited.")
     app.add_typer(logs, name="logs")
-    from accessrl.cli import eventlogs as _eventlogs
-
-    _eventlogs.register(logs)
 
     @logs.command("ingest")
     def ingest_cmd(
@@ -469,3 +469,5 @@ def register(app: typer.Typer) -> None:
         for v in verdicts:
             print_checks(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
                          + ("would be promoted" if v.promote else "not promoted"), v.checks)
+
+    return logs

@@ -1,7 +1,7 @@
 """The engineer's loop on an imported event log, through the command line, with no code written:
 import -> logs estimate -> learn-from-logs -> evaluate-policy (the gate's verdict) -> monitor -> map -> abandonment.
 
-Data: tests/data/bpic2012_excerpt.xes.gz, every 20th trace of BPI Challenge 2012 (B.F. van Dongen,
+Data: tests/storage/data/bpic2012_excerpt.xes.gz, every 20th trace of BPI Challenge 2012 (B.F. van Dongen,
 4TU.ResearchData, doi:10.4121/uuid:3926db30-f712-4394-aebc-75976070e91f), made by tools/make_bpic_excerpt.py."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from accessrl.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-EXCERPT = ROOT / "tests" / "data" / "bpic2012_excerpt.xes.gz"
+EXCERPT = ROOT / "tests" / "storage" / "data" / "bpic2012_excerpt.xes.gz"
 MAPPING = ROOT / "examples" / "eventlogs" / "bpic2012.yaml"
 runner = CliRunner()
 
