@@ -219,3 +219,18 @@ def test_stored_rows_are_what_the_record_checks_make(tmp_path, mapping_file):
         assert rows.decision(s) == decision_row(with_propensities(s, props, "synth-behaviour", m.train_until))
         for o in s.outcomes:
             assert rows.outcome(o) == _OUTCOME_TUPLE(outcome_row(o))
+
+
+def test_the_readme_minimal_mapping_imports_a_csv_with_its_own_columns(tmp_path):
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Importing event logs", 1)[1]
+    (tmp_path / "m.yaml").write_text(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    (tmp_path / "t.csv").write_text(
+        "ticket,step,at,agent\nT1,Ask for approval evidence,2026-01-05 09:00,ann\n"
+        "T1,Evidence attached,2026-01-06 10:00:00+01:00,\nT1,Approve,2026-01-06T12:00:00Z,bob\n"
+        "T2,Ask for approval evidence,2026-01-05T09:00,ann\nT2,Requester withdrew,2026-01-09T09:00,\n")
+    rep = _import(tmp_path, tmp_path / "t.csv", tmp_path / "m.yaml", str(tmp_path / "t.db"))
+    assert (rep["cases"], rep["decisions"], rep["open_cases"], rep["rejects"]) == (2, 3, 0, 0)
+    assert rep["ended"] == {"approved": 1, "withdrawn": 1}
