@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -13,7 +12,7 @@ from eventlog_files import EXAMPLES, real_log, xes_frame  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def bpic_frame() -> pd.DataFrame:
+def bpic_frame():
     return xes_frame(real_log("bpic2012.xes.gz"))
 
 

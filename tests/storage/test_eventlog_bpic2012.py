@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pandas as pd
 import pytest
 
 from accessrl.storage import DecisionLog
+
+pd = pytest.importorskip("pandas", reason="pandas is not installed (these cross-checks compute with it)")
 
 pytestmark = pytest.mark.slow
 
