@@ -27,8 +27,8 @@ def run(*args: str, codes: tuple[int, ...] = (0,)) -> dict:
     return json.loads(r.stdout)
 
 
-def test_the_loop_runs_on_an_imported_log(tmp_path):
-    db = str(tmp_path / "bpic.db")
+def test_the_loop_runs_on_an_imported_log(tmp_path, db_url):
+    db = db_url  # a new SQLite file, or a new PostgreSQL schema
     beh = tmp_path / "behaviour.yaml"
     rep = run("logs", "import", str(EXCERPT), "--mapping", str(MAPPING), "--db", db, "--behaviour-out", str(beh))
     assert (rep["cases"], rep["rejects"]) == (655, 0)
