@@ -234,3 +234,15 @@ def test_the_readme_minimal_mapping_imports_a_csv_with_its_own_columns(tmp_path)
     rep = _import(tmp_path, tmp_path / "t.csv", tmp_path / "m.yaml", str(tmp_path / "t.db"))
     assert (rep["cases"], rep["decisions"], rep["open_cases"], rep["rejects"]) == (2, 3, 0, 0)
     assert rep["ended"] == {"approved": 1, "withdrawn": 1}
+
+
+def test_missing_or_unknown_files_are_one_line(tmp_path, mapping_file):
+    db = str(tmp_path / "x.db")
+    one_error_line(runner.invoke(app, ["logs", "import", str(tmp_path / "none.xes"), "--mapping", str(mapping_file),
+                                       "--db", db]), "none.xes: no such event log file")
+    one_error_line(runner.invoke(app, ["logs", "import", str(tmp_path / "a.txt"), "--mapping", str(mapping_file),
+                                       "--db", db]), "cannot tell the format", code=2)
+    log = tmp_path / "a.xes"
+    write_xes(log, cases(4))
+    one_error_line(runner.invoke(app, ["logs", "import", str(log), "--mapping", str(tmp_path / "none.yaml"),
+                                       "--db", db]), "--mapping", code=2)
