@@ -296,15 +296,15 @@ README_RUNS: dict[str, list[Run] | str] = {
         [run("exercise check value-iteration exercises/value_iteration.py", codes=(1,))],  # the starter: not yet
     'accessrl exercise solution value-iteration --spoil': [run("exercise solution value-iteration --spoil")],
     'accessrl logs import LOG.xes.gz|LOG.csv.gz|LOG.parquet --mapping MAP.yaml --db URL [--json] '
-    '[--behaviour-out behaviour.yaml]': EVENTLOG_SYNOPSIS,
+    '[--behavior-out behavior.yaml]': EVENTLOG_SYNOPSIS,
     'accessrl logs map --db URL --out map.svg|map.png [--min-count N] [--level stage|state] [--json]': EVENTLOG_SYNOPSIS,
     'accessrl logs abandonment --db URL [--stage S] [--kind abandonment] [--bounds-days 7,14,28,35] [--out curve.png] '
     '[--json]': EVENTLOG_SYNOPSIS,
-    'accessrl logs import bpic2012.xes.gz --mapping examples/eventlogs/bpic2012.yaml --db bpic.db --behaviour-out '
-    'behaviour.yaml': BPIC,
+    'accessrl logs import bpic2012.xes.gz --mapping examples/eventlogs/bpic2012.yaml --db bpic.db --behavior-out '
+    'behavior.yaml': BPIC,
     'accessrl logs estimate --db bpic.db --out bpic-model.yaml': BPIC,
     'accessrl learn-from-logs --db bpic.db --out-dir learned': BPIC,
-    'accessrl evaluate-policy --db bpic.db --policy learned/spibb.yaml --incumbent behaviour.yaml': BPIC,
+    'accessrl evaluate-policy --db bpic.db --policy learned/spibb.yaml --incumbent behavior.yaml': BPIC,
     'accessrl monitor --db bpic.db --since 2012-02-01 --until 2012-03-01': BPIC,
     'accessrl logs map --db bpic.db --min-count 100 --out bpic-map.svg': BPIC,
     'accessrl logs abandonment --db bpic.db --stage send_offer --out abandonment.png': BPIC,

@@ -29,11 +29,11 @@ def run(*args: str, codes: tuple[int, ...] = (0,)) -> dict:
 
 def test_the_loop_runs_on_an_imported_log(tmp_path, db_url):
     db = db_url  # a new SQLite file, or a new PostgreSQL schema
-    beh = tmp_path / "behaviour.yaml"
-    rep = run("logs", "import", str(EXCERPT), "--mapping", str(MAPPING), "--db", db, "--behaviour-out", str(beh))
+    beh = tmp_path / "behavior.yaml"
+    rep = run("logs", "import", str(EXCERPT), "--mapping", str(MAPPING), "--db", db, "--behavior-out", str(beh))
     assert (rep["cases"], rep["rejects"]) == (655, 0)
-    behaviour = yaml.safe_load(beh.read_text())
-    assert all(abs(sum(p.values()) - 1) < 1e-9 for p in behaviour.values())
+    behavior = yaml.safe_load(beh.read_text())
+    assert all(abs(sum(p.values()) - 1) < 1e-9 for p in behavior.values())
 
     est = run("logs", "estimate", "--db", db, "--out", str(tmp_path / "model.yaml"))
     assert est["pending_decisions"] == 20  # the excerpt's open cases (import report: 20 open)

@@ -214,9 +214,9 @@ def test_stored_rows_are_what_the_record_checks_make(tmp_path, mapping_file):
         count_decisions(s, m.train_until, seen, train)
         steps += s
     props = estimate_propensities(seen, train)
-    rows = _Rows(props, "synth-behaviour", m.train_until)
+    rows = _Rows(props, "synth-behavior", m.train_until)
     for s in steps:
-        assert rows.decision(s) == decision_row(with_propensities(s, props, "synth-behaviour", m.train_until))
+        assert rows.decision(s) == decision_row(with_propensities(s, props, "synth-behavior", m.train_until))
         for o in s.outcomes:
             assert rows.outcome(o) == _OUTCOME_TUPLE(outcome_row(o))
 

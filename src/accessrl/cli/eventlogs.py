@@ -24,8 +24,8 @@ def register(logs: typer.Typer) -> None:
         mapping: Path = typer.Option(..., "--mapping", help=MAPPING_HELP),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         batch_size: int = typer.Option(50_000, "--batch-size", help="Records per transaction."),
-        behaviour_out: Path = typer.Option(None, "--behaviour-out",
-                                           help="Also write the estimated behaviour policy (state: {action: p}) "
+        behavior_out: Path = typer.Option(None, "--behavior-out",
+                                           help="Also write the estimated behavior policy (state: {action: p}) "
                                                 "here: the incumbent for evaluate-policy --incumbent."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable report."),
     ) -> None:
@@ -33,7 +33,7 @@ def register(logs: typer.Typer) -> None:
 
         Example: accessrl logs import bpic2012.xes.gz --mapping examples/eventlogs/bpic2012.yaml --db bpic.db
 
-        Decisions are stored with mode 'historical' and behaviour propensities estimated from the
+        Decisions are stored with mode 'historical' and behavior propensities estimated from the
         training period only (state frequencies, add-one smoothing; marked 'estimated' in each
         record's features).  Re-importing is idempotent.  A bad event is reported with its line
         and case and left out; the rest is kept (exit 1 when anything was rejected)."""
@@ -48,11 +48,11 @@ def register(logs: typer.Typer) -> None:
         m = load_mapping(mapping, default_name=name)
         res = import_event_log(DecisionLog(db), log, m, batch_size=batch_size)
         report = res.to_json()
-        if behaviour_out is not None:
+        if behavior_out is not None:
             from accessrl.cli.logs import write_policy_file
 
-            write_policy_file(behaviour_out, {k: dict(v) for k, v in sorted(res.behaviour.items())})
-            report["behaviour_policy"] = str(behaviour_out)
+            write_policy_file(behavior_out, {k: dict(v) for k, v in sorted(res.behavior.items())})
+            report["behavior_policy"] = str(behavior_out)
         for r in report["rejected"]:
             err_console.print(f"accessrl: reject: {r}", markup=False, soft_wrap=True)
         if res.rejects > len(report["rejected"]):

@@ -7,7 +7,7 @@ a lifecycle transition and case attributes (XES, IEEE 1849; pm4py's column names
 organisation's *decisions* (actions) and which are *outcomes* (evidence arrives, the
 requester abandons, ...), how a state is built and what ends a case.  This module turns
 the events of one case into decision and outcome records of the decision-log schema
-(:func:`case_records`), and estimates the behaviour propensities from the decisions of
+(:func:`case_records`), and estimates the behavior propensities from the decisions of
 the training period only (:func:`estimate_propensities`).
 
 The state at a decision is ``stage`` — the stage reached: the last decision or outcome
@@ -26,7 +26,7 @@ period, with add-one (Laplace) smoothing over the actions ever taken in that sta
 .. math:: \\hat\\pi_b(a \\mid s) = \\frac{n_{train}(s, a) + 1}{n_{train}(s) + |A(s)|},
 
 so no logged action has propensity 0 and a state never seen in training gets the uniform
-distribution over its actions.  A frequency table is what a behaviour that depends on the
+distribution over its actions.  A frequency table is what a behavior that depends on the
 state alone can be summarised by; a fitted model (logistic regression on features) would
 add assumptions this log cannot check.  ``A(s)`` — which actions exist in a state — is the
 workflow's structure and is read from the whole log; the frequencies, which are what would
@@ -286,7 +286,7 @@ def case_records(mapping: EventMapping, case: str, events: Sequence[Event], attr
 
 @dataclass(frozen=True)
 class Propensities:
-    """Behaviour propensities estimated on the training period (:func:`estimate_propensities`)."""
+    """Behavior propensities estimated on the training period (:func:`estimate_propensities`)."""
 
     allowed: Mapping[str, tuple[str, ...]]
     probabilities: Mapping[str, Mapping[str, float]]

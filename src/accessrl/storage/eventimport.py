@@ -3,7 +3,7 @@
 Two passes over the cases, one read of the file: the first turns each case into
 decisions (:func:`~accessrl.offline.eventlog.case_records`), counts the decisions of the
 training period and spools the case to a temporary file (so memory stays bounded); the
-second adds the behaviour propensities estimated from those counts and stores every
+second adds the behavior propensities estimated from those counts and stores every
 record through :meth:`~accessrl.storage.DecisionLog.ingest_records` (idempotent: ids are
 made from the mapping's name, the case and the step, so a re-import finds them stored).
 """
@@ -56,8 +56,8 @@ class ImportResult:
     train_until: str | None
     stored: IngestResult
     unused_activities: tuple[str, ...] = ()
-    behaviour: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    """The estimated behaviour policy: state -> action -> propensity."""
+    behavior: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """The estimated behavior policy: state -> action -> propensity."""
 
     @property
     def rejects(self) -> int:
@@ -104,7 +104,7 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
                             f"{tally.events} events ({rejects.total} rejected); its most frequent activities: {top}")
         props = estimate_propensities(seen, train)
         spool.seek(0)
-        policy_id = f"{mapping.name}-behaviour"
+        policy_id = f"{mapping.name}-behavior"
 
         rows = _Rows(props, policy_id, mapping.train_until)
 
@@ -148,7 +148,7 @@ def import_event_log(log: DecisionLog, path: str | Path, mapping: EventMapping, 
         events_per_activity=dict(tally.per_activity), rejected_events=tuple(rejects.listed),
         rejected_events_total=rejects.total, trained_decisions=props.trained_decisions,
         propensity_method=props.method, train_until=mapping.train_until, stored=stored,
-        behaviour=props.probabilities,
+        behavior=props.probabilities,
         unused_activities=tuple(a for a in (*mapping.decisions, *mapping.outcomes) if a not in tally.per_activity))
 
 
