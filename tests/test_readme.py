@@ -173,6 +173,10 @@ def readme_commands() -> list[str]:
 # value; the only flags a run may add), or the reason it is illustrative only.  A README command without an entry fails the test.
 SPEC = "examples/access_review_abandonment.yaml"
 LOOP = "run as written, in order, by test_the_deployment_loop_runs_as_written"
+EVENTLOG_SYNOPSIS = ("a synopsis; tests/storage/test_event_import.py, tests/offline/test_processmap.py and "
+                     "tests/cli/test_eventlog_loop.py run it with concrete files")
+BPIC = ("needs bpic2012.xes.gz (public data, not in the repository): tests/cli/test_eventlog_loop.py "
+        "runs these commands on a real excerpt, tests/storage/test_eventlog_bpic2012.py imports the file when present")
 Run = tuple[list[str], dict[str, str], tuple[int, ...]]  # (argv after "accessrl", budget flags, exit codes)
 
 
@@ -297,6 +301,19 @@ README_RUNS: dict[str, list[Run] | str] = {
     'accessrl exercise check value-iteration exercises/value_iteration.py':
         [run("exercise check value-iteration exercises/value_iteration.py", codes=(1,))],  # the starter: not yet
     'accessrl exercise solution value-iteration --spoil': [run("exercise solution value-iteration --spoil")],
+    'accessrl logs import LOG.xes.gz|LOG.csv.gz|LOG.parquet --mapping MAP.yaml --db URL [--json] '
+    '[--behavior-out behavior.yaml]': EVENTLOG_SYNOPSIS,
+    'accessrl logs map --db URL --out map.svg|map.png [--min-count N] [--level stage|state] [--json]': EVENTLOG_SYNOPSIS,
+    'accessrl logs abandonment --db URL [--stage S] [--kind abandonment] [--bounds-days 7,14,28,35] [--out curve.png] '
+    '[--json]': EVENTLOG_SYNOPSIS,
+    'accessrl logs import bpic2012.xes.gz --mapping examples/eventlogs/bpic2012.yaml --db bpic.db --behavior-out '
+    'behavior.yaml': BPIC,
+    'accessrl logs estimate --db bpic.db --out bpic-model.yaml': BPIC,
+    'accessrl learn-from-logs --db bpic.db --out-dir learned': BPIC,
+    'accessrl evaluate-policy --db bpic.db --policy learned/spibb.yaml --incumbent behavior.yaml': BPIC,
+    'accessrl monitor --db bpic.db --since 2012-02-01 --until 2012-03-01': BPIC,
+    'accessrl logs map --db bpic.db --min-count 100 --out bpic-map.svg': BPIC,
+    'accessrl logs abandonment --db bpic.db --stage send_offer --out abandonment.png': BPIC,
     'accessrl logs generate catalog:access-review-abandonment --requests 2000 --per-hour 1 --seed 1 --db loop.db':
         LOOP,
     'accessrl learn-from-logs --db loop.db --out-dir learned --chosen candidate.yaml': LOOP,

@@ -36,6 +36,10 @@ ARGS = {
     "logs generate": [MODEL, "--requests", "5"],
     "logs estimate": ["--out", "{tmp}/est.yaml"],
     "scale evaluate": [MODEL, "--policy", "optimal", "--since", "2026-01-01", "--until", "2026-02-01"],
+    "logs import": [str(Path(__file__).parents[1] / "storage" / "data" / "bpic2012_excerpt.xes.gz"), "--mapping",
+                    str(Path(__file__).parents[2] / "examples" / "eventlogs" / "bpic2012.yaml")],
+    "logs map": ["--out", "{tmp}/map.svg"],
+    "logs abandonment": [],
 }
 SOME = Path(os.environ.get("TMPDIR", "/tmp")) / f"accessrl-damaged-{os.getpid()}.jsonl"
 """Twenty records of a real log, for `logs ingest` to write into the damaged database."""

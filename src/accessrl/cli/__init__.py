@@ -10,6 +10,7 @@ import typer
 
 from accessrl.cli import audit as _audit
 from accessrl.cli import deploy as _deploy
+from accessrl.cli import eventlogs as _eventlogs
 from accessrl.cli import exercise as _exercise
 from accessrl.cli import generate as _generate
 from accessrl.cli import learned as _learned
@@ -37,7 +38,7 @@ def _root(
 
 _planning.register(app)
 _lesson.register(app)
-_logs.register(app)
+_eventlogs.register(_logs.register(app))
 _learned.register(app)
 _learning.register(app)
 _generate.register(app)

@@ -1,4 +1,5 @@
-"""`accessrl logs ingest|export|generate|estimate` and `accessrl evaluate-policy`."""
+"""`accessrl logs ingest|export|generate|estimate` and `accessrl evaluate-policy` (`logs import|map|abandonment`
+live in :mod:`accessrl.cli.eventlogs`)."""
 
 from __future__ import annotations
 
@@ -100,21 +101,48 @@ def _open(db: str, *, create: bool = True) -> Any:
     return DecisionLog(db, create=create)
 
 
-def register(app: typer.Typer) -> None:
-    logs = new_app("Decision logs: ingest, export, generate and estimate the workflow from them.")
+def register(app: typer.Typer) -> typer.Typer:
+    """Add the ``logs`` group and the log commands to ``app``; returns the group (the event-log
+    commands of :mod:`accessrl.cli.eventlogs` join it)."""
+    logs = new_app("Decision logs: ingest, export, generate and estimate the workflow from them; import process "
+                   "event logs, draw their map, abandonment by time waited.")
     app.add_typer(logs, name="logs")
 
     @logs.command("ingest")
     def ingest_cmd(
-        file: Path = typer.Argument(..., help="A .jsonl, .csv or .parquet log file."),
+        file: Path = typer.Argument(..., help="A .jsonl, .csv or .parquet log file (.jsonl.gz, .csv.gz too); "
+                                                "- reads standard input (with --format)."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         fmt: str = typer.Option(None, "--format", help="jsonl, csv or parquet (default: from the suffix)."),
         batch_size: int = typer.Option(50_000, "--batch-size", help="Records per transaction."),
     ) -> None:
-        """Store a log file; repeated ids are ignored, bad records and conflicts are listed and skipped (exit 1).
+        """Store a decision-log file; repeated ids are ignored, bad records and conflicts are listed and skipped (exit 1).
 
-        A conflict is an id already stored with different content: it is not stored (never
-        merged).  The first 20 rejects and conflicts are listed with their line; all are counted."""
+        Example: accessrl logs ingest decisions.jsonl.gz --db logs.db   (a process event log: `logs import`)
+
+        \b
+        One record per line (JSON lines) or row (CSV/Parquet: JSON text in nested fields).
+        decision (record=decision, or has decided_at), required:
+          event_id, episode_id     text, at most 64 characters
+          step_index               integer >= 0 (the decision's place in its episode)
+          requester_id             text
+          decided_at               ISO 8601 timestamp (naive = UTC)
+          state, action            text; action must be in allowed_actions
+          allowed_actions          list of action names
+          action_probabilities     {action: probability} of the policy that decided
+          propensity               action_probabilities[action], in (0, 1]
+          policy_id, policy_version  text
+          exploration              number in [0, 1]
+          mode                     live | shadow | logging-only | historical (imported history)
+          optional: previous_event_id, features {..}
+        outcome (record=outcome, or has occurred_at), required:
+          event_id (its decision), kind (text), occurred_at, terminated (true/false)
+          optional: next_state, reward, reward_components {..}, severe, truncated,
+          evidence_received_at, details {..}, outcome_key (default event_id:kind:occurred_at)
+
+        Every missing field is named at once.  A conflict is an id already stored with different
+        content: it is not stored (never merged).  The first 20 rejects and conflicts are listed
+        with their line; all are counted."""
         if batch_size < 1:
             raise ParameterError(f"--batch-size: expected a positive integer, got {batch_size}")
         res = _open(db).ingest(file, fmt=fmt, batch_size=batch_size)
@@ -441,3 +469,5 @@ def register(app: typer.Typer) -> None:
         for v in verdicts:
             print_checks(f"verdict for {v.candidate_id} against {v.incumbent_id}: "
                          + ("would be promoted" if v.promote else "not promoted"), v.checks)
+
+    return logs

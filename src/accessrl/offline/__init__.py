@@ -12,7 +12,12 @@
 * :mod:`~accessrl.offline.heldout` — the held-out evaluation ``evaluate-policy`` and ``promote`` share;
 * :mod:`~accessrl.offline.monitoring` — live outcomes against a model: the G-test per pair, Holm-corrected;
 * :mod:`~accessrl.offline.batch` — batch learning: the estimated model's optimum, its pessimistic
-  version, fitted Q-iteration and SPIBB.
+  version, fitted Q-iteration and SPIBB;
+* :mod:`~accessrl.offline.eventlog` — a process event log's cases as decision records, through a
+  mapping, and behaviour propensities estimated on a training period;
+* :mod:`~accessrl.offline.processmap` — the process map: counts, probabilities with intervals, waits;
+* :mod:`~accessrl.offline.survival` — abandonment by time waited: Kaplan-Meier and life-table
+  hazards, censoring handled.
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ from accessrl.offline.estimation import (
     drift_report,
     estimate_model,
     wilson_interval,
+)
+from accessrl.offline.eventlog import (
+    Buckets,
+    DecisionRule,
+    EventMapping,
+    OutcomeRule,
+    Propensities,
+    case_records,
+    estimate_propensities,
 )
 from accessrl.offline.evidence import (
     SELECTION_ESTIMATOR,
@@ -95,6 +109,7 @@ from accessrl.offline.ope import (
     target_matrix,
 )
 from accessrl.offline.periods import DecisionPeriod, PeriodDecisions, period_decisions
+from accessrl.offline.processmap import MapEdge, MapNode, ProcessMap, process_map
 from accessrl.offline.splits import (
     LeakageReport,
     TemporalSplit,
@@ -103,8 +118,26 @@ from accessrl.offline.splits import (
     temporal_split,
 )
 from accessrl.offline.support import SupportReport, policy_support
+from accessrl.offline.survival import HazardBucket, KaplanMeier, StageVisits, bucket_hazard, kaplan_meier, stage_visits
 
 __all__ = [
+    "Buckets",
+    "DecisionRule",
+    "EventMapping",
+    "HazardBucket",
+    "KaplanMeier",
+    "MapEdge",
+    "MapNode",
+    "OutcomeRule",
+    "ProcessMap",
+    "Propensities",
+    "StageVisits",
+    "bucket_hazard",
+    "case_records",
+    "estimate_propensities",
+    "kaplan_meier",
+    "process_map",
+    "stage_visits",
     "COLUMNS",
     "DEFAULT_LEARNERS",
     "ESTIMATORS",

@@ -246,3 +246,33 @@ __all__ = [
     "returns_histogram",
     "save_png",
 ]
+
+
+def abandonment_figure(stages: list[dict[str, Any]], out: str | Path) -> Path:
+    """Kaplan-Meier survival (with its 95% band) and the bucket hazards (with intervals) of each
+    stage, as ``logs abandonment --json`` gives them, side by side."""
+    fig = new_figure(10.0, 3.8)
+    left, right = fig.subplots(1, 2)
+    width = 0.8 / max(len(stages), 1)
+    for i, r in enumerate(stages):
+        km = r["kaplan_meier"]
+        days = [0.0, *km["days"]]
+        line = left.step(days, [1.0, *km["survival"]], where="post", label=f"{r['stage']} ({r['visits']} visits)")
+        colour = line[0].get_color()
+        left.fill_between(days, [1.0, *km["low"]], [1.0, *km["high"]], step="post", alpha=0.2, color=colour)
+        hz = r["hazard"]
+        xs = [j + (i - (len(stages) - 1) / 2) * width for j in range(len(hz))]
+        vals = [h["hazard"] for h in hz]
+        err = [[max(0.0, h["hazard"] - h["low"]) for h in hz], [max(0.0, h["high"] - h["hazard"]) for h in hz]]
+        right.bar(xs, vals, width=width, color=colour, yerr=err, capsize=2, label=r["stage"])
+    left.set_xlabel("days waited in the stage")
+    left.set_ylabel("share not abandoned (Kaplan-Meier)")
+    left.set_ylim(0, 1.02)
+    labels = [f"{h['start']:g}-{h['end']:g}" if h["end"] != float("inf") else f">={h['start']:g}"
+              for h in (stages[0]["hazard"] if stages else [])]
+    right.set_xticks(range(len(labels)), labels)
+    right.set_xlabel("days waited (bucket)")
+    right.set_ylabel("abandonment hazard (95% interval)")
+    outside_legend(right)
+    left.legend(fontsize=7, frameon=False)
+    return save(fig, out)

@@ -8,9 +8,11 @@ when the line itself cannot be read; the ingester turns the latter into a reject
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from accessrl._optional import require
 from accessrl.errors import DataError, ParameterError
@@ -33,34 +35,66 @@ FILE_COLUMNS = (
 """Columns of a flat (CSV/Parquet) log file: decisions and outcomes share one table."""
 
 
+STDIN = "-"
+"""The file name that means standard input (``logs ingest - --format jsonl``)."""
+
+
 def file_format(path: str | Path, fmt: str | None = None) -> str:
-    """'jsonl', 'csv' or 'parquet' from ``fmt`` or the file suffix."""
+    """'jsonl', 'csv' or 'parquet' from ``fmt`` or the file suffix (``.gz`` after it is allowed for
+    JSON lines and CSV)."""
     if fmt is not None:
         if fmt not in ("jsonl", "csv", "parquet"):
             raise ParameterError(f"format: expected jsonl, csv or parquet, got {fmt!r}")
         return fmt
-    suffix = Path(path).suffix.lower()
+    if str(path) == STDIN:
+        raise ParameterError("-: standard input has no suffix; give --format jsonl or csv")
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".gz":
+        inner = Path(p.stem).suffix.lower()
+        if FORMATS.get(inner) in ("jsonl", "csv"):
+            return FORMATS[inner]
+        raise ParameterError(f"{path}: cannot tell the format from the suffix {inner + suffix!r}; expected "
+                             ".jsonl.gz or .csv.gz (Parquet compresses itself: give the .parquet file)")
     if suffix not in FORMATS:
         raise ParameterError(f"{path}: cannot tell the format from the suffix {suffix!r}; "
-                             "expected .jsonl, .csv or .parquet")
+                             "expected .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz)")
     return FORMATS[suffix]
 
 
 def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str, Any]]:
-    """The records of a log file, each with the line (or row) it came from.
+    """The records of a log file (``-``: standard input), each with the line (or row) it came from.
 
-    Parquet batches come first as a :class:`~accessrl.storage.columnar.ValidatedChunk` of
-    the rows that passed the columnar checks, then the other rows one by one."""
+    A gzip-compressed file (by its first bytes) is read as its content.  Parquet batches come
+    first as a :class:`~accessrl.storage.columnar.ValidatedChunk` of the rows that passed the
+    columnar checks, then the other rows one by one."""
+    kind = file_format(path, fmt)
+    if str(path) == STDIN:
+        if kind == "parquet":
+            raise ParameterError("-: Parquet cannot be read from standard input; give the file")
+        import sys
+
+        stream = sys.stdin.buffer
+        yield from (_read_jsonl(Path("<stdin>"), _maybe_gzip(stream)) if kind == "jsonl"
+                    else _read_csv(Path("<stdin>"), _maybe_gzip(stream)))
+        return
     p = Path(path)
-    kind = file_format(p, fmt)
     if not p.exists():
         raise DataError(f"{p}: no such log file")
-    if kind == "jsonl":
-        yield from _read_jsonl(p)
-    elif kind == "csv":
-        yield from _read_csv(p)
-    else:
+    if kind == "parquet":
         yield from _read_parquet(p)
+        return
+    with p.open("rb") as raw:
+        yield from (_read_jsonl(p, _maybe_gzip(raw)) if kind == "jsonl" else _read_csv(p, _maybe_gzip(raw)))
+
+
+def _maybe_gzip(raw: IO[bytes]) -> IO[bytes]:
+    """``raw`` itself, or its decompressed content when it starts with gzip's magic bytes; read once,
+    so a pipe works (reading a pipe twice loses what the first read took)."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    return buffered
 
 
 def _not_utf16(p: Path, head: bytes) -> None:
@@ -68,67 +102,69 @@ def _not_utf16(p: Path, head: bytes) -> None:
         raise DataError(f"{p}: expected UTF-8 text, got UTF-16 (a byte-order mark); convert the file to UTF-8")
 
 
-def _read_jsonl(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
-    with p.open("rb") as fh:
-        _not_utf16(p, fh.read(2))
-        fh.seek(0)
-        for n, line in enumerate(fh, start=1):
-            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line.strip():
-                continue
-            try:
-                rec = json_loads(line)
-            except JSON_ERRORS as exc:
-                yield f"line {n}", DataError(f"not valid JSON ({str(exc).splitlines()[0]})")
-                continue
-            if isinstance(rec, dict):
-                yield f"line {n}", rec
-            else:
-                yield f"line {n}", DataError(f"expected a JSON object, got {type(rec).__name__}")
+def _peek(fh: IO[bytes], n: int) -> bytes:
+    peek = getattr(fh, "peek", None)
+    return bytes(peek(n)[:n]) if peek is not None else b""
 
 
-def _read_csv(p: Path) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+def _read_jsonl(p: Path, fh: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
+    _not_utf16(p, _peek(fh, 2))
+    for n, line in enumerate(fh, start=1):
+        if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if not line.strip():
+            continue
+        try:
+            rec = json_loads(line)
+        except JSON_ERRORS as exc:
+            yield f"line {n}", DataError(f"not valid JSON ({str(exc).splitlines()[0]})")
+            continue
+        if isinstance(rec, dict):
+            yield f"line {n}", rec
+        else:
+            yield f"line {n}", DataError(f"expected a JSON object, got {type(rec).__name__}")
+
+
+def _read_csv(p: Path, raw: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any] | DataError]]:
     """CSV rows; a row with bytes that are not UTF-8 (read as surrogate escapes, so the rest of the
     file is still read), a field over :data:`CSV_FIELD_LIMIT` or a quoting error rejects its line."""
-    with p.open("rb") as raw:
-        _not_utf16(p, raw.read(2))
+    _not_utf16(p, _peek(raw, 2))
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
-    with p.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
+    fh = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise DataError(f"{p}: line 1: not a CSV header ({exc})") from None
+    if any(_bad_text(h) for h in header):
+        raise DataError(f"{p}: line 1: the header is not UTF-8 text")
+    width = len(header)
+    while True:
+        start = reader.line_num + 1
         try:
-            header = next(reader)
+            row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise DataError(f"{p}: line 1: not a CSV header ({exc})") from None
-        if any(_bad_text(h) for h in header):
-            raise DataError(f"{p}: line 1: the header is not UTF-8 text")
-        width = len(header)
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield f"line {start}", DataError(f"not readable as CSV ({exc})")
-                continue
-            where = f"line {start}"
-            if not row:
-                continue
-            if len(row) > width:
-                yield where, DataError("more values than header columns")
-                continue
-            bad = next((h for h, v in zip(header, row, strict=False) if _bad_text(v)), None)
-            if bad is not None:
-                yield where, DataError(f"{bad}: expected UTF-8 text, got bytes that are not UTF-8")
-                continue
-            rec: dict[str, str | None] = dict(zip(header, row, strict=False))
-            for h in header[len(row):]:
-                rec[h] = None
-            yield where, rec
+            yield f"line {start}", DataError(f"not readable as CSV ({exc})")
+            continue
+        where = f"line {start}"
+        if not row:
+            continue
+        if len(row) > width:
+            yield where, DataError("more values than header columns")
+            continue
+        bad = next((h for h, v in zip(header, row, strict=False) if _bad_text(v)), None)
+        if bad is not None:
+            yield where, DataError(f"{bad}: expected UTF-8 text, got bytes that are not UTF-8")
+            continue
+        rec: dict[str, str | None] = dict(zip(header, row, strict=False))
+        for h in header[len(row):]:
+            rec[h] = None
+        yield where, rec
 
 
 def _bad_text(value: str) -> bool:

@@ -265,9 +265,11 @@ def _required(rec: Mapping[str, Any], getter: Any, names: tuple[str, ...]) -> tu
     except KeyError:
         vals = ()
     if len(vals) != len(names) or None in vals or "" in vals:
-        for f in names:
-            if not _present(rec, f):
-                raise DataError(f"missing field {f!r}")
+        missing = [f for f in names if not _present(rec, f)]
+        if len(missing) == 1:
+            raise DataError(f"missing field {missing[0]!r}")
+        if missing:  # all of them at once: one try tells what a record needs
+            raise DataError(f"missing fields {', '.join(map(repr, missing))}")
     return vals
 
 

@@ -22,6 +22,7 @@ from accessrl.offline.estimation import estimate_model
 from accessrl.offline.evidence import SELECTION_ESTIMATOR, Estimate, assess, review
 from accessrl.offline.heldout import evaluate_heldout, heldout_split
 from accessrl.offline.ope import target_matrix
+from accessrl.offline.processmap import process_map
 from accessrl.planning.solver import solve
 from accessrl.storage.faults import check_integrity
 from accessrl.storage.schema import database_name
@@ -83,6 +84,8 @@ class LogReader:
             "estimated": [o.__dict__ for o in est.outcomes], "low_support": [list(x) for x in est.low_support],
             "episodes": steps.n_episodes, "decisions": steps.n_steps,
             "heldout": _heldout(steps, est.spec, deployments, gamma, seed),
+            # the process map by stage, transitions seen in fewer than 0.5% of the decisions hidden
+            "process_map": process_map(steps, min_count=max(1, steps.n_steps // 200)).to_json(),
             "deployments": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
                             | {"policy": json.loads(r["policy"])} for r in deployments],
         }
