@@ -1,3 +1,4 @@
+import contextlib
 import os
 import secrets
 import shutil
@@ -64,6 +65,30 @@ def _ray_cli() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "ray.scripts.scripts"]
 
 
+def stop_processes_of(temp: str) -> None:
+    """Stop this cluster's processes and only them: those whose command line names its temporary
+    directory (GCS, raylets, monitors) and their descendants (agents, workers). ``ray stop`` would
+    stop every Ray process on the machine, another run's cluster and its drivers included."""
+    import psutil
+
+    me = os.getpid()
+    roots = [p for p in psutil.process_iter(["cmdline"])
+             if p.pid != me and any(temp in a for a in (p.info["cmdline"] or []))]
+    procs: set[psutil.Process] = set()
+    for p in roots:
+        procs.add(p)
+        with contextlib.suppress(psutil.Error):
+            procs.update(p.children(recursive=True))
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = psutil.wait_procs(list(procs), timeout=15)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """``ray start --head`` plus one more node joining it; yields the head's address."""
@@ -94,7 +119,7 @@ def ray_cluster():
     try:
         ray("start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false",
             f"--temp-dir={temp}", *common)
-        ray("start", f"--address={address}", "--node-ip-address=127.0.0.1", *common)
+        ray("start", f"--address={address}", "--node-ip-address=127.0.0.1", f"--temp-dir={temp}", *common)
         yield address
     finally:
         try:
@@ -103,5 +128,5 @@ def ray_cluster():
             ray.shutdown()
         except ImportError:
             pass
-        subprocess.run([*cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        stop_processes_of(temp)
         shutil.rmtree(temp, ignore_errors=True)
