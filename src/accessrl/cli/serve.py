@@ -92,6 +92,11 @@ def register(app: typer.Typer) -> None:
     @app.command("promote")
     def promote_cmd(
         candidate: str = typer.Option(..., "--candidate", help="Candidate policy file (state: action)."),
+        incumbent: str = typer.Option(None, "--incumbent",
+                                      help="For a log with no deployment (imported history): the incumbent's policy "
+                                           "file (e.g. logs import --behavior-out), the baseline; recorded as the "
+                                           "previous deployment if the candidate is promoted. With a deployment "
+                                           "recorded it must be the deployed policy, or promote refuses."),
         db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         by: str = typer.Option(None, "--by", help="Who promotes (recorded; default: the user running it)."),
@@ -103,7 +108,9 @@ def register(app: typer.Typer) -> None:
         """Deploy a candidate only if held-out evidence says it is better and it made no severe error.
 
         The evidence review lists every check: support, matching episodes, effective sample
-        size, agreement of the estimators, severe errors, the lower bound against the deployed policy."""
+        size, agreement of the estimators, severe errors, the lower bound against the deployed policy.
+        On imported history (no deployment recorded), give --incumbent: the review is then the
+        verdict evaluate-policy --incumbent gives."""
         from accessrl.cli.deploy import who
         from accessrl.cli.logs import evidence_rules
         from accessrl.service.promotion import promote, verdict_json
@@ -113,7 +120,7 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--seed: expected a non-negative integer, got {seed}")
         rules = evidence_rules(min_matching, min_ess, agreement)
         open_engine(db, create=False).dispose()  # "no such database" rather than an empty one
-        res = promote(db, candidate, seed=seed, promoted_by=who(by, "accessrl promote"), rules=rules)
+        res = promote(db, candidate, incumbent=incumbent, seed=seed, promoted_by=who(by, "accessrl promote"), rules=rules)
         if json_out:
             print_json(verdict_json(res))
         else:

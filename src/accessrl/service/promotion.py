@@ -39,12 +39,13 @@ from accessrl.errors import DataError, ParameterError
 from accessrl.model.mdp import MDP
 from accessrl.model.policies import policy_from_mapping
 from accessrl.model.spec import compile_spec, spec_from_mdp
+from accessrl.offline.estimation import estimate_model
 from accessrl.offline.evidence import SELECTION_ESTIMATOR, Check, Estimate, EvidenceRules, Verdict
 from accessrl.offline.heldout import SEVERE_RETURN, heldout_split, review_candidates
 from accessrl.offline.monitoring import reference_model
 from accessrl.offline.ope import target_matrix
 from accessrl.service.policy import model_fingerprint, policy_mapping, serve_policy
-from accessrl.specfile import load_policy
+from accessrl.specfile import load_policy, read_policy_file
 from accessrl.storage.store import DecisionLog
 from accessrl.storage.times import now_text, us_to_iso
 from accessrl.storage.writepath import Store, open_engine
@@ -67,12 +68,13 @@ class Promotion:
     deployment_id: int | None = None
     checks: tuple[Check, ...] = ()
     rules: EvidenceRules = EvidenceRules()
+    incumbent_label: str = "deployed {} (as served)"
 
     def lines(self) -> list[str]:
         """What ``accessrl promote`` prints: the estimates, every check, the verdict."""
         out = [f"held-out test episodes: {self.n_test} (estimator: {ESTIMATOR}, 95% bootstrap interval with a "
                "small-sample floor)"]
-        for name, e in ((f"deployed {self.incumbent_id} (as served)", self.incumbent),
+        for name, e in ((self.incumbent_label.format(self.incumbent_id), self.incumbent),
                         (f"candidate {self.candidate_id}", self.candidate)):
             if e is not None:
                 out.append(f"{name}: estimate {e.value:.2f} [{e.low:.2f}, {e.high:.2f}] "
@@ -96,26 +98,74 @@ def latest_deployed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((r for r in reversed(rows) if r["role"] == "deployed"), None)
 
 
-def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "accessrl promote",
-            since: int | None = None, train_end: int | None = None, valid_end: int | None = None,
-            n_boot: int = 1000, rules: EvidenceRules = EvidenceRules()) -> Promotion:
+HISTORY_GAMMA = 0.9  # evaluate-policy's default --gamma: the same verdict on an imported log
+
+
+def promote(db: str, candidate: str, *, incumbent: str | None = None, seed: int = 0,
+            promoted_by: str = "accessrl promote", since: int | None = None, train_end: int | None = None,
+            valid_end: int | None = None, n_boot: int = 1000, rules: EvidenceRules = EvidenceRules()) -> Promotion:
     """Evaluate ``candidate`` (a policy file) on the held-out tail of the log against the served
     incumbent; deploy it only on evidence, recording ``promoted_by`` and the evidence.
 
     By default the whole log is split at its 60% / 80% quantiles; ``since`` (microseconds
     since the epoch) reads only later decisions and ``train_end`` / ``valid_end`` fix the
-    cutoffs (a weekly job: train on past weeks, validate on the last but one, test on the last)."""
+    cutoffs (a weekly job: train on past weeks, validate on the last but one, test on the last).
+
+    On a log with no deployment (history imported by ``accessrl logs import``), ``incumbent``
+    (a policy file, e.g. the behaviour policy ``logs import --behavior-out`` wrote) is the
+    baseline: the model is the one the log holds (every pair and outcome, as ``monitor``
+    reads history; gamma :data:`HISTORY_GAMMA`), the review is the one ``evaluate-policy
+    --incumbent`` gives, and a promotion records two rows: the incumbent as the first
+    deployment, then the candidate replacing it (so ``rollback`` restores the incumbent).
+    With a deployment recorded, ``incumbent`` must be the deployed policy (the same mapping
+    as served), or promote refuses: the evidence must be about what is actually deployed."""
     if seed < 0:
         raise ParameterError(f"seed: expected a non-negative integer, got {seed}")
     rules.check()
     store = Store(open_engine(db))
     try:
         dep = latest_deployed(store.deployments())
+        steps = None
         if dep is None:
-            raise DataError(f"database {db!r}: no deployed policy recorded; run accessrl serve first")
-        mdp = compile_spec(json.loads(dep["model_spec"]), source=f"{db}: deployed model")
-        cand_probs = load_policy(mdp, candidate)
-        cand_id, inc_id = Path(candidate).stem, dep["policy_id"]
+            if incumbent is None:
+                raise DataError(f"database {db!r}: no deployed policy recorded; for an imported (historical) log "
+                                "give --incumbent FILE (e.g. the behaviour policy logs import --behavior-out wrote), "
+                                "for a service's log run accessrl serve first")
+            log = DecisionLog(db)
+            try:
+                steps = log.load_steps(since=since).steps
+            finally:
+                log.close()
+            if steps.n_steps == 0:
+                raise DataError(f"database {db!r}: the log has no complete decisions")
+            # every pair and outcome the log holds, as monitor reads history
+            mdp = estimate_model(steps, gamma=HISTORY_GAMMA, min_support=0).mdp
+            inc_id = Path(incumbent).stem
+            # both files scored as evaluate-policy --incumbent scores them (a state a file does not
+            # name: no action, so an episode reaching it follows neither)
+            inc_file = read_policy_file(incumbent, states=steps.state_names)
+            cand_file = read_policy_file(candidate, states=steps.state_names)
+            served = inc_file
+            label = "incumbent {} (--incumbent; no deployment recorded: the log's history)"
+        else:
+            mdp = compile_spec(json.loads(dep["model_spec"]), source=f"{db}: deployed model")
+            inc_id = dep["policy_id"]
+            label = Promotion.incumbent_label
+            served = guarded_mapping(mdp, json.loads(dep["policy"]), source=f"deployed policy {inc_id}")
+            if incumbent is not None and not same_mapping(
+                    guarded_mapping(mdp, policy_mapping(mdp, load_policy(mdp, incumbent)), source=incumbent), served):
+                raise ParameterError(f"--incumbent {incumbent}: differs from the policy deployed in {db!r} "
+                                     f"({inc_id}, deployment {dep['id']}); promote compares with what is deployed: "
+                                     "drop --incumbent (it is for a log with no deployment)")
+        cand_id = Path(candidate).stem
+        if dep is None:  # recorded (and served) completed: a state the file does not name is played as the incumbent
+            inc_full, inc_filled = complete_mapping(mdp, served, {}, source=str(incumbent))
+            cand_full, cand_filled = complete_mapping(mdp, cand_file, inc_full, source=candidate)
+            cand_probs = policy_from_mapping(mdp, cand_full, source=candidate)
+            scored_candidate: dict[str, Any] = cand_file
+        else:
+            cand_probs = load_policy(mdp, candidate)
+            scored_candidate = policy_mapping(mdp, cand_probs)
         forb = mdp.forbidden
         if forb is not None and bool((cand_probs[forb] > 0).any()):
             k = int(np.flatnonzero(forb & (cand_probs > 0))[0])
@@ -123,11 +173,13 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
                    f"in state {mdp.state_names[int(mdp.sa_state[k])]!r}")
             return Promotion(False, (why,), None, None, 0, cand_id, inc_id, ("forbidden_action",),
                              checks=(Check("forbidden_action", False, why),), rules=rules)
-        log = DecisionLog(db)
-        try:
-            steps = log.load_steps(since=since, state_names=mdp.state_names, action_names=mdp.action_names).steps
-        finally:
-            log.close()
+        if steps is None:
+            log = DecisionLog(db)
+            try:
+                steps = log.load_steps(since=since, state_names=mdp.state_names,
+                                       action_names=mdp.action_names).steps
+            finally:
+                log.close()
         if steps.n_episodes < 3 * rules.min_held:
             why = (f"only {steps.n_episodes} logged episodes; at least {3 * rules.min_held} are needed "
                    "for a held-out test period")
@@ -136,10 +188,9 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
         split = heldout_split(steps, train_end=train_end, valid_end=valid_end, prevent_leakage=True,
                               time_text=us_to_iso)
         names = (split.test.state_names, split.test.action_names)
-        served = guarded_mapping(mdp, json.loads(dep["policy"]), source=f"deployed policy {inc_id}")
         review = review_candidates(
             split, (inc_id, target_matrix(*names, served, source=inc_id)),
-            [(cand_id, target_matrix(*names, policy_mapping(mdp, cand_probs), source=cand_id))],
+            [(cand_id, target_matrix(*names, scored_candidate, source=cand_id))],
             gamma=mdp.gamma, rng=np.random.default_rng(seed), severe_threshold=SEVERE_RETURN, n_boot=n_boot,
             rules=rules)
         verdict = review.verdicts[0]
@@ -147,18 +198,67 @@ def promote(db: str, candidate: str, *, seed: int = 0, promoted_by: str = "acces
         new_id = None
         if verdict.promote and verdict.candidate is not None and verdict.incumbent is not None:
             cand, inc = verdict.candidate, verdict.incumbent
+            completed: dict[str, Any] = {}
+            if dep is None:  # history: the incumbent becomes the first deployment, the one rollback restores
+                assert incumbent is not None  # checked above
+                dep = record_baseline(store, mdp, policy_id=inc_id, mapping=inc_full, file=incumbent,
+                                      promoted_by=promoted_by, completed=inc_filled)
+                completed = {"completed_states": cand_filled}
             # the model this decision rests on: what the training period says (monitor compares with it)
             basis = spec_from_mdp(reference_model(split.train, mdp))
             new_id = record_deployment(store, dep, policy_id=cand_id, probs=cand_probs, mdp=mdp,
                                        promoted_by=promoted_by,
-                                       evidence={**verdict.evidence(), "seed": seed, "estimated_model": basis},
+                                       evidence={**verdict.evidence(), "seed": seed, "estimated_model": basis, **completed},
                                        reason=f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; "
                                               f"0 severe errors on {verdict.n_held} test episodes "
                                               f"(model {model_fingerprint(mdp)})")
         return Promotion(verdict.promote, tuple(reasons), verdict.candidate, verdict.incumbent, verdict.n_held,
-                         cand_id, inc_id, verdict.codes, new_id, verdict.checks, rules)
+                         cand_id, inc_id, verdict.codes, new_id, verdict.checks, rules, label)
     finally:
         store.close()
+
+
+def same_mapping(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], tol: float = 1e-9) -> bool:
+    """Whether two ``{state: {action: p}}`` mappings give every state the same distribution."""
+    def prob(m: dict[str, dict[str, float]], s: str, x: str) -> float:
+        return float(m.get(s, {}).get(x, 0.0))
+    return all(abs(prob(a, s, x) - prob(b, s, x)) <= tol
+               for s in set(a) | set(b) for x in set(a.get(s, {})) | set(b.get(s, {})))
+
+
+def complete_mapping(mdp: MDP, mapping: dict[str, Any], fallback: dict[str, Any], *,
+                     source: str) -> tuple[dict[str, Any], list[str]]:
+    """``mapping`` with every decision state of ``mdp`` it does not name taken from ``fallback``,
+    or uniform over the state's actions when neither names it; and the states so filled."""
+    out, filled = dict(mapping), []
+    for st in mdp.decision_states:
+        name = mdp.state_names[int(st)]
+        if name in out:
+            continue
+        lo, hi = int(mdp.sa_ptr[st]), int(mdp.sa_ptr[st + 1])
+        out[name] = fallback.get(name) or {mdp.action_names[int(a)]: 1.0 / (hi - lo) for a in mdp.sa_action[lo:hi]}
+        filled.append(name)
+    policy_from_mapping(mdp, out, source=source)  # refused here, with the file named, if it does not fit
+    return out, filled
+
+
+def record_baseline(store: Store, mdp: MDP, *, policy_id: str, mapping: dict[str, Any], file: str,
+                    promoted_by: str, completed: list[str]) -> dict[str, Any]:
+    """Record the incumbent of an imported (historical) log as the first deployment, with the
+    model the log holds; returns its row (the one a promotion then replaces)."""
+    served = serve_policy(mdp, policy_from_mapping(mdp, mapping, source=file), policy_id)
+    store.deploy({
+        "role": "deployed", "policy_id": policy_id, "policy_version": served.version,
+        "policy": json.dumps(mapping), "model_spec": json.dumps(spec_from_mdp(mdp)), "deployed_at": now_text(),
+        "reason": f"baseline: the incumbent of the historical log ({file}), recorded by a promotion",
+        "promoted_by": promoted_by,
+        "evidence": json.dumps({"action": "baseline", "source": "historical log", "file": file,
+                                "completed_states": completed}),
+        "previous_id": None,
+    })
+    row = latest_deployed(store.deployments())
+    assert row is not None  # just written
+    return row
 
 
 def record_deployment(store: Store, current: dict[str, Any], *, policy_id: str, probs: np.ndarray, mdp: MDP,
@@ -243,5 +343,5 @@ def rollback(db: str, *, promoted_by: str = "accessrl rollback") -> Rollback:
         store.close()
 
 
-__all__ = ["ESTIMATOR", "Estimate", "Promotion", "Rollback", "guarded_mapping", "latest_deployed", "promote",
-           "record_deployment", "rollback", "verdict_json"]
+__all__ = ["ESTIMATOR", "HISTORY_GAMMA", "Estimate", "Promotion", "Rollback", "guarded_mapping", "latest_deployed",
+           "complete_mapping", "promote", "record_baseline", "record_deployment", "rollback", "same_mapping", "verdict_json"]
