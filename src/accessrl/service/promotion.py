@@ -246,10 +246,11 @@ def record_baseline(store: Store, mdp: MDP, *, policy_id: str, mapping: dict[str
                     promoted_by: str, completed: list[str]) -> dict[str, Any]:
     """Record the incumbent of an imported (historical) log as the first deployment, with the
     model the log holds; returns its row (the one a promotion then replaces)."""
-    served = serve_policy(mdp, policy_from_mapping(mdp, mapping, source=file), policy_id)
+    probs = policy_from_mapping(mdp, mapping, source=file)
+    served = serve_policy(mdp, probs, policy_id)
     store.deploy({
         "role": "deployed", "policy_id": policy_id, "policy_version": served.version,
-        "policy": json.dumps(mapping), "model_spec": json.dumps(spec_from_mdp(mdp)), "deployed_at": now_text(),
+        "policy": json.dumps(policy_mapping(mdp, probs)), "model_spec": json.dumps(spec_from_mdp(mdp)), "deployed_at": now_text(),
         "reason": f"baseline: the incumbent of the historical log ({file}), recorded by a promotion",
         "promoted_by": promoted_by,
         "evidence": json.dumps({"action": "baseline", "source": "historical log", "file": file,
