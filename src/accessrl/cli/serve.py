@@ -109,8 +109,9 @@ def register(app: typer.Typer) -> None:
 
         The evidence review lists every check: support, matching episodes, effective sample
         size, agreement of the estimators, severe errors, the lower bound against the deployed policy.
-        On imported history (no deployment recorded), give --incumbent: the review is then the
-        verdict evaluate-policy --incumbent gives."""
+        On imported history (no deployment recorded), give --incumbent: the verdict is then the
+        one evaluate-policy --incumbent FILE --prevent-leakage gives (promote always trains on
+        what was knowable at the cutoff)."""
         from accessrl.cli.deploy import who
         from accessrl.cli.logs import evidence_rules
         from accessrl.service.promotion import promote, verdict_json
