@@ -141,3 +141,17 @@ def test_a_refused_candidate_on_an_imported_log_records_nothing(tmp_path: Path) 
     assert "incumbent behavior (--incumbent; no deployment recorded" in text and text.rstrip().splitlines()[-1] \
         .startswith("not promoted: ")
     assert deployments(db) == []
+
+
+def test_states_a_file_does_not_name_are_recorded_as_the_incumbent_plays_them() -> None:
+    from accessrl.service.promotion import complete_mapping
+
+    mdp = compile_spec(access_review_abandonment_spec())
+    full, filled = complete_mapping(mdp, {"new_request": "human_review"},
+                                    {"evidence_ready": {"auto_approve": 1.0}}, source="cand.yaml")
+    assert full["new_request"] == "human_review" and full["evidence_ready"] == {"auto_approve": 1.0}
+    # named by neither: uniform over the state's actions in the model
+    s = mdp.state_names.index("review_queue")
+    actions = [mdp.action_names[int(a)] for a in mdp.sa_action[int(mdp.sa_ptr[s]):int(mdp.sa_ptr[s + 1])]]
+    assert full["review_queue"] == {a: pytest.approx(1 / len(actions)) for a in actions}
+    assert sorted(filled) == ["evidence_ready", "review_queue"]
