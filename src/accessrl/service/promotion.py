@@ -198,20 +198,21 @@ def promote(db: str, candidate: str, *, incumbent: str | None = None, seed: int 
         new_id = None
         if verdict.promote and verdict.candidate is not None and verdict.incumbent is not None:
             cand, inc = verdict.candidate, verdict.incumbent
-            completed: dict[str, Any] = {}
-            if dep is None:  # history: the incumbent becomes the first deployment, the one rollback restores
-                assert incumbent is not None  # checked above
-                dep = record_baseline(store, mdp, policy_id=inc_id, mapping=inc_full, file=incumbent,
-                                      promoted_by=promoted_by, completed=inc_filled)
-                completed = {"completed_states": cand_filled}
             # the model this decision rests on: what the training period says (monitor compares with it)
             basis = spec_from_mdp(reference_model(split.train, mdp))
-            new_id = record_deployment(store, dep, policy_id=cand_id, probs=cand_probs, mdp=mdp,
-                                       promoted_by=promoted_by,
-                                       evidence={**verdict.evidence(), "seed": seed, "estimated_model": basis, **completed},
-                                       reason=f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; "
-                                              f"0 severe errors on {verdict.n_held} test episodes "
-                                              f"(model {model_fingerprint(mdp)})")
+            row: dict[str, Any] = {
+                "policy_id": cand_id, "probs": cand_probs, "mdp": mdp, "promoted_by": promoted_by,
+                "evidence": {**verdict.evidence(), "seed": seed, "estimated_model": basis},
+                "reason": f"promoted: lower bound {cand.low:.2f} > deployed {inc.value:.2f}; 0 severe errors on "
+                          f"{verdict.n_held} test episodes (model {model_fingerprint(mdp)})"}
+            if dep is None:  # history: the incumbent is recorded as the deployment replaced (rollback restores it)
+                assert incumbent is not None  # checked above
+                base = baseline_row(mdp, policy_id=inc_id, mapping=inc_full, file=incumbent,
+                                    promoted_by=promoted_by, completed=inc_filled)
+                row["evidence"] = {**row["evidence"], "completed_states": cand_filled}
+                new_id = store.deploy_chain([base, deployment_row(base, **row)])[-1]
+            else:
+                new_id = record_deployment(store, dep, **row)
         return Promotion(verdict.promote, tuple(reasons), verdict.candidate, verdict.incumbent, verdict.n_held,
                          cand_id, inc_id, verdict.codes, new_id, verdict.checks, rules, label)
     finally:
@@ -242,36 +243,42 @@ def complete_mapping(mdp: MDP, mapping: dict[str, Any], fallback: dict[str, Any]
     return out, filled
 
 
-def record_baseline(store: Store, mdp: MDP, *, policy_id: str, mapping: dict[str, Any], file: str,
-                    promoted_by: str, completed: list[str]) -> dict[str, Any]:
-    """Record the incumbent of an imported (historical) log as the first deployment, with the
-    model the log holds; returns its row (the one a promotion then replaces)."""
+def baseline_row(mdp: MDP, *, policy_id: str, mapping: dict[str, Any], file: str, promoted_by: str,
+                 completed: list[str]) -> dict[str, Any]:
+    """The deployment row of an imported (historical) log's incumbent, with the model the log
+    holds: the first deployment, the one a promotion on history replaces."""
     probs = policy_from_mapping(mdp, mapping, source=file)
     served = serve_policy(mdp, probs, policy_id)
-    store.deploy({
+    return {
         "role": "deployed", "policy_id": policy_id, "policy_version": served.version,
-        "policy": json.dumps(policy_mapping(mdp, probs)), "model_spec": json.dumps(spec_from_mdp(mdp)), "deployed_at": now_text(),
-        "reason": f"baseline: the incumbent of the historical log ({file}), recorded by a promotion",
+        "policy": json.dumps(policy_mapping(mdp, probs)), "model_spec": json.dumps(spec_from_mdp(mdp)),
+        "deployed_at": now_text(), "reason": f"baseline: the incumbent of the historical log ({file}), "
+                                             "recorded by a promotion",
         "promoted_by": promoted_by,
         "evidence": json.dumps({"action": "baseline", "source": "historical log", "file": file,
                                 "completed_states": completed}),
         "previous_id": None,
-    })
-    row = latest_deployed(store.deployments())
-    assert row is not None  # just written
-    return row
+    }
+
+
+def deployment_row(current: dict[str, Any], *, policy_id: str, probs: np.ndarray, mdp: MDP, promoted_by: str,
+                   evidence: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A ``deployed`` row for ``probs`` replacing ``current`` (same model; ``current["id"]`` may be
+    None when both are written together by :meth:`Store.deploy_chain`)."""
+    served = serve_policy(mdp, probs, policy_id)
+    return {
+        "role": "deployed", "policy_id": policy_id, "policy_version": served.version,
+        "policy": json.dumps(policy_mapping(mdp, probs)), "model_spec": current["model_spec"],
+        "deployed_at": now_text(), "reason": reason, "promoted_by": promoted_by,
+        "evidence": json.dumps(evidence), "previous_id": None if current.get("id") is None else int(current["id"]),
+    }
 
 
 def record_deployment(store: Store, current: dict[str, Any], *, policy_id: str, probs: np.ndarray, mdp: MDP,
                       promoted_by: str, evidence: dict[str, Any], reason: str) -> int:
     """Append a ``deployed`` row for ``probs`` replacing ``current`` (same model); returns its id."""
-    served = serve_policy(mdp, probs, policy_id)
-    store.deploy({
-        "role": "deployed", "policy_id": policy_id, "policy_version": served.version,
-        "policy": json.dumps(policy_mapping(mdp, probs)), "model_spec": current["model_spec"],
-        "deployed_at": now_text(), "reason": reason, "promoted_by": promoted_by,
-        "evidence": json.dumps(evidence), "previous_id": int(current["id"]),
-    })
+    store.deploy(deployment_row(current, policy_id=policy_id, probs=probs, mdp=mdp, promoted_by=promoted_by,
+                                evidence=evidence, reason=reason))
     row = latest_deployed(store.deployments())
     assert row is not None  # just written
     return int(row["id"])
@@ -344,5 +351,6 @@ def rollback(db: str, *, promoted_by: str = "accessrl rollback") -> Rollback:
         store.close()
 
 
-__all__ = ["ESTIMATOR", "HISTORY_GAMMA", "Estimate", "Promotion", "Rollback", "guarded_mapping", "latest_deployed",
-           "complete_mapping", "promote", "record_baseline", "record_deployment", "rollback", "same_mapping", "verdict_json"]
+__all__ = ["ESTIMATOR", "HISTORY_GAMMA", "Estimate", "Promotion", "Rollback", "baseline_row", "complete_mapping",
+           "deployment_row", "guarded_mapping", "latest_deployed", "promote", "record_deployment", "rollback",
+           "same_mapping", "verdict_json"]

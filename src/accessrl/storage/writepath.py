@@ -466,6 +466,19 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(service_deployments), row)
 
+    def deploy_chain(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Append deployment records in one transaction, each after the first replacing the one
+        before it (its ``previous_id``); returns their ids.  All are written or none."""
+        ids: list[int] = []
+        with self.engine.begin() as conn:
+            for row in rows:
+                res = conn.execute(sa.insert(service_deployments),
+                                   {**row, "previous_id": ids[-1] if ids else row.get("previous_id")})
+                key = res.inserted_primary_key
+                assert key is not None  # an insert of one row
+                ids.append(int(key[0]))
+        return ids
+
 
 _JSON_COLUMNS = ("features", "allowed_actions", "action_probabilities", "reward_components", "details")
 
