@@ -24,6 +24,12 @@ changes, and the verdict lists every reason.  Every
 deployment row this module writes records who made it (``promoted_by``), the evidence
 (:meth:`accessrl.offline.heldout.Verdict.evidence`) and the deployment it replaced
 (``previous_id``); :func:`rollback` follows ``previous_id`` back one step.
+
+On an imported event log (decisions of mode ``historical``, no deployment recorded) the
+incumbent is a policy file (``promote --incumbent``): the model is the one the log holds,
+the review is the one ``evaluate-policy --incumbent FILE --prevent-leakage`` gives, and a
+promotion writes the incumbent's row and the candidate's in one transaction
+(:meth:`~accessrl.storage.writepath.Store.deploy_chain`), so ``rollback`` restores the incumbent.
 """
 
 from __future__ import annotations
