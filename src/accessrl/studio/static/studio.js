@@ -785,6 +785,7 @@ PAGES["engineer"] = function () {
                  {name: "95% interval (high)", x, y: step(km.high), color: "#94a3b8", dash: true, hideLegend: true}]});
       return sec;
     }));
+    fillTable("estimate-table", data.estimated.map((o) => [o.state, o.action, o.next_state, `${o.count}/${o.pair_count}`, fmt(o.p, 3), `[${fmt(o.p_low, 3)}, ${fmt(o.p_high, 3)}]`, fmt(o.reward, 1)]));
     $("heldout-note").textContent = data.heldout.note;
     fillTable("heldout-table", data.heldout.rows.map((r) => [r.policy, r.estimate ? fmt(r.estimate[0]) : "no support", r.estimate ? `[${fmt(r.estimate[1])}, ${fmt(r.estimate[2])}]` : r.reason, String(r.support ?? ""), String(r.severe_errors ?? ""), r.evidence ?? ""]));
     const v = data.heldout.verdict;
