@@ -749,8 +749,10 @@ PAGES["engineer"] = function () {
     if (!data) return;
     $("eng-summary").textContent = `${data.decisions} decisions in ${data.episodes} episodes; share of decisions with a return of -100 or worse: ${fmt(100 * data.severe_rate, 1)}%.`;
     const colours = colourOf(data.actions), days = data.per_day;
-    barChart($("per-day-chart"), {labels: days.map((d) => d.day.slice(5)), yLabel: "decisions", legend: true,
-      xLabel: `day (UTC), ${days[0].day} to ${days[days.length - 1].day}`, labelEvery: dayInterval(days.length, 640 - 62 - 14), stacked: days.length > 21,
+    // a narrow window draws the chart at its own width (text at true size, fewer day labels)
+    const width = Math.max(320, Math.min(640, $("per-day-chart").clientWidth || 640));
+    barChart($("per-day-chart"), {labels: days.map((d) => d.day.slice(5)), yLabel: "decisions", legend: true, width,
+      xLabel: `day (UTC), ${days[0].day} to ${days[days.length - 1].day}`, labelEvery: dayInterval(days.length, width - 62 - 14), stacked: days.length > 21,
       series: data.actions.map((a) => ({name: a, values: days.map((d) => d[a]), color: colours[a]}))});
     fillTable("outcome-table", data.outcomes.map((o) => [o.kind, String(o.count), fmt(o.per_decision, 3), fmt(o.per_episode, 3)]));
     $("outcome-legend").replaceChildren(...data.outcomes.flatMap((o) => [el("dt", {text: o.kind}), el("dd", {text: o.meaning})]));
