@@ -762,6 +762,8 @@ PAGES["engineer"] = function () {
       const shown = processMapChart($("process-map"), pm, k);
       const hidden = pm.edges.length - shown.length;
       $("map-hidden").textContent = hidden ? `(${hidden} of ${pm.edges.length} transitions hidden, ${pm.edges.filter((e) => e.count < k).reduce((t, e) => t + e.count, 0)} decisions)` : `(all ${pm.edges.length} transitions shown)`;
+      const box = $("process-map");
+      $("map-scroll").hidden = box.scrollWidth <= box.clientWidth + 1;
     };
     $("map-min").max = String(most);
     $("map-min").value = String(data.map_min_count);
