@@ -694,13 +694,18 @@ function processMapChart(container, map, minCount) {
   const last = Math.max(-1, ...nodes.filter((n) => !n.terminal).map((n) => depth[n.name])) + 1;
   const col = {}, rows = {}, pos = {};
   const BW = 150, BH = 44, CW = 250, RH = 96;
+  // a window narrower than the columns: the columns become rows (the map reads top to bottom)
+  const vertical = (container.clientWidth || 1e9) < 60 + (last + 1) * CW - (CW - BW);
+  const CH = 120, RW = BW + 24;
   for (const n of nodes) {
-    const c = n.terminal ? last : depth[n.name];
+    const c = n.terminal ? last : depth[n.name], r = rows[c] || 0;
     col[n.name] = c;
-    pos[n.name] = [30 + c * CW, 40 + (rows[c] || 0) * RH];
-    rows[c] = (rows[c] || 0) + 1;
+    pos[n.name] = vertical ? [12 + r * RW, 40 + c * CH] : [30 + c * CW, 40 + r * RH];
+    rows[c] = r + 1;
   }
-  const W = 60 + (last + 1) * CW - (CW - BW), H = 60 + Math.max(1, ...Object.values(rows)) * RH;
+  const mostRows = Math.max(1, ...Object.values(rows));
+  const W = vertical ? 24 + mostRows * RW - 24 + 12 : 60 + (last + 1) * CW - (CW - BW);
+  const H = vertical ? 40 + last * CH + BH + 30 : 60 + mostRows * RH;
   const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": "process map", class: "process-map"});
   root.append(svg("defs", {}));
   root.firstChild.innerHTML = '<marker id="pm-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" orient="auto-start-reverse" markerUnits="userSpaceOnUse"><path d="M0,0L10,5L0,10z" fill="#475569"></path></marker>';
@@ -711,10 +716,21 @@ function processMapChart(container, map, minCount) {
     lanes[key] = lane + 1;
     const [x0, y0] = pos[e.state], [x1, y1] = pos[e.next_state];
     let d, lx, ly;
-    if (e.state === e.next_state) {
+    if (e.state === e.next_state && vertical) {  // a loop below the box's right-hand corner
+      const h = 20 + 14 * lane;
+      d = `M${x0 + BW - 20},${y0 + BH}C${x0 + BW - 20},${y0 + BH + h} ${x0 + BW + 4},${y0 + BH + h} ${x0 + BW - 4},${y0 + BH}`;
+      [lx, ly] = [x0 + BW - 12, y0 + BH + h * 0.75 + 6];
+    } else if (e.state === e.next_state) {
       const h = 26 + 18 * lane;
       d = `M${x0 + BW / 2 - 30},${y0}C${x0 + BW / 2 - 40},${y0 - h} ${x0 + BW / 2 + 40},${y0 - h} ${x0 + BW / 2 + 30},${y0}`;
       [lx, ly] = [x0 + BW / 2, y0 - h * 0.75 - 2];
+    } else if (vertical) {
+      const fwd = y1 > y0 || (y1 === y0 && x1 > x0);
+      const a = [x0 + BW / 2, fwd ? y0 + BH : y0], b = [x1 + BW / 2, fwd ? y1 : y1 + BH];
+      const bend = (lane + 1) * 18 * (lane % 2 ? -1 : 1) * (fwd ? 1 : 2.5);
+      const mx = (a[0] + b[0]) / 2 + bend, my = (a[1] + b[1]) / 2;
+      d = `M${a[0]},${a[1]}Q${mx},${my} ${b[0]},${b[1]}`;
+      [lx, ly] = [0.25 * a[0] + 0.5 * mx + 0.25 * b[0], 0.25 * a[1] + 0.5 * my + 0.25 * b[1]];
     } else {
       const fwd = x1 > x0 || (x1 === x0 && y1 > y0);
       const a = [fwd ? x0 + BW : x0, y0 + BH / 2], b = [fwd ? x1 : x1 + BW, y1 + BH / 2];
