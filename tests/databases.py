@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,3 +76,22 @@ def fill_demo_log(url: str, *, requests: int = 300, reason: str = "test") -> Non
                   "model_spec": json.dumps({"gamma": 0.9}), "deployed_at": "2026-01-05T00:00:00+00:00",
                   "reason": reason})
     store.engine.dispose()
+
+
+BPIC_EXCERPT = Path(__file__).resolve().parent / "storage" / "data" / "bpic2012_excerpt.xes.gz"
+BPIC_MAPPING = Path(__file__).resolve().parents[1] / "examples" / "eventlogs" / "bpic2012.yaml"
+
+
+def import_bpic_excerpt(url: str) -> None:
+    """The BPIC 2012 excerpt (655 cases, 2011-09-30 to 2012-03-14, tests/storage/data) imported into
+    ``url`` through examples/eventlogs/bpic2012.yaml, as `accessrl logs import` does: a real log of
+    five months with abandonments and no deployment."""
+    from accessrl.storage import DecisionLog
+    from accessrl.storage.eventimport import import_event_log
+    from accessrl.storage.eventlogs import load_mapping
+
+    log = DecisionLog(url)
+    try:
+        import_event_log(log, BPIC_EXCERPT, load_mapping(BPIC_MAPPING, default_name="bpic2012_excerpt"))
+    finally:
+        log.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from databases import fill_demo_log
+from databases import fill_demo_log, import_bpic_excerpt
 
 CHROMIUM = os.environ.get("ACCESSRL_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -34,9 +34,8 @@ def _fill_log(url: str) -> None:
     fill_demo_log(url, requests=400, reason="accessrl serve --policy always_review.yaml")
 
 
-@pytest.fixture(scope="session")
-def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The studio with a small decision log, its progress in a temporary directory."""
+def _serve(db: str, root: Path) -> Iterator[str]:
+    """The studio on ``db`` served by uvicorn on a free loopback port, in a thread."""
     try:
         import uvicorn
 
@@ -44,9 +43,6 @@ def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except ImportError as exc:
         _unavailable(f'the studio needs its extra: pip install "accessrl[studio]" ({exc})')
 
-    root = tmp_path_factory.mktemp("studio")
-    db = str(root / "decisions.db")
-    _fill_log(db)
     app = create_app(StudioConfig(db=db, data_dir=root / "progress"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -63,6 +59,29 @@ def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
+
+
+@pytest.fixture(scope="session")
+def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The studio with a small decision log, its progress in a temporary directory."""
+    root = tmp_path_factory.mktemp("studio")
+    db = str(root / "decisions.db")
+    _fill_log(db)
+    yield from _serve(db, root)
+
+
+@pytest.fixture(scope="session")
+def imported_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The BPIC 2012 excerpt imported into SQLite: five months of a real log, abandonments, no deployment."""
+    db = str(tmp_path_factory.mktemp("imported") / "bpic.db")
+    import_bpic_excerpt(db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def imported_studio_url(imported_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The studio on :func:`imported_db`."""
+    yield from _serve(imported_db, tmp_path_factory.mktemp("imported-studio"))
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +103,17 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, studio_url: str) -> Iterator[Any]:
     """A fresh page; any console error or uncaught exception on it fails the test."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=studio_url)
+    yield from _page(browser, studio_url)
+
+
+@pytest.fixture(params=[1280, 420], ids=["1280px", "420px"])
+def imported_page(request: pytest.FixtureRequest, browser: Any, imported_studio_url: str) -> Iterator[Any]:
+    """A fresh page of the studio on the imported log, at a wide and a narrow window."""
+    yield from _page(browser, imported_studio_url, width=request.param)
+
+
+def _page(browser: Any, base_url: str, width: int = 1100) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": width, "height": 900}, base_url=base_url)
     context.set_default_timeout(30_000)  # generous: a loaded machine starts compute workers slowly
     pg = context.new_page()
     problems: list[str] = []

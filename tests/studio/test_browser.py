@@ -245,6 +245,66 @@ def test_engineer_view_shows_the_log(page):
     expect(page.locator("#deploy-table")).to_contain_text("always_review")
     expect(page.locator("#estimate-table")).to_contain_text("request_evidence")
     expect(page.locator("#heldout-table")).to_contain_text("deployed always_review")
+    # times to the minute, in UTC (fill_demo_log deploys at 2026-01-05T00:00:00+00:00)
+    expect(page.locator("#deploy-table")).to_contain_text("2026-01-05 00:00 UTC")
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", page.locator("main").inner_text())  # no raw microsecond ISO
+    expect(page.locator("#outcome-legend")).to_contain_text("transition")
+
+
+TICKS = """() => [...document.querySelectorAll('#per-day-chart svg text.tick')].map((t) => {
+  const r = t.getBoundingClientRect(); return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+})"""
+
+
+def test_engineer_view_of_five_months_of_a_real_log(imported_page, imported_db):
+    """The BPIC 2012 excerpt (167 days): day labels that do not overlap, no deployment yet, the
+    process map's counts and the abandonment hazards as the library computes them."""
+    from accessrl.offline.processmap import process_map
+    from accessrl.offline.survival import DEFAULT_BOUNDS_DAYS, bucket_hazard, stage_visits
+    from accessrl.storage import DecisionLog
+    from accessrl.storage.eventimport import stage_observations
+
+    page = imported_page
+    page.goto("/engineer")
+    _settle(page)
+    expect(page.locator("#process-map svg")).to_be_visible()
+    ticks = page.evaluate(TICKS)
+    assert 3 <= len(ticks) <= 12, ticks  # 167 days: one label every few weeks, not 167
+    for a, b in zip(ticks, ticks[1:], strict=False):  # in Chromium's layout, each label ends before the next begins
+        assert a["right"] < b["left"], (a, b)
+    assert all(re.fullmatch(r"\d\d-\d\d", t["text"]) for t in ticks)
+    expect(page.locator("#deploy-table tbody")).to_have_text("none yet")
+    expect(page.locator("#deploy-how")).to_contain_text("accessrl serve")
+    expect(page.locator("#deploy-how")).to_contain_text("accessrl promote")
+    note = page.locator("#heldout-note").inner_text()
+    assert re.search(r"from \d{4}-\d\d-\d\d \d\d:\d\d UTC;", note), note
+
+    log = DecisionLog(imported_db)
+    try:
+        steps = log.load_steps().steps
+        obs, last = stage_observations(log, ["abandonment"])
+    finally:
+        log.close()
+    k = max(1, steps.n_steps // 200)  # the page's first frequency filter
+    drawn = page.evaluate("""() => [...document.querySelectorAll('#process-map g.pm-edge')].map((g) =>
+      [g.dataset.state, g.dataset.action, g.dataset.next, Number(g.dataset.count)])""")
+    want = [[e.state, e.action, e.next_state, e.count] for e in process_map(steps, min_count=k).edges]
+    assert sorted(drawn) == sorted(want) and drawn
+    page.fill("#map-min", "1")  # the filter off: every transition of the log
+    all_edges = process_map(steps).edges
+    expect(page.locator("#process-map g.pm-edge")).to_have_count(len(all_edges))
+    expect(page.locator("#map-hidden")).to_have_text(f"(all {len(all_edges)} transitions shown)")
+
+    visits = stage_visits(obs, last)["send_offer"]
+    hz = bucket_hazard(visits.durations, visits.events, DEFAULT_BOUNDS_DAYS)
+    section = page.locator(".abandon-stage[data-stage='send_offer']")
+    expect(section.locator(".abandon-chart svg path[data-series='Kaplan-Meier S(t)']")).to_have_count(1)
+    rows = section.locator("table.hazard-table tbody tr")
+    expect(rows).to_have_count(len(hz))
+    for i, h in enumerate(hz):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        assert cells[1:] == [str(h.entering), str(h.events), str(h.censored), f"{h.hazard:.3f}",
+                             f"[{h.low:.3f}, {h.high:.3f}]"], (i, cells)
 
 
 def test_quiz_by_keyboard_alone(page):

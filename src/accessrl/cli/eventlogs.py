@@ -149,7 +149,7 @@ def register(logs: typer.Typer) -> None:
         censored, not counted as a survivor.  To let the model use it, give the mapping
         state.waiting buckets for the stage: the estimated workflow then has one abandonment
         probability per waiting bucket."""
-        from accessrl.offline.survival import bucket_hazard, kaplan_meier, stage_visits
+        from accessrl.offline.survival import stage_curve, stage_visits
         from accessrl.storage import DecisionLog
         from accessrl.storage.eventimport import stage_observations
 
@@ -175,16 +175,7 @@ def register(logs: typer.Typer) -> None:
             if not chosen:
                 raise ParameterError(f"--kind {', '.join(kind)}: no outcome of this kind in {db}; "
                                      "expected the mapping's abandonment kind")
-        result: list[dict[str, Any]] = []
-        for v in chosen:
-            km = kaplan_meier(v.durations, v.events)
-            hz = bucket_hazard(v.durations, v.events, edges)
-            result.append({"stage": v.stage, "visits": v.n, "abandoned": int(v.events.sum()),
-                           "censored": int(v.n - v.events.sum()),
-                           "hazard": [h.__dict__ for h in hz],
-                           "kaplan_meier": {"days": km.times.tolist(), "survival": km.survival.tolist(),
-                                            "low": km.low.tolist(), "high": km.high.tolist(),
-                                            "at_risk": km.at_risk.tolist(), "events": km.events.tolist()}})
+        result: list[dict[str, Any]] = [stage_curve(v, edges) for v in chosen]
         if out is not None:
             from accessrl.report.plots import abandonment_figure
 

@@ -167,4 +167,22 @@ def stage_visits(observations: Sequence[tuple[str, str, int, int, bool, bool]], 
     return {k: StageVisits(k, np.asarray(d), np.asarray(e)) for k, (d, e) in sorted(out.items())}
 
 
-__all__ = ["HazardBucket", "KaplanMeier", "StageVisits", "bucket_hazard", "kaplan_meier", "stage_visits"]
+DEFAULT_BOUNDS_DAYS = (7.0, 14.0, 28.0, 35.0)
+"""Waiting-time buckets (days) of ``logs abandonment`` and the studio's engineer view."""
+
+
+def stage_curve(visits: StageVisits, bounds: Sequence[float] = DEFAULT_BOUNDS_DAYS) -> dict[str, object]:
+    """One stage's abandonment as plain data (``logs abandonment --json``, the engineer view):
+    visits, abandonments, censorings, the bucket hazards and the Kaplan-Meier curve."""
+    km = kaplan_meier(visits.durations, visits.events)
+    hz = bucket_hazard(visits.durations, visits.events, bounds)
+    return {"stage": visits.stage, "visits": visits.n, "abandoned": int(visits.events.sum()),
+            "censored": int(visits.n - visits.events.sum()),
+            "hazard": [h.__dict__ for h in hz],
+            "kaplan_meier": {"days": km.times.tolist(), "survival": km.survival.tolist(),
+                             "low": km.low.tolist(), "high": km.high.tolist(),
+                             "at_risk": km.at_risk.tolist(), "events": km.events.tolist()}}
+
+
+__all__ = ["DEFAULT_BOUNDS_DAYS", "HazardBucket", "KaplanMeier", "StageVisits", "bucket_hazard", "kaplan_meier",
+           "stage_curve", "stage_visits"]

@@ -23,15 +23,61 @@ from accessrl.offline.evidence import SELECTION_ESTIMATOR, Estimate, assess, rev
 from accessrl.offline.heldout import evaluate_heldout, heldout_split
 from accessrl.offline.ope import target_matrix
 from accessrl.offline.processmap import process_map
+from accessrl.offline.survival import DEFAULT_BOUNDS_DAYS, stage_curve, stage_visits
 from accessrl.planning.solver import solve
 from accessrl.storage.faults import check_integrity
 from accessrl.storage.schema import database_name
 from accessrl.storage.store import DecisionLog
-from accessrl.storage.times import us_to_iso
+from accessrl.storage.times import to_us, us_to_iso
 from accessrl.storage.writepath import Store, open_engine
 
 MIN_EPISODES = 30
 """Fewer logged episodes than this: no held-out comparison (the test period would be too small)."""
+
+
+KIND_MEANINGS = {
+    "transition": "the case moved to another open state, with no more specific event (a generated log's plain step)",
+    "closed": "the case reached a final state after the decision",
+    "review_outcome": "a reviewer's verdict came back",
+    "evidence_received": "the requester sent the evidence asked for",
+    "abandoned": "the requester gave up while waiting; the case ends",
+    "abandonment": "the requester gave up while waiting; the case ends",
+    "continued": "the case moved on to its next stage (an imported log's plain step)",
+    "evidence": "the requester sent documents back",
+    "approved": "the case ended approved",
+    "declined": "the case ended declined",
+    "cancelled": "the case ended cancelled",
+}
+"""What each outcome kind means (the legend under the outcomes table); other kinds were named
+by the log's writer or import mapping."""
+
+
+def human_time(value: str | int) -> str:
+    """A timestamp (ISO text or microseconds) as ``2026-03-01 14:05 UTC``."""
+    us = value if isinstance(value, int) else to_us(value, "time")
+    return us_to_iso(us)[:16].replace("T", " ") + " UTC"
+
+
+def _days(first: str, last: str) -> list[str]:
+    """Every day from ``first`` to ``last`` (``YYYY-MM-DD``), inclusive."""
+    span = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+    return [str(d) for d in span]
+
+
+def _abandonment(log: DecisionLog, kinds: list[str], db: str) -> dict[str, Any]:
+    """Abandonment by time waited per stage (``logs abandonment``), when the log has such outcomes."""
+    from accessrl.storage.eventimport import stage_observations
+
+    chosen = [k for k in kinds if k.startswith("abandon")]
+    if not chosen:
+        return {"note": "no outcome of kind abandonment in this log", "stages": []}
+    obs, last = stage_observations(log, chosen)
+    if not obs:
+        return {"note": "abandonment by time waited needs each record's stage and when the case entered it: "
+                        "a log made by accessrl logs import", "stages": []}
+    visits = [v for v in stage_visits(obs, last).values() if v.events.sum() > 0]
+    return {"note": f"outcomes of kind {', '.join(chosen)}; as accessrl logs abandonment --db {db} computes them",
+            "bounds_days": list(DEFAULT_BOUNDS_DAYS), "stages": [stage_curve(v) for v in visits]}
 
 
 def _gamma(deployments: list[dict[str, Any]]) -> float:
@@ -73,21 +119,26 @@ class LogReader:
         per_day: dict[str, Counter[str]] = defaultdict(Counter)
         for t, a in zip(steps.decided_at.tolist(), steps.action.tolist(), strict=True):
             per_day[us_to_iso(int(t))[:10]][steps.action_names[int(a)]] += 1
+        days = _days(min(per_day), max(per_day))  # days without a decision too: the axis is time
         gamma = _gamma(deployments)
         est = estimate_model(steps, gamma=gamma)
         return {
             "db": self.db, "counts": counts, "actions": list(steps.action_names),
-            "per_day": [{"day": d, **{a: per_day[d].get(a, 0) for a in steps.action_names}} for d in sorted(per_day)],
-            "outcomes": [{"kind": k, "count": n, "per_decision": n / steps.n_steps, "per_episode": n / steps.n_episodes}
+            "per_day": [{"day": d, **{a: per_day[d].get(a, 0) for a in steps.action_names}} for d in days],
+            "outcomes": [{"kind": k, "count": n, "per_decision": n / steps.n_steps, "per_episode": n / steps.n_episodes,
+                          "meaning": KIND_MEANINGS.get(k, "named by the log's writer or import mapping")}
                          for k, n in kinds.most_common()],
             "severe_rate": float(np.mean(steps.reward <= -100)),
             "estimated": [o.__dict__ for o in est.outcomes], "low_support": [list(x) for x in est.low_support],
             "episodes": steps.n_episodes, "decisions": steps.n_steps,
             "heldout": _heldout(steps, est.spec, deployments, gamma, seed),
-            # the process map by stage, transitions seen in fewer than 0.5% of the decisions hidden
-            "process_map": process_map(steps, min_count=max(1, steps.n_steps // 200)).to_json(),
+            # the whole process map by stage; the page first hides transitions seen in fewer than 0.5% of
+            # the decisions (its frequency filter starts at map_min_count)
+            "process_map": process_map(steps).to_json(), "map_min_count": max(1, steps.n_steps // 200),
+            "abandonment": _abandonment(self.log, list(kinds), self.db),
             "deployments": [{k: r[k] for k in ("id", "role", "policy_id", "policy_version", "deployed_at", "reason")}
-                            | {"policy": json.loads(r["policy"])} for r in deployments],
+                            | {"policy": json.loads(r["policy"]), "deployed_at_text": human_time(r["deployed_at"])}
+                            for r in deployments],
         }
 
 
@@ -154,9 +205,9 @@ def _heldout(steps: Any, spec: dict[str, Any], deployments: list[dict[str, Any]]
     if dep is not None:
         v = review(ev.reports[1], ev.reports[0])
         verdict = {"promote": v.promote, "reasons": list(v.reasons), "codes": list(v.codes)}
-    return {"note": f"test period: {test.n_episodes} episodes from {us_to_iso(split.cutoffs[1])}; "
+    return {"note": f"test period: {test.n_episodes} episodes from {human_time(int(split.cutoffs[1]))}; "
                     f"estimator {SELECTION_ESTIMATOR.upper()}, 95% bootstrap interval with a small-sample floor",
             "rows": rows, "verdict": verdict}
 
 
-__all__ = ["LogReader", "cached_view", "engineer_view"]
+__all__ = ["KIND_MEANINGS", "LogReader", "cached_view", "engineer_view", "human_time"]

@@ -178,11 +178,16 @@ function lineChart(container, opts) {
 }
 
 function barChart(container, opts) {
+  if (opts.stacked) return stackedBarChart(container, opts);
   const all = opts.series.flatMap((s) => s.values).concat([0]);
   const f = frame(container, {...opts, categorical: true, xDomain: [0, opts.labels.length], yDomain: extent(all, 0.08)});
   const groupW = (f.sx(1) - f.sx(0)), barW = groupW * 0.8 / opts.series.length;
+  const every = opts.labelEvery || 1;  // a long axis labels every k-th bar only (k chosen by the caller)
   opts.labels.forEach((label, i) => {
-    f.root.append(svg("text", {x: f.sx(i + 0.5), y: f.H - f.m.b + 16, "text-anchor": "middle"}, label));
+    if (i % every === 0) {
+      f.root.append(svg("line", {x1: f.sx(i + 0.5), x2: f.sx(i + 0.5), y1: f.H - f.m.b, y2: f.H - f.m.b + 4, class: "axis"}));
+      f.root.append(svg("text", {x: f.sx(i + 0.5), y: f.H - f.m.b + 16, "text-anchor": "middle", class: "tick"}, label));
+    }
     opts.series.forEach((s, j) => {
       const v = s.values[i], y = f.sy(Math.max(v, 0)), h = Math.abs(f.sy(v) - f.sy(0));
       f.root.append(svg("rect", {x: f.sx(i) + groupW * 0.1 + j * barW, y, width: Math.max(barW - 2, 1), height: Math.max(h, 0.5), fill: s.color},
@@ -191,6 +196,29 @@ function barChart(container, opts) {
     });
   });
   if (opts.series.length > 1 || opts.legend) container.append(legend(opts.series.map((s) => ({name: s.name, color: s.color}))));
+}
+
+// One bar per label, the series stacked (for long day axes: grouped bars would be slivers).
+function stackedBarChart(container, opts) {
+  const totals = opts.labels.map((_, i) => opts.series.reduce((t, s) => t + s.values[i], 0));
+  const f = frame(container, {...opts, categorical: true, xDomain: [0, opts.labels.length], yDomain: [0, Math.max(1, ...totals) * 1.06]});
+  const every = opts.labelEvery || 1, w = Math.max((f.sx(1) - f.sx(0)) * 0.85, 0.6);
+  opts.labels.forEach((label, i) => {
+    if (i % every === 0) {
+      f.root.append(svg("line", {x1: f.sx(i + 0.5), x2: f.sx(i + 0.5), y1: f.H - f.m.b, y2: f.H - f.m.b + 4, class: "axis"}));
+      f.root.append(svg("text", {x: f.sx(i + 0.5), y: f.H - f.m.b + 16, "text-anchor": "middle", class: "tick"}, label));
+    }
+    let base = 0;
+    for (const s of opts.series) {
+      const v = s.values[i];
+      if (!v) continue;
+      const r = svg("rect", {x: f.sx(i + 0.5) - w / 2, y: f.sy(base + v), width: w, height: f.sy(base) - f.sy(base + v), fill: s.color});
+      r.append(svg("title", {}, `${s.name}, ${label}: ${v}`));
+      f.root.append(r);
+      base += v;
+    }
+  });
+  container.append(legend(opts.series.map((s) => ({name: s.name, color: s.color}))));
 }
 
 function histChart(container, opts) {
@@ -625,21 +653,168 @@ PAGES["quiz"] = function () {
   start();
 };
 
+// Day labels: the smallest interval in days (1, 2, a week, two weeks, four weeks, ...) that keeps
+// at most one label per 56 viewBox units, so "MM-DD" labels never touch whatever the span.
+function dayInterval(nDays, plotWidth) {
+  const fit = Math.max(1, Math.floor(plotWidth / 56));
+  for (const k of [1, 2, 7, 14, 28, 56, 91, 182, 364]) if (Math.ceil(nDays / k) <= fit) return k;
+  return Math.ceil(nDays / fit);
+}
+
+function humanTime(iso) {  // "2026-03-01T14:05:09.123456+00:00" -> "2026-03-01 14:05 UTC"
+  const d = new Date(iso);
+  return isNaN(d) ? String(iso) : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+function waitText(hours) {  // as accessrl.report.processmap.wait_text
+  if (hours < 1) return `${(hours * 60).toFixed(0)}m`;
+  return hours < 48 ? `${hours.toFixed(1)}h` : `${(hours / 24).toFixed(1)}d`;
+}
+
+// The process map drawn from accessrl.offline.processmap's JSON: stages in columns by their
+// breadth-first distance from the usual first stage (final stages last, as `logs map` draws
+// them), one arrow per shown (stage, action, next stage), its width growing with the count.
+function processMapChart(container, map, minCount) {
+  const edges = map.edges.filter((e) => e.count >= minCount);
+  const shown = new Set(edges.flatMap((e) => [e.state, e.next_state]));
+  const nodes = map.nodes.filter((n) => shown.has(n.name));
+  const succ = {};
+  for (const e of edges) (succ[e.state] = succ[e.state] || []).push(e.next_state);
+  const depth = {};
+  const roots = [map.start, ...nodes.map((n) => n.name)].filter((n) => shown.has(n));
+  for (const r of roots) {
+    if (r in depth) continue;
+    depth[r] = Object.keys(depth).length ? Math.max(...Object.values(depth)) + 1 : 0;
+    const todo = [r];
+    while (todo.length) {
+      const s = todo.shift();
+      for (const t of succ[s] || []) if (!(t in depth)) { depth[t] = depth[s] + 1; todo.push(t); }
+    }
+  }
+  const last = Math.max(-1, ...nodes.filter((n) => !n.terminal).map((n) => depth[n.name])) + 1;
+  const col = {}, rows = {}, pos = {};
+  const BW = 150, BH = 44, CW = 250, RH = 96;
+  // a window narrower than the columns: the columns become rows (the map reads top to bottom)
+  const vertical = (container.clientWidth || 1e9) < 60 + (last + 1) * CW - (CW - BW);
+  const CH = 120, RW = BW + 24;
+  for (const n of nodes) {
+    const c = n.terminal ? last : depth[n.name], r = rows[c] || 0;
+    col[n.name] = c;
+    pos[n.name] = vertical ? [12 + r * RW, 40 + c * CH] : [30 + c * CW, 40 + r * RH];
+    rows[c] = r + 1;
+  }
+  const mostRows = Math.max(1, ...Object.values(rows));
+  const W = vertical ? 24 + mostRows * RW - 24 + 12 : 60 + (last + 1) * CW - (CW - BW);
+  const H = vertical ? 40 + last * CH + BH + 30 : 60 + mostRows * RH;
+  const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": "process map", class: "process-map"});
+  root.append(svg("defs", {}));
+  root.firstChild.innerHTML = '<marker id="pm-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" orient="auto-start-reverse" markerUnits="userSpaceOnUse"><path d="M0,0L10,5L0,10z" fill="#475569"></path></marker>';
+  const most = Math.max(1, ...edges.map((e) => e.count));
+  const lanes = {};
+  for (const e of edges) {
+    const key = e.state + "\u0000" + e.next_state, lane = lanes[key] || 0;
+    lanes[key] = lane + 1;
+    const [x0, y0] = pos[e.state], [x1, y1] = pos[e.next_state];
+    let d, lx, ly;
+    if (e.state === e.next_state && vertical) {  // a loop below the box's right-hand corner
+      const h = 20 + 14 * lane;
+      d = `M${x0 + BW - 20},${y0 + BH}C${x0 + BW - 20},${y0 + BH + h} ${x0 + BW + 4},${y0 + BH + h} ${x0 + BW - 4},${y0 + BH}`;
+      [lx, ly] = [x0 + BW - 12, y0 + BH + h * 0.75 + 6];
+    } else if (e.state === e.next_state) {
+      const h = 26 + 18 * lane;
+      d = `M${x0 + BW / 2 - 30},${y0}C${x0 + BW / 2 - 40},${y0 - h} ${x0 + BW / 2 + 40},${y0 - h} ${x0 + BW / 2 + 30},${y0}`;
+      [lx, ly] = [x0 + BW / 2, y0 - h * 0.75 - 2];
+    } else if (vertical) {
+      const fwd = y1 > y0 || (y1 === y0 && x1 > x0);
+      const a = [x0 + BW / 2, fwd ? y0 + BH : y0], b = [x1 + BW / 2, fwd ? y1 : y1 + BH];
+      const bend = (lane + 1) * 18 * (lane % 2 ? -1 : 1) * (fwd ? 1 : 2.5);
+      const mx = (a[0] + b[0]) / 2 + bend, my = (a[1] + b[1]) / 2;
+      d = `M${a[0]},${a[1]}Q${mx},${my} ${b[0]},${b[1]}`;
+      [lx, ly] = [0.25 * a[0] + 0.5 * mx + 0.25 * b[0], 0.25 * a[1] + 0.5 * my + 0.25 * b[1]];
+    } else {
+      const fwd = x1 > x0 || (x1 === x0 && y1 > y0);
+      const a = [fwd ? x0 + BW : x0, y0 + BH / 2], b = [fwd ? x1 : x1 + BW, y1 + BH / 2];
+      const bend = (lane + 1) * 18 * (lane % 2 ? -1 : 1) * (fwd ? 1 : 2.5);
+      const mx = (a[0] + b[0]) / 2, my = (a[1] + b[1]) / 2 + bend;
+      d = `M${a[0]},${a[1]}Q${mx},${my} ${b[0]},${b[1]}`;
+      [lx, ly] = [0.25 * a[0] + 0.5 * mx + 0.25 * b[0], 0.25 * a[1] + 0.5 * my + 0.25 * b[1]];
+    }
+    const bad = e.terminal && /^(cancel|abandon)/.test(e.next_state);
+    const g = svg("g", {class: "pm-edge", "data-state": e.state, "data-action": e.action, "data-next": e.next_state, "data-count": e.count});
+    g.append(svg("path", {d, fill: "none", stroke: bad ? "#b91c1c" : "#475569", "stroke-opacity": 0.7, "marker-end": "url(#pm-arrow)",
+      "stroke-width": (0.8 + 5 * Math.log1p(e.count) / Math.log1p(most)).toFixed(2)}));
+    g.append(svg("text", {x: lx, y: ly + 4, "text-anchor": "middle", class: "pm-label"}, String(e.count)));
+    g.append(svg("title", {}, `${e.state} -> ${e.action} -> ${e.next_state}: n=${e.count} of ${e.pair_count}, p=${fmt(e.p, 3)} [${fmt(e.p_low, 3)}, ${fmt(e.p_high, 3)}], wait median ${waitText(e.median_wait_h)}, 90% ${waitText(e.p90_wait_h)}`));
+    root.append(g);
+  }
+  for (const n of nodes) {
+    const [x, y] = pos[n.name];
+    const g = svg("g", {class: "pm-node" + (n.terminal ? " terminal" : ""), "data-name": n.name});
+    g.append(svg("rect", {x, y, width: BW, height: BH, rx: 7}));
+    g.append(svg("text", {x: x + BW / 2, y: y + 18, "text-anchor": "middle", class: "pm-name"}, n.name));
+    g.append(svg("text", {x: x + BW / 2, y: y + 34, "text-anchor": "middle", class: "pm-sub"}, n.terminal ? `${n.entered} ended here` : `${n.decisions} decisions`));
+    root.append(g);
+  }
+  container.replaceChildren(root);
+  return edges;
+}
+
 PAGES["engineer"] = function () {
   if (!$("eng-summary")) return;
   api("/api/engineer").then((data) => {
     if (!data) return;
     $("eng-summary").textContent = `${data.decisions} decisions in ${data.episodes} episodes; share of decisions with a return of -100 or worse: ${fmt(100 * data.severe_rate, 1)}%.`;
-    const colours = colourOf(data.actions);
-    barChart($("per-day-chart"), {labels: data.per_day.map((d) => d.day.slice(5)), yLabel: "decisions", legend: true, xLabel: "day",
-      series: data.actions.map((a) => ({name: a, values: data.per_day.map((d) => d[a]), color: colours[a]}))});
+    const colours = colourOf(data.actions), days = data.per_day;
+    // a narrow window draws the chart at its own width (text at true size, fewer day labels)
+    const width = Math.max(320, Math.min(640, $("per-day-chart").clientWidth || 640));
+    barChart($("per-day-chart"), {labels: days.map((d) => d.day.slice(5)), yLabel: "decisions", legend: true, width,
+      xLabel: `day (UTC), ${days[0].day} to ${days[days.length - 1].day}`, labelEvery: dayInterval(days.length, width - 62 - 14), stacked: days.length > 21,
+      series: data.actions.map((a) => ({name: a, values: days.map((d) => d[a]), color: colours[a]}))});
     fillTable("outcome-table", data.outcomes.map((o) => [o.kind, String(o.count), fmt(o.per_decision, 3), fmt(o.per_episode, 3)]));
+    $("outcome-legend").replaceChildren(...data.outcomes.flatMap((o) => [el("dt", {text: o.kind}), el("dd", {text: o.meaning})]));
+    const pm = data.process_map, most = Math.max(1, ...pm.edges.map((e) => e.count));
+    const drawMap = () => {
+      const k = Math.max(1, Math.round(Number($("map-min").value)) || 1);
+      const shown = processMapChart($("process-map"), pm, k);
+      const hidden = pm.edges.length - shown.length;
+      $("map-hidden").textContent = hidden ? `(${hidden} of ${pm.edges.length} transitions hidden, ${pm.edges.filter((e) => e.count < k).reduce((t, e) => t + e.count, 0)} decisions)` : `(all ${pm.edges.length} transitions shown)`;
+      const box = $("process-map");
+      $("map-scroll").hidden = box.scrollWidth <= box.clientWidth + 1;
+    };
+    $("map-min").max = String(most);
+    $("map-min").value = String(data.map_min_count);
+    $("map-min").addEventListener("input", drawMap);
+    drawMap();
+    const ab = data.abandonment;
+    $("abandon-note").textContent = ab.note;
+    $("abandon-stages").replaceChildren(...ab.stages.map((st, i) => {
+      const fig = el("div", {class: "chart abandon-chart", "data-stage": st.stage});
+      // S(t) is a step function: flat until the next abandonment time, then down
+      const km = st.kaplan_meier, x = [0, ...km.days.flatMap((d) => [d, d])];
+      const step = (ys) => [1, ...ys.flatMap((y, j) => [j ? ys[j - 1] : 1, y])];
+      const few = st.abandoned < 10;  // a handful of abandonments: folded, the table says it all
+      const sec = el(few ? "details" : "section", {class: "abandon-stage", "data-stage": st.stage}, [
+        el(few ? "summary" : "h3", {text: `${st.stage}: ${st.visits} visits, ${st.abandoned} abandoned, ${st.censored} censored`}), fig,
+        el("table", {class: "hazard-table", "aria-label": `hazard by days waited in ${st.stage}`}, [
+          el("thead", {}, [el("tr", {}, ["days waited", "waiting at start", "abandoned", "censored", "hazard", "95% interval"].map((h) => el("th", {text: h})))]),
+          el("tbody", {}, st.hazard.map((h) => el("tr", {}, [h.end === null || h.end === Infinity || h.end > 1e300 ? `≥${h.start}` : `${h.start}-${h.end}`,
+            String(h.entering), String(h.events), String(h.censored), fmt(h.hazard, 3), `[${fmt(h.low, 3)}, ${fmt(h.high, 3)}]`].map((c) => el("td", {text: c})))))])]);
+      lineChart(fig, {xLabel: "days waited in the stage", yLabel: "still waiting (not abandoned)", title: `abandonment in ${st.stage}`,
+        series: [{name: "Kaplan-Meier S(t)", x, y: step(km.survival), color: PALETTE[i % PALETTE.length]},
+                 {name: "95% interval", x, y: step(km.low), color: "#94a3b8", dash: true},
+                 {name: "95% interval (high)", x, y: step(km.high), color: "#94a3b8", dash: true, hideLegend: true}]});
+      return sec;
+    }));
     fillTable("estimate-table", data.estimated.map((o) => [o.state, o.action, o.next_state, `${o.count}/${o.pair_count}`, fmt(o.p, 3), `[${fmt(o.p_low, 3)}, ${fmt(o.p_high, 3)}]`, fmt(o.reward, 1)]));
     $("heldout-note").textContent = data.heldout.note;
     fillTable("heldout-table", data.heldout.rows.map((r) => [r.policy, r.estimate ? fmt(r.estimate[0]) : "no support", r.estimate ? `[${fmt(r.estimate[1])}, ${fmt(r.estimate[2])}]` : r.reason, String(r.support ?? ""), String(r.severe_errors ?? ""), r.evidence ?? ""]));
     const v = data.heldout.verdict;
     $("heldout-verdict").textContent = v ? (v.promote ? "the optimum would be promoted: " : "the optimum would not be promoted: ") + v.reasons.join("; ") : "";
-    fillTable("deploy-table", data.deployments.map((d) => [String(d.id), d.role, d.policy_id, d.policy_version, d.deployed_at, d.reason]));
+    if (data.deployments.length) {
+      fillTable("deploy-table", data.deployments.map((d) => [String(d.id), d.role, d.policy_id, d.policy_version, d.deployed_at_text || humanTime(d.deployed_at), d.reason]));
+    } else {
+      $("deploy-table").querySelector("tbody").replaceChildren(el("tr", {class: "empty"}, [el("td", {colspan: "6", text: "none yet"})]));
+    }
   });
 };
 
