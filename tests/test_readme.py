@@ -313,6 +313,8 @@ README_RUNS: dict[str, list[Run] | str] = {
     'accessrl evaluate-policy --db bpic.db --policy learned/spibb.yaml --incumbent behavior.yaml': BPIC,
     'accessrl monitor --db bpic.db --since 2012-02-01 --until 2012-03-01': BPIC,
     'accessrl logs map --db bpic.db --min-count 100 --out bpic-map.svg': BPIC,
+    'accessrl promote --db bpic.db --candidate learned/spibb.yaml --incumbent behavior.yaml':
+        "needs bpic2012.xes.gz (not in the repository): tests/cli/test_promote_history.py promotes on the real excerpt",
     'accessrl logs abandonment --db bpic.db --stage send_offer --out abandonment.png': BPIC,
     'accessrl logs generate catalog:access-review-abandonment --requests 2000 --per-hour 1 --seed 1 --db loop.db':
         LOOP,
