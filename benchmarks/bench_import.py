@@ -44,8 +44,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MAPPING = ROOT / "examples" / "eventlogs" / "bpic2012.yaml"
 DEFAULT_LOG = Path(os.environ.get("ACCESSRL_EVENTLOGS", "/work/shared/data/eventlogs")) / "bpic2012.xes.gz"
 
-ACCESSRL_CHILD = """
-import json, sys, time
+# Both children measure memory alike: resident size now and its peak since a reset.
+MEMORY = """
 def _mem(field):
     for line in open("/proc/self/status"):
         if line.startswith(field):
@@ -57,7 +57,11 @@ def _reset_peak():
             fh.write("5")  # resets the peak (VmHWM) to the current size: the work's own peak is measured
     except OSError:
         pass
+"""
 
+ACCESSRL_CHILD = """
+import json, sys, time
+""" + MEMORY + """
 from accessrl.storage import DecisionLog
 from accessrl.storage.eventimport import import_event_log
 from accessrl.storage.eventlogs import load_mapping
@@ -74,18 +78,7 @@ print(json.dumps({"wall": wall, "peak_kb": _mem("VmHWM"), "before_kb": before,
 
 PM4PY_CHILD = """
 import json, sys, time, warnings
-def _mem(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1])
-    return 0
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # resets the peak (VmHWM) to the current size: the work's own peak is measured
-    except OSError:
-        pass
-
+""" + MEMORY + """
 warnings.filterwarnings("ignore")
 import pm4py
 _reset_peak()
